@@ -1,0 +1,40 @@
+//! Pure types and rules of stsd, a hosted MTA-STS (RFC 8461) and TLS-RPT
+//! (RFC 8460) service.
+//!
+//! Everything here is validated on construction and free of I/O:
+//!
+//! - [`DomainName`]: customer domains and hosts, normalized to A-labels.
+//! - [`MxPattern`]: `mx` entries of a policy, exact or `*.` wildcard.
+//! - [`Mode`], [`MaxAge`], [`Policy`]: the policy and its canonical text
+//!   ([`Policy::render`]); [`Policy::parse`] reads what real servers publish
+//!   and reports [`PolicyWarning`]s for what strict senders would reject.
+//! - [`PolicyId`]: the `id=` of the `_mta-sts` record, with a generator whose
+//!   ids always increase.
+//! - [`Label`]: the random per-registration token.
+//! - [`StsRecord`], [`TlsRptRecord`], [`RuaUri`]: the TXT records.
+//!
+//! Errors are in one enum per concept, all re-exported here; their messages
+//! name the rule that failed.
+
+mod domain;
+mod error;
+mod label;
+mod mode;
+mod mx;
+mod policy;
+mod policy_id;
+mod policy_parse;
+mod txt;
+
+pub use domain::DomainName;
+pub use error::{
+    DomainNameError, LabelError, ModeError, MxPatternError, PolicyError, PolicyIdError,
+    RuaUriError, TxtRecordError,
+};
+pub use label::Label;
+pub use mode::{MaxAge, Mode};
+pub use mx::MxPattern;
+pub use policy::Policy;
+pub use policy_id::PolicyId;
+pub use policy_parse::{ParsedPolicy, PolicyWarning};
+pub use txt::{RuaUri, StsRecord, TlsRptRecord};

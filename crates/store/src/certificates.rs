@@ -1,0 +1,291 @@
+//! Certificates, ACME accounts and pending ACME challenges.
+
+use time::OffsetDateTime;
+
+use crate::Result;
+use crate::clock::{from_ms, now, to_ms};
+use crate::db::Store;
+use crate::error::{StoreError, conflict};
+use crate::feed::{self, ChangeKind};
+use crate::ids::{DomainId, row_id};
+
+/// A certificate to store. The private key arrives already encrypted under the master key.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    /// The registration it is for (`mta-sts.<domain>`).
+    pub domain_id: DomainId,
+    /// Leaf first, then intermediates, PEM.
+    pub chain_pem: String,
+    /// AES-256-GCM ciphertext of the PKCS#8 private key.
+    pub key_ciphertext: Vec<u8>,
+    /// Which master key encrypted it (so the master key can rotate).
+    pub key_id: String,
+    /// Validity start.
+    pub not_before: OffsetDateTime,
+    /// Validity end.
+    pub not_after: OffsetDateTime,
+}
+
+/// A stored certificate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Row id.
+    pub id: String,
+    /// The registration.
+    pub domain_id: DomainId,
+    /// Leaf first, PEM.
+    pub chain_pem: String,
+    /// Encrypted private key.
+    pub key_ciphertext: Vec<u8>,
+    /// Master key id.
+    pub key_id: String,
+    /// Validity start.
+    pub not_before: OffsetDateTime,
+    /// Validity end.
+    pub not_after: OffsetDateTime,
+    /// When it was stored.
+    pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is encrypted, but it has no business in logs either way.
+        f.debug_struct("Certificate")
+            .field("id", &self.id)
+            .field("domain_id", &self.domain_id)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pending ACME HTTP-01 challenge, answered by every edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// The token in `/.well-known/acme-challenge/{token}`.
+    pub token: String,
+    /// The registration being validated.
+    pub domain_id: DomainId,
+    /// The response body.
+    pub key_authorization: String,
+    /// When it may be dropped.
+    pub expires_at: OffsetDateTime,
+}
+
+/// ACME account credentials for one directory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AcmeAccount {
+    /// The directory URL.
+    pub directory_url: String,
+    /// Contact address given to the CA.
+    pub contact: Option<String>,
+    /// Encrypted account credentials.
+    pub credentials_ciphertext: Vec<u8>,
+    /// Master key id.
+    pub key_id: String,
+}
+
+impl std::fmt::Debug for AcmeAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcmeAccount")
+            .field("directory_url", &self.directory_url)
+            .field("contact", &self.contact)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CertRow {
+    id: String,
+    domain_id: String,
+    chain_pem: String,
+    key_ciphertext: Vec<u8>,
+    key_id: String,
+    not_before: i64,
+    not_after: i64,
+    created_at: i64,
+}
+
+impl TryFrom<CertRow> for Certificate {
+    type Error = StoreError;
+    fn try_from(r: CertRow) -> Result<Certificate> {
+        Ok(Certificate {
+            id: r.id,
+            domain_id: DomainId::from_raw(r.domain_id),
+            chain_pem: r.chain_pem,
+            key_ciphertext: r.key_ciphertext,
+            key_id: r.key_id,
+            not_before: from_ms(r.not_before)?,
+            not_after: from_ms(r.not_after)?,
+            created_at: from_ms(r.created_at)?,
+        })
+    }
+}
+
+impl Store {
+    /// Stores a certificate; edges pick it up through the change feed. Older certificates stay
+    /// (a valid certificate is never thrown away because a newer one was stored).
+    pub async fn put_certificate(&self, cert: &NewCertificate) -> Result<Certificate> {
+        let at = now();
+        let stored = Certificate {
+            id: row_id(),
+            domain_id: cert.domain_id.clone(),
+            chain_pem: cert.chain_pem.clone(),
+            key_ciphertext: cert.key_ciphertext.clone(),
+            key_id: cert.key_id.clone(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            created_at: at,
+        };
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO certificates (id, domain_id, chain_pem, key_ciphertext, key_id,
+                                       not_before, not_after, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&stored.id)
+        .bind(stored.domain_id.as_str())
+        .bind(&stored.chain_pem)
+        .bind(stored.key_ciphertext.clone())
+        .bind(&stored.key_id)
+        .bind(to_ms(stored.not_before))
+        .bind(to_ms(stored.not_after))
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await?;
+        feed::append(
+            &mut tx,
+            ChangeKind::Certificate,
+            Some(&stored.domain_id),
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        self.changed_locally();
+        Ok(stored)
+    }
+
+    /// The certificate to serve: the one valid longest.
+    pub async fn current_certificate(&self, domain: &DomainId) -> Result<Option<Certificate>> {
+        let row: Option<CertRow> = sqlx::query_as(
+            "SELECT id, domain_id, chain_pem, key_ciphertext, key_id, not_before, not_after,
+                    created_at
+             FROM certificates WHERE domain_id = $1 ORDER BY not_after DESC, created_at DESC LIMIT 1",
+        )
+        .bind(domain.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Certificate::try_from).transpose()
+    }
+
+    /// Publishes an HTTP-01 challenge response to every edge.
+    pub async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO acme_challenges (token, domain_id, key_authorization, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&challenge.token)
+        .bind(challenge.domain_id.as_str())
+        .bind(&challenge.key_authorization)
+        .bind(to_ms(at))
+        .bind(to_ms(challenge.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("challenge token"))?;
+        feed::append(
+            &mut tx,
+            ChangeKind::Challenge,
+            Some(&challenge.domain_id),
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        self.changed_locally();
+        Ok(())
+    }
+
+    /// The challenge for `token`, if pending.
+    pub async fn challenge(&self, token: &str) -> Result<Option<Challenge>> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT token, domain_id, key_authorization, expires_at FROM acme_challenges
+             WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(token, domain_id, key_authorization, expires_at)| {
+            Ok(Challenge {
+                token,
+                domain_id: DomainId::from_raw(domain_id),
+                key_authorization,
+                expires_at: from_ms(expires_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Removes a challenge once validated or abandoned.
+    pub async fn delete_challenge(&self, token: &str) -> Result<()> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let domain: Option<String> =
+            sqlx::query_scalar("DELETE FROM acme_challenges WHERE token = $1 RETURNING domain_id")
+                .bind(token)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(domain) = domain {
+            feed::append(
+                &mut tx,
+                ChangeKind::Challenge,
+                Some(&DomainId::from_raw(domain)),
+                at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.changed_locally();
+        Ok(())
+    }
+
+    /// Stores (or replaces) the ACME account for a directory.
+    pub async fn put_acme_account(&self, account: &AcmeAccount) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO acme_accounts (id, directory_url, contact, credentials_ciphertext, key_id,
+                                        created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (directory_url) DO UPDATE SET contact = excluded.contact,
+                 credentials_ciphertext = excluded.credentials_ciphertext,
+                 key_id = excluded.key_id",
+        )
+        .bind(row_id())
+        .bind(&account.directory_url)
+        .bind(account.contact.clone())
+        .bind(account.credentials_ciphertext.clone())
+        .bind(&account.key_id)
+        .bind(to_ms(now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The ACME account for a directory, if one was created.
+    pub async fn acme_account(&self, directory_url: &str) -> Result<Option<AcmeAccount>> {
+        let row: Option<(String, Option<String>, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT directory_url, contact, credentials_ciphertext, key_id FROM acme_accounts
+             WHERE directory_url = $1",
+        )
+        .bind(directory_url)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(directory_url, contact, credentials_ciphertext, key_id)| AcmeAccount {
+                directory_url,
+                contact,
+                credentials_ciphertext,
+                key_id,
+            },
+        ))
+    }
+}

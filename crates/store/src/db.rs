@@ -1,0 +1,231 @@
+//! Connecting to the database and applying migrations.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use tokio::sync::watch;
+
+use crate::Result;
+use crate::error::StoreError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL, for production and several nodes.
+    Postgres,
+}
+
+impl Backend {
+    /// Recognises the backend from a database URL.
+    pub fn from_url(url: &str) -> Result<Backend> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(mask_url(url))),
+        }
+    }
+}
+
+/// The handle every part of stsd uses to read and write state. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) url: Arc<str>,
+    /// Bumped after every local commit that appended to the change feed, so that followers
+    /// in this process wake without a database round trip.
+    pub(crate) local_changes: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &mask_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and its directory
+    /// are created when missing. Migrations are not applied: call [`Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // WAL lets readers proceed while a writer commits; the busy
+                            // timeout makes writers queue instead of failing.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let (local_changes, _) = watch::channel(0);
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+            local_changes: Arc::new(local_changes),
+        })
+    }
+
+    /// Applies the embedded migrations of this backend; already applied ones are skipped.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`) so
+    /// that two writers queue on the busy timeout instead of failing when one upgrades a read.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+/// Adds `mode=rwc` so that a missing file is created, and creates its directory.
+fn prepare_sqlite_url(url: &str) -> Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:"
+        && !path.is_empty()
+        && let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    if path == ":memory:" || query.split('&').any(|kv| kv.starts_with("mode=")) {
+        Ok(url.to_owned())
+    } else if query.is_empty() {
+        Ok(format!("sqlite://{path}?mode=rwc"))
+    } else {
+        Ok(format!("sqlite://{path}?{query}&mode=rwc"))
+    }
+}
+
+/// Hides the password of a database URL for logs and `stsd config`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(
+            mask_url("postgres://stsd:s3cret@db:5432/stsd"),
+            "postgres://stsd:***@db:5432/stsd"
+        );
+        assert_eq!(
+            mask_url("postgres://stsd@db/stsd"),
+            "postgres://stsd@db/stsd"
+        );
+        assert_eq!(
+            mask_url("sqlite://./data/stsd.db"),
+            "sqlite://./data/stsd.db"
+        );
+        assert_eq!(mask_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+    }
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgresql://h/d").unwrap(),
+            Backend::Postgres
+        );
+        let e = Backend::from_url("mysql://u:pw@h/d")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mysql://u:***@h/d"), "{e}");
+    }
+
+    #[test]
+    fn sqlite_url_gets_create_mode() {
+        let dir = std::env::temp_dir().join(format!("stsd-url-{}", std::process::id()));
+        let url = format!("sqlite://{}/sub/x.db", dir.display());
+        let prepared = prepare_sqlite_url(&url).unwrap();
+        assert!(prepared.ends_with("/sub/x.db?mode=rwc"), "{prepared}");
+        assert!(dir.join("sub").is_dir());
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:?mode=memory").unwrap(),
+            "sqlite::memory:?mode=memory"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,498 @@
+//! Domain registrations and their state.
+
+use std::fmt;
+use std::str::FromStr;
+
+use stsd_core::{DomainName, Label};
+use time::OffsetDateTime;
+
+use crate::Result;
+use crate::clock::{from_ms, from_ms_opt, now, to_ms};
+use crate::db::Store;
+use crate::error::{StoreError, corrupt};
+use crate::feed::{self, ChangeKind};
+use crate::ids::{DomainId, TenantId, random_label};
+
+/// Where a registration stands (DESIGN.md, data flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DomainState {
+    /// Registered; the customer's records are not verified yet.
+    Pending,
+    /// Ownership and the `mta-sts` CNAME check out; waiting for a certificate.
+    Verified,
+    /// Certificate stored; the policy is served.
+    Active,
+    /// A record or the certificate broke; still served during the grace period.
+    Degraded,
+    /// Ownership gone past the grace period: not served, data kept.
+    Detached,
+    /// Being removed: serving `mode: none` until senders' caches expire.
+    Offboarding,
+    /// Gone; kept only for history and id uniqueness.
+    Removed,
+}
+
+impl DomainState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [DomainState; 7] = [
+        DomainState::Pending,
+        DomainState::Verified,
+        DomainState::Active,
+        DomainState::Degraded,
+        DomainState::Detached,
+        DomainState::Offboarding,
+        DomainState::Removed,
+    ];
+
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainState::Pending => "pending",
+            DomainState::Verified => "verified",
+            DomainState::Active => "active",
+            DomainState::Degraded => "degraded",
+            DomainState::Detached => "detached",
+            DomainState::Offboarding => "offboarding",
+            DomainState::Removed => "removed",
+        }
+    }
+}
+
+impl fmt::Display for DomainState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DomainState {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        DomainState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown domain state `{s}`"))
+    }
+}
+
+/// How ownership of a registration is proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// `_mta-sts.<domain>` is a CNAME to this registration's label (the default).
+    Cname,
+    /// The customer publishes the `_mta-sts` TXT themselves and proves ownership once with
+    /// `_mta-sts-verify.<domain>` TXT `stsd-verify=<label>`.
+    Txt,
+}
+
+impl Ownership {
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ownership::Cname => "cname",
+            Ownership::Txt => "txt",
+        }
+    }
+}
+
+impl FromStr for Ownership {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "cname" => Ok(Ownership::Cname),
+            "txt" => Ok(Ownership::Txt),
+            _ => Err(format!("unknown ownership mode `{s}` (cname, txt)")),
+        }
+    }
+}
+
+/// One registration of a domain name by a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// The registration's id.
+    pub id: DomainId,
+    /// The owning tenant.
+    pub tenant_id: TenantId,
+    /// The normalized name (A-labels, no trailing dot).
+    pub name: DomainName,
+    /// The random label the customer's CNAMEs point at; never reused.
+    pub label: Label,
+    /// How ownership is proven.
+    pub ownership: Ownership,
+    /// Lifecycle state.
+    pub state: DomainState,
+    /// Registration time.
+    pub created_at: OffsetDateTime,
+    /// Last change of any column.
+    pub updated_at: OffsetDateTime,
+    /// When `state` was last changed.
+    pub state_changed_at: OffsetDateTime,
+    /// The policy version the edges serve.
+    pub live_version_id: Option<String>,
+    /// The policy version whose id DNS publishes.
+    pub dns_version_id: Option<String>,
+    /// For offboarding: when serving may stop (RFC 8461 §8.3).
+    pub serve_until: Option<OffsetDateTime>,
+    /// The latest check results as JSON, written by the verifier.
+    pub last_checks: Option<String>,
+    /// When the checks last ran.
+    pub last_checked_at: Option<OffsetDateTime>,
+}
+
+/// A recorded state transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// State before.
+    pub from: DomainState,
+    /// State after.
+    pub to: DomainState,
+    /// Why, in plain language.
+    pub reason: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Which registrations a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct DomainFilter {
+    /// Only this state.
+    pub state: Option<DomainState>,
+    /// Only names containing this text.
+    pub name_contains: Option<String>,
+    /// Only names sorting after this one (keyset cursor).
+    pub after_name: Option<String>,
+    /// Include removed registrations.
+    pub include_removed: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct DomainRow {
+    id: String,
+    tenant_id: String,
+    name: String,
+    label: String,
+    ownership: String,
+    state: String,
+    created_at: i64,
+    updated_at: i64,
+    state_changed_at: i64,
+    live_version_id: Option<String>,
+    dns_version_id: Option<String>,
+    serve_until: Option<i64>,
+    last_checks: Option<String>,
+    last_checked_at: Option<i64>,
+}
+
+const DOMAIN_COLUMNS: &str = "id, tenant_id, name, label, ownership, state, created_at, \
+    updated_at, state_changed_at, live_version_id, dns_version_id, serve_until, last_checks, \
+    last_checked_at";
+
+impl TryFrom<DomainRow> for Domain {
+    type Error = StoreError;
+    fn try_from(r: DomainRow) -> Result<Domain> {
+        Ok(Domain {
+            id: DomainId::from_raw(r.id),
+            tenant_id: TenantId::from_raw(r.tenant_id),
+            name: DomainName::from_str(&r.name).map_err(|e| corrupt("domain name")(&e))?,
+            label: Label::from_str(&r.label).map_err(|e| corrupt("label")(&e))?,
+            ownership: r
+                .ownership
+                .parse()
+                .map_err(|e: String| corrupt("ownership")(&e))?,
+            state: r.state.parse().map_err(|e: String| corrupt("state")(&e))?,
+            created_at: from_ms(r.created_at)?,
+            updated_at: from_ms(r.updated_at)?,
+            state_changed_at: from_ms(r.state_changed_at)?,
+            live_version_id: r.live_version_id,
+            dns_version_id: r.dns_version_id,
+            serve_until: from_ms_opt(r.serve_until)?,
+            last_checks: r.last_checks,
+            last_checked_at: from_ms_opt(r.last_checked_at)?,
+        })
+    }
+}
+
+fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(s)
+}
+
+impl Store {
+    /// Registers `name` for `tenant` with a fresh label, in state `pending`. A tenant can hold
+    /// one live registration of a name; other tenants may register the same name.
+    pub async fn create_domain(
+        &self,
+        tenant: &TenantId,
+        name: &DomainName,
+        ownership: Ownership,
+    ) -> Result<Domain> {
+        // A label collision is astronomically unlikely but must not become an error.
+        for _ in 0..4 {
+            let label = random_label()?;
+            match self.insert_domain(tenant, name, &label, ownership).await {
+                Err(StoreError::Conflict("label")) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict("label"))
+    }
+
+    async fn insert_domain(
+        &self,
+        tenant: &TenantId,
+        name: &DomainName,
+        label: &Label,
+        ownership: Ownership,
+    ) -> Result<Domain> {
+        let at = now();
+        let id = DomainId::generate();
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO domains (id, tenant_id, name, label, ownership, state, created_at,
+                                  updated_at, state_changed_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .bind(name.as_str())
+        .bind(label.as_str())
+        .bind(ownership.as_str())
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(db)) = &inserted
+            && db.is_unique_violation()
+        {
+            let msg = db.message().to_owned();
+            // Both engines name the violated column or index in the message.
+            return Err(if msg.contains("label") {
+                StoreError::Conflict("label")
+            } else {
+                StoreError::Conflict("registration of this domain in this tenant")
+            });
+        }
+        inserted?;
+        feed::append(&mut tx, ChangeKind::Domain, Some(&id), at).await?;
+        tx.commit().await?;
+        self.changed_locally();
+        Ok(Domain {
+            id,
+            tenant_id: tenant.clone(),
+            name: name.clone(),
+            label: label.clone(),
+            ownership,
+            state: DomainState::Pending,
+            created_at: at,
+            updated_at: at,
+            state_changed_at: at,
+            live_version_id: None,
+            dns_version_id: None,
+            serve_until: None,
+            last_checks: None,
+            last_checked_at: None,
+        })
+    }
+
+    /// The tenant's live (not removed) registration of `name`.
+    pub async fn domain(&self, tenant: &TenantId, name: &DomainName) -> Result<Option<Domain>> {
+        let row: Option<DomainRow> = sqlx::query_as(sql(format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains
+             WHERE tenant_id = $1 AND name = $2 AND state <> 'removed'"
+        )))
+        .bind(tenant.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    /// A registration by id, whatever its tenant: for workers, never for request handlers.
+    pub async fn domain_by_id(&self, id: &DomainId) -> Result<Option<Domain>> {
+        let row: Option<DomainRow> = sqlx::query_as(sql(format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    /// A registration by its label (what DNS queries and report addresses carry).
+    pub async fn domain_by_label(&self, label: &Label) -> Result<Option<Domain>> {
+        let row: Option<DomainRow> = sqlx::query_as(sql(format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE label = $1"
+        )))
+        .bind(label.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    /// A page of the tenant's registrations ordered by name, at most `limit` (1…500).
+    pub async fn list_domains(
+        &self,
+        tenant: &TenantId,
+        filter: &DomainFilter,
+        limit: i64,
+    ) -> Result<Vec<Domain>> {
+        let mut q = format!("SELECT {DOMAIN_COLUMNS} FROM domains WHERE tenant_id = $1");
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if let Some(_state) = filter.state {
+            q.push_str(&format!(" AND state = ${}", next()));
+        } else if !filter.include_removed {
+            q.push_str(" AND state <> 'removed'");
+        }
+        if filter.name_contains.is_some() {
+            q.push_str(&format!(" AND name LIKE ${} ESCAPE '\\'", next()));
+        }
+        if filter.after_name.is_some() {
+            q.push_str(&format!(" AND name > ${}", next()));
+        }
+        q.push_str(&format!(" ORDER BY name, id LIMIT ${}", next()));
+        let mut query = sqlx::query_as::<_, DomainRow>(sql(q)).bind(tenant.as_str());
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(text) = &filter.name_contains {
+            query = query.bind(format!("%{}%", escape_like(&text.to_lowercase())));
+        }
+        if let Some(after) = &filter.after_name {
+            query = query.bind(after.clone());
+        }
+        let rows = query
+            .bind(limit.clamp(1, 500))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(Domain::try_from).collect()
+    }
+
+    /// Moves a registration from `from` to `to`, recording the transition and appending to the
+    /// change feed. Fails with [`StoreError::StateMismatch`] when the state is no longer `from`
+    /// (another worker got there first).
+    pub async fn transition_domain(
+        &self,
+        id: &DomainId,
+        from: DomainState,
+        to: DomainState,
+        reason: &str,
+    ) -> Result<Domain> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE domains SET state = $1, state_changed_at = $2, updated_at = $2
+             WHERE id = $3 AND state = $4",
+        )
+        .bind(to.as_str())
+        .bind(to_ms(at))
+        .bind(id.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            let actual: Option<String> =
+                sqlx::query_scalar("SELECT state FROM domains WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(match actual {
+                None => StoreError::NotFound("domain"),
+                Some(actual) => StoreError::StateMismatch {
+                    what: "domain",
+                    expected: from.to_string(),
+                    actual,
+                },
+            });
+        }
+        sqlx::query(
+            "INSERT INTO domain_transitions (domain_id, from_state, to_state, reason, at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_str())
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await?;
+        feed::append(&mut tx, ChangeKind::Domain, Some(id), at).await?;
+        let row: DomainRow = sqlx::query_as(sql(format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.changed_locally();
+        Domain::try_from(row)
+    }
+
+    /// The registration's transitions, oldest first.
+    pub async fn transitions(&self, id: &DomainId) -> Result<Vec<Transition>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT from_state, to_state, reason, at FROM domain_transitions
+             WHERE domain_id = $1 ORDER BY id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(from, to, reason, at)| {
+                Ok(Transition {
+                    from: from.parse().map_err(|e: String| corrupt("state")(&e))?,
+                    to: to.parse().map_err(|e: String| corrupt("state")(&e))?,
+                    reason,
+                    at: from_ms(at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores the verifier's latest check results (JSON) for a registration.
+    pub async fn record_checks(&self, id: &DomainId, checks_json: &str) -> Result<()> {
+        let at = to_ms(now());
+        let done = sqlx::query(
+            "UPDATE domains SET last_checks = $1, last_checked_at = $2, updated_at = $2 WHERE id = $3",
+        )
+        .bind(checks_json)
+        .bind(at)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("domain"));
+        }
+        Ok(())
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for s in DomainState::ALL {
+            assert_eq!(s.as_str().parse::<DomainState>().unwrap(), s);
+        }
+        assert!("bogus".parse::<DomainState>().is_err());
+    }
+
+    #[test]
+    fn like_escaping() {
+        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+}

@@ -1,0 +1,163 @@
+//! Background jobs with leases.
+//!
+//! A job is a row `(kind, subject)`: "check domain X", "renew certificate of Y". Workers
+//! lease a due job for a while; a worker that dies simply lets its lease expire and another
+//! takes the job. On PostgreSQL the lease uses `FOR UPDATE SKIP LOCKED` so that concurrent
+//! workers never take the same job and never wait on each other; SQLite has one writer at a
+//! time, so the same statement without the locking clause is already exclusive.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::Result;
+use crate::clock::{from_ms, now, to_ms};
+use crate::db::{Backend, Store};
+use crate::error::StoreError;
+
+/// A leased job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// What to do.
+    pub kind: String,
+    /// To what (usually a domain id).
+    pub subject: String,
+    /// When it became due.
+    pub run_at: OffsetDateTime,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    /// The previous attempt's error.
+    pub last_error: Option<String>,
+    /// The lease holder.
+    pub owner: String,
+    /// The lease ends then; finish before, or another worker takes over.
+    pub lease_until: OffsetDateTime,
+}
+
+const LEASE_SQLITE: &str =
+    "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+     WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND run_at <= $4
+                   AND (lease_until IS NULL OR lease_until < $4)
+                 ORDER BY run_at, id LIMIT 1)
+     RETURNING id, kind, subject, run_at, attempts, last_error";
+
+const LEASE_POSTGRES: &str =
+    "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+     WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND run_at <= $4
+                   AND (lease_until IS NULL OR lease_until < $4)
+                 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, kind, subject, run_at, attempts, last_error";
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Schedules `(kind, subject)` at `run_at`. If it is already scheduled, the earlier time
+    /// wins, so "check now" pulls a job forward but never pushes one back.
+    pub async fn schedule_job(
+        &self,
+        kind: &str,
+        subject: &str,
+        run_at: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO jobs (kind, subject, run_at, attempts, created_at) VALUES ($1, $2, $3, 0, $4)
+             ON CONFLICT (kind, subject) DO UPDATE SET run_at = excluded.run_at
+             WHERE jobs.run_at > excluded.run_at",
+        )
+        .bind(kind)
+        .bind(subject)
+        .bind(to_ms(run_at))
+        .bind(to_ms(now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Leases the most overdue job of `kind` for `lease`, or `None` when nothing is due.
+    pub async fn lease_job(&self, kind: &str, owner: &str, lease: Duration) -> Result<Option<Job>> {
+        let at = now();
+        let until = to_ms(at).saturating_add(millis(lease));
+        let sql = match self.backend {
+            Backend::Sqlite => LEASE_SQLITE,
+            Backend::Postgres => LEASE_POSTGRES,
+        };
+        let mut tx = self.begin().await?;
+        let row: Option<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(sql)
+            .bind(owner)
+            .bind(until)
+            .bind(kind)
+            .bind(to_ms(at))
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.map(|(id, kind, subject, run_at, attempts, last_error)| {
+            Ok(Job {
+                id,
+                kind,
+                subject,
+                run_at: from_ms(run_at)?,
+                attempts,
+                last_error,
+                owner: owner.to_owned(),
+                lease_until: from_ms(until)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a leased job: reschedules it at `next_run` (attempts reset) or deletes it.
+    /// Fails with [`StoreError::StateMismatch`] if the lease was lost to another worker.
+    pub async fn finish_job(&self, job: &Job, next_run: Option<OffsetDateTime>) -> Result<()> {
+        let done = match next_run {
+            Some(next) => sqlx::query(
+                "UPDATE jobs SET run_at = $1, lease_owner = NULL, lease_until = NULL, attempts = 0,
+                                 last_error = NULL
+                 WHERE id = $2 AND lease_owner = $3",
+            )
+            .bind(to_ms(next))
+            .bind(job.id)
+            .bind(&job.owner)
+            .execute(&self.pool)
+            .await?,
+            None => {
+                sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
+                    .bind(job.id)
+                    .bind(&job.owner)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        lease_kept(done.rows_affected())
+    }
+
+    /// Records a failed attempt and retries at `retry_at`, keeping the attempt count.
+    pub async fn fail_job(&self, job: &Job, error: &str, retry_at: OffsetDateTime) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE jobs SET run_at = $1, lease_owner = NULL, lease_until = NULL, last_error = $2
+             WHERE id = $3 AND lease_owner = $4",
+        )
+        .bind(to_ms(retry_at))
+        .bind(error)
+        .bind(job.id)
+        .bind(&job.owner)
+        .execute(&self.pool)
+        .await?;
+        lease_kept(done.rows_affected())
+    }
+}
+
+fn lease_kept(rows: u64) -> Result<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::StateMismatch {
+            what: "job lease",
+            expected: "held by this worker".to_owned(),
+            actual: "lost".to_owned(),
+        })
+    }
+}

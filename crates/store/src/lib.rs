@@ -1,0 +1,40 @@
+//! Persistence for stsd.
+//!
+//! One code path serves both backends: the sqlx `Any` driver with portable SQL, and
+//! per-backend SQL only where the engines really differ (job leases use
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers instead). Times are
+//! stored as unix milliseconds and ids as text because `Any` knows only integers, floats,
+//! text, blobs and booleans.
+//!
+//! Every write that changes what edges or DNS serve appends a row to the change feed in the
+//! same transaction ([`feed`]); the serving snapshot follows it.
+
+mod audit;
+mod certificates;
+mod clock;
+mod db;
+mod domains;
+mod error;
+pub mod feed;
+mod ids;
+mod jobs;
+mod nodes;
+mod policies;
+mod tenants;
+mod tokens;
+
+pub use audit::{AuditEntry, NewAuditEntry};
+pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
+pub use db::{Backend, Store, mask_url};
+pub use domains::{Domain, DomainFilter, DomainState, Ownership, Transition};
+pub use error::StoreError;
+pub use feed::{Change, ChangeKind, ChangeSubscription};
+pub use ids::{DomainId, TenantId, UserId};
+pub use jobs::Job;
+pub use nodes::Node;
+pub use policies::{PolicyVersion, VersionOutcome};
+pub use tenants::{Membership, Role, Tenant, User};
+pub use tokens::{ApiToken, TokenScope};
+
+/// Result type of every store operation.
+pub type Result<T> = std::result::Result<T, StoreError>;

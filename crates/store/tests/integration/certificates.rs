@@ -1,0 +1,73 @@
+use std::str::FromStr;
+
+use stsd_core::DomainName;
+use stsd_store::{AcmeAccount, Challenge, NewCertificate, Ownership, StoreError};
+use time::{Duration, OffsetDateTime};
+
+use crate::harness::TestDb;
+
+async fn certificates_challenges_accounts(db: &TestDb) {
+    let s = &db.store;
+    let t = s.create_tenant("T").await.unwrap();
+    let d = s
+        .create_domain(
+            &t.id,
+            &DomainName::from_str("cert.example").unwrap(),
+            Ownership::Cname,
+        )
+        .await
+        .unwrap();
+    assert!(s.current_certificate(&d.id).await.unwrap().is_none());
+    let now = OffsetDateTime::now_utc();
+    let new = |days: i64, pem: &str| NewCertificate {
+        domain_id: d.id.clone(),
+        chain_pem: pem.to_owned(),
+        key_ciphertext: vec![0, 159, 255, 7],
+        key_id: "k1".into(),
+        not_before: now - Duration::days(1),
+        not_after: now + Duration::days(days),
+    };
+    s.put_certificate(&new(90, "long")).await.unwrap();
+    let short = s.put_certificate(&new(30, "short")).await.unwrap();
+    let current = s.current_certificate(&d.id).await.unwrap().unwrap();
+    assert_eq!(
+        current.chain_pem, "long",
+        "the certificate valid longest is served"
+    );
+    assert_eq!(current.key_ciphertext, vec![0, 159, 255, 7]);
+    assert!(
+        !format!("{short:?}").contains("159"),
+        "Debug must not print key material"
+    );
+
+    let ch = Challenge {
+        token: "tok-123".into(),
+        domain_id: d.id.clone(),
+        key_authorization: "tok-123.thumbprint".into(),
+        expires_at: now + Duration::hours(1),
+    };
+    s.put_challenge(&ch).await.unwrap();
+    let dup = s.put_challenge(&ch).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
+    let got = s.challenge("tok-123").await.unwrap().unwrap();
+    assert_eq!(got.key_authorization, "tok-123.thumbprint");
+    s.delete_challenge("tok-123").await.unwrap();
+    assert!(s.challenge("tok-123").await.unwrap().is_none());
+    s.delete_challenge("tok-123").await.unwrap();
+
+    let dir = "https://acme.example/directory";
+    assert!(s.acme_account(dir).await.unwrap().is_none());
+    let mut acct = AcmeAccount {
+        directory_url: dir.into(),
+        contact: Some("ops@example.net".into()),
+        credentials_ciphertext: vec![9; 40],
+        key_id: "k1".into(),
+    };
+    s.put_acme_account(&acct).await.unwrap();
+    acct.credentials_ciphertext = vec![8; 40];
+    acct.key_id = "k2".into();
+    s.put_acme_account(&acct).await.unwrap();
+    assert_eq!(s.acme_account(dir).await.unwrap().unwrap(), acct);
+}
+
+crate::both_backends!(certificates_challenges_accounts);

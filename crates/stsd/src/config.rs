@@ -1,0 +1,454 @@
+//! Configuration: one TOML file plus `STSD_*` environment overrides, validated once at start.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use stsd_core::DomainName;
+
+/// A configuration problem, naming the key (and where it came from) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// A value is invalid.
+    #[error("{key}: {problem}")]
+    Invalid {
+        /// The key as the operator wrote it (`STSD_API_LISTEN` or `api_listen in stsd.toml`).
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The file's shape. Every key is optional; unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    api_listen: Option<String>,
+    edge_https_listen: Option<String>,
+    edge_http_listen: Option<String>,
+    dns_listen: Option<String>,
+    smtp_listen: Option<String>,
+    data_dir: Option<String>,
+    service_zone: Option<String>,
+    edge_addresses: Option<Vec<String>>,
+    acme_directory: Option<String>,
+    resolvers: Option<Vec<String>>,
+    master_key: Option<String>,
+    log_format: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// `STSD_DATABASE_URL`.
+    pub(crate) database_url: String,
+    /// `STSD_API_LISTEN`.
+    pub(crate) api_listen: SocketAddr,
+    /// `STSD_EDGE_HTTPS_LISTEN`.
+    pub(crate) edge_https_listen: SocketAddr,
+    /// `STSD_EDGE_HTTP_LISTEN`.
+    pub(crate) edge_http_listen: SocketAddr,
+    /// `STSD_DNS_LISTEN`.
+    pub(crate) dns_listen: SocketAddr,
+    /// `STSD_SMTP_LISTEN`.
+    pub(crate) smtp_listen: SocketAddr,
+    /// `STSD_DATA_DIR`.
+    pub(crate) data_dir: PathBuf,
+    /// `STSD_SERVICE_ZONE`.
+    pub(crate) service_zone: DomainName,
+    /// `STSD_EDGE_ADDRESSES`.
+    pub(crate) edge_addresses: Vec<IpAddr>,
+    /// `STSD_ACME_DIRECTORY` (`local` when unset: the built-in development CA).
+    pub(crate) acme_directory: String,
+    /// `STSD_RESOLVERS`; empty means the system's resolvers.
+    pub(crate) resolvers: Vec<SocketAddr>,
+    /// `STSD_MASTER_KEY` as given (base64), if given; see [`crate::master_key`].
+    pub(crate) master_key: Option<String>,
+    /// `STSD_LOG_FORMAT`.
+    pub(crate) log_format: LogFormat,
+}
+
+/// Where each value came from, by key; for error messages.
+struct Source<'a> {
+    file: Option<&'a Path>,
+    env: &'a BTreeMap<String, String>,
+}
+
+impl Source<'_> {
+    fn pick(&self, key: &str, file_value: Option<String>) -> Option<(String, String)> {
+        let env_key = format!("STSD_{}", key.to_uppercase());
+        if let Some(v) = self.env.get(&env_key) {
+            return Some((v.clone(), env_key));
+        }
+        let where_ = match self.file {
+            Some(p) => format!("{key} in {}", p.display()),
+            None => key.to_owned(),
+        };
+        file_value.map(|v| (v, where_))
+    }
+
+    fn pick_list(
+        &self,
+        key: &str,
+        file_value: Option<Vec<String>>,
+    ) -> Option<(Vec<String>, String)> {
+        let env_key = format!("STSD_{}", key.to_uppercase());
+        if let Some(v) = self.env.get(&env_key) {
+            let items = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            return Some((items, env_key));
+        }
+        let where_ = match self.file {
+            Some(p) => format!("{key} in {}", p.display()),
+            None => key.to_owned(),
+        };
+        file_value.map(|v| (v, where_))
+    }
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+fn socket(
+    src: &Source<'_>,
+    key: &str,
+    file: Option<String>,
+    default: &str,
+) -> Result<SocketAddr, ConfigError> {
+    match src.pick(key, file) {
+        Some((v, at)) => SocketAddr::from_str(v.trim())
+            .map_err(|_| invalid(&at, format!("`{v}` is not a listen address (expected ip:port, e.g. 127.0.0.1:8080 or [::]:443)"))),
+        None => SocketAddr::from_str(default).map_err(|e| invalid(key, e.to_string())),
+    }
+}
+
+impl Config {
+    /// Loads `file` (if any) and applies `env` (the `STSD_*` variables) on top.
+    pub(crate) fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let parsed = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let src = Source { file, env };
+
+        let data_dir = match src.pick("data_dir", parsed.data_dir) {
+            Some((v, at)) if v.trim().is_empty() => return Err(invalid(&at, "must not be empty")),
+            Some((v, _)) => PathBuf::from(v),
+            None => PathBuf::from("./data"),
+        };
+        let database_url = match src.pick("database_url", parsed.database_url) {
+            Some((v, at)) => {
+                let v = v.trim().to_owned();
+                stsd_store::Backend::from_url(&v).map_err(|e| invalid(&at, e.to_string()))?;
+                v
+            }
+            None => format!("sqlite://{}/stsd.db", data_dir.display()),
+        };
+        let service_zone = match src.pick("service_zone", parsed.service_zone) {
+            Some((v, at)) => {
+                DomainName::parse_host(&v).map_err(|e| invalid(&at, format!("`{v}`: {e}")))?
+            }
+            None => DomainName::parse_host("sts.localhost")
+                .map_err(|e| invalid("service_zone", e.to_string()))?,
+        };
+        let edge_addresses = match src.pick_list("edge_addresses", parsed.edge_addresses) {
+            Some((items, at)) => {
+                if items.is_empty() {
+                    return Err(invalid(&at, "needs at least one IPv4 or IPv6 address"));
+                }
+                items
+                    .iter()
+                    .map(|s| {
+                        IpAddr::from_str(s)
+                            .map_err(|_| invalid(&at, format!("`{s}` is not an IP address")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => vec![IpAddr::from([127, 0, 0, 1])],
+        };
+        let resolvers = match src.pick_list("resolvers", parsed.resolvers) {
+            Some((items, at)) => items
+                .iter()
+                .map(|s| {
+                    SocketAddr::from_str(s)
+                        .or_else(|_| IpAddr::from_str(s).map(|ip| SocketAddr::new(ip, 53)))
+                        .map_err(|_| {
+                            invalid(
+                                &at,
+                                format!("`{s}` is not a resolver address (ip or ip:port)"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let acme_directory = match src.pick("acme_directory", parsed.acme_directory) {
+            Some((v, at)) => {
+                let v = v.trim().to_owned();
+                let known = ["local", "letsencrypt", "letsencrypt-staging"];
+                if !known.contains(&v.as_str()) && !v.starts_with("https://") {
+                    return Err(invalid(
+                        &at,
+                        format!(
+                            "`{v}` is neither an https:// URL nor one of {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                v
+            }
+            None => "local".to_owned(),
+        };
+        let log_format = match src.pick("log_format", parsed.log_format) {
+            Some((v, at)) => match v.trim() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(invalid(
+                        &at,
+                        format!("`{v}` is not a log format (text, json)"),
+                    ));
+                }
+            },
+            None => LogFormat::Text,
+        };
+        let master_key = src.pick("master_key", parsed.master_key).map(|(v, _)| v);
+
+        Ok(Config {
+            database_url,
+            api_listen: socket(&src, "api_listen", parsed.api_listen, "127.0.0.1:8080")?,
+            edge_https_listen: socket(
+                &src,
+                "edge_https_listen",
+                parsed.edge_https_listen,
+                "127.0.0.1:8443",
+            )?,
+            edge_http_listen: socket(
+                &src,
+                "edge_http_listen",
+                parsed.edge_http_listen,
+                "127.0.0.1:8081",
+            )?,
+            dns_listen: socket(&src, "dns_listen", parsed.dns_listen, "127.0.0.1:5353")?,
+            smtp_listen: socket(&src, "smtp_listen", parsed.smtp_listen, "127.0.0.1:2525")?,
+            data_dir,
+            service_zone,
+            edge_addresses,
+            acme_directory,
+            resolvers,
+            master_key,
+            log_format,
+        })
+    }
+
+    /// The configuration as TOML with secrets masked, for `stsd config`.
+    pub(crate) fn to_masked_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            database_url: String,
+            api_listen: String,
+            edge_https_listen: String,
+            edge_http_listen: String,
+            dns_listen: String,
+            smtp_listen: String,
+            data_dir: String,
+            service_zone: &'a str,
+            edge_addresses: Vec<String>,
+            acme_directory: &'a str,
+            resolvers: Vec<String>,
+            master_key: &'a str,
+            log_format: LogFormat,
+        }
+        let shown = Shown {
+            database_url: stsd_store::mask_url(&self.database_url),
+            api_listen: self.api_listen.to_string(),
+            edge_https_listen: self.edge_https_listen.to_string(),
+            edge_http_listen: self.edge_http_listen.to_string(),
+            dns_listen: self.dns_listen.to_string(),
+            smtp_listen: self.smtp_listen.to_string(),
+            data_dir: self.data_dir.display().to_string(),
+            service_zone: self.service_zone.as_str(),
+            edge_addresses: self
+                .edge_addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            acme_directory: &self.acme_directory,
+            resolvers: self.resolvers.iter().map(ToString::to_string).collect(),
+            master_key: if self.master_key.is_some() {
+                "*** (set)"
+            } else {
+                "(not set: generated into the data directory as master.key)"
+            },
+            log_format: self.log_format,
+        };
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+/// The `STSD_*` variables of the process environment.
+pub(crate) fn stsd_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("STSD_"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_with_nothing_configured() {
+        let c = Config::load(None, &BTreeMap::new()).unwrap();
+        assert_eq!(c.database_url, "sqlite://./data/stsd.db");
+        assert_eq!(c.api_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.edge_https_listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.edge_http_listen.to_string(), "127.0.0.1:8081");
+        assert_eq!(c.dns_listen.to_string(), "127.0.0.1:5353");
+        assert_eq!(c.smtp_listen.to_string(), "127.0.0.1:2525");
+        assert_eq!(c.service_zone.as_str(), "sts.localhost");
+        assert_eq!(c.edge_addresses, vec![IpAddr::from([127, 0, 0, 1])]);
+        assert_eq!(c.acme_directory, "local");
+        assert!(c.resolvers.is_empty());
+        assert!(c.master_key.is_none());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stsd.toml");
+        std::fs::write(&path, "api_listen = \"127.0.0.1:9000\"\nservice_zone = \"sts.example.net\"\ndata_dir = \"/var/lib/stsd\"\n").unwrap();
+        let c = Config::load(
+            Some(&path),
+            &env(&[
+                ("STSD_API_LISTEN", "[::1]:9100"),
+                ("STSD_EDGE_ADDRESSES", "192.0.2.1, 2001:db8::1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.api_listen.to_string(), "[::1]:9100");
+        assert_eq!(c.service_zone.as_str(), "sts.example.net");
+        assert_eq!(c.database_url, "sqlite:///var/lib/stsd/stsd.db");
+        assert_eq!(c.edge_addresses.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Config::load(None, &env(&[("STSD_API_LISTEN", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_API_LISTEN:"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_EDGE_ADDRESSES", "1.2.3.4,nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("STSD_EDGE_ADDRESSES") && e.contains("nope"),
+            "{e}"
+        );
+        let e = Config::load(None, &env(&[("STSD_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_DATABASE_URL:"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_SERVICE_ZONE", "not a zone")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_SERVICE_ZONE:"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_ACME_DIRECTORY", "http://insecure")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_ACME_DIRECTORY:"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_RESOLVERS", "8.8.8.8,[::1]:5300,x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`x`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stsd.toml");
+        std::fs::write(&path, "api_lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let e = Config::load(Some(&path), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api_lisen"), "{e}");
+    }
+
+    #[test]
+    fn masked_output_hides_secrets() {
+        let c = Config::load(
+            None,
+            &env(&[
+                (
+                    "STSD_DATABASE_URL",
+                    "postgres://stsd:hunter2hunter2@db/stsd",
+                ),
+                (
+                    "STSD_MASTER_KEY",
+                    "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
+                ),
+            ]),
+        )
+        .unwrap();
+        let shown = c.to_masked_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(shown.contains("postgres://stsd:***@db/stsd"), "{shown}");
+    }
+}

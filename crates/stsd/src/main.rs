@@ -1,0 +1,244 @@
+//! `stsd`: hosted MTA-STS and TLS-RPT in one binary.
+
+mod config;
+mod master_key;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use stsd_core::DomainName;
+use stsd_store::{Role, Store};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+use crate::master_key::{MasterKey, Origin};
+
+/// Hosted MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) for many domains.
+#[derive(Debug, Parser)]
+#[command(name = "stsd", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./stsd.toml if it exists. `STSD_*` variables
+    /// override its values.
+    #[arg(long, global = true, env = "STSD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every role in one process (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets masked.
+    Config,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Create a user. The password is read from standard input (one line), never from
+    /// the command line, where other users of the machine could see it.
+    CreateUser {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// Create a tenant owned by an existing user.
+    CreateTenant {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// E-mail of the user who becomes its owner.
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    // One crypto provider for every TLS user in the process (sqlx, later the edge and ACME).
+    if rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .is_err()
+    {
+        bail!("a rustls crypto provider was already installed");
+    }
+    let cli = Cli::parse();
+    let file = match &cli.config {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from("stsd.toml")).filter(|p| p.is_file()),
+    };
+    let config = Config::load(file.as_deref(), &config::stsd_env())?;
+    init_logging(config.log_format);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(cli.command, config))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Config => {
+            #[allow(
+                clippy::print_stdout,
+                reason = "printing the configuration is the command's output"
+            )]
+            {
+                print!("{}", config.to_masked_toml());
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            tracing::info!("migrations applied");
+            store.close().await;
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+        Command::Admin(admin) => {
+            let store = open_store(&config).await?;
+            let result = run_admin(&store, admin).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let masked = stsd_store::mask_url(&config.database_url);
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {masked}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {masked}"))?;
+    Ok(store)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let (_key, origin) =
+        MasterKey::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
+    match origin {
+        Origin::Generated => tracing::warn!(
+            path = %config.data_dir.join("master.key").display(),
+            "no STSD_MASTER_KEY configured: generated a new master key; back it up, \
+             encrypted keys cannot be read without it"
+        ),
+        Origin::File => tracing::info!("master key read from the data directory"),
+        Origin::Configured => tracing::info!("master key taken from the configuration"),
+    }
+    let store = open_store(&config).await?;
+    tracing::info!(
+        database = %stsd_store::mask_url(&config.database_url),
+        zone = %config.service_zone,
+        "store ready"
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.api_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (STSD_API_LISTEN)", config.api_listen))?;
+    tracing::info!("API listening on http://{}", config.api_listen);
+    let app = stsd_api::router(stsd_api::AppState {
+        store: store.clone(),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("API server failed")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run_admin(store: &Store, admin: Admin) -> anyhow::Result<()> {
+    match admin {
+        Admin::CreateUser { email } => {
+            let email = email.trim().to_lowercase();
+            if !valid_email(&email) {
+                bail!("`{email}` is not an e-mail address");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let hash = stsd_api::password::hash(password)?;
+            let user = store.create_user(&email, &hash).await?;
+            tracing::info!(user = %user.id, email = %user.email, "user created");
+            Ok(())
+        }
+        Admin::CreateTenant { name, owner } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                bail!("tenant name must be 1 to 200 characters");
+            }
+            let Some(user) = store.user_by_email(&owner).await? else {
+                bail!(
+                    "no user with e-mail `{owner}`; create it first with `stsd admin create-user`"
+                );
+            };
+            let tenant = store.create_tenant_with_owner(name, &user.id).await?;
+            tracing::info!(tenant = %tenant.id, owner = %user.email, role = %Role::Owner, "tenant created");
+            Ok(())
+        }
+    }
+}
+
+/// A deliberately loose check: one `@`, a non-empty local part, a valid domain.
+fn valid_email(email: &str) -> bool {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && local.len() <= 64 && DomainName::parse_host(domain).is_ok()
+        }
+        None => false,
+    }
+}

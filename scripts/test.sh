@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the whole stsd test suite: every crate's unit and integration tests, including the
+# store suite on PostgreSQL, which is mandatory (it fails, never skips, without a server).
+#
+# PostgreSQL: uses STSD_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+# When nothing answers there, it starts the local Debian cluster, installing it if needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export STSD_TEST_POSTGRES_URL="${STSD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+ensure_postgres() {
+    if [[ "$STSD_TEST_POSTGRES_URL" != *"@127.0.0.1:5432/"* ]]; then
+        return 0 # an external server was named; the tests report if it is unreachable
+    fi
+    if pg_up; then return 0; fi
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        echo "PostgreSQL is not installed; installing it (needs root and Debian's packages)" >&2
+        $(command -v sudo || true) apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $(command -v sudo || true) apt-get install -y -qq postgresql >/dev/null
+    fi
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    if [[ -z "$version" ]]; then
+        echo "no PostgreSQL cluster found under /etc/postgresql" >&2
+        exit 1
+    fi
+    echo "starting PostgreSQL $version" >&2
+    $(command -v sudo || true) pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do
+        if pg_up; then break; fi
+        sleep 1
+    done
+    if ! pg_up; then
+        echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2
+        exit 1
+    fi
+    # Trust auth for the tests' local connections, as on the CI machine.
+    if ! psql -h 127.0.0.1 -U postgres -c 'select 1' >/dev/null 2>&1; then
+        echo "cannot connect as postgres to 127.0.0.1:5432; set STSD_TEST_POSTGRES_URL" >&2
+        exit 1
+    fi
+}
+
+ensure_postgres
+cargo test --workspace --locked --all-targets "$@"
