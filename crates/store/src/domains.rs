@@ -192,7 +192,7 @@ impl TryFrom<DomainRow> for Domain {
         Ok(Domain {
             id: DomainId::from_raw(r.id),
             tenant_id: TenantId::from_raw(r.tenant_id),
-            name: DomainName::from_str(&r.name).map_err(|e| corrupt("domain name")(&e))?,
+            name: DomainName::parse_host(&r.name).map_err(|e| corrupt("domain name")(&e))?,
             label: Label::from_str(&r.label).map_err(|e| corrupt("label")(&e))?,
             ownership: r
                 .ownership

@@ -151,7 +151,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let name = name.ok_or(StoreError::NotFound("domain"))?;
-        let name = DomainName::from_str(&name).map_err(|e| corrupt("domain name")(&e))?;
+        let name = DomainName::parse_host(&name).map_err(|e| corrupt("domain name")(&e))?;
         let body = policy.render();
         if let Some(latest) = self.latest_policy_version(domain).await?
             && latest.body == body

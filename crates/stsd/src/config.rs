@@ -420,6 +420,17 @@ mod tests {
     }
 
     #[test]
+    fn example_configuration_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/stsd.example.toml");
+        let c = Config::load(Some(&path), &BTreeMap::new()).unwrap();
+        assert_eq!(c.service_zone.as_str(), "sts.operator.example");
+        assert_eq!(c.edge_https_listen.port(), 443);
+        assert_eq!(c.resolvers.len(), 2);
+        assert_eq!(c.resolvers[0].port(), 53);
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
     fn unknown_file_keys_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stsd.toml");
