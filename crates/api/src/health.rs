@@ -21,7 +21,7 @@ async fn healthz() -> Json<Value> {
 
 /// The process can do its work: the database answers.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.store.ping().await {
+    match state.store().ping().await {
         Ok(()) => (
             StatusCode::OK,
             Json(json!({ "status": "ready", "checks": { "database": "ok" } })),

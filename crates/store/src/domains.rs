@@ -449,6 +449,35 @@ impl Store {
             .collect()
     }
 
+    /// How many live (not removed) registrations the tenant has, for its quota.
+    pub async fn count_domains(&self, tenant: &TenantId) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM domains WHERE tenant_id = $1 AND state <> 'removed'",
+        )
+        .bind(tenant.as_str())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Sets until when an offboarding registration must keep serving (RFC 8461 §8.3).
+    pub async fn set_serve_until(
+        &self,
+        id: &DomainId,
+        until: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE domains SET serve_until = $1, updated_at = $2 WHERE id = $3")
+                .bind(until.map(to_ms))
+                .bind(to_ms(now()))
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("domain"));
+        }
+        Ok(())
+    }
+
     /// Stores the verifier's latest check results (JSON) for a registration.
     pub async fn record_checks(&self, id: &DomainId, checks_json: &str) -> Result<()> {
         let at = to_ms(now());

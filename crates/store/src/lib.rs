@@ -20,6 +20,7 @@ mod ids;
 mod jobs;
 mod nodes;
 mod policies;
+mod sessions;
 mod tenants;
 mod tokens;
 
@@ -33,7 +34,8 @@ pub use ids::{DomainId, TenantId, UserId};
 pub use jobs::Job;
 pub use nodes::Node;
 pub use policies::{PolicyVersion, VersionOutcome};
-pub use tenants::{Membership, Role, Tenant, User};
+pub use sessions::RefreshOutcome;
+pub use tenants::{Member, Membership, Role, Tenant, User};
 pub use tokens::{ApiToken, TokenScope};
 
 /// Result type of every store operation.

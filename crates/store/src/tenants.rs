@@ -93,6 +93,19 @@ pub struct Membership {
     pub role: Role,
 }
 
+/// A member of a tenant, as its member list shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The user.
+    pub user_id: UserId,
+    /// Their login e-mail.
+    pub email: String,
+    /// Their role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: OffsetDateTime,
+}
+
 #[derive(sqlx::FromRow)]
 struct TenantRow {
     id: String,
@@ -281,6 +294,88 @@ impl Store {
         .await?;
         role.map(|r| r.parse().map_err(|e: String| corrupt("role")(&e)))
             .transpose()
+    }
+}
+
+impl Store {
+    /// The tenant's members, ordered by e-mail.
+    pub async fn members(&self, tenant: &TenantId) -> Result<Vec<Member>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT u.id, u.email, m.role, m.created_at
+             FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.tenant_id = $1 ORDER BY u.email",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, email, role, at)| {
+                Ok(Member {
+                    user_id: UserId::from_raw(id),
+                    email,
+                    role: role.parse().map_err(|e: String| corrupt("role")(&e))?,
+                    joined_at: from_ms(at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Changes a member's role, or removes them (`None`). Refuses to leave the tenant without
+    /// an owner. Returns the previous role.
+    pub async fn change_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Option<Role>,
+    ) -> Result<Role> {
+        let mut tx = self.begin().await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current: Role = current
+            .ok_or(StoreError::NotFound("member"))?
+            .parse()
+            .map_err(|e: String| corrupt("role")(&e))?;
+        if current == Role::Owner && role != Some(Role::Owner) {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'",
+            )
+            .bind(tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if owners <= 1 {
+                return Err(StoreError::StateMismatch {
+                    what: "tenant",
+                    expected: "another owner".to_owned(),
+                    actual: "a single owner".to_owned(),
+                });
+            }
+        }
+        match role {
+            Some(role) => {
+                sqlx::query(
+                    "UPDATE memberships SET role = $1 WHERE tenant_id = $2 AND user_id = $3",
+                )
+                .bind(role.as_str())
+                .bind(tenant.as_str())
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(tenant.as_str())
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(current)
     }
 }
 

@@ -75,6 +75,19 @@ type TokenRow = (
     Option<i64>,
 );
 
+type TokenRowWithHash = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    String,
+);
+
 const TOKEN_COLUMNS: &str = "id, tenant_id, name, scope, created_by, created_at, expires_at, \
     last_used_at, revoked_at";
 
@@ -146,6 +159,34 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(token_from_row).transpose()
+    }
+
+    /// The token with this hash together with the stored hash, for a constant-time
+    /// comparison by the caller.
+    pub async fn api_token_with_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, String)>> {
+        let row: Option<TokenRowWithHash> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = $1"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(a, b, c, d, e, f, g, h, i, hash)| {
+            Ok((token_from_row((a, b, c, d, e, f, g, h, i))?, hash))
+        })
+        .transpose()
+    }
+
+    /// Records that a token was just used.
+    pub async fn touch_api_token(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(to_ms(now()))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The tenant's tokens, newest first.

@@ -54,6 +54,7 @@ struct FileConfig {
     resolvers: Option<Vec<String>>,
     master_key: Option<String>,
     log_format: Option<String>,
+    domain_quota: Option<i64>,
 }
 
 /// Log output format.
@@ -95,6 +96,8 @@ pub(crate) struct Config {
     pub(crate) master_key: Option<String>,
     /// `STSD_LOG_FORMAT`.
     pub(crate) log_format: LogFormat,
+    /// `STSD_DOMAIN_QUOTA`: most live domains per tenant.
+    pub(crate) domain_quota: i64,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -262,6 +265,19 @@ impl Config {
             None => LogFormat::Text,
         };
         let master_key = src.pick("master_key", parsed.master_key).map(|(v, _)| v);
+        let domain_quota =
+            match src.pick("domain_quota", parsed.domain_quota.map(|n| n.to_string())) {
+                Some((v, at)) => match v.trim().parse::<i64>() {
+                    Ok(n) if (1..=1_000_000).contains(&n) => n,
+                    _ => {
+                        return Err(invalid(
+                            &at,
+                            format!("`{v}` is not a number from 1 to 1000000"),
+                        ));
+                    }
+                },
+                None => 1000,
+            };
 
         Ok(Config {
             database_url,
@@ -287,6 +303,7 @@ impl Config {
             resolvers,
             master_key,
             log_format,
+            domain_quota,
         })
     }
 
@@ -307,6 +324,7 @@ impl Config {
             resolvers: Vec<String>,
             master_key: &'a str,
             log_format: LogFormat,
+            domain_quota: i64,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -330,6 +348,7 @@ impl Config {
                 "(not set: generated into the data directory as master.key)"
             },
             log_format: self.log_format,
+            domain_quota: self.domain_quota,
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }

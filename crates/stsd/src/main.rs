@@ -4,7 +4,9 @@ mod config;
 mod master_key;
 
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -136,7 +138,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let (_key, origin) =
+    let (key, origin) =
         MasterKey::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
     match origin {
         Origin::Generated => tracing::warn!(
@@ -158,13 +160,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (STSD_API_LISTEN)", config.api_listen))?;
     tracing::info!("API listening on http://{}", config.api_listen);
-    let app = stsd_api::router(stsd_api::AppState {
-        store: store.clone(),
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("API server failed")?;
+    let resolvers = stsd_api::discovery::Resolvers::new(&config.resolvers, Duration::from_secs(5))
+        .context("cannot set up DNS resolvers (STSD_RESOLVERS)")?;
+    let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
+    api_config.domain_quota = config.domain_quota;
+    let state = stsd_api::AppState::new(
+        store.clone(),
+        api_config,
+        stsd_api::auth::JwtKeys::from_master_key(key.bytes()),
+        resolvers,
+    );
+    let app = stsd_api::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("API server failed")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -52,10 +52,6 @@ pub(crate) enum Origin {
 
 impl MasterKey {
     /// The raw key bytes, for the encryption code.
-    #[allow(
-        dead_code,
-        reason = "loaded at start so a first run creates it; the certificate store encrypts with it"
-    )]
     pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -1,0 +1,174 @@
+//! Short-lived access tokens (JWT, HS256 pinned).
+//!
+//! The signing key is derived from the operator's master key with HKDF, so every node signs
+//! and verifies with the same key and no extra secret has to be distributed. The `kid`
+//! header names the key (a hash of it, never the key), so that tokens signed before a
+//! master-key rotation can be told apart.
+
+use std::time::Duration;
+
+use aws_lc_rs::hkdf;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use stsd_store::UserId;
+
+use crate::error::ApiError;
+
+const ISSUER: &str = "stsd";
+const AUDIENCE: &str = "stsd-api";
+
+/// The claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs and verifies access tokens.
+pub struct JwtKeys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+impl JwtKeys {
+    /// Derives the signing key from the 32-byte master key.
+    pub fn from_master_key(master: &[u8; 32]) -> JwtKeys {
+        let mut key = [0u8; 32];
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"stsd").extract(master);
+        // Expanding 32 bytes from SHA-256 cannot fail (the limit is 255 * 32).
+        if let Ok(okm) = prk.expand(&[b"stsd access-token hs256 v1"], Len(32)) {
+            let _ = okm.fill(&mut key);
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key);
+        let kid = format!(
+            "hs1-{}",
+            digest.as_ref()[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        JwtKeys {
+            kid,
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+            validation,
+        }
+    }
+
+    /// A token for `user`, valid for `ttl`.
+    pub fn issue(&self, user: &UserId, ttl: Duration) -> Result<String, ApiError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            sub: user.as_str().to_owned(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| ApiError::internal(&e))
+    }
+
+    /// The user a token was issued to, if it is valid: HS256 with our key and `kid`, not
+    /// expired, right issuer and audience. Anything else (`alg: none`, another algorithm, a
+    /// changed byte) is refused.
+    pub fn verify(&self, token: &str) -> Option<UserId> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return None;
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        Some(UserId::from_raw(data.claims.sub))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::from_master_key(&[42; 32])
+    }
+
+    #[test]
+    fn issues_and_verifies() {
+        let k = keys();
+        let t = k
+            .issue(&UserId::from_raw("u1"), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(k.verify(&t), Some(UserId::from_raw("u1")));
+        // Another master key, another signing key.
+        assert_eq!(JwtKeys::from_master_key(&[1; 32]).verify(&t), None);
+    }
+
+    #[test]
+    fn refuses_forgeries() {
+        let k = keys();
+        let t = k
+            .issue(&UserId::from_raw("u1"), Duration::from_secs(60))
+            .unwrap();
+        let parts: Vec<&str> = t.split('.').collect();
+        // alg: none with the signature stripped.
+        let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert_eq!(k.verify(&format!("{none}.{}.", parts[1])), None);
+        // A tampered payload.
+        let claims = URL_SAFE_NO_PAD
+            .encode(br#"{"sub":"admin","iss":"stsd","aud":"stsd-api","iat":1,"exp":99999999999}"#);
+        assert_eq!(
+            k.verify(&format!("{}.{claims}.{}", parts[0], parts[2])),
+            None
+        );
+        // Expired.
+        let old = Claims {
+            sub: "u1".into(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: 1,
+            exp: 2,
+        };
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some(k.kid.clone());
+        let expired = jsonwebtoken::encode(&h, &old, &k.encoding).unwrap();
+        assert_eq!(k.verify(&expired), None);
+        // Right key, wrong audience.
+        let other = Claims {
+            aud: "someone-else".into(),
+            exp: i64::MAX / 2,
+            ..old
+        };
+        let wrong_aud = jsonwebtoken::encode(&h, &other, &k.encoding).unwrap();
+        assert_eq!(k.verify(&wrong_aud), None);
+        assert_eq!(k.verify("garbage"), None);
+    }
+}

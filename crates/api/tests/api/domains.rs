@@ -1,0 +1,317 @@
+use reqwest::StatusCode;
+use serde_json::json;
+use stsd_core::DomainName;
+
+use crate::harness::TestServer;
+
+async fn add_domain_with_mx_discovery(server: &TestServer) {
+    server.dns.set_mx(
+        "example.com",
+        &[(20, "MX2.Example.com."), (10, "mx1.example.com")],
+    );
+    let (mut c, tenant) = server.signup("ops@example.com", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    let (status, d) = c.post(&base, json!({ "name": " Example.COM. " })).await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    assert_eq!(d["name"], "example.com");
+    assert_eq!(d["state"], "pending");
+    assert_eq!(d["mode"], "testing");
+    let label = d["label"].as_str().unwrap();
+    assert_eq!(label.len(), 10);
+    assert_eq!(d["mx_discovery"]["status"], "found");
+    assert_eq!(
+        d["policy"]["mx"],
+        json!(["mx1.example.com", "mx2.example.com"])
+    );
+    assert_eq!(d["policy"]["max_age"], 86400);
+    assert_eq!(
+        d["policy"]["body"],
+        "version: STSv1\r\nmode: testing\r\nmx: mx1.example.com\r\nmx: mx2.example.com\r\nmax_age: 86400\r\n"
+    );
+    let records = d["records"].as_array().unwrap();
+    let names: Vec<&str> = records
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mta-sts.example.com",
+            "_mta-sts.example.com",
+            "_smtp._tls.example.com"
+        ]
+    );
+    assert_eq!(
+        records[0]["value"],
+        format!("{label}.edge.sts.test.example")
+    );
+    assert_eq!(
+        records[1]["value"],
+        format!("{label}.policy.sts.test.example")
+    );
+    assert_eq!(
+        records[2]["value"],
+        format!("{label}.report.sts.test.example")
+    );
+    let (status, r) = c.get(&format!("{base}/example.com/records")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        r["zone_file"].as_str().unwrap().contains(&format!(
+            "_mta-sts.example.com. 3600 IN CNAME {label}.policy.sts.test.example."
+        )),
+        "{r}"
+    );
+
+    // Duplicates in the tenant are refused; another tenant may register the same name.
+    assert_eq!(
+        c.post(&base, json!({ "name": "example.com" })).await.0,
+        StatusCode::CONFLICT
+    );
+    let (mut other, other_tenant) = server.signup("other@example.com", "O").await;
+    let (status, d2) = other
+        .post(
+            &format!("/api/v1/tenants/{other_tenant}/domains"),
+            json!({ "name": "example.com" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(d2["label"], d["label"]);
+
+    // A DNS failure still creates the domain, with the error shown.
+    server.dns.set_servfail("broken.example", true);
+    let (status, b) = c.post(&base, json!({ "name": "broken.example" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    assert_eq!(b["mx_discovery"]["status"], "error");
+    assert!(b["policy"].is_null());
+    let (status, n) = c.post(&base, json!({ "name": "nomx.example" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(n["mx_discovery"]["status"], "no_mx");
+
+    // Names are validated with the rule that failed.
+    let (status, e) = c.post(&base, json!({ "name": "co.uk" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["details"][0]["field"], "name");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("public suffix"),
+        "{e}"
+    );
+    let (status, e) = c.post(&base, json!({ "name": "a.example", "policy": { "mode": "enforce", "mx": ["*.*.bad"], "max_age": 99999999999u64 } })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = e["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["policy.max_age", "policy.mx[0]"]);
+
+    // The quota (5 in tests) holds.
+    assert_eq!(
+        c.post(&base, json!({ "name": "four.example" })).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        c.post(&base, json!({ "name": "five.example" })).await.0,
+        StatusCode::CREATED
+    );
+    let (status, q) = c.post(&base, json!({ "name": "six.example" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(q["error"]["code"], "quota_exceeded");
+
+    // Listing pages by name and filters.
+    let (_, page) = c.get(&format!("{base}?limit=2")).await;
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["broken.example", "example.com"]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, page2) = c.get(&format!("{base}?limit=10&cursor={cursor}")).await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 3);
+    assert!(page2["next_cursor"].is_null());
+    let (_, found) = c.get(&format!("{base}?q=nomx")).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get(&format!("{base}?state=bogus")).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+async fn policy_versions_and_mode_switch(server: &TestServer) {
+    server.dns.set_mx(
+        "example.net",
+        &[(10, "mx1.example.net"), (20, "mx2.example.net")],
+    );
+    let (mut owner, tenant) = server.signup("ops@example.net", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    assert_eq!(
+        owner.post(&base, json!({ "name": "example.net" })).await.0,
+        StatusCode::CREATED
+    );
+    let p = format!("{base}/example.net/policy");
+    let (_, start) = owner.get(&p).await;
+    assert!(start["live"].is_null());
+    let first_id = start["pending"]["id"].as_str().unwrap().to_owned();
+
+    // A no-op edit keeps the id.
+    let (status, same) = owner.put(&p, json!({ "mode": "testing", "mx": ["mx1.example.net", "mx2.example.net"], "max_age": 86400 })).await;
+    assert_eq!(status, StatusCode::OK, "{same}");
+    assert_eq!(same["changed"], false);
+    assert_eq!(same["version"]["id"], first_id.as_str());
+
+    // A real edit rotates it, forward.
+    let (status, edit) = owner
+        .put(
+            &p,
+            json!({ "mode": "testing", "mx": ["*.example.net"], "max_age": 604800 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{edit}");
+    let second_id = edit["version"]["id"].as_str().unwrap().to_owned();
+    assert!(second_id > first_id);
+    let (_, versions) = owner.get(&format!("{p}/versions")).await;
+    let ids: Vec<&str> = versions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second_id.as_str(), first_id.as_str()]);
+
+    // One click to enforce: every MX is covered, so it passes; the other checks are "not run".
+    let (status, sw) = owner
+        .post(
+            &format!("{base}/example.net/mode"),
+            json!({ "mode": "enforce" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sw}");
+    assert_eq!(sw["version"]["mode"], "enforce");
+    let results: Vec<(&str, &str)> = sw["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("mx_coverage", "pass"),
+            ("mx_starttls", "not_run"),
+            ("tlsrpt_failures", "not_run")
+        ]
+    );
+
+    // A new MX appears that the policy does not cover: an enforce edit is refused, naming it.
+    server.dns.set_mx(
+        "example.net",
+        &[(10, "mx1.example.net"), (30, "backup.other.example")],
+    );
+    let (status, refused) = owner
+        .put(
+            &p,
+            json!({ "mode": "enforce", "mx": ["*.example.net"], "max_age": 86400 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "not_ready");
+    assert_eq!(refused["error"]["details"][0]["name"], "mx_coverage");
+    assert_eq!(refused["error"]["details"][0]["result"], "fail");
+    assert_eq!(
+        refused["error"]["details"][0]["uncovered"],
+        json!(["backup.other.example"])
+    );
+    // Editors and tokens cannot override; an owner can.
+    let (_, token) = owner
+        .post(
+            &format!("/api/v1/tenants/{tenant}/tokens"),
+            json!({ "name": "ci", "scope": "write" }),
+        )
+        .await;
+    let mut bot = server.client();
+    bot.token = Some(token["token"].as_str().unwrap().to_owned());
+    assert_eq!(bot.put(&p, json!({ "mode": "enforce", "mx": ["*.example.net"], "max_age": 86400, "override": true })).await.0, StatusCode::FORBIDDEN);
+    let (status, forced) = owner.put(&p, json!({ "mode": "enforce", "mx": ["*.example.net"], "max_age": 86400, "override": true })).await;
+    assert_eq!(status, StatusCode::CREATED, "{forced}");
+    let (_, audit) = owner.get(&format!("/api/v1/tenants/{tenant}/audit")).await;
+    assert_eq!(audit["items"][0]["action"], "policy.update");
+    assert_eq!(audit["items"][0]["details"]["override"], true);
+    // Back to testing needs no gate.
+    let (status, _) = owner
+        .post(
+            &format!("{base}/example.net/mode"),
+            json!({ "mode": "testing" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        owner
+            .post(
+                &format!("{base}/example.net/mode"),
+                json!({ "mode": "loud" })
+            )
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+async fn offboarding(server: &TestServer) {
+    server
+        .dns
+        .set_mx("leave.example", &[(10, "mx.leave.example")]);
+    let (mut c, tenant) = server.signup("ops@leave.example", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    assert_eq!(
+        c.post(&base, json!({ "name": "never.example" })).await.0,
+        StatusCode::CREATED
+    );
+    let (status, gone) = c.delete(&format!("{base}/never.example")).await;
+    assert_eq!(status, StatusCode::OK, "{gone}");
+    assert_eq!(gone["state"], "removed");
+    assert_eq!(
+        c.get(&format!("{base}/never.example")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (_, d) = c.post(&base, json!({ "name": "leave.example" })).await;
+    // The publisher (a later issue) makes versions live; do it through the store here.
+    let tenant_id = stsd_store::TenantId::from_raw(tenant.clone());
+    let name: DomainName = "leave.example".parse().unwrap();
+    let domain = server
+        .store
+        .domain(&tenant_id, &name)
+        .await
+        .unwrap()
+        .unwrap();
+    let version = d["policy"]["version_id"].as_str().unwrap();
+    server
+        .store
+        .set_live_version(&domain.id, version)
+        .await
+        .unwrap();
+    let (status, leaving) = c.delete(&format!("{base}/leave.example")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{leaving}");
+    assert_eq!(leaving["state"], "offboarding");
+    assert_eq!(leaving["policy"]["mode"], "none");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let until = leaving["keep_records_until"].as_i64().unwrap();
+    assert!(
+        until >= now + 86400,
+        "keeps serving at least the largest max_age"
+    );
+    let (_, shown) = c.get(&format!("{base}/leave.example")).await;
+    assert_eq!(shown["state"], "offboarding");
+    assert_eq!(shown["serve_until"], until);
+}
+
+crate::both_backends!(
+    add_domain_with_mx_discovery,
+    policy_versions_and_mode_switch,
+    offboarding
+);

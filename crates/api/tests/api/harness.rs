@@ -1,0 +1,196 @@
+//! A running API server per test, and an HTTP client that keeps the session cookie.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use stsd_api::auth::JwtKeys;
+use stsd_api::discovery::Resolvers;
+use stsd_api::{ApiConfig, AppState};
+use stsd_core::DomainName;
+use stsd_store::Store;
+use stsd_testkit::{FakeDns, TestDatabase};
+
+/// The master key the test servers derive their JWT key from.
+pub(crate) const MASTER_KEY: [u8; 32] = [7; 32];
+/// A password zxcvbn rates strong.
+pub(crate) const PASSWORD: &str = "violet quarry lantern 42 drift";
+
+pub(crate) struct TestServer {
+    pub(crate) base: String,
+    pub(crate) dns: FakeDns,
+    pub(crate) store: Store,
+    db: Option<TestDatabase>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub(crate) async fn start(db: TestDatabase) -> TestServer {
+        let store = Store::connect(db.url()).await.unwrap();
+        store.migrate().await.unwrap();
+        let dns = FakeDns::start().await.unwrap();
+        let resolvers = Resolvers::new(&[dns.addr()], Duration::from_secs(2)).unwrap();
+        let mut config = ApiConfig::new(DomainName::parse_host("sts.test.example").unwrap());
+        config.secure_cookies = false;
+        config.domain_quota = 5;
+        let state = AppState::new(
+            store.clone(),
+            config,
+            JwtKeys::from_master_key(&MASTER_KEY),
+            resolvers,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = stsd_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            dns,
+            store,
+            db: Some(db),
+            task,
+        }
+    }
+
+    pub(crate) fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token: None,
+            cookie: None,
+        }
+    }
+
+    /// Signs up a new account with its own tenant; returns the logged-in client and tenant id.
+    pub(crate) async fn signup(&self, email: &str, tenant: &str) -> (Client, String) {
+        let mut c = self.client();
+        let (status, body) = c
+            .post(
+                "/api/v1/auth/signup",
+                serde_json::json!({ "email": email, "password": PASSWORD, "tenant_name": tenant }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        c.token = Some(body["access_token"].as_str().unwrap().to_owned());
+        (c, body["tenant"]["id"].as_str().unwrap().to_owned())
+    }
+
+    pub(crate) async fn finish(mut self) {
+        self.task.abort();
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.drop_database().await;
+        }
+    }
+}
+
+pub(crate) struct Client {
+    http: reqwest::Client,
+    base: String,
+    pub(crate) token: Option<String>,
+    /// The refresh cookie, as the browser would keep it.
+    pub(crate) cookie: Option<String>,
+}
+
+impl Client {
+    pub(crate) async fn raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        extra: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("stsd_refresh={c}"));
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some((content_type, bytes)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        for v in headers.get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            if let Some(rest) = v.strip_prefix("stsd_refresh=") {
+                let value = rest.split(';').next().unwrap_or_default();
+                self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            }
+        }
+        let bytes = resp.bytes().await.unwrap();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, headers, json)
+    }
+
+    pub(crate) async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let body = body.map(|b| ("application/json", serde_json::to_vec(&b).unwrap()));
+        let (s, _, v) = self.raw(method, path, body, &[]).await;
+        (s, v)
+    }
+
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+    pub(crate) async fn post(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub(crate) async fn put(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+    pub(crate) async fn patch(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub(crate) async fn delete(&mut self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, None).await
+    }
+}
+
+/// `both_backends!(a, b)` turns `async fn a(server: &TestServer)` into tests `sqlite::a` and
+/// `postgres::a`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = stsd_testkit::TestDatabase::sqlite().await;
+                    let server = $crate::harness::TestServer::start(db).await;
+                    super::$name(&server).await;
+                    server.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = stsd_testkit::TestDatabase::postgres().await;
+                    let server = $crate::harness::TestServer::start(db).await;
+                    super::$name(&server).await;
+                    server.finish().await;
+                }
+            )*
+        }
+    };
+}

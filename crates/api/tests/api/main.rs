@@ -1,0 +1,17 @@
+//! Black-box tests of the API: a real server on an ephemeral port, spoken to over HTTP, on
+//! SQLite and on PostgreSQL, with a fake customer DNS zone on loopback.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test with its location"
+)]
+
+mod harness;
+
+mod accounts;
+mod attacks;
+mod domains;
+mod errors;
+mod isolation;
+mod tokens;
