@@ -46,3 +46,5 @@ ensure_postgres() {
 
 ensure_postgres
 cargo test --workspace --locked --all-targets "$@"
+# Schema-driven fuzzing of the API against its OpenAPI document (schemathesis).
+./scripts/fuzz-api.sh

@@ -2,19 +2,22 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use stsd_store::{NewAuditEntry, TenantId};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Access, Need, Principal};
 use crate::error::ApiError;
+use crate::extract::{Path, Query};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/tenants/{tenant}/audit", get(list))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// Appends an entry. A failure is logged, not returned: the change itself already happened.
@@ -42,18 +45,61 @@ pub(crate) async fn record(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Page {
+/// Paging through the audit log, newest first.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Page {
+    /// Only entries with an id below this (the previous page's `next_before`).
     before: Option<i64>,
+    /// Entries per page, 1 to 200 (default 50; out-of-range values are clamped).
     limit: Option<i64>,
 }
 
+/// One audit log entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditEntry {
+    /// Entry id; increases over time.
+    id: i64,
+    /// Who: `user:<id>` or `token:<id>`.
+    actor: String,
+    /// What, e.g. `domain.create`.
+    action: String,
+    /// What it was done to.
+    target: String,
+    /// Before/after values; any JSON (null if unreadable).
+    details: Value,
+    /// The client's address, if known.
+    #[schema(required = true)]
+    client_ip: Option<String>,
+    /// When, in Unix seconds.
+    at: i64,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditPage {
+    /// Entries, newest first.
+    items: Vec<AuditEntry>,
+    /// Pass as `before` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_before: Option<i64>,
+}
+
+/// The tenant's audit log: every change, who made it and when.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/audit",
+    tag = "audit",
+    params(("tenant" = String, Path, description = "Tenant id"), Page),
+    responses((status = 200, description = "A page of entries, newest first", body = AuditPage)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(tenant): Path<String>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let limit = page.limit.unwrap_or(50).clamp(1, 200);
     let entries = state
@@ -66,16 +112,19 @@ async fn list(
     } else {
         None
     };
-    Ok(Json(json!({
-        "items": entries.iter().map(|e| json!({
-            "id": e.id,
-            "actor": e.actor,
-            "action": e.action,
-            "target": e.target,
-            "details": serde_json::from_str::<Value>(&e.details).unwrap_or(Value::Null),
-            "client_ip": e.client_ip,
-            "at": e.at.unix_timestamp(),
-        })).collect::<Vec<_>>(),
-        "next_before": next,
-    })))
+    Ok(Json(AuditPage {
+        items: entries
+            .iter()
+            .map(|e| AuditEntry {
+                id: e.id,
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                target: e.target.clone(),
+                details: serde_json::from_str::<Value>(&e.details).unwrap_or(Value::Null),
+                client_ip: e.client_ip.clone(),
+                at: e.at.unix_timestamp(),
+            })
+            .collect(),
+        next_before: next,
+    }))
 }

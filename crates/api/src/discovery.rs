@@ -108,11 +108,12 @@ pub enum MxLookup {
 }
 
 /// One mail exchanger of a domain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MxHost {
     /// The MX preference; lower is tried first.
     pub preference: u16,
     /// The exchange, normalized by [`DomainName::parse_host`].
+    #[schema(value_type = String)]
     pub host: DomainName,
 }
 

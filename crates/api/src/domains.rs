@@ -4,34 +4,150 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::Json as AxumJson;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json as AxumJson, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stsd_core::{DomainName, MaxAge, Mode, MxPattern, Policy};
 use stsd_store::{Domain, DomainFilter, DomainState, Ownership, PolicyVersion, StoreError};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
 use crate::auth::{Access, Need, Principal};
-use crate::discovery::MxLookup;
-use crate::error::{ApiError, FieldError};
+use crate::discovery::{MxHost, MxLookup};
+use crate::error::{ApiError, ErrorEnvelope, FieldError};
+use crate::extract::{Path, Query, has_control};
 use crate::json::Json;
-use crate::policy::{PolicyInput, version_json};
+use crate::policy::{PolicyInput, PolicyVersionView};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tenants/{tenant}/domains", get(list).post(create))
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{name}",
-            get(show).delete(offboard),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{name}/records",
-            get(records),
-        )
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, offboard))
+        .routes(routes!(records))
+}
+
+/// One DNS record a customer publishes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct DnsRecord {
+    /// Owner name, without the trailing dot.
+    name: String,
+    /// `CNAME` or `TXT`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Target (CNAME) or text (TXT).
+    value: String,
+    /// What the record is for.
+    purpose: &'static str,
+}
+
+/// A domain registration.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DomainView {
+    /// The name, in A-label (ASCII) form.
+    name: String,
+    /// The name in Unicode.
+    display_name: String,
+    /// The opaque label that the CNAME targets carry.
+    label: String,
+    /// `pending`, `verified`, `active`, `degraded`, `detached`, `offboarding` or `removed`.
+    state: &'static str,
+    /// How ownership is proven: `cname` or `txt`.
+    ownership: &'static str,
+    /// The newest policy version's mode; null if there is no policy yet.
+    #[schema(required = true)]
+    mode: Option<&'static str>,
+    /// Unix seconds.
+    created_at: i64,
+    /// Unix seconds.
+    state_changed_at: i64,
+    /// While offboarding: when serving stops (Unix seconds); null otherwise.
+    #[schema(required = true)]
+    serve_until: Option<i64>,
+    /// The records to publish.
+    records: Vec<DnsRecord>,
+    /// The same records as a zone-file snippet.
+    zone_file: String,
+    /// A reminder about subdomains.
+    note: &'static str,
+}
+
+/// What MX discovery found when the domain was added.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MxDiscovery {
+    /// `found`, `null_mx`, `no_mx` or `error`.
+    status: &'static str,
+    /// The MX hosts found (empty unless `found`).
+    hosts: Vec<MxHost>,
+    /// Why there are no hosts; absent when `found`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    explanation: Option<String>,
+}
+
+/// A just-added domain: the registration, the discovery result and its first policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedDomain {
+    #[serde(flatten)]
+    domain: DomainView,
+    /// What MX discovery found.
+    mx_discovery: MxDiscovery,
+    /// The first policy version (given or proposed); null if none could be proposed.
+    #[schema(required = true)]
+    policy: Option<PolicyVersionView>,
+}
+
+/// A domain with its newest policy and latest checks.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DomainDetail {
+    #[serde(flatten)]
+    domain: DomainView,
+    /// The newest policy version; null if none.
+    #[schema(required = true)]
+    policy: Option<PolicyVersionView>,
+    /// The verifier's latest check results (any JSON); null until checks ran.
+    #[schema(required = true)]
+    checks: Option<Value>,
+}
+
+/// A domain being removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LeavingDomain {
+    #[serde(flatten)]
+    domain: DomainView,
+    /// The `mode: none` version served while leaving; present only when offboarding started
+    /// with this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    policy: Option<PolicyVersionView>,
+    /// Keep the DNS records until then (Unix seconds); present only when offboarding started
+    /// with this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    keep_records_until: Option<i64>,
+}
+
+/// A page of domains.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DomainPage {
+    /// Domains in name order.
+    items: Vec<DomainView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// A domain's DNS records.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Records {
+    /// The records as a zone-file snippet.
+    zone_file: String,
+    /// The records.
+    records: Vec<DnsRecord>,
 }
 
 /// `max_age` of a proposed policy and of the `mode: none` policy served while leaving.
@@ -54,48 +170,46 @@ pub(crate) async fn load(
         .ok_or_else(|| ApiError::not_found("domain"))
 }
 
-/// The three CNAMEs a customer publishes.
-fn record_list(state: &AppState, d: &Domain) -> Vec<Value> {
+/// The three records a customer publishes.
+fn record_list(state: &AppState, d: &Domain) -> Vec<DnsRecord> {
     let zone = state.inner.config.service_zone.as_str();
     let label = d.label.as_str();
     let name = d.name.as_str();
-    let mut records = vec![json!({
-        "name": format!("mta-sts.{name}"),
-        "type": "CNAME",
-        "value": format!("{label}.edge.{zone}"),
-        "purpose": "serves the policy over HTTPS with stsd's certificate",
-    })];
+    let mut records = vec![DnsRecord {
+        name: format!("mta-sts.{name}"),
+        kind: "CNAME",
+        value: format!("{label}.edge.{zone}"),
+        purpose: "serves the policy over HTTPS with stsd's certificate",
+    }];
     match d.ownership {
-        Ownership::Cname => records.push(json!({
-            "name": format!("_mta-sts.{name}"),
-            "type": "CNAME",
-            "value": format!("{label}.policy.{zone}"),
-            "purpose": "proves ownership and publishes the policy id, rotated on every edit",
-        })),
-        Ownership::Txt => records.push(json!({
-            "name": format!("_mta-sts-verify.{name}"),
-            "type": "TXT",
-            "value": format!("stsd-verify={label}"),
-            "purpose": "proves ownership once; publish the _mta-sts TXT yourself after every edit",
-        })),
+        Ownership::Cname => records.push(DnsRecord {
+            name: format!("_mta-sts.{name}"),
+            kind: "CNAME",
+            value: format!("{label}.policy.{zone}"),
+            purpose: "proves ownership and publishes the policy id, rotated on every edit",
+        }),
+        Ownership::Txt => records.push(DnsRecord {
+            name: format!("_mta-sts-verify.{name}"),
+            kind: "TXT",
+            value: format!("stsd-verify={label}"),
+            purpose: "proves ownership once; publish the _mta-sts TXT yourself after every edit",
+        }),
     }
-    records.push(json!({
-        "name": format!("_smtp._tls.{name}"),
-        "type": "CNAME",
-        "value": format!("{label}.report.{zone}"),
-        "purpose": "sends TLS reports (RFC 8460) to stsd",
-    }));
+    records.push(DnsRecord {
+        name: format!("_smtp._tls.{name}"),
+        kind: "CNAME",
+        value: format!("{label}.report.{zone}"),
+        purpose: "sends TLS reports (RFC 8460) to stsd",
+    });
     records
 }
 
-fn zone_snippet(records: &[Value]) -> String {
+fn zone_snippet(records: &[DnsRecord]) -> String {
     records
         .iter()
         .map(|r| {
-            let name = r["name"].as_str().unwrap_or_default();
-            let kind = r["type"].as_str().unwrap_or_default();
-            let value = r["value"].as_str().unwrap_or_default();
-            if kind == "TXT" {
+            let (name, value) = (&r.name, &r.value);
+            if r.kind == "TXT" {
                 format!("{name}. 3600 IN TXT \"{value}\"\n")
             } else {
                 format!("{name}. 3600 IN CNAME {value}.\n")
@@ -104,39 +218,67 @@ fn zone_snippet(records: &[Value]) -> String {
         .collect()
 }
 
-pub(crate) fn domain_json(state: &AppState, d: &Domain, latest: Option<&PolicyVersion>) -> Value {
+pub(crate) fn domain_view(
+    state: &AppState,
+    d: &Domain,
+    latest: Option<&PolicyVersion>,
+) -> DomainView {
     let records = record_list(state, d);
-    json!({
-        "name": d.name.as_str(),
-        "display_name": d.name.to_unicode(),
-        "label": d.label.as_str(),
-        "state": d.state.as_str(),
-        "ownership": d.ownership.as_str(),
-        "mode": latest.map(|v| v.policy.mode().as_str()),
-        "created_at": d.created_at.unix_timestamp(),
-        "state_changed_at": d.state_changed_at.unix_timestamp(),
-        "serve_until": d.serve_until.map(|t| t.unix_timestamp()),
-        "records": records,
-        "zone_file": zone_snippet(&records),
-        "note": "each mail subdomain needs its own three records: senders never use a parent domain's policy",
-    })
+    DomainView {
+        name: d.name.as_str().to_owned(),
+        display_name: d.name.to_unicode(),
+        label: d.label.as_str().to_owned(),
+        state: d.state.as_str(),
+        ownership: d.ownership.as_str(),
+        mode: latest.map(|v| v.policy.mode().as_str()),
+        created_at: d.created_at.unix_timestamp(),
+        state_changed_at: d.state_changed_at.unix_timestamp(),
+        serve_until: d.serve_until.map(|t| t.unix_timestamp()),
+        zone_file: zone_snippet(&records),
+        records,
+        note: "each mail subdomain needs its own three records: senders never use a parent domain's policy",
+    }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
+/// Filtering and paging the domain list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only domains in this state (`pending`, `verified`, `active`, `degraded`, `detached`,
+    /// `offboarding`).
     state: Option<String>,
+    /// Only names containing this text.
     q: Option<String>,
+    /// Names after this one (the previous page's `next_cursor`).
     cursor: Option<String>,
+    /// Domains per page, 1 to 200 (default 50; out-of-range values are clamped).
     limit: Option<i64>,
 }
 
+/// Lists the tenant's domains in name order, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains",
+    tag = "domains",
+    params(("tenant" = String, Path, description = "Tenant id"), ListQuery),
+    responses((status = 200, description = "A page of domains", body = DomainPage)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(tenant): Path<String>,
     Query(query): Query<ListQuery>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<DomainPage>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    for (field, value) in [("q", &query.q), ("cursor", &query.cursor)] {
+        if value.as_deref().is_some_and(has_control) {
+            return Err(ApiError::invalid_field(
+                field,
+                "must not contain control characters",
+            ));
+        }
+    }
     let filter = DomainFilter {
         state: query
             .state
@@ -154,32 +296,54 @@ async fn list(
     let mut items = Vec::with_capacity(domains.len());
     for d in &domains {
         let latest = store.latest_policy_version(&d.id).await?;
-        items.push(domain_json(&state, d, latest.as_ref()));
+        items.push(domain_view(&state, d, latest.as_ref()));
     }
     let next = if i64::try_from(domains.len()).unwrap_or(0) == limit {
         domains.last().map(|d| d.name.as_str().to_owned())
     } else {
         None
     };
-    Ok(AxumJson(json!({ "items": items, "next_cursor": next })))
+    Ok(AxumJson(DomainPage {
+        items,
+        next_cursor: next,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A domain to add.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateDomain {
+pub(crate) struct CreateDomain {
+    /// The domain, in Unicode or A-label form.
+    #[schema(examples("example.com"))]
     name: String,
-    /// `cname` (default) or `txt`.
+    /// How ownership is proven: `cname` (default) or `txt`.
     ownership: Option<String>,
+    /// The first policy; absent means one is proposed from the domain's MX hosts.
     policy: Option<PolicyInput>,
 }
 
+/// Adds a domain: creates its label and records, discovers its MX hosts and proposes a
+/// `testing` policy covering them. A DNS failure still adds the domain.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains",
+    tag = "domains",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = CreateDomain,
+    responses(
+        (status = 201, description = "Added", body = CreatedDomain),
+        (status = 403, description = "The caller's role or token scope does not allow this (`forbidden`), or the tenant's domain quota is used up (`quota_exceeded`)", body = ErrorEnvelope),
+        (status = 409, description = "Already registered in this tenant (`domain_exists`)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     principal: Principal,
     Path(tenant): Path<String>,
     Json(req): Json<CreateDomain>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<CreatedDomain>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
     let mut errors = Vec::new();
     let name = DomainName::from_str(&req.name).map_err(|e| FieldError {
@@ -245,18 +409,37 @@ async fn create(
             let proposed = MaxAge::new(DEFAULT_MAX_AGE)
                 .ok()
                 .and_then(|age| Policy::new(Mode::Testing, mx, age).ok());
-            (json!({ "status": "found", "hosts": hosts }), proposed)
+            (
+                MxDiscovery {
+                    status: "found",
+                    hosts: hosts.clone(),
+                    explanation: None,
+                },
+                proposed,
+            )
         }
         Ok(MxLookup::NullMx) => (
-            json!({ "status": "null_mx", "hosts": [], "explanation": "the domain publishes a null MX (RFC 7505): it accepts no mail, so MTA-STS protects nothing" }),
+            MxDiscovery {
+                status: "null_mx",
+                hosts: Vec::new(),
+                explanation: Some("the domain publishes a null MX (RFC 7505): it accepts no mail, so MTA-STS protects nothing".to_owned()),
+            },
             None,
         ),
         Ok(MxLookup::NoMx) => (
-            json!({ "status": "no_mx", "hosts": [], "explanation": "the domain has no MX records; add them, then set the policy's mx patterns" }),
+            MxDiscovery {
+                status: "no_mx",
+                hosts: Vec::new(),
+                explanation: Some("the domain has no MX records; add them, then set the policy's mx patterns".to_owned()),
+            },
             None,
         ),
         Err(e) => (
-            json!({ "status": "error", "hosts": [], "explanation": format!("MX lookup failed: {e}") }),
+            MxDiscovery {
+                status: "error",
+                hosts: Vec::new(),
+                explanation: Some(format!("MX lookup failed: {e}")),
+            },
             None,
         ),
     };
@@ -281,63 +464,111 @@ async fn create(
         Some(peer.ip()),
     )
     .await;
-    let mut body = domain_json(&state, &domain, version.as_ref());
-    body["mx_discovery"] = discovery;
-    body["policy"] = version.as_ref().map(version_json).unwrap_or(Value::Null);
+    let body = CreatedDomain {
+        domain: domain_view(&state, &domain, version.as_ref()),
+        mx_discovery: discovery,
+        policy: version.as_ref().map(PolicyVersionView::from),
+    };
     Ok((StatusCode::CREATED, AxumJson(body)))
 }
 
+/// Shows a domain with its records, newest policy version and latest checks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses((status = 200, description = "The domain", body = DomainDetail)),
+    security(("bearer" = []))
+)]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<DomainDetail>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
     let latest = state.inner.store.latest_policy_version(&domain.id).await?;
-    let mut body = domain_json(&state, &domain, latest.as_ref());
-    body["policy"] = latest.as_ref().map(version_json).unwrap_or(Value::Null);
-    body["checks"] = domain
+    let checks = domain
         .last_checks
         .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok())
-        .unwrap_or(Value::Null);
-    Ok(AxumJson(body))
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .filter(|v| !v.is_null());
+    Ok(AxumJson(DomainDetail {
+        domain: domain_view(&state, &domain, latest.as_ref()),
+        policy: latest.as_ref().map(PolicyVersionView::from),
+        checks,
+    }))
 }
 
+/// The records to publish, also as a zone-file snippet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/records",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses((status = 200, description = "The records", body = Records)),
+    security(("bearer" = []))
+)]
 async fn records(
     State(state): State<AppState>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<Records>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
     let records = record_list(&state, &domain);
-    Ok(AxumJson(
-        json!({ "zone_file": zone_snippet(&records), "records": records }),
-    ))
+    Ok(AxumJson(Records {
+        zone_file: zone_snippet(&records),
+        records,
+    }))
 }
 
 /// Starts leaving (DESIGN.md, "Leave"). A domain never served is removed at once; a served
 /// one switches to `mode: none` and keeps serving it until every sender's cached policy has
 /// expired: the largest `max_age` ever published, counted from now, plus a day for the
 /// publisher to make the `none` version live.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/domains/{name}",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses(
+        (status = 200, description = "Removed at once: it was never served", body = LeavingDomain),
+        (status = 202, description = "Offboarding: `mode: none` is served until senders' caches expire; keep the records until `keep_records_until`", body = LeavingDomain),
+        (status = 409, description = "The domain changed state meanwhile (`state_conflict`)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
 async fn offboard(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<LeavingDomain>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
     let domain = load(&state, &access, &name).await?;
     let store = &state.inner.store;
     let actor = principal.actor();
     if domain.state == DomainState::Offboarding {
-        let body = domain_json(
-            &state,
-            &domain,
-            store.latest_policy_version(&domain.id).await?.as_ref(),
-        );
+        let body = LeavingDomain {
+            domain: domain_view(
+                &state,
+                &domain,
+                store.latest_policy_version(&domain.id).await?.as_ref(),
+            ),
+            policy: None,
+            keep_records_until: None,
+        };
         return Ok((StatusCode::ACCEPTED, AxumJson(body)));
     }
     let versions = store.policy_versions(&domain.id).await?;
@@ -366,7 +597,11 @@ async fn offboard(
         .await;
         return Ok((
             StatusCode::OK,
-            AxumJson(domain_json(&state, &removed, None)),
+            AxumJson(LeavingDomain {
+                domain: domain_view(&state, &removed, None),
+                policy: None,
+                keep_records_until: None,
+            }),
         ));
     }
     let largest = served
@@ -407,8 +642,10 @@ async fn offboard(
         Some(peer.ip()),
     )
     .await;
-    let mut body = domain_json(&state, &leaving, Some(&version));
-    body["policy"] = version_json(&version);
-    body["keep_records_until"] = json!(serve_until.unix_timestamp());
+    let body = LeavingDomain {
+        domain: domain_view(&state, &leaving, Some(&version)),
+        policy: Some(PolicyVersionView::from(&version)),
+        keep_records_until: Some(serve_until.unix_timestamp()),
+    };
     Ok((StatusCode::ACCEPTED, AxumJson(body)))
 }

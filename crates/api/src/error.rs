@@ -8,16 +8,45 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
 use stsd_store::StoreError;
+use utoipa::ToSchema;
+
+use crate::policy::ReadinessCheck;
 
 /// One problem with one field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
     /// The field, as a JSON pointer-like path (`mx[2]`, `name`).
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+}
+
+/// One entry of an error's `details`: a bad field (422) or a failed readiness check (409).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum ErrorDetail {
+    /// A field of the request that is invalid.
+    Field(FieldError),
+    /// A readiness check that blocks `enforce`.
+    Check(ReadinessCheck),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_ready`, `rate_limited`.
+    code: &'static str,
+    /// A human-readable explanation, safe to show.
+    message: String,
+    /// Machine-readable specifics; empty when there are none.
+    details: Vec<ErrorDetail>,
 }
 
 /// An error answered to a client.
@@ -26,7 +55,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    details: Value,
+    details: Vec<ErrorDetail>,
     retry_after: Option<u64>,
 }
 
@@ -37,13 +66,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            details: Value::Array(Vec::new()),
+            details: Vec::new(),
             retry_after: None,
         }
     }
 
-    /// Attaches machine-readable details (an array).
-    pub fn with_details(mut self, details: Value) -> ApiError {
+    /// Attaches machine-readable details.
+    pub(crate) fn with_details(mut self, details: Vec<ErrorDetail>) -> ApiError {
         self.details = details;
         self
     }
@@ -98,7 +127,7 @@ impl ApiError {
             "validation_failed",
             summary,
         )
-        .with_details(json!(errors))
+        .with_details(errors.into_iter().map(ErrorDetail::Field).collect())
     }
 
     /// 422 for a single field.
@@ -157,9 +186,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code, "message": self.message, "details": self.details }
-        });
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())

@@ -1,36 +1,84 @@
 //! Liveness and readiness.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// Readiness and what it depends on.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// Each dependency's state.
+    checks: ReadinessChecks,
+}
+
+/// The state of each dependency.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReadinessChecks {
+    /// `ok` or `unavailable`.
+    database: &'static str,
 }
 
 /// The process is up.
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is up", body = Health))
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// The process can do its work: the database answers.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "A dependency is unavailable", body = Readiness),
+    )
+)]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     match state.store().ping().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": { "database": "ok" } })),
+            Json(Readiness {
+                status: "ready",
+                checks: ReadinessChecks { database: "ok" },
+            }),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unavailable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "not_ready", "checks": { "database": "unavailable" } })),
+                Json(Readiness {
+                    status: "not_ready",
+                    checks: ReadinessChecks {
+                        database: "unavailable",
+                    },
+                }),
             )
         }
     }

@@ -7,10 +7,14 @@
 mod audit;
 pub mod auth;
 pub mod discovery;
+mod docs;
 mod domains;
 mod error;
+mod extract;
 mod health;
 mod json;
+mod metrics;
+mod openapi;
 pub mod password;
 mod policy;
 mod tenants;
@@ -19,8 +23,8 @@ mod tokens;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::{Extension, Router};
 use stsd_core::DomainName;
 use stsd_store::Store;
 
@@ -70,6 +74,7 @@ struct Inner {
     jwt: auth::JwtKeys,
     limits: auth::Limits,
     resolvers: discovery::Resolvers,
+    metrics: metrics::Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -95,6 +100,7 @@ impl AppState {
                 jwt,
                 limits: auth::Limits::new(),
                 resolvers,
+                metrics: metrics::Metrics::new(),
             }),
         }
     }
@@ -105,10 +111,10 @@ impl AppState {
     }
 }
 
-/// The API's router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`:
-/// rate limits key on the client address.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route with its documentation. Routes are only ever added through
+/// `utoipa_axum::routes!`, so each one is in the OpenAPI document.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = openapi::base()
         .merge(health::routes())
         .merge(auth::routes())
         .merge(tenants::routes())
@@ -116,7 +122,39 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::routes())
         .merge(policy::routes())
         .merge(audit::routes())
+        .merge(openapi::routes())
+        .merge(docs::routes())
+        .merge(metrics::routes())
+        .split_for_parts();
+    openapi::finish(&mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI 3.1 document of [`router`], as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// The API's router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`:
+/// rate limits key on the client address.
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = documented_routes();
+    // Serialized once here; the handler only clones a pointer. A document that cannot be
+    // serialized is a bug in a schema, reported on every request rather than at start.
+    let json: Arc<str> = match doc.to_json() {
+        Ok(json) => json.into(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialize the OpenAPI document");
+            Arc::from("{}")
+        }
+    };
+    router
         .fallback(error::not_found)
+        .layer(Extension(openapi::Document(json)))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

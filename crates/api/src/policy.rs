@@ -4,45 +4,45 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::Json as AxumJson;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json as AxumJson, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use stsd_core::{DomainName, MaxAge, Mode, MxPattern, Policy};
 use stsd_store::{Domain, PolicyVersion};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
 use crate::auth::{Access, Need, Principal};
 use crate::discovery::MxLookup;
 use crate::domains::load;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorDetail, ErrorEnvelope, FieldError};
+use crate::extract::Path;
 use crate::json::Json;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{name}/policy",
-            get(show).put(update),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{name}/policy/versions",
-            get(versions),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{name}/mode",
-            post(switch_mode),
-        )
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show, update))
+        .routes(routes!(versions))
+        .routes(routes!(switch_mode))
 }
 
 /// A policy as clients send it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicyInput {
+    /// `none`, `testing` or `enforce`.
+    #[schema(examples("testing"))]
     mode: String,
+    /// `mx` patterns (`mx.example.com`, `*.example.net`), at most 64 (RFC 8461 section 3.2).
+    #[schema(examples(json!(["mx1.example.com", "*.mail.example.net"])))]
     mx: Vec<String>,
+    /// Seconds senders may cache the policy, 0 to 31557600.
+    #[schema(examples(86400))]
     max_age: u64,
 }
 
@@ -99,49 +99,113 @@ impl PolicyInput {
     }
 }
 
-pub(crate) fn version_json(v: &PolicyVersion) -> Value {
-    json!({
-        "version_id": v.id,
-        "id": v.policy_id.as_str(),
-        "mode": v.policy.mode().as_str(),
-        "mx": v.policy.mx().iter().map(MxPattern::as_str).collect::<Vec<_>>(),
-        "max_age": v.policy.max_age().get(),
-        "body": v.body,
-        "author": v.author,
-        "created_at": v.created_at.unix_timestamp(),
-        "published_at": v.published_at.map(|t| t.unix_timestamp()),
-        "dns_at": v.dns_at.map(|t| t.unix_timestamp()),
-    })
+/// One immutable version of a domain's policy.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct PolicyVersionView {
+    /// The version's own id.
+    version_id: String,
+    /// The policy id published in DNS (`_mta-sts` TXT `id=`); changes only when the rendered
+    /// policy changes.
+    id: String,
+    /// `none`, `testing` or `enforce`.
+    mode: &'static str,
+    /// The `mx` patterns.
+    mx: Vec<String>,
+    /// Seconds senders may cache the policy.
+    max_age: u32,
+    /// The policy file as served at `/.well-known/mta-sts.txt`.
+    body: String,
+    /// Who made it: `user:<id>` or `token:<id>`.
+    author: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// When the edges started serving it (Unix seconds); null until then.
+    #[schema(required = true)]
+    published_at: Option<i64>,
+    /// When DNS started publishing its id (Unix seconds); null until then.
+    #[schema(required = true)]
+    dns_at: Option<i64>,
+}
+
+impl From<&PolicyVersion> for PolicyVersionView {
+    fn from(v: &PolicyVersion) -> PolicyVersionView {
+        PolicyVersionView {
+            version_id: v.id.clone(),
+            id: v.policy_id.as_str().to_owned(),
+            mode: v.policy.mode().as_str(),
+            mx: v
+                .policy
+                .mx()
+                .iter()
+                .map(|p| MxPattern::as_str(p).to_owned())
+                .collect(),
+            max_age: v.policy.max_age().get(),
+            body: v.body.clone(),
+            author: v.author.clone(),
+            created_at: v.created_at.unix_timestamp(),
+            published_at: v.published_at.map(|t| t.unix_timestamp()),
+            dns_at: v.dns_at.map(|t| t.unix_timestamp()),
+        }
+    }
 }
 
 /// One readiness check's outcome.
-#[derive(Debug, Clone)]
-struct Check {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ReadinessCheck {
+    /// `mx_coverage`, `mx_starttls` or `tlsrpt_failures`.
     name: &'static str,
+    /// `pass`, `fail`, `error` or `not_run`; `fail` and `error` block `enforce`.
     result: &'static str,
+    /// What was found, in plain language.
     explanation: String,
-    extra: Value,
+    /// For `mx_coverage` only: the MX hosts no pattern matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    uncovered: Option<Vec<String>>,
 }
 
-impl Check {
+impl ReadinessCheck {
     fn blocks(&self) -> bool {
         matches!(self.result, "fail" | "error")
     }
+}
 
-    fn to_json(&self) -> Value {
-        let mut v =
-            json!({ "name": self.name, "result": self.result, "explanation": self.explanation });
-        if let (Some(obj), Some(extra)) = (v.as_object_mut(), self.extra.as_object()) {
-            obj.extend(extra.clone());
-        }
-        v
-    }
+/// A domain's policy: what is served and what is waiting to be.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyState {
+    /// The version the edges serve; null if none yet.
+    #[schema(required = true)]
+    live: Option<PolicyVersionView>,
+    /// The newest version if it is not live yet; null otherwise.
+    #[schema(required = true)]
+    pending: Option<PolicyVersionView>,
+    /// The version whose id DNS publishes; null if none yet.
+    #[schema(required = true)]
+    dns_version_id: Option<String>,
+}
+
+/// The policy's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyVersionList {
+    /// Every version, newest first.
+    items: Vec<PolicyVersionView>,
+}
+
+/// The outcome of a policy edit or mode switch.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyChange {
+    /// Whether a new version was created (false: the policy was already like this).
+    changed: bool,
+    /// The resulting newest version.
+    version: PolicyVersionView,
+    /// The readiness checks that ran (for `enforce`); empty otherwise.
+    checks: Vec<ReadinessCheck>,
 }
 
 /// The readiness checks for serving `policy` in `enforce`: today MX coverage; the STARTTLS
 /// and TLS-RPT checks arrive with the verifier and reports and are reported as not run —
 /// never as passed.
-async fn readiness(state: &AppState, name: &DomainName, policy: &Policy) -> Vec<Check> {
+async fn readiness(state: &AppState, name: &DomainName, policy: &Policy) -> Vec<ReadinessCheck> {
     let coverage = match state.inner.resolvers.mx_hosts(name).await {
         Ok(MxLookup::Hosts(hosts)) => {
             let uncovered: Vec<&str> = hosts
@@ -150,56 +214,56 @@ async fn readiness(state: &AppState, name: &DomainName, policy: &Policy) -> Vec<
                 .filter(|h| !policy.mx().iter().any(|p| p.matches(h)))
                 .collect();
             if uncovered.is_empty() {
-                Check {
+                ReadinessCheck {
                     name: "mx_coverage",
                     result: "pass",
                     explanation: format!("all {} MX hosts match a policy pattern", hosts.len()),
-                    extra: json!({ "uncovered": [] }),
+                    uncovered: Some(Vec::new()),
                 }
             } else {
-                Check {
+                ReadinessCheck {
                     name: "mx_coverage",
                     result: "fail",
                     explanation: format!(
                         "{} MX host(s) match no mx pattern; senders enforcing the policy would refuse to deliver to them",
                         uncovered.len()
                     ),
-                    extra: json!({ "uncovered": uncovered }),
+                    uncovered: Some(uncovered.into_iter().map(str::to_owned).collect()),
                 }
             }
         }
-        Ok(MxLookup::NoMx) => Check {
+        Ok(MxLookup::NoMx) => ReadinessCheck {
             name: "mx_coverage",
             result: "fail",
             explanation: "the domain has no MX records, so there is nothing to enforce".into(),
-            extra: json!({ "uncovered": [] }),
+            uncovered: Some(Vec::new()),
         },
-        Ok(MxLookup::NullMx) => Check {
+        Ok(MxLookup::NullMx) => ReadinessCheck {
             name: "mx_coverage",
             result: "fail",
             explanation: "the domain publishes a null MX (it accepts no mail)".into(),
-            extra: json!({ "uncovered": [] }),
+            uncovered: Some(Vec::new()),
         },
-        Err(e) => Check {
+        Err(e) => ReadinessCheck {
             name: "mx_coverage",
             result: "error",
             explanation: format!("could not look up the MX hosts: {e}"),
-            extra: json!({ "uncovered": [] }),
+            uncovered: Some(Vec::new()),
         },
     };
     vec![
         coverage,
-        Check {
+        ReadinessCheck {
             name: "mx_starttls",
             result: "not_run",
             explanation: "STARTTLS and certificate checks of each MX are not available yet".into(),
-            extra: json!({}),
+            uncovered: None,
         },
-        Check {
+        ReadinessCheck {
             name: "tlsrpt_failures",
             result: "not_run",
             explanation: "TLS-RPT report analysis is not available yet".into(),
-            extra: json!({}),
+            uncovered: None,
         },
     ]
 }
@@ -212,7 +276,7 @@ async fn gate(
     domain: &Domain,
     policy: &Policy,
     override_: bool,
-) -> Result<Vec<Check>, ApiError> {
+) -> Result<Vec<ReadinessCheck>, ApiError> {
     if policy.mode() != Mode::Enforce {
         return Ok(Vec::new());
     }
@@ -222,21 +286,33 @@ async fn gate(
         ));
     }
     let checks = readiness(state, &domain.name, policy).await;
-    if checks.iter().any(Check::blocks) && !override_ {
+    if checks.iter().any(ReadinessCheck::blocks) && !override_ {
         return Err(ApiError::conflict(
             "not_ready",
             "the readiness checks for enforce failed; fix them or override",
         )
-        .with_details(json!(checks.iter().map(Check::to_json).collect::<Vec<_>>())));
+        .with_details(checks.into_iter().map(ErrorDetail::Check).collect()));
     }
     Ok(checks)
 }
 
+/// Shows the live version and any pending one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/policy",
+    tag = "policies",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses((status = 200, description = "The policy state", body = PolicyState)),
+    security(("bearer" = []))
+)]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<PolicyState>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
     let store = &state.inner.store;
@@ -246,32 +322,52 @@ async fn show(
         None => None,
     };
     let pending = latest.filter(|l| Some(&l.id) != domain.live_version_id.as_ref());
-    Ok(AxumJson(json!({
-        "live": live.as_ref().map(version_json),
-        "pending": pending.as_ref().map(version_json),
-        "dns_version_id": domain.dns_version_id,
-    })))
+    Ok(AxumJson(PolicyState {
+        live: live.as_ref().map(PolicyVersionView::from),
+        pending: pending.as_ref().map(PolicyVersionView::from),
+        dns_version_id: domain.dns_version_id,
+    }))
 }
 
+/// Lists every version of the policy, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/policy/versions",
+    tag = "policies",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses((status = 200, description = "The versions", body = PolicyVersionList)),
+    security(("bearer" = []))
+)]
 async fn versions(
     State(state): State<AppState>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<PolicyVersionList>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
     let all = state.inner.store.policy_versions(&domain.id).await?;
-    Ok(AxumJson(
-        json!({ "items": all.iter().map(version_json).collect::<Vec<_>>() }),
-    ))
+    Ok(AxumJson(PolicyVersionList {
+        items: all.iter().map(PolicyVersionView::from).collect(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new policy.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdatePolicy {
+pub(crate) struct UpdatePolicy {
+    /// `none`, `testing` or `enforce`.
+    #[schema(examples("testing"))]
     mode: String,
+    /// `mx` patterns, at most 64.
+    #[schema(examples(json!(["mx1.example.com"])))]
     mx: Vec<String>,
+    /// Seconds senders may cache the policy, 0 to 31557600.
+    #[schema(examples(86400))]
     max_age: u64,
+    /// Serve `enforce` although readiness checks fail (owners and admins only).
     #[serde(default, rename = "override")]
     override_: bool,
 }
@@ -284,14 +380,17 @@ async fn apply(
     override_: bool,
     peer: SocketAddr,
     action: &str,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<PolicyChange>), ApiError> {
     let store = &state.inner.store;
     let before = store.latest_policy_version(&domain.id).await?;
-    if before.as_ref().is_some_and(|b| b.policy == *policy) {
-        let v = before.as_ref().map(version_json).unwrap_or(Value::Null);
+    if let Some(unchanged) = before.as_ref().filter(|b| b.policy == *policy) {
         return Ok((
             StatusCode::OK,
-            AxumJson(json!({ "changed": false, "version": v, "checks": [] })),
+            AxumJson(PolicyChange {
+                changed: false,
+                version: PolicyVersionView::from(unchanged),
+                checks: Vec::new(),
+            }),
         ));
     }
     let checks = gate(state, access, domain, policy, override_).await?;
@@ -308,28 +407,46 @@ async fn apply(
         json!({
             "before": before.as_ref().map(|b| &b.body),
             "after": outcome.version.body,
-            "override": override_ && checks.iter().any(Check::blocks),
+            "override": override_ && checks.iter().any(ReadinessCheck::blocks),
         }),
         Some(peer.ip()),
     )
     .await;
     Ok((
         StatusCode::CREATED,
-        AxumJson(json!({
-            "changed": outcome.created,
-            "version": version_json(&outcome.version),
-            "checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
-        })),
+        AxumJson(PolicyChange {
+            changed: outcome.created,
+            version: PolicyVersionView::from(&outcome.version),
+            checks,
+        }),
     ))
 }
 
+/// Sets a new policy, creating an immutable version. `enforce`, and edits of an `enforce`
+/// policy, pass the readiness gate first.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/policy",
+    tag = "policies",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    request_body = UpdatePolicy,
+    responses(
+        (status = 200, description = "Unchanged: the policy was already like this", body = PolicyChange),
+        (status = 201, description = "A new version", body = PolicyChange),
+        (status = 409, description = "Readiness checks failed (`not_ready`); `details` lists each check", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
     Json(req): Json<UpdatePolicy>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<PolicyChange>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
     let domain = load(&state, &access, &name).await?;
     let input = PolicyInput {
@@ -350,21 +467,43 @@ async fn update(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// The one-click mode switch.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SwitchMode {
+pub(crate) struct SwitchMode {
+    /// `none`, `testing` or `enforce`.
+    #[schema(examples("enforce"))]
     mode: String,
+    /// Switch to `enforce` although readiness checks fail (owners and admins only).
     #[serde(default, rename = "override")]
     override_: bool,
 }
 
+/// Switches the policy's mode, keeping its `mx` and `max_age`. `enforce` passes the readiness
+/// gate first unless an owner or admin overrides.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/mode",
+    tag = "policies",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    request_body = SwitchMode,
+    responses(
+        (status = 200, description = "Unchanged: already in this mode", body = PolicyChange),
+        (status = 201, description = "A new version in the new mode", body = PolicyChange),
+        (status = 409, description = "Readiness checks failed (`not_ready`), or the domain has no policy yet (`no_policy`)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
 async fn switch_mode(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
     Json(req): Json<SwitchMode>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<PolicyChange>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
     let domain = load(&state, &access, &name).await?;
     let mode =

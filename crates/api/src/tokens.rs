@@ -2,73 +2,141 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::Json as AxumJson;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json as AxumJson, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use stsd_store::{ApiToken, TokenScope};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
 use crate::auth::principal_prefix;
 use crate::auth::{Access, Need, Principal, hash_token, random_token};
 use crate::error::ApiError;
+use crate::extract::{Path, has_control};
 use crate::json::Json;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tenants/{tenant}/tokens", get(list).post(create))
-        .route("/api/v1/tenants/{tenant}/tokens/{id}", delete(revoke))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new API token.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateToken {
+pub(crate) struct CreateToken {
+    /// What the token is for, 1 to 100 characters.
     name: String,
+    /// `read` or `write`.
+    #[schema(examples("read", "write"))]
     scope: String,
-    /// Days until the token stops working; none means it works until revoked.
+    /// Days until the token stops working (1 to 3650); absent or null means it works until
+    /// revoked.
     expires_in_days: Option<u32>,
 }
 
-fn token_json(t: &ApiToken) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "scope": t.scope.as_str(),
-        "created_at": t.created_at.unix_timestamp(),
-        "expires_at": t.expires_at.map(|x| x.unix_timestamp()),
-        "last_used_at": t.last_used_at.map(|x| x.unix_timestamp()),
-        "revoked_at": t.revoked_at.map(|x| x.unix_timestamp()),
-    })
+/// An API token, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenView {
+    /// Token id.
+    id: String,
+    /// What the token is for.
+    name: String,
+    /// `read` or `write`.
+    scope: &'static str,
+    /// Unix seconds.
+    created_at: i64,
+    /// Unix seconds; null if it never expires.
+    #[schema(required = true)]
+    expires_at: Option<i64>,
+    /// Unix seconds (recorded at most once a minute); null if never used.
+    #[schema(required = true)]
+    last_used_at: Option<i64>,
+    /// Unix seconds; null unless revoked.
+    #[schema(required = true)]
+    revoked_at: Option<i64>,
 }
 
+impl From<&ApiToken> for TokenView {
+    fn from(t: &ApiToken) -> TokenView {
+        TokenView {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            scope: t.scope.as_str(),
+            created_at: t.created_at.unix_timestamp(),
+            expires_at: t.expires_at.map(|x| x.unix_timestamp()),
+            last_used_at: t.last_used_at.map(|x| x.unix_timestamp()),
+            revoked_at: t.revoked_at.map(|x| x.unix_timestamp()),
+        }
+    }
+}
+
+/// A just-created API token, with its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedToken {
+    #[serde(flatten)]
+    token: TokenView,
+    /// The secret (`stsd_…`): shown this once, stored only as a hash.
+    #[serde(rename = "token")]
+    secret: String,
+}
+
+/// The tenant's API tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenList {
+    /// Every token, revoked ones included.
+    items: Vec<TokenView>,
+}
+
+/// Lists the tenant's API tokens (owners and admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/tokens",
+    tag = "tokens",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "The tokens", body = TokenList)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(tenant): Path<String>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<TokenList>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Admin).await?;
     let tokens = state.inner.store.api_tokens(&access.tenant).await?;
-    Ok(AxumJson(
-        json!({ "items": tokens.iter().map(token_json).collect::<Vec<_>>() }),
-    ))
+    Ok(AxumJson(TokenList {
+        items: tokens.iter().map(TokenView::from).collect(),
+    }))
 }
 
+/// Creates an API token (owners and admins); the answer is the only time its secret is shown.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/tokens",
+    tag = "tokens",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = CreateToken,
+    responses((status = 201, description = "Created; keep the secret now", body = CreatedToken)),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     principal: Principal,
     Path(tenant): Path<String>,
     Json(req): Json<CreateToken>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<CreatedToken>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Admin).await?;
     let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || name.chars().count() > 100 || has_control(name) {
         return Err(ApiError::invalid_field(
             "name",
-            "must be 1 to 100 characters",
+            "must be 1 to 100 characters, none of them control characters",
         ));
     }
     let scope: TokenScope = req
@@ -109,12 +177,26 @@ async fn create(
         Some(peer.ip()),
     )
     .await;
-    let mut body = token_json(&token);
     // The only time the secret is ever shown.
-    body["token"] = json!(secret);
+    let body = CreatedToken {
+        token: TokenView::from(&token),
+        secret,
+    };
     Ok((StatusCode::CREATED, AxumJson(body)))
 }
 
+/// Revokes an API token (owners and admins); it stops working on the next request.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/tokens/{id}",
+    tag = "tokens",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Token id"),
+    ),
+    responses((status = 204, description = "Revoked")),
+    security(("bearer" = []))
+)]
 async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -122,6 +204,9 @@ async fn revoke(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Admin).await?;
+    if has_control(&id) {
+        return Err(ApiError::not_found("api token"));
+    }
     state
         .inner
         .store

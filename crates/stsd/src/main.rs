@@ -6,6 +6,7 @@ mod master_key;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -15,7 +16,7 @@ use stsd_store::{Role, Store};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
-use crate::master_key::{MasterKey, Origin};
+use crate::master_key::Origin;
 
 /// Hosted MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) for many domains.
 #[derive(Debug, Parser)]
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// Run every role in one process (applies migrations first).
     Serve,
+    /// Run only the serving roles: the HTTPS edge, the HTTP-01 listener and the DNS.
+    Edge,
     /// Apply database migrations and exit.
     Migrate,
     /// Print the effective configuration, secrets masked.
@@ -116,6 +119,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Edge => edge_only(config).await,
         Command::Admin(admin) => {
             let store = open_store(&config).await?;
             let result = run_admin(&store, admin).await;
@@ -137,9 +141,23 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// `stsd edge`: serving only, for edge nodes in front of a shared PostgreSQL.
+async fn edge_only(config: Config) -> anyhow::Result<()> {
+    let key = Arc::new(load_master_key(&config)?);
+    let store = open_store(&config).await?;
+    let tasks = start_edge(&config, &store, key).await?;
+    shutdown_signal().await;
+    for task in tasks {
+        task.abort();
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
     let (key, origin) =
-        MasterKey::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
+        master_key::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
     match origin {
         Origin::Generated => tracing::warn!(
             path = %config.data_dir.join("master.key").display(),
@@ -149,12 +167,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Origin::File => tracing::info!("master key read from the data directory"),
         Origin::Configured => tracing::info!("master key taken from the configuration"),
     }
+    Ok(key)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let key = load_master_key(&config)?;
     let store = open_store(&config).await?;
     tracing::info!(
         database = %stsd_store::mask_url(&config.database_url),
         zone = %config.service_zone,
         "store ready"
     );
+
+    let key = Arc::new(key);
+    let edge_tasks = start_edge(&config, &store, key.clone()).await?;
 
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
@@ -178,9 +204,113 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("API server failed")?;
+    for task in edge_tasks {
+        task.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads the serving snapshot, follows the change feed and starts the HTTPS and HTTP edge
+/// listeners. Returns the tasks, to stop them at shutdown.
+async fn start_edge(
+    config: &Config,
+    store: &Store,
+    key: Arc<stsd_store::MasterKey>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let snapshots = stsd_serving::SnapshotHandle::load(store, key)
+        .await
+        .context("cannot load the serving snapshot")?;
+    let node = stsd_serving::NodeInfo {
+        id: node_id(),
+        roles: "api,edge,dns".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: time::OffsetDateTime::now_utc(),
+    };
+    let mut tasks = vec![snapshots.spawn_follower(
+        store.clone(),
+        node,
+        Duration::from_secs(5),
+        Duration::from_secs(10),
+    )];
+    let https = tokio::net::TcpListener::bind(config.edge_https_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (STSD_EDGE_HTTPS_LISTEN)",
+                config.edge_https_listen
+            )
+        })?;
+    let http = tokio::net::TcpListener::bind(config.edge_http_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (STSD_EDGE_HTTP_LISTEN)",
+                config.edge_http_listen
+            )
+        })?;
+    tracing::info!(
+        https = %config.edge_https_listen,
+        http = %config.edge_http_listen,
+        hosts = snapshots.current().host_count(),
+        "edge listening"
+    );
+    let limits = stsd_serving::edge::EdgeLimits::default();
+    tasks.push(tokio::spawn(stsd_serving::edge::serve_https(
+        https,
+        snapshots.clone(),
+        limits.clone(),
+    )));
+    tasks.push(tokio::spawn(stsd_serving::edge::serve_http(
+        http,
+        snapshots.clone(),
+        limits,
+    )));
+    let udp = tokio::net::UdpSocket::bind(config.dns_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on udp {} (STSD_DNS_LISTEN)",
+                config.dns_listen
+            )
+        })?;
+    let tcp = tokio::net::TcpListener::bind(config.dns_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on tcp {} (STSD_DNS_LISTEN)",
+                config.dns_listen
+            )
+        })?;
+    let zone = stsd_serving::dns::ZoneConfig::new(
+        config.service_zone.clone(),
+        config.edge_addresses.clone(),
+    );
+    tracing::info!(listen = %config.dns_listen, zone = %config.service_zone, "DNS listening");
+    tasks.push(tokio::spawn(stsd_serving::dns::serve_dns(
+        udp, tcp, snapshots, zone,
+    )));
+    Ok(tasks)
+}
+
+/// This process's name in heartbeats: the host name and a random suffix, so that two
+/// processes on one host stay apart.
+fn node_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    let mut suffix = [0u8; 4];
+    let _ = getrandom::fill(&mut suffix);
+    format!(
+        "{host}-{}",
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 async fn shutdown_signal() {

@@ -6,14 +6,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-/// 32 secret bytes. Never printed: `Debug` shows only that a key is present.
-pub(crate) struct MasterKey([u8; 32]);
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey(***)")
-    }
-}
+pub(crate) use stsd_store::MasterKey;
 
 /// Why the master key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -50,70 +43,58 @@ pub(crate) enum Origin {
     Generated,
 }
 
-impl MasterKey {
-    /// The raw key bytes, for the encryption code.
-    pub(crate) fn bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
+/// Decodes base64 of exactly 32 bytes, naming `origin` (never the value) in errors.
+fn decode(text: &str, origin: &str) -> Result<MasterKey, MasterKeyError> {
+    let raw = STANDARD
+        .decode(text.trim())
+        .map_err(|e| MasterKeyError::Malformed {
+            origin: origin.to_owned(),
+            problem: format!("not base64: {e}"),
+        })?;
+    let bytes: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| MasterKeyError::Malformed {
+            origin: origin.to_owned(),
+            problem: format!("decodes to {} bytes", raw.len()),
+        })?;
+    Ok(MasterKey::from_bytes(bytes))
+}
 
-    fn decode(text: &str, origin: &str) -> Result<MasterKey, MasterKeyError> {
-        let raw = STANDARD
-            .decode(text.trim())
-            .map_err(|e| MasterKeyError::Malformed {
-                origin: origin.to_owned(),
-                problem: format!("not base64: {e}"),
-            })?;
-        let bytes: [u8; 32] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| MasterKeyError::Malformed {
-                origin: origin.to_owned(),
-                problem: format!("decodes to {} bytes", raw.len()),
-            })?;
-        Ok(MasterKey(bytes))
+/// The configured key; else the one in `<data_dir>/master.key`; else a new random key,
+/// written there with mode 0600.
+pub(crate) fn load_or_generate(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> Result<(MasterKey, Origin), MasterKeyError> {
+    if let Some(text) = configured {
+        return Ok((decode(text, "STSD_MASTER_KEY")?, Origin::Configured));
     }
-
-    /// The configured key; else the one in `<data_dir>/master.key`; else a new random key,
-    /// written there with mode 0600.
-    pub(crate) fn load_or_generate(
-        configured: Option<&str>,
-        data_dir: &Path,
-    ) -> Result<(MasterKey, Origin), MasterKeyError> {
-        if let Some(text) = configured {
-            return Ok((
-                MasterKey::decode(text, "STSD_MASTER_KEY")?,
-                Origin::Configured,
-            ));
+    let path = data_dir.join("master.key");
+    let io = |source| MasterKeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return Ok((decode(&text, &path.display().to_string())?, Origin::File));
         }
-        let path = data_dir.join("master.key");
-        let io = |source| MasterKeyError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                return Ok((
-                    MasterKey::decode(&text, &path.display().to_string())?,
-                    Origin::File,
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e)),
-        }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| MasterKeyError::Random(e.to_string()))?;
-        std::fs::create_dir_all(data_dir).map_err(io)?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(io)?;
-        file.write_all(STANDARD.encode(bytes).as_bytes())
-            .and_then(|()| file.write_all(b"\n"))
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
-        Ok((MasterKey(bytes), Origin::Generated))
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
     }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| MasterKeyError::Random(e.to_string()))?;
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(io)?;
+    file.write_all(STANDARD.encode(bytes).as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    Ok((MasterKey::from_bytes(bytes), Origin::Generated))
 }
 
 #[cfg(test)]
@@ -123,9 +104,9 @@ mod tests {
     #[test]
     fn generates_once_then_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, origin) = MasterKey::load_or_generate(None, dir.path()).unwrap();
+        let (a, origin) = load_or_generate(None, dir.path()).unwrap();
         assert_eq!(origin, Origin::Generated);
-        let (b, origin) = MasterKey::load_or_generate(None, dir.path()).unwrap();
+        let (b, origin) = load_or_generate(None, dir.path()).unwrap();
         assert_eq!(origin, Origin::File);
         assert_eq!(a.bytes(), b.bytes());
         #[cfg(unix)]
@@ -137,20 +118,19 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(format!("{a:?}"), "MasterKey(***)");
+        assert!(!format!("{a:?}").contains(&format!("{:?}", a.bytes())));
     }
 
     #[test]
     fn configured_key_must_be_32_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let good = STANDARD.encode([7u8; 32]);
-        let (k, origin) = MasterKey::load_or_generate(Some(&good), dir.path()).unwrap();
+        let (k, origin) = load_or_generate(Some(&good), dir.path()).unwrap();
         assert_eq!(origin, Origin::Configured);
         assert_eq!(k.bytes(), &[7u8; 32]);
-        let e =
-            MasterKey::load_or_generate(Some(&STANDARD.encode([1u8; 16])), dir.path()).unwrap_err();
+        let e = load_or_generate(Some(&STANDARD.encode([1u8; 16])), dir.path()).unwrap_err();
         assert!(e.to_string().contains("16 bytes"), "{e}");
-        let e = MasterKey::load_or_generate(Some("%%%"), dir.path()).unwrap_err();
+        let e = load_or_generate(Some("%%%"), dir.path()).unwrap_err();
         assert!(e.to_string().starts_with("STSD_MASTER_KEY"), "{e}");
         assert!(!dir.path().join("master.key").exists());
     }

@@ -17,10 +17,12 @@
 //! - malformed queries never panic the server: they get FORMERR or no answer.
 
 mod database;
+mod postgres_server;
 mod server;
 mod zone;
 
 pub use database::{TestDatabase, postgres_admin_url};
+pub use postgres_server::PostgresServer;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -38,6 +38,11 @@ impl Access {
         tenant: &str,
         need: Need,
     ) -> Result<Access, ApiError> {
+        // No tenant id holds a control character; asking the store anyway would turn a NUL
+        // byte (refused by PostgreSQL) into a server error.
+        if crate::extract::has_control(tenant) {
+            return Err(ApiError::not_found("tenant"));
+        }
         let tenant_id = TenantId::from_raw(tenant);
         let role = match principal {
             Principal::User { user_id } => state

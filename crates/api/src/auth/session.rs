@@ -6,19 +6,22 @@
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stsd_store::{RefreshOutcome, StoreError, UserId};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Principal, hash_token, random_token};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorEnvelope, FieldError};
+use crate::extract::has_control;
 use crate::json::Json;
+use crate::tenants::TenantView;
 use crate::{AppState, password};
 
 /// Name of the refresh-token cookie.
@@ -29,35 +32,128 @@ const REFRESH_PATH: &str = "/api/v1/auth";
 /// it, and a cross-site script would need a CORS preflight that stsd never grants.
 pub(crate) const CSRF_HEADER: &str = "x-requested-with";
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/signup", post(signup))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/me", get(me))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new account with its first tenant.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignupRequest {
+pub(crate) struct SignupRequest {
+    /// Login e-mail.
+    #[schema(examples("ops@example.com"))]
     email: String,
+    /// At least 12 characters, and hard to guess.
+    #[schema(examples("violet quarry lantern 42 drift"))]
     password: String,
+    /// Name of the first tenant, 1 to 200 characters.
+    #[schema(examples("Example Inc."))]
     tenant_name: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(crate) struct LoginRequest {
+    /// Login e-mail.
     email: String,
+    /// Password.
     password: String,
 }
 
-#[derive(Debug, Serialize)]
-struct TokenResponse {
+/// An access token. The refresh token travels in the `stsd_refresh` cookie.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenResponse {
+    /// JWT to send as `Authorization: Bearer …`.
     access_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: u64,
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserView {
+    /// User id.
+    id: String,
+    /// Login e-mail.
+    email: String,
+}
+
+/// A new account, its tenant and a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SignupResponse {
+    /// The account.
+    user: UserView,
+    /// Its tenant, owned by it.
+    tenant: TenantView,
+    /// JWT to send as `Authorization: Bearer …`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+}
+
+/// A tenant named in a membership.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TenantRef {
+    /// Tenant id.
+    id: String,
+    /// Display name.
+    name: String,
+}
+
+/// A user's membership in a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Membership {
+    /// The tenant.
+    tenant: TenantRef,
+    /// `owner`, `admin`, `editor` or `viewer`.
+    role: &'static str,
+}
+
+/// A logged-in user and their memberships.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserMe {
+    /// The user.
+    user: UserView,
+    /// Their tenants and roles.
+    memberships: Vec<Membership>,
+}
+
+/// An API token describing itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenIdentity {
+    /// Token id.
+    id: String,
+    /// The token's tenant id.
+    tenant: String,
+    /// `read` or `write`.
+    scope: &'static str,
+}
+
+/// An API token's view of itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenMe {
+    /// The token.
+    token: TokenIdentity,
+}
+
+/// Who the caller is: a user (JWT) or an API token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Me {
+    /// A logged-in user.
+    User(UserMe),
+    /// An API token.
+    Token(TokenMe),
 }
 
 fn valid_email(email: &str) -> bool {
@@ -142,6 +238,19 @@ fn cleared_cookie() -> Cookie<'static> {
         .build()
 }
 
+/// Creates an account and its first tenant, and starts a session (also sets the refresh
+/// cookie).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/signup",
+    tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Created and logged in; sets the `stsd_refresh` cookie", body = SignupResponse),
+        (status = 409, description = "The e-mail is taken (`email_taken`)", body = ErrorEnvelope),
+        (status = 429, description = "Too many attempts from this address (`rate_limited`)", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
 async fn signup(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -158,10 +267,10 @@ async fn signup(
             message: "is not an e-mail address".into(),
         });
     }
-    if tenant_name.is_empty() || tenant_name.chars().count() > 200 {
+    if tenant_name.is_empty() || tenant_name.chars().count() > 200 || has_control(tenant_name) {
         errors.push(FieldError {
             field: "tenant_name".into(),
-            message: "must be 1 to 200 characters".into(),
+            message: "must be 1 to 200 characters, none of them control characters".into(),
         });
     }
     if let Some(problem) = check_password(&req.password, &[&email, tenant_name]) {
@@ -199,13 +308,20 @@ async fn signup(
     )
     .await;
     let (jar, tokens) = start_session(&state, jar, &user.id).await?;
-    let body = json!({
-        "user": { "id": user.id.as_str(), "email": user.email },
-        "tenant": { "id": tenant.id.as_str(), "name": tenant.name, "role": "owner" },
-        "access_token": tokens.access_token,
-        "token_type": tokens.token_type,
-        "expires_in": tokens.expires_in,
-    });
+    let body = SignupResponse {
+        user: UserView {
+            id: user.id.as_str().to_owned(),
+            email: user.email,
+        },
+        tenant: TenantView {
+            id: tenant.id.as_str().to_owned(),
+            name: tenant.name,
+            role: Some(stsd_store::Role::Owner.as_str()),
+        },
+        access_token: tokens.access_token,
+        token_type: tokens.token_type,
+        expires_in: tokens.expires_in,
+    };
     Ok((StatusCode::CREATED, jar, axum::Json(body)).into_response())
 }
 
@@ -217,6 +333,19 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// Logs in: answers an access token and sets the refresh cookie. Unknown accounts and wrong
+/// passwords get the same answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; sets the `stsd_refresh` cookie", body = TokenResponse),
+        (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = ErrorEnvelope),
+        (status = 429, description = "Too many attempts from this address or for this account (`rate_limited`)", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -225,7 +354,13 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let email = req.email.trim().to_lowercase();
     state.inner.limits.login(&email, peer.ip())?;
-    let user = state.inner.store.user_by_email(&email).await?;
+    // Text with control characters is no account's e-mail; not asking the store keeps NUL
+    // bytes (which PostgreSQL refuses) from becoming a server error.
+    let user = if has_control(&email) {
+        None
+    } else {
+        state.inner.store.user_by_email(&email).await?
+    };
     let (hash, user) = match user {
         Some(u) if u.disabled_at.is_none() => (u.password_hash.clone(), Some(u)),
         _ => (dummy_hash().to_owned(), None),
@@ -256,6 +391,20 @@ fn require_csrf_header(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Rotates the refresh token (cookie) and answers a new access token. Presenting an already
+/// rotated refresh token revokes the whole session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    params(("X-Requested-With" = String, Header, description = "Any value, e.g. `fetch`: a cross-site form cannot send it")),
+    responses(
+        (status = 200, description = "A new access token; sets a new `stsd_refresh` cookie", body = TokenResponse),
+        (status = 401, description = "No, an unknown, an expired or an already used refresh cookie (`unauthorized`)", body = ErrorEnvelope),
+        (status = 403, description = "The `X-Requested-With` header is missing (`forbidden`)", body = ErrorEnvelope),
+    ),
+    security(("refresh_cookie" = []))
+)]
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -303,6 +452,18 @@ async fn refresh(
     }
 }
 
+/// Ends the session: revokes the refresh token's whole family and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    params(("X-Requested-With" = String, Header, description = "Any value, e.g. `fetch`: a cross-site form cannot send it")),
+    responses(
+        (status = 204, description = "Logged out; clears the `stsd_refresh` cookie"),
+        (status = 403, description = "The `X-Requested-With` header is missing (`forbidden`)", body = ErrorEnvelope),
+    ),
+    security(("refresh_cookie" = []), ())
+)]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -319,10 +480,18 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, jar.add(cleared_cookie())).into_response())
 }
 
+/// Who the caller is: the user and their memberships, or the API token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    responses((status = 200, description = "The caller", body = Me)),
+    security(("bearer" = []))
+)]
 async fn me(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<Me>, ApiError> {
     match &principal {
         Principal::User { user_id } => {
             let user = state
@@ -332,20 +501,33 @@ async fn me(
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
             let memberships = state.inner.store.memberships(user_id).await?;
-            Ok(axum::Json(json!({
-                "user": { "id": user.id.as_str(), "email": user.email },
-                "memberships": memberships.iter().map(|m| json!({
-                    "tenant": { "id": m.tenant.id.as_str(), "name": m.tenant.name },
-                    "role": m.role.as_str(),
-                })).collect::<Vec<_>>(),
+            Ok(axum::Json(Me::User(UserMe {
+                user: UserView {
+                    id: user.id.as_str().to_owned(),
+                    email: user.email,
+                },
+                memberships: memberships
+                    .iter()
+                    .map(|m| Membership {
+                        tenant: TenantRef {
+                            id: m.tenant.id.as_str().to_owned(),
+                            name: m.tenant.name.clone(),
+                        },
+                        role: m.role.as_str(),
+                    })
+                    .collect(),
             })))
         }
         Principal::Token {
             token_id,
             tenant_id,
             scope,
-        } => Ok(axum::Json(json!({
-            "token": { "id": token_id, "tenant": tenant_id.as_str(), "scope": scope.as_str() },
+        } => Ok(axum::Json(Me::Token(TokenMe {
+            token: TokenIdentity {
+                id: token_id.clone(),
+                tenant: tenant_id.as_str().to_owned(),
+                scope: scope.as_str(),
+            },
         }))),
     }
 }

@@ -14,4 +14,5 @@ mod attacks;
 mod domains;
 mod errors;
 mod isolation;
+mod openapi;
 mod tokens;

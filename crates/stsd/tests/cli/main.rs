@@ -74,6 +74,17 @@ fn serve(mut cmd: Command, port: u16) -> Server {
     let child = cmd
         .arg("serve")
         .env("STSD_API_LISTEN", format!("127.0.0.1:{port}"))
+        // Every listener on a free port: tests run in parallel, and the defaults would clash.
+        .env(
+            "STSD_EDGE_HTTPS_LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "STSD_EDGE_HTTP_LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env("STSD_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", free_port()))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

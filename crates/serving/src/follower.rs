@@ -1,0 +1,243 @@
+//! Building the snapshot from the store and following the change feed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use rustls::crypto::CryptoProvider;
+use stsd_store::{ChangeKind, DomainId, MasterKey, Store};
+use time::OffsetDateTime;
+
+use crate::error::ServingError;
+use crate::snapshot::Snapshot;
+
+/// How this node names itself in heartbeats.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Stable for the process: host name and a random part.
+    pub id: String,
+    /// The roles it runs, comma-separated.
+    pub roles: String,
+    /// stsd's version.
+    pub version: String,
+    /// When the process started.
+    pub started_at: OffsetDateTime,
+}
+
+/// Whether the snapshot is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotStatus {
+    /// The change-feed position served.
+    pub seq: i64,
+    /// True while the store cannot be read: the node serves its last snapshot.
+    pub stale: bool,
+    /// Unix seconds of the last successful sync with the store.
+    pub last_sync: i64,
+}
+
+struct Shared {
+    current: ArcSwap<Snapshot>,
+    master: Arc<MasterKey>,
+    provider: Arc<CryptoProvider>,
+    stale: AtomicBool,
+    last_sync: AtomicI64,
+}
+
+/// The live snapshot of one node. Cheap to clone; lookups take no lock.
+#[derive(Clone)]
+pub struct SnapshotHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SnapshotHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotHandle")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Feed entries read per round.
+const BATCH: i64 = 1000;
+
+impl SnapshotHandle {
+    /// Builds the first snapshot from the store. Fails when the store cannot be read: a node
+    /// that has never seen the store has nothing to serve.
+    pub async fn load(
+        store: &Store,
+        master: Arc<MasterKey>,
+    ) -> Result<SnapshotHandle, ServingError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let snapshot = full_load(store, &master, &provider).await?;
+        let handle = SnapshotHandle {
+            shared: Arc::new(Shared {
+                current: ArcSwap::from_pointee(snapshot),
+                master,
+                provider,
+                stale: AtomicBool::new(false),
+                last_sync: AtomicI64::new(OffsetDateTime::now_utc().unix_timestamp()),
+            }),
+        };
+        Ok(handle)
+    }
+
+    /// The snapshot in service now.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.shared.current.load_full()
+    }
+
+    /// A cheap guard on the current snapshot for the hot path (no reference count traffic).
+    pub(crate) fn guard(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.shared.current.load()
+    }
+
+    /// Whether the snapshot is current, and how far it got.
+    pub fn status(&self) -> SnapshotStatus {
+        SnapshotStatus {
+            seq: self.shared.current.load().seq,
+            stale: self.shared.stale.load(Ordering::Relaxed),
+            last_sync: self.shared.last_sync.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Reads the feed once and applies what it finds. On a store error the current snapshot
+    /// stays in service and the node is marked stale.
+    pub async fn catch_up(&self, store: &Store) -> Result<(), ServingError> {
+        let result = self.apply_pending(store).await;
+        match &result {
+            Ok(()) => {
+                if self.shared.stale.swap(false, Ordering::Relaxed) {
+                    tracing::info!("store reachable again; snapshot is current");
+                }
+                self.shared.last_sync.store(
+                    OffsetDateTime::now_utc().unix_timestamp(),
+                    Ordering::Relaxed,
+                );
+            }
+            Err(e) => {
+                if !self.shared.stale.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "cannot read the store; serving the last snapshot");
+                }
+            }
+        }
+        result
+    }
+
+    async fn apply_pending(&self, store: &Store) -> Result<(), ServingError> {
+        loop {
+            let base = self.current();
+            let changes = store.changes_since(base.seq, BATCH).await?;
+            let Some(last) = changes.last() else {
+                return Ok(());
+            };
+            let last_seq = last.seq;
+            let mut domains: HashSet<DomainId> = HashSet::new();
+            let mut challenges = false;
+            for c in &changes {
+                if c.kind == ChangeKind::Challenge {
+                    challenges = true;
+                } else if let Some(d) = &c.domain_id {
+                    domains.insert(d.clone());
+                }
+            }
+            // Read everything first; only a complete update is swapped in.
+            let mut rows = Vec::with_capacity(domains.len());
+            for id in &domains {
+                rows.push((id.clone(), store.served_domain(id).await?));
+            }
+            let fresh_challenges = if challenges {
+                Some(store.live_challenges().await?)
+            } else {
+                None
+            };
+            let mut next = Snapshot::clone(&base);
+            for (id, row) in rows {
+                match row {
+                    Some(row) => next.put_domain(&row, &self.shared.master, &self.shared.provider),
+                    None => next.remove_domain(&id),
+                }
+            }
+            if let Some(list) = fresh_challenges {
+                next.challenges = list
+                    .into_iter()
+                    .map(|(t, k)| (t, Bytes::from(k.into_bytes())))
+                    .collect();
+            }
+            next.seq = last_seq;
+            self.shared.current.store(Arc::new(next));
+            if i64::try_from(changes.len()).unwrap_or(0) < BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Follows the change feed until the returned task is aborted: wakes on notifications
+    /// (or every `poll`), applies changes, and sends a heartbeat with the served position
+    /// every `heartbeat` so the publisher knows what this node serves.
+    pub fn spawn_follower(
+        &self,
+        store: Store,
+        node: NodeInfo,
+        poll: Duration,
+        heartbeat: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            let mut subscription = store.subscribe(poll);
+            let mut beat = tokio::time::interval(heartbeat);
+            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = subscription.changed() => {
+                        let _ = handle.catch_up(&store).await;
+                    }
+                    _ = beat.tick() => {
+                        // Catch up first so the heartbeat never claims more than is served.
+                        if handle.catch_up(&store).await.is_ok() {
+                            let seq = handle.current().seq;
+                            if let Err(e) = store
+                                .heartbeat(&node.id, &node.roles, &node.version, seq, node.started_at)
+                                .await
+                            {
+                                tracing::warn!(error = %e, "heartbeat failed");
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+async fn full_load(
+    store: &Store,
+    master: &MasterKey,
+    provider: &CryptoProvider,
+) -> Result<Snapshot, ServingError> {
+    // The position is read first: anything committed while loading is replayed later, and
+    // replaying a registration is idempotent.
+    let seq = store.latest_change_seq().await?;
+    let rows = store.served_domains().await?;
+    let challenges = store.live_challenges().await?;
+    let mut snapshot = Snapshot {
+        seq,
+        ..Snapshot::default()
+    };
+    for row in &rows {
+        snapshot.put_domain(row, master, provider);
+    }
+    snapshot.challenges = challenges
+        .into_iter()
+        .map(|(t, k)| (t, Bytes::from(k.into_bytes())))
+        .collect();
+    tracing::info!(
+        hosts = snapshot.hosts.len(),
+        labels = snapshot.labels.len(),
+        seq,
+        "snapshot loaded"
+    );
+    Ok(snapshot)
+}

@@ -1,0 +1,164 @@
+//! The immutable snapshot of everything served, and how store rows become entries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+use stsd_core::PolicyId;
+use stsd_store::{DomainId, DomainState, MasterKey, ServedDomain};
+
+/// What the edge serves for one `mta-sts.<domain>` host.
+#[derive(Debug)]
+pub struct EdgeHost {
+    /// The policy bytes of the live version.
+    pub body: Bytes,
+    /// The certificate chain and signing key, ready for rustls.
+    pub key: Arc<CertifiedKey>,
+}
+
+/// What DNS answers for one label (`<label>.edge|policy|report.<zone>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelRecords {
+    /// `<label>.edge` has A/AAAA: ownership is verified.
+    pub edge: bool,
+    /// `<label>.policy` TXT id: only while the policy is served with a valid certificate.
+    pub policy_id: Option<PolicyId>,
+    /// `<label>.report` has the TLS-RPT TXT: from verification on.
+    pub report: bool,
+}
+
+/// Everything one node serves, at one position of the change feed.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub(crate) seq: i64,
+    pub(crate) hosts: HashMap<String, Arc<EdgeHost>>,
+    pub(crate) labels: HashMap<String, LabelRecords>,
+    /// Which host and label each registration contributed, to remove them on change.
+    pub(crate) by_domain: HashMap<DomainId, (String, String)>,
+    pub(crate) challenges: HashMap<String, Bytes>,
+}
+
+impl Snapshot {
+    /// The change-feed position this snapshot reflects.
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// The edge entry for a host name (lower case, no trailing dot), if served.
+    pub fn host(&self, host: &str) -> Option<&Arc<EdgeHost>> {
+        self.hosts.get(host)
+    }
+
+    /// The DNS records of a label, if it has any.
+    pub fn label(&self, label: &str) -> Option<&LabelRecords> {
+        self.labels.get(label)
+    }
+
+    /// The key authorization for an HTTP-01 token, if pending.
+    pub fn challenge(&self, token: &str) -> Option<&Bytes> {
+        self.challenges.get(token)
+    }
+
+    /// How many hosts the edge serves.
+    pub fn host_count(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Removes what a registration contributed.
+    pub(crate) fn remove_domain(&mut self, id: &DomainId) {
+        if let Some((host, label)) = self.by_domain.remove(id) {
+            self.hosts.remove(&host);
+            self.labels.remove(&label);
+        }
+    }
+
+    /// Adds (or replaces) a registration's entries.
+    pub(crate) fn put_domain(
+        &mut self,
+        row: &ServedDomain,
+        master: &MasterKey,
+        provider: &CryptoProvider,
+    ) {
+        self.remove_domain(&row.domain_id);
+        let host = format!("mta-sts.{}", row.name.as_str());
+        let label = row.label.as_str().to_owned();
+        let edge = edge_host(row, master, provider);
+        let served = edge.is_some();
+        if let Some(edge) = edge {
+            self.hosts.insert(host.clone(), Arc::new(edge));
+        }
+        self.labels.insert(
+            label.clone(),
+            LabelRecords {
+                edge: true,
+                // DNS announces an id only for a policy this node serves with a certificate.
+                policy_id: if served {
+                    row.dns_policy_id.clone()
+                } else {
+                    None
+                },
+                report: true,
+            },
+        );
+        self.by_domain.insert(row.domain_id.clone(), (host, label));
+    }
+}
+
+/// The edge entry of a registration, when it may be served: an active (or degraded, or
+/// offboarding) registration with a live policy and a usable certificate.
+fn edge_host(
+    row: &ServedDomain,
+    master: &MasterKey,
+    provider: &CryptoProvider,
+) -> Option<EdgeHost> {
+    if !matches!(
+        row.state,
+        DomainState::Active | DomainState::Degraded | DomainState::Offboarding
+    ) {
+        return None;
+    }
+    let body = row.policy_body.as_ref()?;
+    let cert = row.certificate.as_ref()?;
+    match certified_key(&cert.chain_pem, &cert.key_ciphertext, master, provider) {
+        Ok(key) => Some(EdgeHost {
+            body: Bytes::from(body.clone().into_bytes()),
+            key: Arc::new(key),
+        }),
+        Err(problem) => {
+            tracing::error!(domain = %row.name, certificate = %cert.id, %problem, "certificate unusable; not serving this host");
+            None
+        }
+    }
+}
+
+/// Parses a PEM chain and a sealed PKCS#8 key into a rustls key.
+pub(crate) fn certified_key(
+    chain_pem: &str,
+    sealed_key: &[u8],
+    master: &MasterKey,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate chain: {e}"))?;
+    if chain.is_empty() {
+        return Err("certificate chain is empty".to_owned());
+    }
+    let der = master
+        .open(sealed_key)
+        .map_err(|e| format!("private key: {e}"))?;
+    let key = PrivateKeyDer::try_from(der).map_err(|e| format!("private key: {e}"))?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("private key: {e}"))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| format!("key does not match the certificate: {e}"))?;
+    Ok(certified)
+}

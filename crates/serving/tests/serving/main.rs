@@ -1,0 +1,13 @@
+//! The edge over real sockets: a rustls client trusting a test CA fetches policies by SNI
+//! over HTTP/1.1 and HTTP/2, and ACME challenges over plain HTTP; on SQLite and PostgreSQL.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test with its location"
+)]
+
+mod dns;
+mod edge;
+mod outage;
+mod world;
