@@ -171,26 +171,33 @@ proc_ticks() { # pids (space-separated) -> summed utime+stime
     echo "$total"
 }
 
+cpu_busy() { # cpu -> "busy total" ticks since boot, whoever used the CPU
+    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
 dns_run() { # label port pids...
     local label=$1 port=$2; shift 2
-    local before after out cpu queries qps rcodes client
+    local before after out cpu queries qps rcodes client c0a c0b c1a c1b busy
     taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/dns/queries.txt" -n 1 -t 2 \
         > "$WORK/$label-probe.txt" 2>&1 || true
     grep -q 'Queries completed: *[1-9]' "$WORK/$label-probe.txt" \
         || { cat "$WORK/$label-probe.txt" >&2; die "$label does not answer"; }
     before=$(proc_ticks "$@")
+    c0a=$(cpu_busy 0); c1a=$(cpu_busy 1)
     out=$WORK/$label-dnsperf.txt
     # bash's `time` gives dnsperf's own CPU (user+sys seconds).
     { TIMEFORMAT='%U %S'; time taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" \
         -d "$WORK/dns/queries.txt" -l "$DNS_SECONDS" > "$out" 2>&1; } 2> "$WORK/$label-time.txt"
     after=$(proc_ticks "$@")
+    c0b=$(cpu_busy 0); c1b=$(cpu_busy 1)
+    busy=$(echo "$c0a $c0b $c1a $c1b" | awk '{ printf "cpu0_busy_pct=%.0f cpu1_busy_pct=%.0f", 100 * ($3 - $1) / ($4 - $2), 100 * ($7 - $5) / ($8 - $6) }')
     queries=$(awk '/Queries completed:/ {print $3}' "$out")
     qps=$(awk '/Queries per second:/ {print $4}' "$out")
     rcodes=$(awk -F': *' '/Response codes:/ {print $2}' "$out" | tr -d ' ')
     client=$(awk -v s="$DNS_SECONDS" '{printf "%.0f", 100 * ($1 + $2) / s}' "$WORK/$label-time.txt")
     cpu=$(awk -v d=$((after - before)) -v t="$TCK" -v q="$queries" -v s="$DNS_SECONDS" \
         'BEGIN {printf "server_cpu_us_per_query=%.2f server_cpu_pct=%.0f", (q > 0 ? d / t * 1e6 / q : 0), 100 * d / t / s}')
-    echo "RESULT label=$label queries=$queries qps=${qps%.*} $cpu client_cpu_pct=$client rcodes=$rcodes" \
+    echo "RESULT label=$label queries=$queries qps=${qps%.*} $cpu client_cpu_pct=$client $busy rcodes=$rcodes" \
         | tee -a "$RESULTS" >&2
 }
 
@@ -318,24 +325,24 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "?"; else pri
     echo "stsd serving benchmark — $(date -u +%FT%TZ) — $(nproc) CPUs, server on CPU 0, load on CPU 1"
     echo "HTTPS: $DOMAINS hosts, ECDSA P-256, TLS 1.3 X25519 AES-128-GCM, concurrency $CONCURRENCY, ${DURATION}s windows"
     echo
-    printf '%-6s %-10s %9s %13s %9s %9s %8s %8s %7s\n' server mode 'req/s' 'CPU µs/req' 'p50 µs' 'p99 µs' 'srv CPU%' 'gen CPU%' errors
+    printf '%-6s %-10s %9s %13s %9s %9s %8s %8s %9s %7s\n' server mode 'req/s' 'CPU µs/req' 'p50 µs' 'p99 µs' 'srv CPU%' 'gen CPU%' 'CPU0 busy' errors
     for s in stsd nginx; do
         for m in new keep; do
-            printf '%-6s %-10s %9s %13s %9s %9s %8s %8s %7s\n' "$s" \
+            printf '%-6s %-10s %9s %13s %9s %9s %8s %8s %9s %7s\n' "$s" \
                 "$([[ $m == new ]] && echo new-conn || echo keep-alive)" \
                 "$(field "$s-$m" rps)" "$(field "$s-$m" server_cpu_us_per_req)" \
                 "$(field "$s-$m" p50_us)" "$(field "$s-$m" p99_us)" \
                 "$(field "$s-$m" server_cpu_pct)" "$(field "$s-$m" client_cpu_pct)" \
-                "$(field "$s-$m" errors)"
+                "$(field "$s-$m" cpu0_busy_pct)" "$(field "$s-$m" errors)"
         done
     done
     echo
     echo "DNS: $DNS_NAMES TXT names, dnsperf (UDP, 100 outstanding), ${DNS_SECONDS}s"
-    printf '%-6s %9s %15s %9s %9s  %s\n' server qps 'CPU µs/query' 'srv CPU%' 'gen CPU%' rcodes
+    printf '%-6s %9s %15s %9s %9s %9s  %s\n' server qps 'CPU µs/query' 'srv CPU%' 'gen CPU%' 'CPU0 busy' rcodes
     for s in stsd-dns knot; do
-        printf '%-6s %9s %15s %9s %9s  %s\n' "${s%-dns}" "$(field "$s" qps)" \
+        printf '%-6s %9s %15s %9s %9s %9s  %s\n' "${s%-dns}" "$(field "$s" qps)" \
             "$(field "$s" server_cpu_us_per_query)" "$(field "$s" server_cpu_pct)" \
-            "$(field "$s" client_cpu_pct)" "$(field "$s" rcodes)"
+            "$(field "$s" client_cpu_pct)" "$(field "$s" cpu0_busy_pct)" "$(field "$s" rcodes)"
     done
     echo
     r_new=$(ratio "$(field stsd-new server_cpu_us_per_req)" "$(field nginx-new server_cpu_us_per_req)")
@@ -348,7 +355,15 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "?"; else pri
     for l in stsd-new stsd-keep nginx-new nginx-keep stsd-dns knot; do
         p=$(field "$l" server_cpu_pct)
         if [[ -n $p && $p -lt 90 ]]; then
-            echo "  note: $l kept the server core only ${p}% busy (generator $(field "$l" client_cpu_pct)%): the server was not the limit"
+            c0=$(field "$l" cpu0_busy_pct); g=$(field "$l" client_cpu_pct)
+            if [[ ${c0:-0} -ge 90 ]]; then
+                why="CPU 0 was ${c0}% busy: other processes took the rest (CPU µs/request still holds; req/s does not)"
+            elif [[ ${g:-0} -ge 90 ]]; then
+                why="the load generator was the limit (${g}% of CPU 1)"
+            else
+                why="neither side saturated its core (generator ${g}%, CPU 0 ${c0}% busy)"
+            fi
+            echo "  note: $l: the server used ${p}% of CPU 0; $why"
         fi
     done
     if [[ $BIG_DOMAINS -gt 0 ]]; then

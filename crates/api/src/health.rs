@@ -37,6 +37,10 @@ pub(crate) struct Readiness {
 pub(crate) struct ReadinessChecks {
     /// `ok` or `unavailable`.
     database: &'static str,
+    /// `current` or `stale` (serving the last snapshot while the store is unreachable);
+    /// absent when this process does not serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<&'static str>,
 }
 
 /// The process is up.
@@ -61,25 +65,26 @@ async fn healthz() -> Json<Health> {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    match state.store().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Readiness {
-                status: "ready",
-                checks: ReadinessChecks { database: "ok" },
-            }),
-        ),
+    let database = match state.store().ping().await {
+        Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Readiness {
-                    status: "not_ready",
-                    checks: ReadinessChecks {
-                        database: "unavailable",
-                    },
-                }),
-            )
+            "unavailable"
         }
-    }
+    };
+    let snapshot = state
+        .snapshot_report()
+        .map(|r| if r.stale { "stale" } else { "current" });
+    let ready = database == "ok" && snapshot != Some("stale");
+    (
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(Readiness {
+            status: if ready { "ready" } else { "not_ready" },
+            checks: ReadinessChecks { database, snapshot },
+        }),
+    )
 }

@@ -75,7 +75,21 @@ struct Inner {
     limits: auth::Limits,
     resolvers: discovery::Resolvers,
     metrics: metrics::Metrics,
+    snapshot: std::sync::OnceLock<SnapshotProbe>,
 }
+
+/// What the serving snapshot of this process reports, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotReport {
+    /// The change-feed position served.
+    pub seq: i64,
+    /// True while the store cannot be read and the last snapshot is served.
+    pub stale: bool,
+}
+
+/// Reads the serving snapshot's state. The API does not depend on the serving crate; the
+/// binary wires the two together.
+pub type SnapshotProbe = Arc<dyn Fn() -> SnapshotReport + Send + Sync>;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,8 +115,20 @@ impl AppState {
                 limits: auth::Limits::new(),
                 resolvers,
                 metrics: metrics::Metrics::new(),
+                snapshot: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Makes `/readyz` and `/metrics` report the serving snapshot of this process. Only the
+    /// first call has an effect.
+    pub fn set_snapshot_probe(&self, probe: SnapshotProbe) {
+        let _ = self.inner.snapshot.set(probe);
+    }
+
+    /// The serving snapshot's state, when this process serves.
+    pub(crate) fn snapshot_report(&self) -> Option<SnapshotReport> {
+        self.inner.snapshot.get().map(|probe| probe())
     }
 
     /// The store.

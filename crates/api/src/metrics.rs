@@ -15,6 +15,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -52,6 +53,8 @@ pub(crate) struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    snapshot_seq: Gauge,
+    snapshot_stale: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,10 +86,24 @@ impl Metrics {
             "The running stsd build",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
+        let snapshot_seq = Gauge::default();
+        registry.register(
+            "stsd_snapshot_seq",
+            "The change-feed position the serving snapshot of this process reflects",
+            snapshot_seq.clone(),
+        );
+        let snapshot_stale = Gauge::default();
+        registry.register(
+            "stsd_snapshot_stale",
+            "1 while the store cannot be read and the last snapshot is served",
+            snapshot_stale.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
             durations,
+            snapshot_seq,
+            snapshot_stale,
         }
     }
 
@@ -159,6 +176,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String))
 )]
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if let Some(report) = state.snapshot_report() {
+        state.inner.metrics.snapshot_seq.set(report.seq);
+        state
+            .inner
+            .metrics
+            .snapshot_stale
+            .set(i64::from(report.stale));
+    }
     let body = state
         .inner
         .metrics

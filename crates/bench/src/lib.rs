@@ -26,6 +26,27 @@ fn parse_stat_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy and total clock ticks of one CPU since boot, from `/proc/stat` (`cpuN` line): how
+/// much of a core anything at all used, to tell a busy core from a contended one.
+pub fn cpu_busy_ticks(cpu: usize) -> anyhow::Result<(u64, u64)> {
+    let text = fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    parse_cpu_line(&text, cpu).ok_or_else(|| anyhow!("no cpu{cpu} line in /proc/stat"))
+}
+
+fn parse_cpu_line(text: &str, cpu: usize) -> Option<(u64, u64)> {
+    let key = format!("cpu{cpu}");
+    let line = text.lines().find(|l| l.split_ascii_whitespace().next() == Some(&key))?;
+    let ticks: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().take(8).sum();
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle, total))
+}
+
 /// A `kB` line of `/proc/self/status` (`VmRSS`, `VmHWM`, …), in KiB.
 pub fn status_kib(key: &str) -> anyhow::Result<u64> {
     let text = fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
@@ -51,6 +72,14 @@ mod tests {
         let line = "123 (a b) c) S 1 123 123 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 1 2 3";
         assert_eq!(parse_stat_ticks(line), Some(325));
         assert_eq!(parse_stat_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn cpu_lines() {
+        let text = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 0 5 80 5 0 0 0 0 0\ncpu1 1 1 1 1 1 1 1 1 0 0\n";
+        assert_eq!(parse_cpu_line(text, 0), Some((15, 100)));
+        assert_eq!(parse_cpu_line(text, 1), Some((6, 8)));
+        assert_eq!(parse_cpu_line(text, 2), None);
     }
 
     #[test]

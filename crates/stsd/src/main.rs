@@ -145,7 +145,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn edge_only(config: Config) -> anyhow::Result<()> {
     let key = Arc::new(load_master_key(&config)?);
     let store = open_store(&config).await?;
-    let tasks = start_edge(&config, &store, key).await?;
+    let (_snapshots, tasks) = start_edge(&config, &store, key).await?;
     shutdown_signal().await;
     for task in tasks {
         task.abort();
@@ -180,7 +180,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     let key = Arc::new(key);
-    let edge_tasks = start_edge(&config, &store, key.clone()).await?;
+    let (snapshots, edge_tasks) = start_edge(&config, &store, key.clone()).await?;
 
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
@@ -196,6 +196,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stsd_api::auth::JwtKeys::from_master_key(key.bytes()),
         resolvers,
     );
+    state.set_snapshot_probe(Arc::new(move || {
+        let status = snapshots.status();
+        stsd_api::SnapshotReport {
+            seq: status.seq,
+            stale: status.stale,
+        }
+    }));
     let app = stsd_api::router(state);
     axum::serve(
         listener,
@@ -218,7 +225,10 @@ async fn start_edge(
     config: &Config,
     store: &Store,
     key: Arc<stsd_store::MasterKey>,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+) -> anyhow::Result<(
+    stsd_serving::SnapshotHandle,
+    Vec<tokio::task::JoinHandle<()>>,
+)> {
     let snapshots = stsd_serving::SnapshotHandle::load(store, key)
         .await
         .context("cannot load the serving snapshot")?;
@@ -289,9 +299,12 @@ async fn start_edge(
     );
     tracing::info!(listen = %config.dns_listen, zone = %config.service_zone, "DNS listening");
     tasks.push(tokio::spawn(stsd_serving::dns::serve_dns(
-        udp, tcp, snapshots, zone,
+        udp,
+        tcp,
+        snapshots.clone(),
+        zone,
     )));
-    Ok(tasks)
+    Ok((snapshots, tasks))
 }
 
 /// This process's name in heartbeats: the host name and a random suffix, so that two

@@ -308,13 +308,40 @@ async fn worker(
     tally
 }
 
-/// CPU ticks of the server processes and of this one at one moment.
-fn sample(pids: &[u32]) -> anyhow::Result<(u64, u64)> {
+/// CPU ticks at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// The server processes.
+    server: u64,
+    /// This process.
+    client: u64,
+    /// Busy and total ticks of CPU 0 and CPU 1, whoever used them.
+    cpus: [(u64, u64); 2],
+}
+
+fn sample(pids: &[u32]) -> anyhow::Result<Sample> {
     let mut server = 0;
     for pid in pids {
         server += stsd_bench::cpu_ticks(&pid.to_string())?;
     }
-    Ok((server, stsd_bench::cpu_ticks("self")?))
+    Ok(Sample {
+        server,
+        client: stsd_bench::cpu_ticks("self")?,
+        cpus: [stsd_bench::cpu_busy_ticks(0)?, stsd_bench::cpu_busy_ticks(1)?],
+    })
+}
+
+/// Percentage of CPU `i` busy between two samples.
+#[allow(clippy::cast_precision_loss, reason = "a printed figure")]
+fn busy_pct(a: &Sample, b: &Sample, i: usize) -> f64 {
+    let (Some(x), Some(y)) = (a.cpus.get(i), b.cpus.get(i)) else {
+        return 0.0;
+    };
+    let total = y.1.saturating_sub(x.1);
+    if total == 0 {
+        return 0.0;
+    }
+    100.0 * y.0.saturating_sub(x.0) as f64 / total as f64
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -393,7 +420,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             first_error = t.first_error;
         }
     }
-    let ((server_a, self_a), (server_b, self_b), window) = sampler
+    let (a, b, window) = sampler
         .join()
         .map_err(|_| anyhow::anyhow!("the sampler thread panicked"))??;
     latencies.sort_unstable();
@@ -402,8 +429,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (rps, server_us, server_pct, client_pct) = {
         let secs = window.as_secs_f64();
         let tick = 1.0 / args.clk_tck as f64;
-        let server_s = server_b.saturating_sub(server_a) as f64 * tick;
-        let client_s = self_b.saturating_sub(self_a) as f64 * tick;
+        let server_s = b.server.saturating_sub(a.server) as f64 * tick;
+        let client_s = b.client.saturating_sub(a.client) as f64 * tick;
         (
             requests as f64 / secs,
             if requests > 0 {
@@ -421,9 +448,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "RESULT label={} mode={:?} requests={requests} errors={errors} rps={rps:.0} \
          server_cpu_us_per_req={server_us:.1} server_cpu_pct={server_pct:.0} \
-         client_cpu_pct={client_pct:.0} p50_us={} p99_us={}",
+         client_cpu_pct={client_pct:.0} cpu0_busy_pct={:.0} cpu1_busy_pct={:.0} \
+         p50_us={} p99_us={}",
         args.label,
         args.mode,
+        busy_pct(&a, &b, 0),
+        busy_pct(&a, &b, 1),
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
     );

@@ -129,6 +129,11 @@ fn runs_with_no_configuration() {
     );
     let (status, body) = get(port, "/healthz").unwrap();
     assert_eq!(status, 200, "{body}");
+    // The serving roles run in the same process and report their snapshot.
+    let (_, body) = get(port, "/readyz").unwrap();
+    assert!(body.contains("\"snapshot\":\"current\""), "{body}");
+    let (_, body) = get(port, "/metrics").unwrap();
+    assert!(body.contains("stsd_snapshot_stale 0"), "{body}");
     let (status, body) = get(port, "/no/such/path").unwrap();
     assert_eq!(status, 404);
     assert!(body.contains("\"code\":\"not_found\""), "{body}");
