@@ -11,6 +11,7 @@ mod docs;
 mod domains;
 mod error;
 mod extract;
+mod fetches;
 mod health;
 mod json;
 mod metrics;
@@ -146,6 +147,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tenants::routes())
         .merge(tokens::routes())
         .merge(domains::routes())
+        .merge(fetches::routes())
         .merge(policy::routes())
         .merge(audit::routes())
         .merge(openapi::routes())

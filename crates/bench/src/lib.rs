@@ -35,7 +35,9 @@ pub fn cpu_busy_ticks(cpu: usize) -> anyhow::Result<(u64, u64)> {
 
 fn parse_cpu_line(text: &str, cpu: usize) -> Option<(u64, u64)> {
     let key = format!("cpu{cpu}");
-    let line = text.lines().find(|l| l.split_ascii_whitespace().next() == Some(&key))?;
+    let line = text
+        .lines()
+        .find(|l| l.split_ascii_whitespace().next() == Some(&key))?;
     let ticks: Vec<u64> = line
         .split_ascii_whitespace()
         .skip(1)
@@ -76,7 +78,8 @@ mod tests {
 
     #[test]
     fn cpu_lines() {
-        let text = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 0 5 80 5 0 0 0 0 0\ncpu1 1 1 1 1 1 1 1 1 0 0\n";
+        let text =
+            "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 0 5 80 5 0 0 0 0 0\ncpu1 1 1 1 1 1 1 1 1 0 0\n";
         assert_eq!(parse_cpu_line(text, 0), Some((15, 100)));
         assert_eq!(parse_cpu_line(text, 1), Some((6, 8)));
         assert_eq!(parse_cpu_line(text, 2), None);

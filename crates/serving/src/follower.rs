@@ -12,6 +12,7 @@ use stsd_store::{ChangeKind, DomainId, MasterKey, Store};
 use time::OffsetDateTime;
 
 use crate::error::ServingError;
+use crate::fetch_log::FetchLog;
 use crate::snapshot::Snapshot;
 
 /// How this node names itself in heartbeats.
@@ -44,6 +45,7 @@ struct Shared {
     provider: Arc<CryptoProvider>,
     stale: AtomicBool,
     last_sync: AtomicI64,
+    fetches: FetchLog,
 }
 
 /// The live snapshot of one node. Cheap to clone; lookups take no lock.
@@ -79,6 +81,7 @@ impl SnapshotHandle {
                 provider,
                 stale: AtomicBool::new(false),
                 last_sync: AtomicI64::new(OffsetDateTime::now_utc().unix_timestamp()),
+                fetches: FetchLog::default(),
             }),
         };
         Ok(handle)
@@ -92,6 +95,16 @@ impl SnapshotHandle {
     /// A cheap guard on the current snapshot for the hot path (no reference count traffic).
     pub(crate) fn guard(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.shared.current.load()
+    }
+
+    /// Counts a policy fetch from `ip` (aggregated in memory, written by the follower).
+    pub(crate) fn record_fetch(&self, domain: &DomainId, ip: std::net::IpAddr) {
+        self.shared.fetches.record(domain, ip);
+    }
+
+    /// Writes the counted policy fetches to the store now.
+    pub async fn flush_fetches(&self, store: &Store) {
+        self.shared.fetches.flush(store).await;
     }
 
     /// Whether the snapshot is current, and how far it got.
@@ -204,6 +217,7 @@ impl SnapshotHandle {
                             {
                                 tracing::warn!(error = %e, "heartbeat failed");
                             }
+                            handle.flush_fetches(&store).await;
                         }
                     }
                 }

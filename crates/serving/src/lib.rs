@@ -11,6 +11,7 @@
 pub mod dns;
 pub mod edge;
 mod error;
+mod fetch_log;
 mod follower;
 mod snapshot;
 

@@ -14,6 +14,8 @@ use stsd_store::{DomainId, DomainState, MasterKey, ServedDomain};
 /// What the edge serves for one `mta-sts.<domain>` host.
 #[derive(Debug)]
 pub struct EdgeHost {
+    /// The registration, for the fetch log.
+    pub domain_id: DomainId,
     /// The policy bytes of the live version.
     pub body: Bytes,
     /// The certificate chain and signing key, ready for rustls.
@@ -125,6 +127,7 @@ fn edge_host(
     let cert = row.certificate.as_ref()?;
     match certified_key(&cert.chain_pem, &cert.key_ciphertext, master, provider) {
         Ok(key) => Some(EdgeHost {
+            domain_id: row.domain_id.clone(),
             body: Bytes::from(body.clone().into_bytes()),
             key: Arc::new(key),
         }),

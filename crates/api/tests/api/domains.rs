@@ -310,7 +310,52 @@ async fn offboarding(server: &TestServer) {
     assert_eq!(shown["serve_until"], until);
 }
 
+async fn policy_fetches_per_day(server: &TestServer) {
+    let (mut c, tenant) = server.signup("ops@fetch.example", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    assert_eq!(
+        c.post(&base, json!({ "name": "fetch.example" })).await.0,
+        StatusCode::CREATED
+    );
+    let tenant_id = stsd_store::TenantId::from_raw(tenant.clone());
+    let domain = server
+        .store
+        .domain(&tenant_id, &"fetch.example".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let today = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(86_400);
+    let nets: std::collections::BTreeSet<String> = ["192.0.2.0/24".to_owned()].into();
+    server
+        .store
+        .add_policy_fetches(&domain.id, today, 3, &nets)
+        .await
+        .unwrap();
+    server
+        .store
+        .add_policy_fetches(&domain.id, today - 1, 1, &nets)
+        .await
+        .unwrap();
+    server
+        .store
+        .add_policy_fetches(&domain.id, today - 90, 1, &nets)
+        .await
+        .unwrap();
+    let (status, body) = c
+        .get(&format!("{base}/fetch.example/fetches?days=30"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "the day 90 days ago is outside the window");
+    assert_eq!(items[0]["fetches"], 3);
+    assert_eq!(items[0]["networks"], json!(["192.0.2.0/24"]));
+    assert_eq!(items[0]["date"].as_str().unwrap().len(), 10);
+}
+
 crate::both_backends!(
+    policy_fetches_per_day,
     add_domain_with_mx_discovery,
     policy_versions_and_mode_switch,
     offboarding

@@ -327,7 +327,10 @@ fn sample(pids: &[u32]) -> anyhow::Result<Sample> {
     Ok(Sample {
         server,
         client: stsd_bench::cpu_ticks("self")?,
-        cpus: [stsd_bench::cpu_busy_ticks(0)?, stsd_bench::cpu_busy_ticks(1)?],
+        cpus: [
+            stsd_bench::cpu_busy_ticks(0)?,
+            stsd_bench::cpu_busy_ticks(1)?,
+        ],
     })
 }
 

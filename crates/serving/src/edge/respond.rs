@@ -49,7 +49,7 @@ pub(super) fn https<B>(
     req: &Request<B>,
     sni: Option<&str>,
     snapshots: &SnapshotHandle,
-    _peer: SocketAddr,
+    peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
     let Some(host) = request_host(req) else {
         return small(StatusCode::BAD_REQUEST, "missing host\n");
@@ -72,6 +72,7 @@ pub(super) fn https<B>(
     let body = if head {
         Bytes::new()
     } else {
+        snapshots.record_fetch(&entry.domain_id, peer.ip());
         entry.body.clone()
     };
     let mut r = Response::new(Full::new(body));

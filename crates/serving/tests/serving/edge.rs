@@ -241,7 +241,45 @@ async fn edits_and_new_domains_go_live_within_a_second(db: TestDatabase) {
     w.finish().await;
 }
 
+async fn fetches_are_counted_per_day_and_network(db: TestDatabase) {
+    let w = World::start(db, &["alpha.example"]).await;
+    for h2 in [false, true, false] {
+        assert_eq!(
+            w.fetch(A, h2, policy_request("GET", A, h2))
+                .await
+                .unwrap()
+                .0,
+            StatusCode::OK
+        );
+    }
+    // HEAD and errors are not fetches.
+    w.fetch(A, false, policy_request("HEAD", A, false))
+        .await
+        .unwrap();
+    w.fetch(A, false, policy_request("POST", A, false))
+        .await
+        .unwrap();
+    w.snapshots.flush_fetches(&w.fx.store).await;
+    w.fetch(A, false, policy_request("GET", A, false))
+        .await
+        .unwrap();
+    w.snapshots.flush_fetches(&w.fx.store).await;
+    let id = w.fx.store.served_domains().await.unwrap()[0]
+        .domain_id
+        .clone();
+    let days = w.fx.store.policy_fetches(&id, 0).await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].fetches, 4, "two flushes add up");
+    assert_eq!(days[0].networks, ["127.0.0.0/24"]);
+    let today = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(86_400);
+    assert_eq!(days[0].day, today);
+    w.finish().await;
+}
+
 crate::both_backends!(
+    fetches_are_counted_per_day_and_network,
     policies_by_sni_over_h1_and_h2,
     wrong_names_paths_and_methods,
     acme_challenges_over_http,
