@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::error::ServingError;
 use crate::fetch_log::FetchLog;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Acknowledged, Snapshot};
 
 /// How this node names itself in heartbeats.
 #[derive(Debug, Clone)]
@@ -46,7 +46,13 @@ struct Shared {
     stale: AtomicBool,
     last_sync: AtomicI64,
     fetches: FetchLog,
+    /// The lowest snapshot position of the other live edge nodes: [`OTHERS_UNKNOWN`] until the
+    /// first successful read, [`NO_OTHERS`] when there are none.
+    others_acked: AtomicI64,
 }
+
+const OTHERS_UNKNOWN: i64 = i64::MIN;
+const NO_OTHERS: i64 = i64::MAX;
 
 /// The live snapshot of one node. Cheap to clone; lookups take no lock.
 #[derive(Clone)]
@@ -82,6 +88,7 @@ impl SnapshotHandle {
                 stale: AtomicBool::new(false),
                 last_sync: AtomicI64::new(OffsetDateTime::now_utc().unix_timestamp()),
                 fetches: FetchLog::default(),
+                others_acked: AtomicI64::new(OTHERS_UNKNOWN),
             }),
         };
         Ok(handle)
@@ -95,6 +102,28 @@ impl SnapshotHandle {
     /// A cheap guard on the current snapshot for the hot path (no reference count traffic).
     pub(crate) fn guard(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.shared.current.load()
+    }
+
+    /// How far every live edge has applied the feed: this node's own position (it serves
+    /// what it has applied) and the others' from their heartbeats.
+    pub fn acknowledged(&self) -> Acknowledged {
+        match self.shared.others_acked.load(Ordering::Relaxed) {
+            OTHERS_UNKNOWN => Acknowledged::Unknown,
+            others => Acknowledged::Seq(self.guard().seq.min(others)),
+        }
+    }
+
+    /// Reads the other edge nodes' positions from their heartbeats (those seen within
+    /// `window`). On a store error the last known value stays.
+    pub async fn refresh_acknowledged(&self, store: &Store, own_id: &str, window: Duration) {
+        let since = OffsetDateTime::now_utc() - window;
+        match store.edge_acknowledged_seq(own_id, since).await {
+            Ok(seq) => self
+                .shared
+                .others_acked
+                .store(seq.unwrap_or(NO_OTHERS), Ordering::Relaxed),
+            Err(e) => tracing::debug!(error = %e, "cannot read the other edges' positions"),
+        }
     }
 
     /// Counts a policy fetch from `ip` (aggregated in memory, written by the follower).
@@ -218,6 +247,7 @@ impl SnapshotHandle {
                                 tracing::warn!(error = %e, "heartbeat failed");
                             }
                             handle.flush_fetches(&store).await;
+                            handle.refresh_acknowledged(&store, &node.id, heartbeat * 3).await;
                         }
                     }
                 }

@@ -17,4 +17,4 @@ mod snapshot;
 
 pub use error::ServingError;
 pub use follower::{NodeInfo, SnapshotHandle, SnapshotStatus};
-pub use snapshot::{EdgeHost, LabelRecords, Snapshot};
+pub use snapshot::{Acknowledged, EdgeHost, LabelRecords, Snapshot};

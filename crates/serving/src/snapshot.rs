@@ -8,8 +8,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
-use stsd_core::PolicyId;
-use stsd_store::{DomainId, DomainState, MasterKey, ServedDomain};
+use stsd_store::{DomainId, DomainState, LiveId, MasterKey, ServedDomain};
 
 /// What the edge serves for one `mta-sts.<domain>` host.
 #[derive(Debug)]
@@ -27,8 +26,10 @@ pub struct EdgeHost {
 pub struct LabelRecords {
     /// `<label>.edge` has A/AAAA: ownership is verified.
     pub edge: bool,
-    /// `<label>.policy` TXT id: only while the policy is served with a valid certificate.
-    pub policy_id: Option<PolicyId>,
+    /// Candidates for the `<label>.policy` TXT id, newest first: the versions that went live,
+    /// and only while the policy is served with a valid certificate. DNS announces the newest
+    /// one every edge has applied ([`crate::Acknowledged`]).
+    pub policy_ids: Vec<LiveId>,
     /// `<label>.report` has the TLS-RPT TXT: from verification on.
     pub report: bool,
 }
@@ -42,6 +43,26 @@ pub struct Snapshot {
     /// Which host and label each registration contributed, to remove them on change.
     pub(crate) by_domain: HashMap<DomainId, (String, String)>,
     pub(crate) challenges: HashMap<String, Bytes>,
+}
+
+impl LabelRecords {
+    /// The id DNS announces given what the edges acknowledged: the newest version every edge
+    /// has applied, or with no heartbeat data the newest one live for `settle_ms` already.
+    pub fn announced(&self, acked: Acknowledged, now_ms: i64, settle_ms: i64) -> Option<&LiveId> {
+        self.policy_ids.iter().find(|v| match acked {
+            Acknowledged::Seq(seq) => v.seq <= seq,
+            Acknowledged::Unknown => v.live_at_ms <= now_ms.saturating_sub(settle_ms),
+        })
+    }
+}
+
+/// How far every live edge node has applied the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// Every live edge (this node included) serves a snapshot at or after this position.
+    Seq(i64),
+    /// No heartbeat data yet: fall back to the settle delay.
+    Unknown,
 }
 
 impl Snapshot {
@@ -98,10 +119,10 @@ impl Snapshot {
             LabelRecords {
                 edge: true,
                 // DNS announces an id only for a policy this node serves with a certificate.
-                policy_id: if served {
-                    row.dns_policy_id.clone()
+                policy_ids: if served {
+                    row.live_ids.clone()
                 } else {
-                    None
+                    Vec::new()
                 },
                 report: true,
             },

@@ -155,6 +155,7 @@ impl Store {
         .await?;
         feed::append(
             &mut tx,
+            self.backend,
             ChangeKind::Certificate,
             Some(&stored.domain_id),
             at,
@@ -196,6 +197,7 @@ impl Store {
         .map_err(conflict("challenge token"))?;
         feed::append(
             &mut tx,
+            self.backend,
             ChangeKind::Challenge,
             Some(&challenge.domain_id),
             at,
@@ -238,6 +240,7 @@ impl Store {
         if let Some(domain) = domain {
             feed::append(
                 &mut tx,
+                self.backend,
                 ChangeKind::Challenge,
                 Some(&DomainId::from_raw(domain)),
                 at,

@@ -270,7 +270,7 @@ impl Store {
             });
         }
         inserted?;
-        feed::append(&mut tx, ChangeKind::Domain, Some(&id), at).await?;
+        feed::append(&mut tx, self.backend, ChangeKind::Domain, Some(&id), at).await?;
         tx.commit().await?;
         self.changed_locally();
         Ok(Domain {
@@ -416,7 +416,7 @@ impl Store {
         .bind(to_ms(at))
         .execute(&mut *tx)
         .await?;
-        feed::append(&mut tx, ChangeKind::Domain, Some(id), at).await?;
+        feed::append(&mut tx, self.backend, ChangeKind::Domain, Some(id), at).await?;
         let row: DomainRow = sqlx::query_as(sql(format!(
             "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1"
         )))

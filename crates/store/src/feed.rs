@@ -82,20 +82,38 @@ struct ChangeRow {
     at: i64,
 }
 
-/// Appends to the feed inside the caller's transaction.
+/// Key of the PostgreSQL advisory lock that orders feed writers.
+const FEED_LOCK: i64 = 0x5354_5344_4645_4544; // "STSDFEED"
+
+/// Appends to the feed inside the caller's transaction and returns the new sequence number.
+///
+/// Followers read the feed by sequence number, so sequence order must be commit order: a
+/// transaction that took seq 10 but commits after the one that took seq 11 would be skipped
+/// by a follower that already read 11. On PostgreSQL a transaction-scoped advisory lock makes
+/// feed writers take turns (it is released at commit); SQLite's `BEGIN IMMEDIATE` already
+/// admits one writer at a time.
 pub(crate) async fn append(
     tx: &mut sqlx::AnyConnection,
+    backend: Backend,
     kind: ChangeKind,
     domain_id: Option<&DomainId>,
     at: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query("INSERT INTO changes (kind, domain_id, at) VALUES ($1, $2, $3)")
-        .bind(kind.as_str())
-        .bind(domain_id.map(|d| d.as_str().to_owned()))
-        .bind(to_ms(at))
-        .execute(tx)
-        .await?;
-    Ok(())
+) -> Result<i64> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO changes (kind, domain_id, at) VALUES ($1, $2, $3) RETURNING seq",
+    )
+    .bind(kind.as_str())
+    .bind(domain_id.map(|d| d.as_str().to_owned()))
+    .bind(to_ms(at))
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(seq)
 }
 
 impl Store {

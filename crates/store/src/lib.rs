@@ -39,7 +39,7 @@ pub use jobs::Job;
 pub use nodes::Node;
 pub use policies::{PolicyVersion, VersionOutcome};
 pub use sealing::{MasterKey, SealError};
-pub use serving::ServedDomain;
+pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};
 pub use sessions::RefreshOutcome;
 pub use tenants::{Member, Membership, Role, Tenant, User};
 pub use tokens::{ApiToken, TokenScope};

@@ -54,6 +54,23 @@ impl Store {
         Ok(())
     }
 
+    /// The lowest snapshot position among live edge nodes other than `except` (heartbeat at
+    /// or after `since`), or `None` when there are none: what every other edge has applied.
+    pub async fn edge_acknowledged_seq(
+        &self,
+        except: &str,
+        since: OffsetDateTime,
+    ) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(snapshot_seq) FROM nodes
+             WHERE id <> $1 AND heartbeat_at >= $2 AND roles LIKE '%edge%'",
+        )
+        .bind(except)
+        .bind(to_ms(since))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Nodes whose last heartbeat is at or after `since`.
     pub async fn live_nodes(&self, since: OffsetDateTime) -> Result<Vec<Node>> {
         let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(

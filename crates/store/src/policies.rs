@@ -236,29 +236,56 @@ impl Store {
         row.map(PolicyVersion::try_from).transpose()
     }
 
-    /// Makes `version_id` the version the edges serve for the registration.
+    /// Makes `version_id` the version the edges serve for the registration, and records the
+    /// change-feed position at which it went live (DNS announces its id once every edge has
+    /// reached that position). Ids only move forward: a version older than the live one is
+    /// refused — going back means publishing its content again as a new version.
     pub async fn set_live_version(&self, domain: &DomainId, version_id: &str) -> Result<()> {
         let at = now();
         let mut tx = self.begin().await?;
-        let found = sqlx::query(
-            "UPDATE policy_versions SET published_at = COALESCE(published_at, $1)
-             WHERE domain_id = $2 AND id = $3",
+        let target: Option<String> = sqlx::query_scalar(
+            "SELECT policy_id FROM policy_versions WHERE domain_id = $1 AND id = $2",
+        )
+        .bind(domain.as_str())
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let target = target.ok_or(StoreError::NotFound("policy version"))?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT lv.policy_id FROM domains d
+             JOIN policy_versions lv ON lv.id = d.live_version_id WHERE d.id = $1",
+        )
+        .bind(domain.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        match current {
+            Some(live) if live == target => return Ok(()),
+            Some(live) if target < live => {
+                return Err(StoreError::StateMismatch {
+                    what: "policy version",
+                    expected: format!("an id after the live {live}"),
+                    actual: target,
+                });
+            }
+            _ => {}
+        }
+        let seq = feed::append(&mut tx, self.backend, ChangeKind::Policy, Some(domain), at).await?;
+        sqlx::query(
+            "UPDATE policy_versions SET published_at = COALESCE(published_at, $1), live_seq = $2
+             WHERE domain_id = $3 AND id = $4",
         )
         .bind(to_ms(at))
+        .bind(seq)
         .bind(domain.as_str())
         .bind(version_id)
         .execute(&mut *tx)
         .await?;
-        if found.rows_affected() == 0 {
-            return Err(StoreError::NotFound("policy version"));
-        }
         sqlx::query("UPDATE domains SET live_version_id = $1, updated_at = $2 WHERE id = $3")
             .bind(version_id)
             .bind(to_ms(at))
             .bind(domain.as_str())
             .execute(&mut *tx)
             .await?;
-        feed::append(&mut tx, ChangeKind::Policy, Some(domain), at).await?;
         tx.commit().await?;
         self.changed_locally();
         Ok(())
@@ -296,7 +323,7 @@ impl Store {
             .bind(domain.as_str())
             .execute(&mut *tx)
             .await?;
-        feed::append(&mut tx, ChangeKind::Dns, Some(domain), at).await?;
+        feed::append(&mut tx, self.backend, ChangeKind::Dns, Some(domain), at).await?;
         tx.commit().await?;
         self.changed_locally();
         Ok(())

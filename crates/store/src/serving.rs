@@ -27,28 +27,55 @@ pub struct ServedDomain {
     pub state: DomainState,
     /// The bytes the edges serve (the live version), if one is live.
     pub policy_body: Option<String>,
-    /// The id DNS publishes (the DNS version), if one is published.
-    pub dns_policy_id: Option<PolicyId>,
+    /// The versions that went live on the edges, newest first (at most
+    /// [`ANNOUNCE_CANDIDATES`]): DNS announces the newest one every edge has applied.
+    pub live_ids: Vec<LiveId>,
     /// The certificate valid longest, if one is valid now.
     pub certificate: Option<Certificate>,
 }
 
+/// A version that went live on the edges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveId {
+    /// Its id.
+    pub id: PolicyId,
+    /// The change-feed position at which it went live.
+    pub seq: i64,
+    /// When it went live (unix milliseconds).
+    pub live_at_ms: i64,
+}
+
+/// How many recent live versions a snapshot keeps per registration, so that DNS can keep
+/// announcing an older id while a lagging edge catches up.
+pub const ANNOUNCE_CANDIDATES: i64 = 4;
+
 /// States in which a registration may appear in DNS or on the edges at all.
 const SERVABLE: &str = "('verified', 'active', 'degraded', 'offboarding')";
 
-type ServedRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
+type ServedRow = (String, String, String, String, Option<String>);
 
-const SERVED_SELECT: &str = "SELECT d.id, d.name, d.label, d.state, lv.body, dv.policy_id
+const SERVED_SELECT: &str = "SELECT d.id, d.name, d.label, d.state, lv.body
      FROM domains d
-     LEFT JOIN policy_versions lv ON lv.id = d.live_version_id
-     LEFT JOIN policy_versions dv ON dv.id = d.dns_version_id";
+     LEFT JOIN policy_versions lv ON lv.id = d.live_version_id";
+
+type LiveRow = (String, String, i64, Option<i64>);
+
+const LIVE_SELECT: &str = "SELECT domain_id, policy_id, live_seq, published_at FROM (
+         SELECT domain_id, policy_id, live_seq, published_at,
+                ROW_NUMBER() OVER (PARTITION BY domain_id ORDER BY live_seq DESC) AS n
+         FROM policy_versions WHERE live_seq IS NOT NULL";
+
+fn live_from_row(r: LiveRow) -> Result<(String, LiveId)> {
+    let (domain, id, seq, at) = r;
+    Ok((
+        domain,
+        LiveId {
+            id: PolicyId::from_str(&id).map_err(|e| corrupt("policy id")(&e))?,
+            seq,
+            live_at_ms: at.unwrap_or(0),
+        },
+    ))
+}
 
 type CertRow = (String, String, String, Vec<u8>, String, i64, i64, i64);
 
@@ -70,17 +97,19 @@ fn cert_from_row(r: CertRow) -> Result<Certificate> {
     })
 }
 
-fn served_from_row(r: ServedRow, certificate: Option<Certificate>) -> Result<ServedDomain> {
-    let (id, name, label, state, body, policy_id) = r;
+fn served_from_row(
+    r: ServedRow,
+    certificate: Option<Certificate>,
+    live_ids: Vec<LiveId>,
+) -> Result<ServedDomain> {
+    let (id, name, label, state, body) = r;
     Ok(ServedDomain {
         domain_id: DomainId::from_raw(id),
         name: DomainName::parse_host(&name).map_err(|e| corrupt("domain name")(&e))?,
         label: Label::from_str(&label).map_err(|e| corrupt("label")(&e))?,
         state: state.parse().map_err(|e: String| corrupt("state")(&e))?,
         policy_body: body,
-        dns_policy_id: policy_id
-            .map(|p| PolicyId::from_str(&p).map_err(|e| corrupt("policy id")(&e)))
-            .transpose()?,
+        live_ids,
         certificate,
     })
 }
@@ -107,10 +136,21 @@ impl Store {
                 .entry(cert.domain_id.as_str().to_owned())
                 .or_insert(cert);
         }
+        let lives: Vec<LiveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{LIVE_SELECT}) v WHERE n <= {ANNOUNCE_CANDIDATES} ORDER BY domain_id, live_seq DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut live_by_domain: HashMap<String, Vec<LiveId>> = HashMap::new();
+        for row in lives {
+            let (domain, live) = live_from_row(row)?;
+            live_by_domain.entry(domain).or_default().push(live);
+        }
         rows.into_iter()
             .map(|r| {
                 let cert = by_domain.remove(&r.0);
-                served_from_row(r, cert)
+                let live = live_by_domain.remove(&r.0).unwrap_or_default();
+                served_from_row(r, cert, live)
             })
             .collect()
     }
@@ -134,9 +174,20 @@ impl Store {
         .bind(to_ms(now()))
         .fetch_optional(&self.pool)
         .await?;
+        let lives: Vec<LiveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{LIVE_SELECT} AND domain_id = $1) v WHERE n <= {ANNOUNCE_CANDIDATES} ORDER BY live_seq DESC"
+        )))
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let live = lives
+            .into_iter()
+            .map(|r| live_from_row(r).map(|(_, l)| l))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Some(served_from_row(
             row,
             cert.map(cert_from_row).transpose()?,
+            live,
         )?))
     }
 

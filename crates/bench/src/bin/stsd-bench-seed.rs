@@ -268,7 +268,8 @@ async fn main() -> anyhow::Result<()> {
             )?;
         }
         if let Some(z) = &args.dns_zone {
-            let id = row.dns_policy_id.as_ref().context("no DNS policy id")?;
+            // The newest live version: what stsd announces once it has settled.
+            let id = &row.live_ids.first().context("no live policy id")?.id;
             let label = row.label.as_str();
             // One character-string: the record is far below 255 bytes.
             writeln!(

@@ -49,6 +49,9 @@ struct Args {
     /// Tokio worker threads (default: the CPUs this process may run on).
     #[arg(long)]
     workers: Option<usize>,
+    /// Clock ticks per second of /proc times (`getconf CLK_TCK`).
+    #[arg(long, default_value_t = 100)]
+    clk_tck: u64,
     /// Exit after loading and reporting (load-time and memory measurement only).
     #[arg(long)]
     exit_after_load: bool,
@@ -73,6 +76,12 @@ fn mib(kib: u64) -> f64 {
     v
 }
 
+fn ticks_s(ticks: u64, per_second: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss, reason = "a printed figure")]
+    let v = ticks as f64 / per_second.max(1) as f64;
+    v
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let master = Arc::new(master_key(&args.master_key)?);
     let db = args
@@ -83,17 +92,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bail!("{db} does not exist: run stsd-bench-seed first");
     }
     let rss_before = stsd_bench::status_kib("VmRSS")?;
+    let cpu_before = stsd_bench::cpu_ticks("self")?;
     let started = Instant::now();
     let store = Store::connect(&format!("sqlite://{db}")).await?;
     let snapshots = SnapshotHandle::load(&store, master).await?;
     let load = started.elapsed();
+    let cpu = stsd_bench::cpu_ticks("self")?.saturating_sub(cpu_before);
     store.close().await;
     let hosts = snapshots.current().host_count();
     let rss = stsd_bench::status_kib("VmRSS")?;
     let hwm = stsd_bench::status_kib("VmHWM")?;
     println!(
-        "LOAD hosts={hosts} load_s={:.3} rss_mib={:.1} peak_rss_mib={:.1} rss_before_mib={:.1}",
+        "LOAD hosts={hosts} load_s={:.3} load_cpu_s={:.2} rss_mib={:.1} peak_rss_mib={:.1} rss_before_mib={:.1}",
         load.as_secs_f64(),
+        ticks_s(cpu, args.clk_tck),
         mib(rss),
         mib(hwm),
         mib(rss_before),
@@ -120,10 +132,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let tcp = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding DNS/TCP on {addr}"))?;
-        let zone = ZoneConfig::new(
+        let mut zone = ZoneConfig::new(
             DomainName::parse_host(&args.zone).context("zone")?,
             vec!["192.0.2.10".parse()?],
         );
+        // No follower, so no heartbeats: announce the newest live id at once instead of
+        // waiting for the settle delay (the store was seeded seconds ago).
+        zone.settle = std::time::Duration::ZERO;
         tasks.spawn(serve_dns(udp, tcp, snapshots.clone(), zone));
     }
     if tasks.is_empty() {

@@ -95,9 +95,12 @@ impl RequestHandler for Handler {
             .await;
         };
         let qname = info.query.name().to_string().to_ascii_lowercase();
-        let answer = self
-            .zone
-            .answer(&self.snapshots.guard(), &qname, info.query.query_type());
+        let answer = self.zone.answer(
+            &self.snapshots.guard(),
+            self.snapshots.acknowledged(),
+            &qname,
+            info.query.query_type(),
+        );
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = answer.authoritative;
         metadata.recursion_available = false;

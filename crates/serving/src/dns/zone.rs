@@ -8,7 +8,7 @@ use hickory_proto::rr::rdata::{A, AAAA, MX, NS, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use stsd_core::{DomainName, PolicyId, RuaUri, StsRecord, TlsRptRecord};
 
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Acknowledged, Snapshot};
 
 /// Settings of the zone.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct ZoneConfig {
     pub txt_ttl: u32,
     /// TTL of everything else.
     pub ttl: u32,
+    /// With no heartbeat data, how long a version must have been live before DNS announces it.
+    pub settle: std::time::Duration,
 }
 
 /// The outcome of a query.
@@ -68,6 +70,7 @@ impl ZoneConfig {
             nameservers: vec![ns],
             txt_ttl: 300,
             ttl: 300,
+            settle: std::time::Duration::from_secs(30),
         }
     }
 
@@ -123,7 +126,13 @@ impl ZoneConfig {
     }
 
     /// Answers `qtype` for `qname` (lower case, any trailing dot ignored).
-    pub fn answer(&self, snapshot: &Snapshot, qname: &str, qtype: RecordType) -> Answer {
+    pub fn answer(
+        &self,
+        snapshot: &Snapshot,
+        acked: Acknowledged,
+        qname: &str,
+        qtype: RecordType,
+    ) -> Answer {
         let qname = qname.trim_end_matches('.');
         let zone = self.zone.as_str();
         let relative = if qname == zone {
@@ -176,9 +185,15 @@ impl ZoneConfig {
                     answers.extend(self.addresses(&owner, qtype));
                 }
                 (Some(records), "policy") => {
-                    if let Some(id) = &records.policy_id
+                    let now_ms = i64::try_from(
+                        time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
+                    )
+                    .unwrap_or(i64::MAX);
+                    let settle_ms = i64::try_from(self.settle.as_millis()).unwrap_or(i64::MAX);
+                    if let Some(live) = records.announced(acked, now_ms, settle_ms)
                         && wants(RecordType::TXT)
                     {
+                        let id = &live.id;
                         answers.push(Record::from_rdata(
                             owner.clone(),
                             self.txt_ttl,

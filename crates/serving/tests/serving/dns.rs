@@ -6,7 +6,10 @@ use stsd_core::{DomainName, Mode};
 use stsd_store::{DomainState, Ownership};
 use stsd_testkit::TestDatabase;
 
-use crate::world::{World, ZONE, dns_query, policy};
+use stsd_serving::{Acknowledged, SnapshotHandle};
+use time::OffsetDateTime;
+
+use crate::world::{World, ZONE, dns_query, policy, policy_request};
 
 fn txts(m: &Message) -> Vec<String> {
     m.answers
@@ -34,7 +37,7 @@ async fn every_record_kind_over_udp_and_tcp(db: TestDatabase) {
     let served = w.fx.store.served_domains().await.unwrap();
     let alpha = &served[0];
     let label = alpha.label.as_str().to_owned();
-    let id = alpha.dns_policy_id.clone().unwrap();
+    let id = alpha.live_ids[0].id.clone();
     // A verified domain (no certificate yet): edge and report answer, policy does not.
     let tenant = w.fx.store.create_tenant("U").await.unwrap();
     let v =
@@ -224,7 +227,125 @@ async fn new_id_in_dns_within_a_second(db: TestDatabase) {
     w.finish().await;
 }
 
+/// Certificate and policy before id: with a second edge that lags, DNS keeps announcing the
+/// old id until that edge reports the new snapshot; an edge that stops reporting stops
+/// counting after the heartbeat window.
+async fn id_waits_for_a_lagging_edge(db: TestDatabase) {
+    let w = World::start(db, &["alpha.example"]).await;
+    let store = w.fx.store.clone();
+    let served = store.served_domains().await.unwrap();
+    let (id, label) = (
+        served[0].domain_id.clone(),
+        served[0].label.as_str().to_owned(),
+    );
+    let old = served[0].live_ids[0].id.clone();
+    let name = format!("{label}.policy.{ZONE}.");
+    let announced = |m: &Message| txts(m).first().cloned().unwrap_or_default();
+
+    // Node B loads the snapshot now, then only heartbeats (it never applies changes) until told.
+    let b = SnapshotHandle::load(&store, w.fx.master.clone())
+        .await
+        .unwrap();
+    let (go, mut go_rx) = tokio::sync::watch::channel(false);
+    let beat = {
+        let (store, b) = (store.clone(), b.clone());
+        tokio::spawn(async move {
+            loop {
+                if *go_rx.borrow_and_update() {
+                    b.catch_up(&store).await.unwrap();
+                }
+                store
+                    .heartbeat(
+                        "edge-b",
+                        "edge,dns",
+                        "test",
+                        b.status().seq,
+                        OffsetDateTime::now_utc(),
+                    )
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        })
+    };
+    // Node A reads the other edges' heartbeats on its own heartbeat (every 500 ms here):
+    // give it a few rounds to see B.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        w.snapshots.acknowledged(),
+        Acknowledged::Seq(b.status().seq)
+    );
+
+    let enforce = policy(Mode::Enforce, &["mx.alpha.example"]);
+    let v = store
+        .create_policy_version(&id, &enforce, "t")
+        .await
+        .unwrap()
+        .version;
+    store.set_live_version(&id, &v.id).await.unwrap();
+    let new = format!("v=STSv1; id={};", v.policy_id);
+    // Node A serves the new policy at once...
+    let start = Instant::now();
+    while w
+        .fetch(A_HOST, false, policy_request("GET", A_HOST, false))
+        .await
+        .unwrap()
+        .2
+        != enforce.render()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "edit not on node A's edge"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // ...but DNS keeps the old id while B lags.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        let m = dns_query(w.dns, &name, RecordType::TXT, false).await;
+        assert_eq!(
+            announced(&m),
+            format!("v=STSv1; id={old};"),
+            "new id announced before node B serves it"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // B catches up and reports it: the new id goes out.
+    go.send(true).unwrap();
+    let start = Instant::now();
+    while announced(&dns_query(w.dns, &name, RecordType::TXT, false).await) != new {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "new id not announced after node B caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // B goes silent: after the heartbeat window it no longer holds anything back.
+    beat.abort();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let third = policy(Mode::Testing, &["mx.alpha.example"]);
+    let v3 = store
+        .create_policy_version(&id, &third, "t")
+        .await
+        .unwrap()
+        .version;
+    store.set_live_version(&id, &v3.id).await.unwrap();
+    let want = format!("v=STSv1; id={};", v3.policy_id);
+    let start = Instant::now();
+    while announced(&dns_query(w.dns, &name, RecordType::TXT, false).await) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "a silent edge still holds the id back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.finish().await;
+}
+
+const A_HOST: &str = "mta-sts.alpha.example";
+
 crate::both_backends!(
     every_record_kind_over_udp_and_tcp,
-    new_id_in_dns_within_a_second
+    new_id_in_dns_within_a_second,
+    id_waits_for_a_lagging_edge,
 );

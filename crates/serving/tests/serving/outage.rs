@@ -31,10 +31,9 @@ async fn postgres_outage_keeps_serving() {
         .label
         .as_str()
         .to_owned();
-    let before = w.fx.store.served_domains().await.unwrap()[0]
-        .dns_policy_id
-        .clone()
-        .unwrap();
+    let before = w.fx.store.served_domains().await.unwrap()[0].live_ids[0]
+        .id
+        .clone();
     assert_eq!(
         w.fetch(HOST, false, policy_request("GET", HOST, false))
             .await

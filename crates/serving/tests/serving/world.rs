@@ -95,6 +95,15 @@ impl World {
             Duration::from_millis(500),
             Duration::from_millis(500),
         )];
+        // DNS announces ids only once it knows what the edges acknowledged.
+        let start = std::time::Instant::now();
+        while snapshots.acknowledged() == stsd_serving::Acknowledged::Unknown {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "no heartbeat data"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (https_addr, http_addr) = (https.local_addr().unwrap(), http.local_addr().unwrap());
