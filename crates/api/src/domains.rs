@@ -346,10 +346,26 @@ async fn create(
 ) -> Result<(StatusCode, AxumJson<CreatedDomain>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
     let mut errors = Vec::new();
-    let name = DomainName::from_str(&req.name).map_err(|e| FieldError {
-        field: "name".into(),
-        message: e.to_string(),
-    });
+    let name = DomainName::from_str(&req.name)
+        .map_err(|e| FieldError {
+            field: "name".into(),
+            message: e.to_string(),
+        })
+        .and_then(|n| {
+            // The longest name a customer publishes is `_smtp._tls.<name>`; it must fit in
+            // 253 octets too.
+            if n.as_str().len() + "_smtp._tls.".len() > 253 {
+                Err(FieldError {
+                    field: "name".into(),
+                    message: format!(
+                        "is {} octets long; at most 242 leave room for the _smtp._tls. record",
+                        n.as_str().len()
+                    ),
+                })
+            } else {
+                Ok(n)
+            }
+        });
     let ownership = match req.ownership.as_deref() {
         None => Ok(Ownership::Cname),
         Some(raw) => Ownership::from_str(raw).map_err(|e| FieldError {

@@ -108,6 +108,24 @@ async fn add_domain_with_mx_discovery(server: &TestServer) {
         .collect();
     assert_eq!(fields, ["policy.max_age", "policy.mx[0]"]);
 
+    // A name whose _smtp._tls record could not exist is refused.
+    let long = format!(
+        "{}.{}.{}.{}.example",
+        "a".repeat(60),
+        "b".repeat(60),
+        "c".repeat(60),
+        "d".repeat(55)
+    );
+    let (status, e) = c.post(&base, json!({ "name": long })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("_smtp._tls"),
+        "{e}"
+    );
+
     // The quota (5 in tests) holds.
     assert_eq!(
         c.post(&base, json!({ "name": "four.example" })).await.0,
