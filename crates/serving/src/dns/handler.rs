@@ -58,41 +58,23 @@ impl RequestHandler for Handler {
             e.set_version(0);
             e
         });
-        if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
-            return error(
-                request,
-                response_edns.as_ref(),
-                response_handle,
-                ResponseCode::BADVERS,
-            )
-            .await;
-        }
-        if request.metadata.message_type != MessageType::Query {
-            return error(
-                request,
-                response_edns.as_ref(),
-                response_handle,
-                ResponseCode::FormErr,
-            )
-            .await;
-        }
-        if request.metadata.op_code != OpCode::Query {
-            return error(
-                request,
-                response_edns.as_ref(),
-                response_handle,
-                ResponseCode::NotImp,
-            )
-            .await;
-        }
-        let Ok(info) = request.request_info() else {
-            return error(
-                request,
-                response_edns.as_ref(),
-                response_handle,
-                ResponseCode::FormErr,
-            )
-            .await;
+        // Requests stsd does not answer, by the response code they get.
+        let refusal = if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            Some(ResponseCode::BADVERS)
+        } else if request.metadata.message_type != MessageType::Query {
+            Some(ResponseCode::FormErr)
+        } else if request.metadata.op_code != OpCode::Query {
+            Some(ResponseCode::NotImp)
+        } else {
+            None
+        };
+        let info = match (refusal, request.request_info()) {
+            (None, Ok(info)) => info,
+            // A query without exactly one question is malformed.
+            (code, _) => {
+                let code = code.unwrap_or(ResponseCode::FormErr);
+                return error(request, response_edns.as_ref(), response_handle, code).await;
+            }
         };
         let qname = info.query.name().to_string().to_ascii_lowercase();
         let answer = self.zone.answer(
