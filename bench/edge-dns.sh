@@ -19,8 +19,9 @@
 #
 # Usage: bench/edge-dns.sh [--duration S] [--warmup S] [--concurrency N] [--dns-seconds S]
 #          [--domains N] [--dns-names N] [--big-domains N (0 = skip)] [--workdir DIR]
-#          [--port-base P] [--no-install] [--no-build]
-# Loopback only; everything it starts is stopped on exit. Defaults finish in well under ten
+#          [--port-base P] [--rounds N] [--no-install] [--no-build]
+# With --rounds N the stsd and reference runs alternate N times and the report shows medians
+# (other work on the machine then disturbs both sides alike). Loopback only; everything it starts is stopped on exit. Defaults finish in well under ten
 # minutes once built (the first 100,000-domain seeding takes a few minutes and is cached in
 # the work directory).
 
@@ -38,6 +39,7 @@ PORT_BASE=18440
 INSTALL=1
 BUILD=1
 ZONE=bench.stsd.example
+ROUNDS=1
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -50,9 +52,10 @@ while [[ $# -gt 0 ]]; do
         --big-domains) BIG_DOMAINS=$2; shift 2 ;;
         --workdir) WORK=$2; shift 2 ;;
         --port-base) PORT_BASE=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -194,7 +197,7 @@ dns_run() { # label port pids...
     queries=$(awk '/Queries completed:/ {print $3}' "$out")
     qps=$(awk '/Queries per second:/ {print $4}' "$out")
     rcodes=$(awk -F': *' '/Response codes:/ {print $2}' "$out" | tr -d ' ')
-    resp=$(awk '/Average packet size:/ {print $6}' "$out")
+    resp=$(awk '/Average packet size:/ {print $7}' "$out")
     client=$(awk -v s="$DNS_SECONDS" '{printf "%.0f", 100 * ($1 + $2) / s}' "$WORK/$label-time.txt")
     cpu=$(awk -v d=$((after - before)) -v t="$TCK" -v q="$queries" -v s="$DNS_SECONDS" \
         'BEGIN {printf "server_cpu_us_per_query=%.2f server_cpu_pct=%.0f", (q > 0 ? d / t * 1e6 / q : 0), 100 * d / t / s}')
@@ -203,6 +206,7 @@ dns_run() { # label port pids...
 }
 
 # --- HTTPS: stsd -----------------------------------------------------------------------------
+https_stsd() {
 log "stsd edge on CPU 0, port $STSD_HTTPS"
 start_stsd stsd-edge --db "$WORK/edge.db" --https "127.0.0.1:$STSD_HTTPS"
 fetch "$STSD_HTTPS" > "$WORK/stsd-fetch.txt" || die "stsd edge does not answer"
@@ -210,9 +214,9 @@ cat "$WORK/stsd-fetch.txt" >&2
 load stsd-new new-conn "$STSD_HTTPS" "$SERVER_PID"
 load stsd-keep keep-alive "$STSD_HTTPS" "$SERVER_PID"
 stop "$SERVER_PID"
+}
 
 # --- HTTPS: nginx ----------------------------------------------------------------------------
-log "nginx (1 worker) on CPU 0, port $NGINX_HTTPS"
 mkdir -p "$WORK/nginx-run/tmp"
 cat > "$WORK/nginx.conf" <<EOF
 worker_processes 1;
@@ -240,6 +244,8 @@ http {
 }
 EOF
 nginx -t -q -p "$WORK/nginx-run" -c "$WORK/nginx.conf" || die "nginx rejects its configuration"
+https_nginx() {
+log "nginx (1 worker) on CPU 0, port $NGINX_HTTPS"
 taskset -c 0 nginx -p "$WORK/nginx-run" -c "$WORK/nginx.conf" > "$WORK/nginx.log" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
@@ -253,17 +259,17 @@ load nginx-new new-conn "$NGINX_HTTPS" "$NGINX_PIDS"
 load nginx-keep keep-alive "$NGINX_HTTPS" "$NGINX_PIDS"
 kill -QUIT "$NGINX_PID" 2>/dev/null || true
 stop "$NGINX_PID"
+}
 
 # --- DNS: stsd -------------------------------------------------------------------------------
+dns_stsd() {
 log "stsd DNS on CPU 0, port $STSD_DNS ($DNS_NAMES TXT names)"
 start_stsd stsd-dns --db "$WORK/dns.db" --dns "127.0.0.1:$STSD_DNS" --zone "$ZONE"
 dns_run stsd-dns "$STSD_DNS" "$SERVER_PID"
 stop "$SERVER_PID"
+}
 
 # --- DNS: Knot -------------------------------------------------------------------------------
-log "knotd on CPU 0, port $KNOT_DNS"
-rm -rf "$WORK/knot-run" "$WORK/knot-db"
-mkdir -p "$WORK/knot-run" "$WORK/knot-db"
 cat > "$WORK/knot.conf" <<EOF
 server:
     rundir: "$WORK/knot-run"
@@ -285,6 +291,10 @@ zone:
   - domain: $ZONE
     file: "$ZONE.zone"
 EOF
+dns_knot() {
+log "knotd on CPU 0, port $KNOT_DNS"
+rm -rf "$WORK/knot-run" "$WORK/knot-db"
+mkdir -p "$WORK/knot-run" "$WORK/knot-db"
 taskset -c 0 knotd -c "$WORK/knot.conf" > "$WORK/knot.log" 2>&1 &
 KNOT_PID=$!
 PIDS+=("$KNOT_PID")
@@ -296,6 +306,15 @@ for _ in $(seq 50); do
 done
 dns_run knot "$KNOT_DNS" "$KNOT_PID"
 stop "$KNOT_PID"
+}
+
+for round in $(seq "$ROUNDS"); do
+    [[ $ROUNDS -gt 1 ]] && log "round $round of $ROUNDS"
+    https_stsd
+    https_nginx
+    dns_stsd
+    dns_knot
+done
 
 # --- 100,000 domains: load time and memory ---------------------------------------------------
 if [[ $BIG_DOMAINS -gt 0 ]]; then
@@ -320,8 +339,11 @@ if [[ $BIG_DOMAINS -gt 0 ]]; then
 fi
 
 # --- report ----------------------------------------------------------------------------------
-field() { # label key
-    awk -v l="label=$1" -v k="$2" '$2 == l { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$RESULTS"
+field() { # label key -> the median over rounds (the last value when not numeric)
+    awk -v l="label=$1" -v k="$2" '$2 == l { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$RESULTS" \
+        | { mapfile -t v; [[ ${#v[@]} -eq 0 ]] && exit 0
+            if printf '%s\n' "${v[@]}" | grep -qvE '^-?[0-9.]+$'; then echo "${v[-1]}"
+            else printf '%s\n' "${v[@]}" | sort -g | sed -n "$(( (${#v[@]} + 1) / 2 ))p"; fi; }
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "?"; else print (r <= t ? "meets" : "MISSES") }'; }
@@ -329,6 +351,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "?"; else pri
 {
     echo
     echo "stsd serving benchmark — $(date -u +%FT%TZ) — $(nproc) CPUs, server on CPU 0, load on CPU 1"
+    [[ $ROUNDS -gt 1 ]] && echo "Medians of $ROUNDS alternating rounds (every run: $RESULTS)"
     echo "HTTPS: $DOMAINS hosts, ECDSA P-256, TLS 1.3 X25519 AES-128-GCM, concurrency $CONCURRENCY, ${DURATION}s windows"
     echo
     printf '%-6s %-10s %9s %13s %9s %9s %8s %8s %9s %7s\n' server mode 'req/s' 'CPU µs/req' 'p50 µs' 'p99 µs' 'srv CPU%' 'gen CPU%' 'CPU0 busy' errors
@@ -362,15 +385,21 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "?"; else pri
     for l in stsd-new stsd-keep nginx-new nginx-keep stsd-dns knot; do
         p=$(field "$l" server_cpu_pct)
         if [[ -n $p && $p -lt 90 ]]; then
-            c0=$(field "$l" cpu0_busy_pct); g=$(field "$l" client_cpu_pct)
+            c0=$(field "$l" cpu0_busy_pct); c1=$(field "$l" cpu1_busy_pct); g=$(field "$l" client_cpu_pct)
             if [[ ${c0:-0} -ge 90 ]]; then
                 why="CPU 0 was ${c0}% busy: other processes took the rest (CPU µs/request still holds; req/s does not)"
             elif [[ ${g:-0} -ge 90 ]]; then
                 why="the load generator was the limit (${g}% of CPU 1)"
+            elif [[ ${c1:-0} -ge 90 ]]; then
+                why="CPU 1 was ${c1}% busy: other processes slowed the generator (${g}%), so the server idled"
             else
                 why="neither side saturated its core (generator ${g}%, CPU 0 ${c0}% busy)"
             fi
             echo "  note: $l: the server used ${p}% of CPU 0; $why"
+        fi
+        g=$(field "$l" client_cpu_pct)
+        if [[ -n $g && $g -ge 90 && -n $p && $p -ge 90 ]]; then
+            echo "  note: $l: the generator used ${g}% of CPU 1, near its limit too"
         fi
     done
     if [[ $BIG_DOMAINS -gt 0 ]]; then

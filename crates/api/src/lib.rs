@@ -5,6 +5,7 @@
 //! it then makes is filtered by that tenant, so a foreign tenant's resources answer 404.
 
 mod audit;
+mod checks;
 pub mod auth;
 pub mod discovery;
 mod docs;
@@ -148,6 +149,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tokens::routes())
         .merge(domains::routes())
         .merge(fetches::routes())
+        .merge(checks::routes())
         .merge(policy::routes())
         .merge(audit::routes())
         .merge(openapi::routes())

@@ -26,6 +26,7 @@ mod serving;
 mod sessions;
 mod tenants;
 mod tokens;
+mod verify_jobs;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
@@ -43,6 +44,7 @@ pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};
 pub use sessions::RefreshOutcome;
 pub use tenants::{Member, Membership, Role, Tenant, User};
 pub use tokens::{ApiToken, TokenScope};
+pub use verify_jobs::VERIFY_JOB_KIND;
 
 /// Result type of every store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;

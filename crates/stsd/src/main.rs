@@ -145,7 +145,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn edge_only(config: Config) -> anyhow::Result<()> {
     let key = Arc::new(load_master_key(&config)?);
     let store = open_store(&config).await?;
-    let (_snapshots, tasks) = start_edge(&config, &store, key).await?;
+    let (_snapshots, tasks) = start_edge(&config, &store, key, "edge,dns").await?;
     shutdown_signal().await;
     for task in tasks {
         task.abort();
@@ -180,7 +180,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     let key = Arc::new(key);
-    let (snapshots, edge_tasks) = start_edge(&config, &store, key.clone()).await?;
+    let (snapshots, mut tasks) =
+        start_edge(&config, &store, key.clone(), "api,edge,dns,worker").await?;
+    let verifier = stsd_verifier::VerifierConfig::new(
+        config.service_zone.clone(),
+        config.edge_addresses.clone(),
+        &config.resolvers,
+        stsd_verifier::DEFAULT_DNS_TIMEOUT,
+    )
+    .context("cannot set up the verifier's DNS resolvers (STSD_RESOLVERS)")?;
+    tasks.push(tokio::spawn(stsd_verifier::run_worker(
+        store.clone(),
+        verifier,
+    )));
 
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
@@ -211,7 +223,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("API server failed")?;
-    for task in edge_tasks {
+    for task in tasks {
         task.abort();
     }
     store.close().await;
@@ -225,6 +237,7 @@ async fn start_edge(
     config: &Config,
     store: &Store,
     key: Arc<stsd_store::MasterKey>,
+    roles: &str,
 ) -> anyhow::Result<(
     stsd_serving::SnapshotHandle,
     Vec<tokio::task::JoinHandle<()>>,
@@ -234,7 +247,7 @@ async fn start_edge(
         .context("cannot load the serving snapshot")?;
     let node = stsd_serving::NodeInfo {
         id: node_id(),
-        roles: "api,edge,dns".to_owned(),
+        roles: roles.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: time::OffsetDateTime::now_utc(),
     };

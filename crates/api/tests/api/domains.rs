@@ -372,7 +372,57 @@ async fn policy_fetches_per_day(server: &TestServer) {
     assert_eq!(items[0]["date"].as_str().unwrap().len(), 10);
 }
 
+async fn checks_run_through_the_worker(server: &TestServer) {
+    let (mut c, tenant) = server.signup("ops@checks.example", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains/checks.example/checks");
+    assert_eq!(
+        c.post(
+            &format!("/api/v1/tenants/{tenant}/domains"),
+            json!({ "name": "checks.example" })
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let (status, before) = c.get(&base).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert!(before["checked_at"].is_null());
+    assert_eq!(before["items"], json!([]));
+    // A stand-in for the verifier worker, speaking the store protocol it uses: lease the
+    // domain's verify job, record results, finish.
+    let store = server.store.clone();
+    let worker = tokio::spawn(async move {
+        loop {
+            if let Some(job) = store
+                .lease_job(
+                    stsd_store::VERIFY_JOB_KIND,
+                    "test-worker",
+                    std::time::Duration::from_secs(30),
+                )
+                .await
+                .unwrap()
+            {
+                let id = stsd_store::DomainId::from_raw(job.subject.clone());
+                let results = r#"[{"name":"ownership","record":"_mta-sts.checks.example","result":"fail","explanation":"no CNAME","fix":"publish it"}]"#;
+                store.record_checks(&id, results).await.unwrap();
+                store.finish_job(&job, None).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    let (status, after) = c.post(&base, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["state"], "pending");
+    assert_eq!(after["items"][0]["name"], "ownership");
+    assert_eq!(after["items"][0]["record"], "_mta-sts.checks.example");
+    assert_eq!(after["items"][0]["fix"], "publish it");
+    assert!(after["checked_at"].is_number());
+    worker.await.unwrap();
+}
+
 crate::both_backends!(
+    checks_run_through_the_worker,
     policy_fetches_per_day,
     add_domain_with_mx_discovery,
     policy_versions_and_mode_switch,

@@ -101,6 +101,21 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
             None,
         ),
         (
+            Method::GET,
+            format!("{bb}/domains/victim.example/fetches"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{bb}/domains/victim.example/checks"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{bb}/domains/victim.example/checks"),
+            Some(json!({})),
+        ),
+        (
             Method::POST,
             format!("{bb}/domains/victim.example/mode"),
             Some(json!({ "mode": "none" })),

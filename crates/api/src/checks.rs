@@ -1,0 +1,153 @@
+//! A domain's DNS checks: the latest results, and running them now.
+//!
+//! The checks themselves run in the verifier worker; the API meets it in the store: `POST`
+//! pulls the domain's verify job forward and waits briefly for fresh results.
+
+use std::time::Duration;
+
+use axum::Json as AxumJson;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Access, Need, Principal};
+use crate::domains::load;
+use crate::error::ApiError;
+use crate::extract::Path;
+
+/// How long `POST …/checks` waits for the worker before answering 202.
+const WAIT: Duration = Duration::from_secs(10);
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(latest, run))
+}
+
+/// One check's result.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Check {
+    /// What was checked (`ownership`, `mta_sts_cname`, `tlsrpt`, `mx_coverage`, `sts_record`).
+    name: String,
+    /// The full DNS name it concerns, e.g. `_mta-sts.example.com`.
+    record: String,
+    /// `pass`, `warn`, `fail` or `error`.
+    result: String,
+    /// What was found, in plain language.
+    explanation: String,
+    /// What to change, when something should change.
+    fix: Option<String>,
+}
+
+/// The latest check results of a domain.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Checks {
+    /// The domain's state after the checks.
+    state: String,
+    /// Unix time of the last run; null before the first one.
+    checked_at: Option<i64>,
+    /// The results; empty before the first run.
+    items: Vec<Check>,
+}
+
+fn parse(raw: Option<&str>) -> Vec<Check> {
+    let Some(Value::Array(items)) = raw.and_then(|r| serde_json::from_str::<Value>(r).ok()) else {
+        return Vec::new();
+    };
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    items
+        .iter()
+        .map(|v| Check {
+            name: text(v, "name"),
+            record: text(v, "record"),
+            result: text(v, "result"),
+            explanation: text(v, "explanation"),
+            fix: v.get("fix").and_then(Value::as_str).map(str::to_owned),
+        })
+        .collect()
+}
+
+fn view(d: &stsd_store::Domain) -> Checks {
+    Checks {
+        state: d.state.as_str().to_owned(),
+        checked_at: d.last_checked_at.map(|t| t.unix_timestamp()),
+        items: parse(d.last_checks.as_deref()),
+    }
+}
+
+/// The latest results of the domain's DNS checks, each with its explanation and fix.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/checks",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses((status = 200, description = "The latest results", body = Checks)),
+    security(("bearer" = []))
+)]
+async fn latest(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<AxumJson<Checks>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let domain = load(&state, &access, &name).await?;
+    Ok(AxumJson(view(&domain)))
+}
+
+/// Runs the domain's DNS checks now (and applies the state change they imply). Answers 200
+/// with fresh results, or 202 with the previous ones when the worker is still busy.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/checks",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    responses(
+        (status = 200, description = "Fresh results", body = Checks),
+        (status = 202, description = "Scheduled; the results shown are the previous ones", body = Checks),
+    ),
+    security(("bearer" = []))
+)]
+async fn run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<(StatusCode, AxumJson<Checks>), ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
+    let domain = load(&state, &access, &name).await?;
+    let store = &state.inner.store;
+    let asked = time::OffsetDateTime::now_utc();
+    store
+        .schedule_job(stsd_store::VERIFY_JOB_KIND, domain.id.as_str(), asked)
+        .await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let current = store
+            .domain_by_id(&domain.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("domain"))?;
+        if current
+            .last_checked_at
+            .is_some_and(|t| t >= asked - time::Duration::seconds(1))
+        {
+            return Ok((StatusCode::OK, AxumJson(view(&current))));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok((StatusCode::ACCEPTED, AxumJson(view(&current))));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,63 @@
+//! Queries of the verifier: which registrations need a verify job, and which have a saved
+//! policy version that is not live yet.
+
+use crate::Result;
+use crate::db::Store;
+use crate::domains::DomainState;
+use crate::ids::DomainId;
+
+/// The job kind of domain verification; the subject is the domain id.
+pub const VERIFY_JOB_KIND: &str = "verify";
+
+impl Store {
+    /// Registrations in one of `states` that have no job of `kind` (subject = domain id), so
+    /// that a scheduler can give each one.
+    pub async fn domains_without_job(
+        &self,
+        kind: &str,
+        states: &[DomainState],
+    ) -> Result<Vec<DomainId>> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Placeholders $2… for the states; the values are bound, never spliced.
+        let placeholders: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT d.id FROM domains d
+             WHERE d.state IN ({})
+               AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = $1 AND j.subject = d.id)
+             ORDER BY d.id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(kind);
+        for state in states {
+            query = query.bind(state.as_str());
+        }
+        let ids = query.fetch_all(&self.pool).await?;
+        Ok(ids.into_iter().map(DomainId::from_raw).collect())
+    }
+
+    /// `(domain, latest version id)` for every registration that is served (active,
+    /// degraded or offboarding), has a certificate, and whose latest policy version is not
+    /// the live one: what the publisher should make live.
+    pub async fn versions_awaiting_publication(&self) -> Result<Vec<(DomainId, String)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT t.id, t.latest FROM (
+                 SELECT d.id AS id, d.live_version_id AS live,
+                        (SELECT pv.id FROM policy_versions pv WHERE pv.domain_id = d.id
+                         ORDER BY pv.created_at DESC, pv.policy_id DESC LIMIT 1) AS latest
+                 FROM domains d
+                 WHERE d.state IN ('active', 'degraded', 'offboarding')
+                   AND EXISTS (SELECT 1 FROM certificates c WHERE c.domain_id = d.id)
+             ) t
+             WHERE t.latest IS NOT NULL AND (t.live IS NULL OR t.live <> t.latest)
+             ORDER BY t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, latest)| (DomainId::from_raw(id), latest))
+            .collect())
+    }
+}

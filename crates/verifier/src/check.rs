@@ -1,0 +1,108 @@
+//! The result of one check, as stored (JSON in `domains.last_checks`) and shown by the API.
+
+use serde::{Deserialize, Serialize};
+
+/// Which check a result belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    /// `_mta-sts.<d>` CNAME to `<label>.policy.<zone>` (or, in TXT mode, the
+    /// `_mta-sts-verify.<d>` TXT): proves the registration owns the domain.
+    Ownership,
+    /// `mta-sts.<d>` CNAME to `<label>.edge.<zone>`: where senders fetch the policy.
+    MtaStsCname,
+    /// `_smtp._tls.<d>` CNAME to `<label>.report.<zone>`: where TLS reports go.
+    Tlsrpt,
+    /// Every MX host of `<d>` is covered by an `mx` pattern of the latest policy.
+    MxCoverage,
+    /// TXT mode only: the customer's `_mta-sts.<d>` TXT announces the id stsd serves.
+    StsRecord,
+}
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The record is as it should be.
+    Pass,
+    /// It works, but something deserves attention.
+    Warn,
+    /// The record is missing or wrong; the fix says what to publish.
+    Fail,
+    /// The check could not be made (DNS failure); it is retried, nothing is concluded.
+    Error,
+}
+
+/// One check of one DNS name of a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Which check.
+    pub name: CheckName,
+    /// The full DNS name the check concerns, without trailing dot (`_mta-sts.example.com`).
+    pub record: String,
+    /// The verdict.
+    pub result: Outcome,
+    /// What was found, in plain language.
+    pub explanation: String,
+    /// What the customer should change; `None` when nothing needs changing.
+    pub fix: Option<String>,
+}
+
+impl CheckResult {
+    pub(crate) fn new(
+        name: CheckName,
+        record: &str,
+        result: Outcome,
+        explanation: impl Into<String>,
+        fix: Option<String>,
+    ) -> CheckResult {
+        CheckResult {
+            name,
+            record: record.to_owned(),
+            result,
+            explanation: explanation.into(),
+            fix,
+        }
+    }
+
+    /// A check that could not be made because DNS did not answer usefully.
+    pub(crate) fn lookup_error(name: CheckName, record: &str, detail: &str) -> CheckResult {
+        CheckResult::new(
+            name,
+            record,
+            Outcome::Error,
+            format!(
+                "The check could not be made: {detail}. Nothing is concluded from this; \
+                 the check is retried."
+            ),
+            None,
+        )
+    }
+}
+
+/// The outcome of the check `name` among `checks`, if it ran.
+pub fn outcome_of(checks: &[CheckResult], name: CheckName) -> Option<Outcome> {
+    checks.iter().find(|c| c.name == name).map(|c| c.result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_with_the_api_field_names() {
+        let check = CheckResult::new(
+            CheckName::MtaStsCname,
+            "mta-sts.example.com",
+            Outcome::Pass,
+            "ok",
+            None,
+        );
+        let json = serde_json::to_value(&check).unwrap_or_default();
+        assert_eq!(json["name"], "mta_sts_cname");
+        assert_eq!(json["record"], "mta-sts.example.com");
+        assert_eq!(json["result"], "pass");
+        assert_eq!(json["explanation"], "ok");
+        assert!(json["fix"].is_null());
+    }
+}

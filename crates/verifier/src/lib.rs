@@ -1,0 +1,29 @@
+//! The verifier of stsd: checks customers' DNS records, drives each domain registration's
+//! state, and makes saved policy versions live.
+//!
+//! - [`check_now`] runs every check of one domain ([`CheckResult`]: ownership, the
+//!   `mta-sts` CNAME, TLS reporting, MX coverage), stores the results and applies the
+//!   transition they imply ([`next_state`], a pure function).
+//! - [`run_worker`] does that for leased `verify` jobs, reschedules them
+//!   ([`next_check_in`]), gives every checked domain a job ([`schedule_all`]) and runs the
+//!   publisher step ([`publish_pending`]).
+//!
+//! Settings are one [`VerifierConfig`], which also holds the resolver.
+
+mod check;
+mod checks;
+mod config;
+mod dns;
+mod error;
+mod publisher;
+mod state;
+mod verify;
+mod worker;
+
+pub use check::{CheckName, CheckResult, Outcome, outcome_of};
+pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
+pub use error::VerifyError;
+pub use publisher::publish_pending;
+pub use state::{DEFAULT_GRACE_PERIOD, Decision, next_check_in, next_state};
+pub use verify::check_now;
+pub use worker::{run_worker, schedule_all};

@@ -1,0 +1,103 @@
+//! Checking one domain and applying the transition the checks call for.
+
+use stsd_store::{Domain, DomainId, DomainState, Store, StoreError};
+use time::OffsetDateTime;
+
+use crate::check::CheckResult;
+use crate::checks::{Subject, run_all};
+use crate::config::VerifierConfig;
+use crate::error::VerifyError;
+use crate::state::next_state;
+
+/// How often a transition is retried when another worker moved the domain in between.
+const TRANSITION_TRIES: usize = 3;
+
+/// Runs every check of the domain `id`, stores the results (`domains.last_checks`) and
+/// applies the transition they imply; returns the results.
+///
+/// Removed registrations are not checked. Offboarding ones are (the customer must keep the
+/// records until the end), but never moved.
+///
+/// Fails with [`VerifyError::DomainNotFound`] for an unknown or removed registration, and
+/// with [`VerifyError::Store`] when the store fails. DNS failures are not errors: they are
+/// checks with the result `error`.
+pub async fn check_now(
+    store: &Store,
+    cfg: &VerifierConfig,
+    domain_id: &DomainId,
+) -> Result<Vec<CheckResult>, VerifyError> {
+    match verify_domain(store, cfg, domain_id).await? {
+        Some((_, checks)) => Ok(checks),
+        None => Err(VerifyError::DomainNotFound(domain_id.to_string())),
+    }
+}
+
+/// [`check_now`], returning the registration as it is afterwards too; `None` when the
+/// registration is gone or removed.
+pub(crate) async fn verify_domain(
+    store: &Store,
+    cfg: &VerifierConfig,
+    id: &DomainId,
+) -> Result<Option<(Domain, Vec<CheckResult>)>, VerifyError> {
+    let Some(mut domain) = store.domain_by_id(id).await? else {
+        return Ok(None);
+    };
+    if domain.state == DomainState::Removed {
+        return Ok(None);
+    }
+    let latest = store.latest_policy_version(id).await?;
+    let live = match &domain.live_version_id {
+        Some(version) => store.policy_version(id, version).await?,
+        None => None,
+    };
+    let subject = Subject {
+        domain: domain.name.as_str(),
+        label: domain.label.as_str(),
+        ownership: domain.ownership,
+        // TXT-mode ownership is proven once; pending and detached domains must prove it.
+        ownership_proven: !matches!(domain.state, DomainState::Pending | DomainState::Detached),
+        zone: cfg.service_zone.as_str(),
+        edges: &cfg.edge_addresses,
+        policy: latest.as_ref().map(|v| &v.policy),
+        live_id: live.as_ref().map(|v| v.policy_id.as_str()),
+    };
+    let checks = run_all(cfg.dns(), &subject).await;
+    store
+        .record_checks(id, &serde_json::to_string(&checks)?)
+        .await?;
+    let has_certificate = store.current_certificate(id).await?.is_some();
+
+    for _ in 0..TRANSITION_TRIES {
+        let Some(decision) = next_state(
+            domain.state,
+            domain.state_changed_at,
+            OffsetDateTime::now_utc(),
+            &checks,
+            has_certificate,
+            cfg.grace_period,
+        ) else {
+            break;
+        };
+        match store
+            .transition_domain(id, domain.state, decision.to, &decision.reason)
+            .await
+        {
+            Ok(moved) => {
+                tracing::info!(
+                    domain = %moved.name, from = %domain.state, to = %moved.state,
+                    reason = %decision.reason, "domain state changed"
+                );
+                domain = moved;
+                break;
+            }
+            // Someone else moved it (the API, the certificate worker): decide again from
+            // where it is now, with the same checks.
+            Err(StoreError::StateMismatch { .. }) => match store.domain_by_id(id).await? {
+                Some(fresh) => domain = fresh,
+                None => return Ok(None),
+            },
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(Some((domain, checks)))
+}

@@ -1,0 +1,188 @@
+//! The worker and the publisher on both backends.
+
+use std::time::Duration;
+
+use stsd_store::{Domain, DomainState, Ownership, VERIFY_JOB_KIND};
+use stsd_verifier::{publish_pending, run_worker, schedule_all};
+
+use crate::world::World;
+
+/// Waits (at most 20 s) until `d` is in state `want`.
+async fn wait_for_state(w: &World, d: &Domain, want: DomainState) {
+    for _ in 0..400 {
+        if w.state(d).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never became {want}; it is {}", d.name, w.state(d).await);
+}
+
+async fn worker_verifies_and_degrades(w: World) {
+    let pending = w.domain("example.com", Ownership::Cname).await;
+    let active = w.domain("example.org", Ownership::Cname).await;
+    w.publish_cnames(&pending);
+    w.publish_cnames(&active);
+    let active = w
+        .force_state(&active, &[DomainState::Verified, DomainState::Active])
+        .await;
+    w.dns.remove("mta-sts.example.org");
+
+    let worker = tokio::spawn(run_worker(w.store.clone(), w.cfg.clone()));
+    wait_for_state(&w, &pending, DomainState::Verified).await;
+    wait_for_state(&w, &active, DomainState::Degraded).await;
+    worker.abort();
+
+    let transitions = w.store.transitions(&active.id).await.unwrap();
+    let last = transitions.last().unwrap();
+    assert_eq!(
+        (last.from, last.to),
+        (DomainState::Active, DomainState::Degraded)
+    );
+    assert!(last.reason.contains("mta-sts.example.org"), "{last:?}");
+
+    // Both jobs were rescheduled into the future, not deleted: nothing is missing a job.
+    assert!(
+        w.store
+            .domains_without_job(VERIFY_JOB_KIND, &DomainState::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.store
+            .lease_job(VERIFY_JOB_KIND, "probe", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "no job should be due right after the checks"
+    );
+    w.close().await;
+}
+
+#[tokio::test]
+async fn worker_verifies_and_degrades_on_sqlite() {
+    worker_verifies_and_degrades(World::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn worker_verifies_and_degrades_on_postgres() {
+    worker_verifies_and_degrades(World::postgres().await).await;
+}
+
+async fn degraded_domain_recovers_or_detaches(w: World) {
+    let d = w.domain("example.com", Ownership::Cname).await;
+    let d = w
+        .force_state(
+            &d,
+            &[
+                DomainState::Verified,
+                DomainState::Active,
+                DomainState::Degraded,
+            ],
+        )
+        .await;
+    // Broken within the grace period: stays degraded.
+    w.check(&d).await;
+    assert_eq!(w.state(&d).await, DomainState::Degraded);
+    // Fixed, with a certificate: active again.
+    w.publish_cnames(&d);
+    w.add_certificate(&d).await;
+    w.check(&d).await;
+    assert_eq!(w.state(&d).await, DomainState::Active);
+    // Broken again, past a (short) grace period: detached.
+    w.dns.remove("_mta-sts.example.com");
+    w.check(&d).await;
+    assert_eq!(w.state(&d).await, DomainState::Degraded);
+    let mut cfg = w.cfg.clone();
+    cfg.grace_period = Duration::ZERO;
+    stsd_verifier::check_now(&w.store, &cfg, &d.id)
+        .await
+        .unwrap();
+    assert_eq!(w.state(&d).await, DomainState::Detached);
+    w.close().await;
+}
+
+#[tokio::test]
+async fn degraded_domain_recovers_or_detaches_on_sqlite() {
+    degraded_domain_recovers_or_detaches(World::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn degraded_domain_recovers_or_detaches_on_postgres() {
+    degraded_domain_recovers_or_detaches(World::postgres().await).await;
+}
+
+async fn scheduler_and_publisher(w: World) {
+    let pending = w.domain("a.example", Ownership::Cname).await;
+    let active = w.domain("b.example", Ownership::Cname).await;
+    let offboarding = w.domain("c.example", Ownership::Cname).await;
+    let active = w
+        .force_state(&active, &[DomainState::Verified, DomainState::Active])
+        .await;
+    let offboarding = w
+        .force_state(
+            &offboarding,
+            &[
+                DomainState::Verified,
+                DomainState::Active,
+                DomainState::Offboarding,
+            ],
+        )
+        .await;
+
+    // Only the checked states get a job; a second pass adds nothing.
+    assert_eq!(schedule_all(&w.store).await.unwrap(), 2);
+    assert_eq!(schedule_all(&w.store).await.unwrap(), 0);
+    let _ = (&pending, &offboarding);
+
+    // A version without a certificate is not published.
+    let v1 = w.save_policy(&active, &["mx.b.example"]).await;
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 0);
+    let live = |d: &Domain| {
+        let store = w.store.clone();
+        let id = d.id.clone();
+        async move {
+            store
+                .domain_by_id(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .live_version_id
+        }
+    };
+    assert_eq!(live(&active).await, None);
+
+    // With one, it goes live; a second pass is a no-op.
+    w.add_certificate(&active).await;
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
+    assert_eq!(live(&active).await, Some(v1.clone()));
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 0);
+
+    // A new version replaces it; DNS is not touched (the serving crate moves it).
+    let v2 = w
+        .save_policy(&active, &["mx.b.example", "mx2.b.example"])
+        .await;
+    assert_ne!(v1, v2);
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
+    let after = w.store.domain_by_id(&active.id).await.unwrap().unwrap();
+    assert_eq!(after.live_version_id, Some(v2));
+    assert_eq!(after.dns_version_id, None);
+
+    // Offboarding domains are published too (their `mode: none` version must be served).
+    let v3 = w.save_policy(&offboarding, &["mx.c.example"]).await;
+    w.add_certificate(&offboarding).await;
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
+    assert_eq!(live(&offboarding).await, Some(v3));
+    w.close().await;
+}
+
+#[tokio::test]
+async fn scheduler_and_publisher_on_sqlite() {
+    scheduler_and_publisher(World::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn scheduler_and_publisher_on_postgres() {
+    scheduler_and_publisher(World::postgres().await).await;
+}
