@@ -11,6 +11,7 @@
 
 mod audit;
 mod certificates;
+mod certs_jobs;
 mod clock;
 mod db;
 mod domains;
@@ -30,6 +31,7 @@ mod verify_jobs;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
+pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord};
 pub use db::{Backend, Store, mask_url};
 pub use domains::{Domain, DomainFilter, DomainState, Ownership, Transition};
 pub use error::StoreError;

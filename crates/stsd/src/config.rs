@@ -55,6 +55,8 @@ struct FileConfig {
     master_key: Option<String>,
     log_format: Option<String>,
     domain_quota: Option<i64>,
+    acme_ca_roots: Option<String>,
+    acme_contact: Option<String>,
 }
 
 /// Log output format.
@@ -98,6 +100,10 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     /// `STSD_DOMAIN_QUOTA`: most live domains per tenant.
     pub(crate) domain_quota: i64,
+    /// `STSD_ACME_CA_ROOTS`: a PEM bundle of extra roots for talking to the ACME directory.
+    pub(crate) acme_ca_roots: Option<PathBuf>,
+    /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
+    pub(crate) acme_contact: Option<String>,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -265,6 +271,23 @@ impl Config {
             None => LogFormat::Text,
         };
         let master_key = src.pick("master_key", parsed.master_key).map(|(v, _)| v);
+        let acme_ca_roots = match src.pick("acme_ca_roots", parsed.acme_ca_roots) {
+            Some((v, at)) if !Path::new(v.trim()).is_file() => {
+                return Err(invalid(&at, format!("`{v}` is not a readable file")));
+            }
+            Some((v, _)) => Some(PathBuf::from(v.trim())),
+            None => None,
+        };
+        let acme_contact = match src.pick("acme_contact", parsed.acme_contact) {
+            Some((v, at)) => {
+                let v = v.trim().to_owned();
+                if !v.contains('@') || v.contains(char::is_whitespace) {
+                    return Err(invalid(&at, format!("`{v}` is not an e-mail address")));
+                }
+                Some(v)
+            }
+            None => None,
+        };
         let domain_quota =
             match src.pick("domain_quota", parsed.domain_quota.map(|n| n.to_string())) {
                 Some((v, at)) => match v.trim().parse::<i64>() {
@@ -304,6 +327,8 @@ impl Config {
             master_key,
             log_format,
             domain_quota,
+            acme_ca_roots,
+            acme_contact,
         })
     }
 
@@ -325,6 +350,8 @@ impl Config {
             master_key: &'a str,
             log_format: LogFormat,
             domain_quota: i64,
+            acme_ca_roots: Option<String>,
+            acme_contact: Option<&'a str>,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -349,6 +376,8 @@ impl Config {
             },
             log_format: self.log_format,
             domain_quota: self.domain_quota,
+            acme_ca_roots: self.acme_ca_roots.as_ref().map(|p| p.display().to_string()),
+            acme_contact: self.acme_contact.as_deref(),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }

@@ -54,6 +54,9 @@ enum Admin {
         #[arg(long)]
         email: String,
     },
+    /// Print the local development CA's root certificate (PEM), creating the CA if needed:
+    /// trust it to see the whole flow on a laptop (`STSD_ACME_DIRECTORY=local`).
+    LocalCaRoot,
     /// Create a tenant owned by an existing user.
     CreateTenant {
         /// Display name.
@@ -122,7 +125,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Edge => edge_only(config).await,
         Command::Admin(admin) => {
             let store = open_store(&config).await?;
-            let result = run_admin(&store, admin).await;
+            let result = run_admin(&config, &store, admin).await;
             store.close().await;
             result
         }
@@ -192,6 +195,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.push(tokio::spawn(stsd_verifier::run_worker(
         store.clone(),
         verifier,
+    )));
+    let extra_roots = match &config.acme_ca_roots {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {} (STSD_ACME_CA_ROOTS)", path.display()))?,
+        ),
+        None => None,
+    };
+    let issuer = stsd_certs::issuer_for_directory(
+        &store,
+        key.clone(),
+        &config.acme_directory,
+        config.acme_contact.clone(),
+        extra_roots,
+    )
+    .await
+    .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
+    tracing::info!(issuer = issuer.name(), "certificate worker starting");
+    tasks.push(tokio::spawn(stsd_certs::run_worker(
+        store.clone(),
+        key.clone(),
+        issuer,
+        stsd_certs::WorkerConfig::new(node_id()),
     )));
 
     let listener = tokio::net::TcpListener::bind(config.api_listen)
@@ -367,8 +393,19 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn run_admin(store: &Store, admin: Admin) -> anyhow::Result<()> {
+async fn run_admin(config: &Config, store: &Store, admin: Admin) -> anyhow::Result<()> {
     match admin {
+        Admin::LocalCaRoot => {
+            let key = load_master_key(config)?;
+            let ca = stsd_certs::LocalCa::load_or_create(store, &key)
+                .await
+                .context("cannot load the local CA")?;
+            #[allow(clippy::print_stdout, reason = "the PEM is the command's output")]
+            {
+                print!("{}", ca.root_pem());
+            }
+            Ok(())
+        }
         Admin::CreateUser { email } => {
             let email = email.trim().to_lowercase();
             if !valid_email(&email) {

@@ -87,6 +87,13 @@ pub(crate) async fn verify_domain(
                     domain = %moved.name, from = %domain.state, to = %moved.state,
                     reason = %decision.reason, "domain state changed"
                 );
+                // A newly verified domain needs its certificate now, not at the certificate
+                // worker's next sweep: the two workers meet in the job table.
+                if moved.state == DomainState::Verified {
+                    store
+                        .schedule_job(stsd_store::CERT_JOB_KIND, id.as_str(), OffsetDateTime::now_utc())
+                        .await?;
+                }
                 domain = moved;
                 break;
             }

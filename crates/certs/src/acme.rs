@@ -1,0 +1,260 @@
+//! Issuing through an ACME CA (RFC 8555) with instant-acme, answering HTTP-01 through the
+//! store: the key authorization is written as a challenge row, and every edge serves it from
+//! its snapshot.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use instant_acme::{
+    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, ChallengeType, HttpClient,
+    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
+};
+use rcgen::{CertificateParams, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use stsd_store::{AcmeAccount, Challenge, Domain, MasterKey, Store};
+use time::OffsetDateTime;
+
+use crate::error::CertsError;
+use crate::issuer::{Issued, Issuer, mta_sts_host};
+
+/// How long a published challenge may stay in the store if cleanup fails.
+const CHALLENGE_TTL: time::Duration = time::Duration::hours(1);
+
+/// Where and how to talk to the ACME CA.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    /// The directory URL (`STSD_ACME_DIRECTORY`).
+    pub directory_url: String,
+    /// Contact e-mail given to the CA when the account is created.
+    pub contact_email: Option<String>,
+    /// Extra trust roots for the directory's TLS certificate, a PEM bundle
+    /// (the contents of the file `STSD_ACME_CA_ROOTS` names). Added to the public roots.
+    pub extra_roots_pem: Option<String>,
+    /// How long to wait after publishing a challenge before asking the CA to validate it:
+    /// edges follow the change feed within about a second.
+    pub propagation_delay: Duration,
+    /// How long to wait for the CA to validate, and then to issue.
+    pub order_timeout: Duration,
+}
+
+impl AcmeConfig {
+    /// Defaults for `directory_url`: no contact, public roots only, 2 s propagation, 2 min
+    /// per order.
+    pub fn new(directory_url: impl Into<String>) -> AcmeConfig {
+        AcmeConfig {
+            directory_url: directory_url.into(),
+            contact_email: None,
+            extra_roots_pem: None,
+            propagation_delay: Duration::from_secs(2),
+            order_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// An ACME account on one directory, ready to order certificates.
+pub struct Acme {
+    store: Store,
+    account: Account,
+    config: AcmeConfig,
+}
+
+impl std::fmt::Debug for Acme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acme")
+            .field("directory_url", &self.config.directory_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Acme {
+    /// Restores the account for the configured directory from the store, or creates one at the
+    /// CA and stores its credentials sealed under `master`.
+    pub async fn connect(
+        store: Store,
+        master: Arc<MasterKey>,
+        config: AcmeConfig,
+    ) -> Result<Acme, CertsError> {
+        let url = config.directory_url.clone();
+        let http = http_client(config.extra_roots_pem.as_deref())?;
+        let account = match store.acme_account(&url).await? {
+            Some(stored) => {
+                let json = master.open(&stored.credentials_ciphertext)?;
+                let credentials: AccountCredentials = serde_json::from_slice(&json)?;
+                Account::builder_with_http(http)
+                    .from_credentials(credentials)
+                    .await?
+            }
+            None => {
+                let contact = config.contact_email.as_ref().map(|e| format!("mailto:{e}"));
+                let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+                let (account, credentials) = Account::builder_with_http(http)
+                    .create(
+                        &NewAccount {
+                            contact: &contacts,
+                            terms_of_service_agreed: true,
+                            only_return_existing: false,
+                        },
+                        url.clone(),
+                        None,
+                    )
+                    .await?;
+                let json = serde_json::to_vec(&credentials)?;
+                store
+                    .put_acme_account(&AcmeAccount {
+                        directory_url: url,
+                        contact: config.contact_email.clone(),
+                        credentials_ciphertext: master.seal(&json)?,
+                        key_id: master.id().to_owned(),
+                    })
+                    .await?;
+                tracing::info!(directory = %config.directory_url, "created ACME account");
+                account
+            }
+        };
+        Ok(Acme {
+            store,
+            account,
+            config,
+        })
+    }
+
+    /// Publishes the HTTP-01 answers, has the CA validate them and finalizes the order.
+    /// Every published token is pushed to `tokens` so that the caller can remove it.
+    async fn complete(
+        &self,
+        order: &mut Order,
+        domain: &Domain,
+        host: &str,
+        tokens: &mut Vec<String>,
+    ) -> Result<Issued, CertsError> {
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz?;
+            match authz.status {
+                AuthorizationStatus::Pending => {}
+                // Authorizations may be reused from an earlier order.
+                AuthorizationStatus::Valid => continue,
+                other => return Err(order_failed(host, format!("authorization {other:?}"))),
+            }
+            let mut challenge = authz
+                .challenge(ChallengeType::Http01)
+                .ok_or_else(|| order_failed(host, "the CA offers no http-01 challenge".into()))?;
+            let token = challenge.token.clone();
+            self.store
+                .put_challenge(&Challenge {
+                    token: token.clone(),
+                    domain_id: domain.id.clone(),
+                    key_authorization: challenge.key_authorization().as_str().to_owned(),
+                    expires_at: OffsetDateTime::now_utc() + CHALLENGE_TTL,
+                })
+                .await?;
+            tokens.push(token);
+            // The edges learn of the challenge through the change feed; give them time before
+            // the CA looks.
+            tokio::time::sleep(self.config.propagation_delay).await;
+            challenge.set_ready().await?;
+        }
+        let retries = RetryPolicy::new()
+            .initial_delay(Duration::from_millis(250))
+            .backoff(1.5)
+            .timeout(self.config.order_timeout);
+        let status = order.poll_ready(&retries).await?;
+        if status != OrderStatus::Ready {
+            return Err(order_failed(host, failure_detail(order).await));
+        }
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::new(vec![host.to_owned()])?;
+        params.distinguished_name = DistinguishedName::new();
+        let csr = params.serialize_request(&key)?;
+        order.finalize_csr(csr.der()).await?;
+        let chain_pem = order.poll_certificate(&retries).await?;
+        Issued::from_chain(chain_pem, key.serialize_der())
+    }
+}
+
+#[async_trait]
+impl Issuer for Acme {
+    fn name(&self) -> &str {
+        &self.config.directory_url
+    }
+
+    async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError> {
+        let host = mta_sts_host(domain);
+        let identifiers = [Identifier::Dns(host.clone())];
+        let mut order = self.account.new_order(&NewOrder::new(&identifiers)).await?;
+        let mut tokens = Vec::new();
+        let result = self.complete(&mut order, domain, &host, &mut tokens).await;
+        // Whatever the outcome, the challenges have served their purpose.
+        for token in tokens {
+            if let Err(e) = self.store.delete_challenge(&token).await {
+                tracing::warn!(%host, error = %e, "could not remove an ACME challenge");
+            }
+        }
+        result
+    }
+}
+
+fn order_failed(host: &str, detail: String) -> CertsError {
+    CertsError::Order {
+        host: host.to_owned(),
+        detail,
+    }
+}
+
+/// What the CA says went wrong with an invalid order: the order's or a challenge's problem.
+async fn failure_detail(order: &mut Order) -> String {
+    if let Some(problem) = &order.state().error {
+        return problem.to_string();
+    }
+    let mut authorizations = order.authorizations();
+    while let Some(Ok(mut authz)) = authorizations.next().await {
+        if let Ok(state) = authz.refresh().await
+            && let Some(problem) = state.challenges.iter().find_map(|c| c.error.as_ref())
+        {
+            return problem.to_string();
+        }
+    }
+    "the order became invalid".to_owned()
+}
+
+/// An HTTPS client trusting the public web roots plus `extra_roots_pem`.
+fn http_client(extra_roots_pem: Option<&str>) -> Result<Box<dyn HttpClient>, CertsError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(pem) = extra_roots_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| CertsError::TrustRoots(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| CertsError::TrustRoots(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(CertsError::TrustRoots(
+                "the bundle holds no certificate".to_owned(),
+            ));
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| CertsError::TrustRoots(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let client: Client<_, BodyWrapper<bytes::Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
+    Ok(Box::new(client))
+}

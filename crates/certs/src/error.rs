@@ -1,0 +1,40 @@
+//! The certs crate's error type.
+
+use stsd_store::{SealError, StoreError};
+
+/// Why a certificate could not be issued or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CertsError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A secret could not be sealed or opened with the master key.
+    #[error("sealing: {0}")]
+    Seal(#[from] SealError),
+    /// Generating a key or signing a certificate failed.
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// The ACME server refused or failed a request (the problem document, if any, is included).
+    #[error("ACME: {0}")]
+    Acme(#[from] instant_acme::Error),
+    /// The order could not be completed: a challenge failed or the order went invalid.
+    #[error("ACME order for {host} failed: {detail}")]
+    Order {
+        /// The host being certified.
+        host: String,
+        /// What the CA reported.
+        detail: String,
+    },
+    /// The extra trust roots (`STSD_ACME_CA_ROOTS`) are unusable.
+    #[error("ACME trust roots: {0}")]
+    TrustRoots(String),
+    /// A certificate (ours or the CA's) does not parse.
+    #[error("unparsable certificate: {0}")]
+    Certificate(String),
+    /// The operating system's random number generator failed.
+    #[error("random number generator: {0}")]
+    Random(String),
+    /// The stored ACME account credentials do not decode.
+    #[error("stored ACME account credentials are corrupt: {0}")]
+    Credentials(#[from] serde_json::Error),
+}

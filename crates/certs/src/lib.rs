@@ -1,0 +1,24 @@
+//! Certificates for every customer's `mta-sts.<domain>` host.
+//!
+//! An [`Issuer`] turns a verified registration into a certificate: [`Acme`] orders one from an
+//! ACME CA and answers HTTP-01 by writing the key authorization to the store (every edge
+//! serves it from its snapshot), [`LocalCa`] signs one with a development CA kept in the
+//! store. The [`run_worker`] loop takes `cert` jobs with leases, stores each certificate with
+//! its key sealed under the master key, makes verified registrations active, renews at two
+//! thirds of the lifetime and backs off on failure without ever removing a certificate.
+//! Certs meets the serving layer only in the store: certificates and challenges travel
+//! through the change feed.
+
+mod acme;
+mod error;
+mod issuer;
+mod local_ca;
+mod select;
+mod worker;
+
+pub use acme::{Acme, AcmeConfig};
+pub use error::CertsError;
+pub use issuer::{Issued, Issuer, leaf_validity, mta_sts_host};
+pub use local_ca::LocalCa;
+pub use select::{directory_url, issuer_for_directory};
+pub use worker::{Outcome, WorkerConfig, renewal_point, run_next, run_worker, schedule_due};

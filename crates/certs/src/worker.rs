@@ -1,0 +1,275 @@
+//! The worker: takes `cert` jobs with leases, issues for verified registrations, renews at two
+//! thirds of a certificate's lifetime, backs off exponentially on failure, and never removes a
+//! certificate (a failed renewal leaves the valid one served).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stsd_store::{CERT_JOB_KIND, Domain, DomainId, DomainState, MasterKey, Store, StoreError};
+use time::OffsetDateTime;
+
+use crate::error::CertsError;
+use crate::issuer::Issuer;
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Lease owner name, unique per worker (for example the node id).
+    pub owner: String,
+    /// How long a job is leased: another worker takes it over if this one dies.
+    pub lease: Duration,
+    /// Sleep between polls when no job is due.
+    pub idle_poll: Duration,
+    /// How often to look for registrations that need a certificate but have no job.
+    pub sweep_interval: Duration,
+    /// Delay after the first failure; doubled per further failure.
+    pub backoff_base: Duration,
+    /// The longest delay between attempts.
+    pub backoff_cap: Duration,
+}
+
+impl WorkerConfig {
+    /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h.
+    pub fn new(owner: impl Into<String>) -> WorkerConfig {
+        WorkerConfig {
+            owner: owner.into(),
+            lease: Duration::from_secs(600),
+            idle_poll: Duration::from_secs(5),
+            sweep_interval: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(60),
+            backoff_cap: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// What one job run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A certificate was issued and stored; renewal is scheduled at `renew_at`.
+    Issued {
+        /// The registration.
+        domain: DomainId,
+        /// The new certificate's end of validity.
+        not_after: OffsetDateTime,
+        /// When it will be renewed.
+        renew_at: OffsetDateTime,
+    },
+    /// The current certificate is not due yet; the job was moved to its renewal point.
+    NotDue {
+        /// The registration.
+        domain: DomainId,
+        /// When it will be renewed.
+        renew_at: OffsetDateTime,
+    },
+    /// The registration is gone or no longer served: the job was dropped.
+    Dropped {
+        /// The registration.
+        domain: DomainId,
+    },
+    /// Issuing failed; the job retries at `retry_at`. Any valid certificate stays.
+    Failed {
+        /// The registration.
+        domain: DomainId,
+        /// Why.
+        error: String,
+        /// The next attempt.
+        retry_at: OffsetDateTime,
+    },
+}
+
+/// Runs the worker until the task is dropped: sweeps for work every
+/// [`WorkerConfig::sweep_interval`] and runs due jobs one after the other.
+pub async fn run_worker(
+    store: Store,
+    master: Arc<MasterKey>,
+    issuer: Arc<dyn Issuer>,
+    config: WorkerConfig,
+) {
+    tracing::info!(issuer = issuer.name(), owner = %config.owner, "certificate worker started");
+    let mut last_sweep: Option<Instant> = None;
+    loop {
+        if last_sweep.is_none_or(|t| t.elapsed() >= config.sweep_interval) {
+            if let Err(e) = schedule_due(&store).await {
+                tracing::warn!(error = %e, "certificate sweep failed");
+            }
+            last_sweep = Some(Instant::now());
+        }
+        match run_next(&store, &master, issuer.as_ref(), &config).await {
+            // Another job may be due right away.
+            Ok(Some(_)) => {}
+            Ok(None) => tokio::time::sleep(config.idle_poll).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "certificate job failed");
+                tokio::time::sleep(config.idle_poll).await;
+            }
+        }
+    }
+}
+
+/// Schedules a `cert` job, due now, for every served registration that has no certificate
+/// before its renewal point and no job yet. Returns how many were scheduled.
+pub async fn schedule_due(store: &Store) -> Result<usize, CertsError> {
+    let now = OffsetDateTime::now_utc();
+    let due = store.domains_needing_certificate(now).await?;
+    for id in &due {
+        store.schedule_job(CERT_JOB_KIND, id.as_str(), now).await?;
+    }
+    Ok(due.len())
+}
+
+/// Leases one due `cert` job and runs it; `None` when nothing is due.
+pub async fn run_next(
+    store: &Store,
+    master: &MasterKey,
+    issuer: &dyn Issuer,
+    config: &WorkerConfig,
+) -> Result<Option<Outcome>, CertsError> {
+    let Some(job) = store
+        .lease_job(CERT_JOB_KIND, &config.owner, config.lease)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id = DomainId::from_raw(job.subject.clone());
+    let Some(domain) = store
+        .domain_by_id(&id)
+        .await?
+        .filter(|d| certifiable(d.state))
+    else {
+        store.finish_job(&job, None).await?;
+        return Ok(Some(Outcome::Dropped { domain: id }));
+    };
+    let now = OffsetDateTime::now_utc();
+    if let Some(current) = store.current_certificate(&id).await? {
+        let renew_at = renewal_point(current.not_before, current.not_after);
+        if renew_at > now {
+            activate(store, &domain).await?;
+            store.finish_job(&job, Some(renew_at)).await?;
+            return Ok(Some(Outcome::NotDue {
+                domain: id,
+                renew_at,
+            }));
+        }
+    }
+    let issued = match issuer.issue(&domain).await {
+        Ok(issued) => issued.store(store, master, &domain).await,
+        Err(e) => Err(e),
+    };
+    match issued {
+        Ok(cert) => {
+            activate(store, &domain).await?;
+            let renew_at = renewal_point(cert.not_before, cert.not_after);
+            store.finish_job(&job, Some(renew_at)).await?;
+            tracing::info!(domain = %domain.name, not_after = %cert.not_after, "certificate issued");
+            Ok(Some(Outcome::Issued {
+                domain: id,
+                not_after: cert.not_after,
+                renew_at,
+            }))
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let retry_at = now + backoff(job.attempts, config);
+            store.fail_job(&job, &error, retry_at).await?;
+            tracing::warn!(domain = %domain.name, attempts = job.attempts, %retry_at, %error,
+                "certificate issuance failed");
+            Ok(Some(Outcome::Failed {
+                domain: id,
+                error,
+                retry_at,
+            }))
+        }
+    }
+}
+
+/// States whose registrations keep a certificate (offboarding ones serve `mode: none`).
+fn certifiable(state: DomainState) -> bool {
+    matches!(
+        state,
+        DomainState::Verified
+            | DomainState::Active
+            | DomainState::Degraded
+            | DomainState::Offboarding
+    )
+}
+
+/// A verified registration with a certificate becomes active.
+async fn activate(store: &Store, domain: &Domain) -> Result<(), CertsError> {
+    if domain.state != DomainState::Verified {
+        return Ok(());
+    }
+    match store
+        .transition_domain(
+            &domain.id,
+            DomainState::Verified,
+            DomainState::Active,
+            "certificate issued",
+        )
+        .await
+    {
+        // Someone else moved it on (activated it, or detached it): theirs is newer news.
+        Ok(_) | Err(StoreError::StateMismatch { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Two thirds into the lifetime: 60 days for a 90-day certificate, and short-lived
+/// certificates still get a third of their life to be renewed in.
+pub fn renewal_point(not_before: OffsetDateTime, not_after: OffsetDateTime) -> OffsetDateTime {
+    not_before + (not_after - not_before) * 2 / 3
+}
+
+/// The delay after the `attempts`-th failure: base, doubling, capped.
+fn backoff(attempts: i64, config: &WorkerConfig) -> time::Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let delay = config
+        .backoff_base
+        .saturating_mul(2u32.saturating_pow(doublings))
+        .min(config.backoff_cap);
+    time::Duration::try_from(delay).unwrap_or(time::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renews_at_two_thirds() {
+        let start = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        assert_eq!(
+            renewal_point(start, start + time::Duration::days(90)),
+            start + time::Duration::days(60)
+        );
+        assert_eq!(
+            renewal_point(start, start + time::Duration::hours(6)),
+            start + time::Duration::hours(4)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let c = WorkerConfig::new("t");
+        let mins = |n: i64| backoff(n, &c).whole_minutes();
+        assert_eq!([mins(0), mins(1), mins(2), mins(3)], [1, 1, 2, 4]);
+        assert_eq!(mins(9), 256);
+        assert_eq!(mins(10), 360);
+        assert_eq!(mins(i64::MAX), 360);
+    }
+
+    #[test]
+    fn only_served_states_keep_certificates() {
+        let kept: Vec<_> = DomainState::ALL
+            .into_iter()
+            .filter(|s| certifiable(*s))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                DomainState::Verified,
+                DomainState::Active,
+                DomainState::Degraded,
+                DomainState::Offboarding
+            ]
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! The certs worker end to end: a store, a running edge, and an issuer (the local CA on
+//! SQLite and PostgreSQL, and Pebble as a real ACME server).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test with its location"
+)]
+
+mod local;
+mod pebble;
+mod world;
