@@ -5,8 +5,8 @@
 //! it then makes is filtered by that tenant, so a foreign tenant's resources answer 404.
 
 mod audit;
-mod checks;
 pub mod auth;
+mod checks;
 pub mod discovery;
 mod docs;
 mod domains;

@@ -256,6 +256,43 @@ impl SnapshotHandle {
     }
 }
 
+/// The edge entry of every row, built on all cores, in row order.
+fn build_edge_hosts(
+    rows: &[stsd_store::ServedDomain],
+    master: &MasterKey,
+    provider: &CryptoProvider,
+) -> Vec<Option<crate::snapshot::EdgeHost>> {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 16);
+    let chunk = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|row| crate::snapshot::edge_host(row, master, provider))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        rows.chunks(chunk)
+            .zip(workers)
+            .flat_map(|(part, worker)| {
+                // A worker that panicked (it should not: nothing in it unwraps) costs only
+                // speed: its part is built again here.
+                worker.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|row| crate::snapshot::edge_host(row, master, provider))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
 async fn full_load(
     store: &Store,
     master: &MasterKey,
@@ -270,8 +307,11 @@ async fn full_load(
         seq,
         ..Snapshot::default()
     };
-    for row in &rows {
-        snapshot.put_domain(row, master, provider);
+    // Opening sealed keys and loading them into rustls is the bulk of a start with many
+    // domains: spread it over the cores.
+    let built = build_edge_hosts(&rows, master, provider);
+    for (row, edge) in rows.iter().zip(built) {
+        snapshot.put_domain_with(row, edge);
     }
     snapshot.challenges = challenges
         .into_iter()

@@ -106,10 +106,15 @@ impl Snapshot {
         master: &MasterKey,
         provider: &CryptoProvider,
     ) {
+        let edge = edge_host(row, master, provider);
+        self.put_domain_with(row, edge);
+    }
+
+    /// Adds (or replaces) a registration's entries with its edge entry already built.
+    pub(crate) fn put_domain_with(&mut self, row: &ServedDomain, edge: Option<EdgeHost>) {
         self.remove_domain(&row.domain_id);
         let host = format!("mta-sts.{}", row.name.as_str());
         let label = row.label.as_str().to_owned();
-        let edge = edge_host(row, master, provider);
         let served = edge.is_some();
         if let Some(edge) = edge {
             self.hosts.insert(host.clone(), Arc::new(edge));
@@ -133,7 +138,7 @@ impl Snapshot {
 
 /// The edge entry of a registration, when it may be served: an active (or degraded, or
 /// offboarding) registration with a live policy and a usable certificate.
-fn edge_host(
+pub(crate) fn edge_host(
     row: &ServedDomain,
     master: &MasterKey,
     provider: &CryptoProvider,

@@ -91,7 +91,11 @@ pub(crate) async fn verify_domain(
                 // worker's next sweep: the two workers meet in the job table.
                 if moved.state == DomainState::Verified {
                     store
-                        .schedule_job(stsd_store::CERT_JOB_KIND, id.as_str(), OffsetDateTime::now_utc())
+                        .schedule_job(
+                            stsd_store::CERT_JOB_KIND,
+                            id.as_str(),
+                            OffsetDateTime::now_utc(),
+                        )
                         .await?;
                 }
                 domain = moved;
