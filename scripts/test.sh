@@ -48,3 +48,16 @@ ensure_postgres
 cargo test --workspace --locked --all-targets "$@"
 # Schema-driven fuzzing of the API against its OpenAPI document (schemathesis).
 ./scripts/fuzz-api.sh
+
+# The dashboard: build, unit tests and the API types check, then the browser e2e test against
+# a real `stsd serve` built into the same target dir as the tests above.
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build -p stsd --locked
+(
+    cd frontend
+    [[ -d node_modules ]] || npm ci --no-audit --no-fund
+    npm run build
+    npm test
+    npm run size
+)
+STSD_BIN="$target/debug/stsd" frontend/e2e/run.sh

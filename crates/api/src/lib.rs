@@ -4,6 +4,7 @@
 //! Every tenant-scoped handler starts with [`auth::Access::check`], and every store query
 //! it then makes is filtered by that tenant, so a foreign tenant's resources answer 404.
 
+mod assets_spa;
 mod audit;
 pub mod auth;
 mod checks;
@@ -49,6 +50,8 @@ pub struct ApiConfig {
     /// Mark the refresh cookie `Secure`. Browsers accept Secure cookies from
     /// `http://localhost`, so this stays on except for tests over plain HTTP with other hosts.
     pub secure_cookies: bool,
+    /// The built dashboard (`frontend/dist`) served at `/`; `None` serves no dashboard.
+    pub dashboard_dir: Option<std::path::PathBuf>,
 }
 
 impl ApiConfig {
@@ -60,6 +63,7 @@ impl ApiConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             secure_cookies: true,
+            dashboard_dir: assets_spa::default_dashboard_dir(),
         }
     }
 }
@@ -179,7 +183,7 @@ pub fn router(state: AppState) -> Router {
         }
     };
     router
-        .fallback(error::not_found)
+        .fallback(assets_spa::fallback)
         .layer(Extension(openapi::Document(json)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

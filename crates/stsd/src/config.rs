@@ -57,6 +57,7 @@ struct FileConfig {
     domain_quota: Option<i64>,
     acme_ca_roots: Option<String>,
     acme_contact: Option<String>,
+    dashboard_dir: Option<String>,
 }
 
 /// Log output format.
@@ -104,6 +105,8 @@ pub(crate) struct Config {
     pub(crate) acme_ca_roots: Option<PathBuf>,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
+    /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
+    pub(crate) dashboard_dir: Option<PathBuf>,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -278,6 +281,16 @@ impl Config {
             Some((v, _)) => Some(PathBuf::from(v.trim())),
             None => None,
         };
+        let dashboard_dir = match src.pick("dashboard_dir", parsed.dashboard_dir) {
+            Some((v, at)) if !Path::new(v.trim()).join("index.html").is_file() => {
+                return Err(invalid(
+                    &at,
+                    format!("`{v}` has no index.html (build it with `npm run build` in frontend/)"),
+                ));
+            }
+            Some((v, _)) => Some(PathBuf::from(v.trim())),
+            None => None,
+        };
         let acme_contact = match src.pick("acme_contact", parsed.acme_contact) {
             Some((v, at)) => {
                 let v = v.trim().to_owned();
@@ -329,6 +342,7 @@ impl Config {
             domain_quota,
             acme_ca_roots,
             acme_contact,
+            dashboard_dir,
         })
     }
 
@@ -352,6 +366,7 @@ impl Config {
             domain_quota: i64,
             acme_ca_roots: Option<String>,
             acme_contact: Option<&'a str>,
+            dashboard_dir: Option<String>,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -378,6 +393,7 @@ impl Config {
             domain_quota: self.domain_quota,
             acme_ca_roots: self.acme_ca_roots.as_ref().map(|p| p.display().to_string()),
             acme_contact: self.acme_contact.as_deref(),
+            dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }

@@ -228,6 +228,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("cannot set up DNS resolvers (STSD_RESOLVERS)")?;
     let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
     api_config.domain_quota = config.domain_quota;
+    api_config.dashboard_dir = config.dashboard_dir.clone().or(api_config.dashboard_dir);
     let state = stsd_api::AppState::new(
         store.clone(),
         api_config,

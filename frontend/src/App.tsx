@@ -1,0 +1,83 @@
+import { useEffect, type ReactNode } from 'react';
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
+import { useTranslation } from 'react-i18next';
+import { useAuth } from './auth';
+import { useMe } from './hooks';
+import { Layout, PageTitle } from './components/Layout';
+import { Empty, ErrorState, Loading } from './components/common';
+import { LoginPage, SignupPage } from './pages/Auth';
+import { DomainsPage } from './pages/Domains';
+import { AddDomainPage } from './pages/AddDomain';
+import { DomainPage } from './pages/Domain';
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { status } = useAuth();
+  const location = useLocation();
+  if (status === 'out') return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <>{children}</>;
+}
+
+function PublicOnly({ children }: { children: ReactNode }) {
+  const { status } = useAuth();
+  if (status === 'in') return <Navigate to="/" replace />;
+  return <>{children}</>;
+}
+
+/** `/`: the first tenant's domains. */
+function Home() {
+  const { t } = useTranslation();
+  const me = useMe();
+  if (me.isPending) return <Loading />;
+  if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} />;
+  const first = me.data.memberships[0];
+  if (!first) {
+    return (
+      <>
+        <PageTitle title={t('home.noTenantTitle')}>{t('home.noTenantTitle')}</PageTitle>
+        <Empty title={t('home.noTenant')} />
+      </>
+    );
+  }
+  return <Navigate to={`/t/${encodeURIComponent(first.tenant.id)}/domains`} replace />;
+}
+
+function NotFound() {
+  const { t } = useTranslation();
+  return (
+    <>
+      <PageTitle title={t('notFound.title')}>{t('notFound.title')}</PageTitle>
+      <p>
+        <Link to="/">{t('notFound.home')}</Link>
+      </p>
+    </>
+  );
+}
+
+export function App() {
+  const { status, resume } = useAuth();
+  useEffect(() => {
+    if (status === 'unknown') void resume();
+  }, [status, resume]);
+  if (status === 'unknown') {
+    return (
+      <main id="main" className="auth">
+        <Loading />
+      </main>
+    );
+  }
+  return (
+    <BrowserRouter>
+      <Routes>
+        <Route path="/login" element={<PublicOnly><LoginPage /></PublicOnly>} />
+        <Route path="/signup" element={<PublicOnly><SignupPage /></PublicOnly>} />
+        <Route element={<RequireAuth><Layout /></RequireAuth>}>
+          <Route index element={<Home />} />
+          <Route path="t/:tenant/domains" element={<DomainsPage />} />
+          <Route path="t/:tenant/domains/new" element={<AddDomainPage />} />
+          <Route path="t/:tenant/domains/:name" element={<DomainPage />} />
+          <Route path="*" element={<NotFound />} />
+        </Route>
+      </Routes>
+    </BrowserRouter>
+  );
+}

@@ -1,0 +1,25 @@
+import type { components } from './schema';
+
+type S = components['schemas'];
+export type DomainView = S['DomainView'];
+export type DomainPage = S['DomainPage'];
+export type CreatedDomain = S['CreatedDomain'];
+export type DomainDetail = S['DomainDetail'];
+export type DnsRecord = S['DnsRecord'];
+export type Checks = S['Checks'];
+export type Check = S['Check'];
+export type PolicyState = S['PolicyState'];
+export type PolicyVersionList = S['PolicyVersionList'];
+export type PolicyVersionView = S['PolicyVersionView'];
+export type Me = S['Me'];
+export type UserMe = S['UserMe'];
+export type TokenResponse = S['TokenResponse'];
+export type SignupResponse = S['SignupResponse'];
+
+/** Every domain state the API names, in the order the filter lists them. */
+export const DOMAIN_STATES = ['pending', 'verified', 'active', 'degraded', 'detached', 'offboarding'] as const;
+
+/** Path of a tenant-scoped resource; segments are URL-encoded. */
+export function tenantPath(tenant: string, ...rest: string[]): string {
+  return ['/api/v1/tenants', tenant, ...rest].map((s, i) => (i === 0 ? s : encodeURIComponent(s))).join('/');
+}

@@ -1,0 +1,106 @@
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { createClient, type Client } from './api/client';
+import type { SignupResponse, TokenResponse } from './api/types';
+
+type Status = 'unknown' | 'in' | 'out';
+
+interface Auth {
+  client: Client;
+  status: Status;
+  /** Tries the refresh cookie once at start. */
+  resume(): Promise<void>;
+  login(email: string, password: string): Promise<void>;
+  signup(email: string, password: string, tenantName: string): Promise<SignupResponse>;
+  logout(): Promise<void>;
+}
+
+const AuthContext = createContext<Auth | null>(null);
+
+/**
+ * Whether this browser probably holds a refresh cookie (which is HttpOnly, so unreadable):
+ * a hint only, kept so that a visitor without a session is not sent a refresh that must fail.
+ */
+const HINT = 'stsd.session';
+function hint(on?: boolean): boolean {
+  try {
+    if (on === true) localStorage.setItem(HINT, '1');
+    else if (on === false) localStorage.removeItem(HINT);
+    return localStorage.getItem(HINT) === '1';
+  } catch {
+    return true;
+  }
+}
+
+export function AuthProvider({ children, client: given }: { children: ReactNode; client?: Client }) {
+  const queryClient = useQueryClient();
+  const [status, setStatus] = useState<Status>('unknown');
+  const client = useMemo(
+    () =>
+      given ??
+      createClient({
+        onAuthLost: () => {
+          hint(false);
+          queryClient.clear();
+          setStatus('out');
+        },
+      }),
+    [given, queryClient],
+  );
+
+  const resume = useCallback(async () => {
+    const ok = hint() && (await client.refresh());
+    hint(ok);
+    setStatus(ok ? 'in' : 'out');
+  }, [client]);
+
+  const login = useCallback(
+    async (email: string, password: string) => {
+      const t = await client.request<TokenResponse>('POST', '/api/v1/auth/login', {
+        body: { email, password },
+        auth: false,
+      });
+      client.setToken(t.access_token);
+      hint(true);
+      setStatus('in');
+    },
+    [client],
+  );
+
+  const signup = useCallback(
+    async (email: string, password: string, tenantName: string) => {
+      const r = await client.request<SignupResponse>('POST', '/api/v1/auth/signup', {
+        body: { email, password, tenant_name: tenantName },
+        auth: false,
+      });
+      client.setToken(r.access_token);
+      hint(true);
+      setStatus('in');
+      return r;
+    },
+    [client],
+  );
+
+  const logout = useCallback(async () => {
+    try {
+      await client.request('POST', '/api/v1/auth/logout', { auth: false, csrf: true });
+    } finally {
+      client.setToken(null);
+      hint(false);
+      queryClient.clear();
+      setStatus('out');
+    }
+  }, [client, queryClient]);
+
+  const value = useMemo(
+    () => ({ client, status, resume, login, signup, logout }),
+    [client, status, resume, login, signup, logout],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): Auth {
+  const a = useContext(AuthContext);
+  if (!a) throw new Error('useAuth outside AuthProvider');
+  return a;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MemoryRouter, Route, Routes } from 'react-router';
+import { AuthProvider } from '../auth';
+import { createClient } from '../api/client';
+import { AddDomainPage } from './AddDomain';
+
+function setup(answer: (body: unknown) => Response) {
+  const requests: { url: string; body: unknown }[] = [];
+  const client = createClient({
+    fetch: (async (url: RequestInfo | URL, init?: RequestInit) => {
+      const body = init?.body ? JSON.parse(String(init.body)) : undefined;
+      requests.push({ url: String(url), body });
+      return answer(body);
+    }) as typeof fetch,
+  });
+  client.setToken('t');
+  render(
+    <QueryClientProvider client={new QueryClient()}>
+      <AuthProvider client={client}>
+        <MemoryRouter initialEntries={['/t/ten1/domains/new']}>
+          <Routes>
+            <Route path="/t/:tenant/domains/new" element={<AddDomainPage />} />
+          </Routes>
+        </MemoryRouter>
+      </AuthProvider>
+    </QueryClientProvider>,
+  );
+  return requests;
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+describe('add domain form', () => {
+  it('shows the API’s 422 message next to the name field', async () => {
+    const requests = setup(() =>
+      json(422, {
+        error: { code: 'validation_failed', message: 'name: bad', details: [{ field: 'name', message: 'label `a b` contains ` `' }] },
+      }),
+    );
+    const field = screen.getByLabelText('Domain name');
+    await userEvent.type(field, 'a b');
+    await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
+    expect(await screen.findByText('label `a b` contains ` `')).toBeTruthy();
+    expect(field.getAttribute('aria-invalid')).toBe('true');
+    expect(field.getAttribute('aria-describedby')).toContain('-err');
+    expect(requests[0]).toEqual({ url: '/api/v1/tenants/ten1/domains', body: { name: 'a b' } });
+  });
+
+  it('shows a duplicate next to the field too', async () => {
+    setup(() => json(409, { error: { code: 'domain_exists', message: 'example.com is already registered', details: [] } }));
+    await userEvent.type(screen.getByLabelText('Domain name'), 'example.com');
+    await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
+    expect(await screen.findByText('example.com is already registered')).toBeTruthy();
+  });
+});

@@ -1,0 +1,96 @@
+import { useState, type FormEvent } from 'react';
+import { Link, useParams } from 'react-router';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { useAuth } from '../auth';
+import { formErrors } from '../api/errors';
+import { tenantPath, type CreatedDomain } from '../api/types';
+import { Field } from '../components/Field';
+import { PageTitle } from '../components/Layout';
+import { ChecksPanel, RecordsPanel } from '../components/Setup';
+import { ModeBadge, StateBadge } from '../components/common';
+
+export function AddDomainPage() {
+  const { t } = useTranslation();
+  const { tenant = '' } = useParams();
+  const { client } = useAuth();
+  const qc = useQueryClient();
+  const [name, setName] = useState('');
+  const create = useMutation({
+    mutationFn: (n: string) => client.post<CreatedDomain>(tenantPath(tenant, 'domains'), { name: n }),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ['domains', tenant] }),
+  });
+  const errors = create.isError ? formErrors(create.error, ['name'], 'name') : { fields: {}, form: null };
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    create.mutate(name.trim());
+  }
+
+  const created = create.data;
+  if (created) {
+    const domainUrl = `/t/${encodeURIComponent(tenant)}/domains/${encodeURIComponent(created.name)}`;
+    return (
+      <>
+        <PageTitle title={t('add.addedTitle', { name: created.display_name })}>
+          {t('add.addedTitle', { name: created.display_name })}
+        </PageTitle>
+        <p className="lead">
+          <StateBadge state={created.state} /> <ModeBadge mode={created.mode} /> {t('add.nextStep')}
+        </p>
+        <div className="card">
+          <h2>{t('add.discovery')}</h2>
+          <p>
+            {created.mx_discovery.status === 'found'
+              ? t('add.mxFound', { hosts: created.mx_discovery.hosts.map((h) => h.host).join(', ') })
+              : (created.mx_discovery.explanation ?? t(`add.mx.${created.mx_discovery.status}`))}
+          </p>
+          <p className="muted">
+            {created.policy
+              ? t('add.proposed', { mode: t(`modes.${created.policy.mode}`), count: created.policy.mx.length })
+              : t('add.noPolicy')}
+          </p>
+        </div>
+        <RecordsPanel records={created.records} zoneFile={created.zone_file} note={created.note} />
+        <ChecksPanel tenant={tenant} name={created.name} />
+        <p>
+          <Link to={domainUrl}>{t('add.openDomain')}</Link>
+        </p>
+      </>
+    );
+  }
+
+  return (
+    <>
+      <PageTitle title={t('add.title')}>{t('add.title')}</PageTitle>
+      <form className="card form-narrow" onSubmit={submit} noValidate>
+        <Field
+          label={t('add.name')}
+          name="name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          placeholder="example.com"
+          autoComplete="off"
+          spellCheck={false}
+          required
+          hint={t('add.nameHint')}
+          errors={errors.fields.name}
+        />
+        {errors.form && (
+          <p className="form-error" role="alert">
+            {errors.form}
+          </p>
+        )}
+        <div className="actions">
+          <button type="submit" className="btn btn-primary" disabled={create.isPending || name.trim() === ''}>
+            {create.isPending ? t('add.adding') : t('add.submit')}
+          </button>
+          <Link className="btn" to={`/t/${encodeURIComponent(tenant)}/domains`}>
+            {t('common.cancel')}
+          </Link>
+        </div>
+        {create.isPending && <p className="muted small" role="status">{t('add.discovering')}</p>}
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,140 @@
+import { useState, type FormEvent } from 'react';
+import { Link, useLocation, useNavigate } from 'react-router';
+import { useTranslation } from 'react-i18next';
+import { useAuth } from '../auth';
+import { formErrors, type FieldErrors } from '../api/errors';
+import { Field } from '../components/Field';
+import { PageTitle } from '../components/Layout';
+import { LanguageSelect } from '../components/LanguageSelect';
+
+function AuthShell({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <main id="main" className="auth">
+      <div className="auth-lang">
+        <LanguageSelect />
+      </div>
+      <div className="auth-card card">
+        <div className="brand brand-large">
+          <img src="/favicon.svg" alt="" width="32" height="32" />
+          <span>stsd</span>
+        </div>
+        <PageTitle title={title}>{title}</PageTitle>
+        {children}
+      </div>
+    </main>
+  );
+}
+
+function useAfterAuth() {
+  const navigate = useNavigate();
+  const location = useLocation();
+  const from = (location.state as { from?: string } | null)?.from;
+  return () => navigate(from && from !== '/login' ? from : '/', { replace: true });
+}
+
+export function LoginPage() {
+  const { t } = useTranslation();
+  const { login } = useAuth();
+  const done = useAfterAuth();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setBusy(true);
+    setError(null);
+    try {
+      await login(String(form.get('email') ?? ''), String(form.get('password') ?? ''));
+      done();
+    } catch (err) {
+      const { form: message } = formErrors(err, []);
+      setError(err instanceof Error && 'status' in err && err.status === 401 ? t('auth.badCredentials') : message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <AuthShell title={t('auth.loginTitle')}>
+      <form onSubmit={submit} noValidate>
+        <Field label={t('auth.email')} name="email" type="email" autoComplete="username" required />
+        <Field label={t('auth.password')} name="password" type="password" autoComplete="current-password" required />
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? t('auth.loggingIn') : t('auth.login')}
+        </button>
+      </form>
+      <p className="auth-switch">
+        {t('auth.noAccount')} <Link to="/signup">{t('auth.signup')}</Link>
+      </p>
+    </AuthShell>
+  );
+}
+
+export function SignupPage() {
+  const { t } = useTranslation();
+  const { signup } = useAuth();
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState(false);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setBusy(true);
+    setErrors({});
+    setFormError(null);
+    try {
+      const r = await signup(
+        String(form.get('email') ?? ''),
+        String(form.get('password') ?? ''),
+        String(form.get('tenant_name') ?? ''),
+      );
+      navigate(`/t/${encodeURIComponent(r.tenant.id)}/domains`, { replace: true });
+    } catch (err) {
+      const { fields, form: message } = formErrors(err, ['email', 'password', 'tenant_name'], 'email');
+      setErrors(fields);
+      setFormError(message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <AuthShell title={t('auth.signupTitle')}>
+      <form onSubmit={submit} noValidate>
+        <Field label={t('auth.email')} name="email" type="email" autoComplete="username" required errors={errors.email} />
+        <Field
+          label={t('auth.password')}
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          hint={t('auth.passwordHint')}
+          errors={errors.password}
+        />
+        <Field
+          label={t('auth.tenantName')}
+          name="tenant_name"
+          autoComplete="organization"
+          required
+          hint={t('auth.tenantHint')}
+          errors={errors.tenant_name}
+        />
+        {formError && (
+          <p className="form-error" role="alert">
+            {formError}
+          </p>
+        )}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? t('auth.signingUp') : t('auth.signup')}
+        </button>
+      </form>
+      <p className="auth-switch">
+        {t('auth.haveAccount')} <Link to="/login">{t('auth.login')}</Link>
+      </p>
+    </AuthShell>
+  );
+}

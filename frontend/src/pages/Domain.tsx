@@ -1,0 +1,158 @@
+import { Link, useParams } from 'react-router';
+import { useQuery } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { useAuth } from '../auth';
+import { tenantPath, type DomainDetail, type PolicyState, type PolicyVersionList, type PolicyVersionView } from '../api/types';
+import { formatDuration, formatTime } from '../format';
+import { ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
+import { PageTitle } from '../components/Layout';
+import { ChecksPanel, RecordsPanel } from '../components/Setup';
+
+function PolicyCard({ title, version, dnsVersionId }: { title: string; version: PolicyVersionView; dnsVersionId: string | null }) {
+  const { t, i18n } = useTranslation();
+  return (
+    <section className="card" aria-label={title}>
+      <div className="card-head">
+        <h3>{title}</h3>
+        <ModeBadge mode={version.mode} />
+      </div>
+      <dl className="facts">
+        <dt>{t('policy.id')}</dt>
+        <dd><code>{version.id}</code></dd>
+        <dt>{t('policy.versionId')}</dt>
+        <dd><code>{version.version_id}</code></dd>
+        <dt>{t('policy.mx')}</dt>
+        <dd>{version.mx.length ? version.mx.map((m) => <code key={m} className="chip">{m}</code>) : <span className="muted">{t('policy.noMx')}</span>}</dd>
+        <dt>{t('policy.maxAge')}</dt>
+        <dd>{formatDuration(version.max_age, i18n.language)}</dd>
+        <dt>{t('policy.edges')}</dt>
+        <dd>{version.published_at ? formatTime(version.published_at, i18n.language) : t('policy.notYet')}</dd>
+        <dt>{t('policy.dns')}</dt>
+        <dd>
+          {version.dns_at ? formatTime(version.dns_at, i18n.language) : t('policy.notYet')}
+          {dnsVersionId === version.version_id && <span className="badge badge-ok">{t('policy.inDns')}</span>}
+        </dd>
+      </dl>
+      <details>
+        <summary>{t('policy.file')}</summary>
+        <pre tabIndex={0}>{version.body}</pre>
+      </details>
+    </section>
+  );
+}
+
+export function DomainPage() {
+  const { t, i18n } = useTranslation();
+  const { tenant = '', name = '' } = useParams();
+  const { client } = useAuth();
+  const domain = useQuery({
+    queryKey: ['domain', tenant, name],
+    queryFn: ({ signal }) => client.get<DomainDetail>(tenantPath(tenant, 'domains', name), signal),
+  });
+  const policy = useQuery({
+    queryKey: ['policy', tenant, name],
+    queryFn: ({ signal }) => client.get<PolicyState>(tenantPath(tenant, 'domains', name, 'policy'), signal),
+  });
+  const versions = useQuery({
+    queryKey: ['versions', tenant, name],
+    queryFn: ({ signal }) => client.get<PolicyVersionList>(tenantPath(tenant, 'domains', name, 'policy', 'versions'), signal),
+  });
+
+  const back = (
+    <p className="crumbs">
+      <Link to={`/t/${encodeURIComponent(tenant)}/domains`}>← {t('domains.title')}</Link>
+    </p>
+  );
+  if (domain.isPending) return <>{back}<Loading /></>;
+  if (domain.isError) return <>{back}<ErrorState error={domain.error} onRetry={() => void domain.refetch()} /></>;
+  const d = domain.data;
+  const settingUp = d.state !== 'active';
+  return (
+    <>
+      {back}
+      <div className="page-head">
+        <PageTitle title={d.display_name}>{d.display_name}</PageTitle>
+        <div className="badges">
+          <StateBadge state={d.state} />
+          <ModeBadge mode={d.mode} />
+        </div>
+      </div>
+      <p className="muted">
+        {t(`stateHelp.${d.state}`, { defaultValue: '' })} {t('domain.since', { when: formatTime(d.state_changed_at, i18n.language) })}
+      </p>
+
+      <h2>{t('policy.title')}</h2>
+      {policy.isPending && <Loading />}
+      {policy.isError && <ErrorState error={policy.error} onRetry={() => void policy.refetch()} />}
+      {policy.data && (
+        <div className="grid-2">
+          {policy.data.live ? (
+            <PolicyCard title={t('policy.live')} version={policy.data.live} dnsVersionId={policy.data.dns_version_id} />
+          ) : (
+            <section className="card">
+              <h3>{t('policy.live')}</h3>
+              <p className="muted">{t('policy.noLive')}</p>
+            </section>
+          )}
+          {policy.data.pending ? (
+            <PolicyCard title={t('policy.pending')} version={policy.data.pending} dnsVersionId={policy.data.dns_version_id} />
+          ) : (
+            <section className="card">
+              <h3>{t('policy.pending')}</h3>
+              <p className="muted">{t('policy.noPending')}</p>
+            </section>
+          )}
+        </div>
+      )}
+
+      {settingUp ? (
+        <>
+          <ChecksPanel tenant={tenant} name={d.name} />
+          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
+        </>
+      ) : (
+        <>
+          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
+          <ChecksPanel tenant={tenant} name={d.name} />
+        </>
+      )}
+
+      <section className="card" aria-labelledby="history-h">
+        <h2 id="history-h">{t('history.title')}</h2>
+        {versions.isPending && <Loading />}
+        {versions.isError && <ErrorState error={versions.error} onRetry={() => void versions.refetch()} />}
+        {versions.data && versions.data.items.length === 0 && <p className="muted">{t('history.empty')}</p>}
+        {versions.data && versions.data.items.length > 0 && (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">{t('history.created')}</th>
+                  <th scope="col">{t('policy.mode')}</th>
+                  <th scope="col">{t('policy.id')}</th>
+                  <th scope="col">{t('policy.versionId')}</th>
+                  <th scope="col" className="col-wide">{t('history.author')}</th>
+                  <th scope="col" className="col-wide">{t('policy.edges')}</th>
+                  <th scope="col" className="col-wide">{t('policy.dns')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {versions.data.items.map((v) => (
+                  <tr key={v.version_id}>
+                    <td>{formatTime(v.created_at, i18n.language)}</td>
+                    <td><ModeBadge mode={v.mode} /></td>
+                    <td><code>{v.id}</code></td>
+                    <td><code className="small">{v.version_id}</code></td>
+                    <td className="col-wide"><code className="small">{v.author}</code></td>
+                    <td className="col-wide">{v.published_at ? formatTime(v.published_at, i18n.language) : t('policy.notYet')}</td>
+                    <td className="col-wide">{v.dns_at ? formatTime(v.dns_at, i18n.language) : t('policy.notYet')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}
