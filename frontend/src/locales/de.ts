@@ -110,7 +110,7 @@ export const de: Catalogue = {
     },
     proposed_one: 'Vorgeschlagene Richtlinie: {{mode}} mit {{count}} MX-Muster.',
     proposed_other: 'Vorgeschlagene Richtlinie: {{mode}} mit {{count}} MX-Mustern.',
-    noPolicy: 'Es wurde keine Richtlinie vorgeschlagen, weil keine MX-Hosts gefunden wurden.',
+    noPolicy: 'Es wurde keine Richtlinie vorgeschlagen: dafür braucht es die MX-Hosts der Domain.',
     openDomain: 'Domain-Seite öffnen',
   },
   records: {

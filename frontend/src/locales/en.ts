@@ -108,7 +108,7 @@ export const en = {
     },
     proposed_one: 'Proposed policy: {{mode}} with {{count}} MX pattern.',
     proposed_other: 'Proposed policy: {{mode}} with {{count}} MX patterns.',
-    noPolicy: 'No policy was proposed, because no MX hosts were found.',
+    noPolicy: 'No policy was proposed: proposing one needs the MX hosts of the domain.',
     openDomain: 'Open the domain page',
   },
   records: {
