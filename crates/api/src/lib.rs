@@ -20,6 +20,7 @@ mod metrics;
 mod openapi;
 pub mod password;
 mod policy;
+mod reports;
 mod tenants;
 mod tokens;
 
@@ -153,6 +154,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tokens::routes())
         .merge(domains::routes())
         .merge(fetches::routes())
+        .merge(reports::routes())
         .merge(checks::routes())
         .merge(policy::routes())
         .merge(audit::routes())

@@ -22,6 +22,7 @@ mod ids;
 mod jobs;
 mod nodes;
 mod policies;
+mod reports;
 mod sealing;
 mod serving;
 mod sessions;
@@ -41,6 +42,10 @@ pub use ids::{DomainId, TenantId, UserId};
 pub use jobs::Job;
 pub use nodes::Node;
 pub use policies::{PolicyVersion, VersionOutcome};
+pub use reports::{
+    FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportFilter, ReportIngest,
+    ReportTotals, StoredReport, TotalsBy,
+};
 pub use sealing::{MasterKey, SealError};
 pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};
 pub use sessions::RefreshOutcome;

@@ -299,6 +299,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/domains/{name}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists a domain's TLS reports, newest reporting period first, with filters by date range
+         *     and organization.
+         */
+        get: operations["reports_list"];
+        put?: never;
+        /**
+         * Uploads one TLS report file (RFC 8460), gzip or plain JSON, e.g. from an old mailbox.
+         *     A body whose declared media type does not match is accepted and flagged; a body that is
+         *     neither gzip nor JSON is refused with 415. A second upload of the same report (same
+         *     organization, report id and policy domain, by any transport) answers 200 with
+         *     `duplicate: true` and is not counted again. A report for another policy domain is stored
+         *     and flagged, and left out of counts.
+         */
+        post: operations["reports_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/domains/{name}/reports/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Summarizes a domain's counted TLS reports over a range of UTC days: totals and success
+         *     rate, grouped per day (every day of the range, for time series), per result type (with
+         *     the plain-language explanation and likely fix of each), per reporting organization, or
+         *     failed sessions per receiving MX. Sessions are never added across the policies of one
+         *     report.
+         */
+        get: operations["reports_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/domains/{name}/checks": {
         parameters: {
             query?: never;
@@ -672,6 +723,11 @@ export interface components {
             /** @description What is wrong with it. */
             message: string;
         };
+        /**
+         * @description How to group a summary.
+         * @enum {string}
+         */
+        GroupBy: "day" | "result" | "organization" | "mx";
         /** @description Liveness. */
         Health: {
             /** @description Always `ok`. */
@@ -858,6 +914,55 @@ export interface components {
             /** @description The records. */
             records: components["schemas"]["DnsRecord"][];
         };
+        /** @description One stored report. */
+        ReportItem: {
+            /** @description stsd's id of the report. */
+            id: string;
+            /** @description The reporting organization. */
+            organization: string;
+            /** @description The reporter's report id. */
+            report_id: string;
+            /** @description The policy domain ('' when the report named none). */
+            policy_domain: string;
+            /** @description The reporter's contact, when given. */
+            contact?: string | null;
+            /** @description Start of the reporting period (RFC 3339). */
+            start: string;
+            /** @description End of the reporting period (RFC 3339). */
+            end: string;
+            /** @description How it arrived: `upload`, `https` or `smtp`. */
+            transport: string;
+            /** @description The declared media type. */
+            media_type: string;
+            /** @description The declared media type did not match the body. */
+            media_type_flagged: boolean;
+            /** @description The policy domain is not this domain. */
+            domain_mismatch: boolean;
+            /** @description Whether the report is in counts and summaries. */
+            counted: boolean;
+            /**
+             * Format: int64
+             * @description Successful sessions.
+             */
+            successful_sessions: number;
+            /**
+             * Format: int64
+             * @description Failed sessions.
+             */
+            failed_sessions: number;
+            /** @description When stsd received it (RFC 3339). */
+            received_at: string;
+        };
+        /** @description A page of reports, newest first. */
+        ReportList: {
+            /** @description The reports. */
+            items: components["schemas"]["ReportItem"][];
+            /**
+             * Format: int64
+             * @description The `offset` of the next page, when there is one.
+             */
+            next_offset?: number | null;
+        };
         /** @description A member's role after a change. */
         RoleChanged: {
             /** @description User id. */
@@ -898,6 +1003,51 @@ export interface components {
              * @description Seconds until the access token expires.
              */
             expires_in: number;
+        };
+        /** @description A domain's TLS report summary. */
+        Summary: {
+            /** @description First day of the range. */
+            from: string;
+            /** @description Last day of the range. */
+            to: string;
+            /** @description The grouping. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description Counts over the whole range. */
+            totals: components["schemas"]["Totals"];
+            /** @description The groups. */
+            groups: components["schemas"]["SummaryGroup"][];
+        };
+        /** @description One group of a summary. */
+        SummaryGroup: {
+            /**
+             * @description The day (`YYYY-MM-DD`), result type, organization or MX host (`unknown` when the
+             *     reports did not name it).
+             */
+            key: string;
+            /**
+             * Format: int64
+             * @description Counted reports (day and organization groups).
+             */
+            reports?: number | null;
+            /**
+             * Format: int64
+             * @description Successful sessions (day and organization groups, and the `success` result).
+             */
+            successful_sessions?: number | null;
+            /**
+             * Format: int64
+             * @description Failed sessions.
+             */
+            failed_sessions: number;
+            /**
+             * Format: double
+             * @description Successful / all sessions (day and organization groups with sessions).
+             */
+            success_rate?: number | null;
+            /** @description For result groups: what the result type means. */
+            explanation?: string | null;
+            /** @description For result groups: the likely fix. */
+            fix?: string | null;
         };
         /** @description The one-click mode switch. */
         SwitchMode: {
@@ -990,6 +1140,29 @@ export interface components {
              */
             revoked_at: number | null;
         };
+        /** @description Counts of a range or group. */
+        Totals: {
+            /**
+             * Format: int64
+             * @description Counted reports.
+             */
+            reports: number;
+            /**
+             * Format: int64
+             * @description Successful sessions.
+             */
+            successful_sessions: number;
+            /**
+             * Format: int64
+             * @description Failed sessions.
+             */
+            failed_sessions: number;
+            /**
+             * Format: double
+             * @description Successful / all sessions, absent when there were none.
+             */
+            success_rate?: number | null;
+        };
         /** @description A new policy. */
         UpdatePolicy: {
             /**
@@ -1007,6 +1180,26 @@ export interface components {
             max_age: number;
             /** @description Serve `enforce` although readiness checks fail (owners and admins only). */
             override?: boolean;
+        };
+        /** @description What an upload did. */
+        UploadResult: {
+            /** @description stsd's id of the stored report (the earlier one for a duplicate). */
+            id: string;
+            /**
+             * @description The same report (organization, report id, policy domain) was already stored; it is
+             *     not counted again.
+             */
+            duplicate: boolean;
+            /** @description The reporting organization. */
+            organization: string;
+            /** @description The reporter's report id. */
+            report_id: string;
+            /** @description The report's policy domain, when it names one. */
+            policy_domain?: string | null;
+            /** @description The declared media type does not match the body (accepted anyway). */
+            media_type_flagged: boolean;
+            /** @description The report's policy domain is not this domain: stored, but left out of counts. */
+            domain_mismatch: boolean;
         };
         /** @description A logged-in user and their memberships. */
         UserMe: {
@@ -1878,6 +2071,157 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FetchList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    reports_list: {
+        parameters: {
+            query?: {
+                /** @description First day (`YYYY-MM-DD`, UTC, of the report's start), inclusive. */
+                from?: string;
+                /** @description Last day, inclusive. */
+                to?: string;
+                /** @description Only reports of this organization. */
+                organization?: string;
+                /** @description Page size, 1 to 200 (default 50). */
+                limit?: number;
+                /** @description How many reports to skip (default 0). */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    reports_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description The report, gzip (`application/tlsrpt+gzip`, `application/gzip`) or JSON (`application/tlsrpt+json`, `application/json`); at most 10 MiB, 20 MiB decompressed */
+        requestBody: {
+            content: {
+                "application/tlsrpt+gzip": number[];
+            };
+        };
+        responses: {
+            /** @description Already stored: a duplicate, not counted again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadResult"];
+                };
+            };
+            /** @description Stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Over 10 MiB, or over 20 MiB decompressed (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Neither gzip nor JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description JSON that is not a TLS report (`invalid_report`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    reports_summary: {
+        parameters: {
+            query?: {
+                /** @description First day (`YYYY-MM-DD`, UTC), inclusive; default 29 days before `to`. */
+                from?: string;
+                /** @description Last day, inclusive; default today. */
+                to?: string;
+                /** @description `day` (default), `result`, `organization` or `mx`. */
+                group_by?: components["schemas"]["GroupBy"];
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Summary"];
                 };
             };
             400: components["responses"]["BadRequest"];

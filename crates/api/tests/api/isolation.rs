@@ -111,6 +111,21 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
             None,
         ),
         (
+            Method::GET,
+            format!("{bb}/domains/victim.example/reports"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{bb}/domains/victim.example/reports"),
+            Some(json!({})),
+        ),
+        (
+            Method::GET,
+            format!("{bb}/domains/victim.example/reports/summary"),
+            None,
+        ),
+        (
             Method::POST,
             format!("{bb}/domains/victim.example/checks"),
             Some(json!({})),

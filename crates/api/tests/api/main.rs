@@ -15,4 +15,5 @@ mod domains;
 mod errors;
 mod isolation;
 mod openapi;
+mod reports;
 mod tokens;

@@ -1,0 +1,602 @@
+//! TLS-RPT reports (RFC 8460) of a domain: upload of a report file, the report list, and
+//! summaries for charts (per day, result type, reporting organization or receiving MX).
+
+use axum::Json as AxumJson;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use stsd_reports::{Encoding, ReportError};
+use stsd_store::{
+    FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportFilter, ReportIngest,
+    StoredReport, TotalsBy,
+};
+use time::Date;
+use time::macros::format_description;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Access, Need, Principal};
+use crate::domains::load;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::{Path, Query};
+
+/// Largest report file the upload accepts (compressed or not).
+const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Largest report once decompressed.
+const MAX_DECOMPRESSED: usize = stsd_reports::DEFAULT_MAX_DECOMPRESSED;
+/// Longest summary range, in days.
+const MAX_RANGE_DAYS: i64 = 400;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .merge(OpenApiRouter::new().routes(routes!(list)))
+        .merge(OpenApiRouter::new().routes(routes!(summary)))
+}
+
+/// What an upload did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UploadResult {
+    /// stsd's id of the stored report (the earlier one for a duplicate).
+    id: String,
+    /// The same report (organization, report id, policy domain) was already stored; it is
+    /// not counted again.
+    duplicate: bool,
+    /// The reporting organization.
+    organization: String,
+    /// The reporter's report id.
+    report_id: String,
+    /// The report's policy domain, when it names one.
+    policy_domain: Option<String>,
+    /// The declared media type does not match the body (accepted anyway).
+    media_type_flagged: bool,
+    /// The report's policy domain is not this domain: stored, but left out of counts.
+    domain_mismatch: bool,
+}
+
+/// One stored report.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReportItem {
+    /// stsd's id of the report.
+    id: String,
+    /// The reporting organization.
+    organization: String,
+    /// The reporter's report id.
+    report_id: String,
+    /// The policy domain ('' when the report named none).
+    policy_domain: String,
+    /// The reporter's contact, when given.
+    contact: Option<String>,
+    /// Start of the reporting period (RFC 3339).
+    start: String,
+    /// End of the reporting period (RFC 3339).
+    end: String,
+    /// How it arrived: `upload`, `https` or `smtp`.
+    transport: String,
+    /// The declared media type.
+    media_type: String,
+    /// The declared media type did not match the body.
+    media_type_flagged: bool,
+    /// The policy domain is not this domain.
+    domain_mismatch: bool,
+    /// Whether the report is in counts and summaries.
+    counted: bool,
+    /// Successful sessions.
+    successful_sessions: i64,
+    /// Failed sessions.
+    failed_sessions: i64,
+    /// When stsd received it (RFC 3339).
+    received_at: String,
+}
+
+/// A page of reports, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReportList {
+    /// The reports.
+    items: Vec<ReportItem>,
+    /// The `offset` of the next page, when there is one.
+    next_offset: Option<i64>,
+}
+
+/// Which reports to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// First day (`YYYY-MM-DD`, UTC, of the report's start), inclusive.
+    from: Option<String>,
+    /// Last day, inclusive.
+    to: Option<String>,
+    /// Only reports of this organization.
+    organization: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<i64>,
+    /// How many reports to skip (default 0).
+    offset: Option<i64>,
+}
+
+/// How to group a summary.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum GroupBy {
+    /// Per UTC day, every day of the range (a time series).
+    Day,
+    /// Per result type (`success` first), with explanations and fixes.
+    Result,
+    /// Per reporting organization.
+    Organization,
+    /// Failed sessions per receiving MX.
+    Mx,
+}
+
+/// The summary's range and grouping.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SummaryQuery {
+    /// First day (`YYYY-MM-DD`, UTC), inclusive; default 29 days before `to`.
+    from: Option<String>,
+    /// Last day, inclusive; default today.
+    to: Option<String>,
+    /// `day` (default), `result`, `organization` or `mx`.
+    group_by: Option<GroupBy>,
+}
+
+/// Counts of a range or group.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Totals {
+    /// Counted reports.
+    reports: i64,
+    /// Successful sessions.
+    successful_sessions: i64,
+    /// Failed sessions.
+    failed_sessions: i64,
+    /// Successful / all sessions, absent when there were none.
+    success_rate: Option<f64>,
+}
+
+/// One group of a summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SummaryGroup {
+    /// The day (`YYYY-MM-DD`), result type, organization or MX host (`unknown` when the
+    /// reports did not name it).
+    key: String,
+    /// Counted reports (day and organization groups).
+    reports: Option<i64>,
+    /// Successful sessions (day and organization groups, and the `success` result).
+    successful_sessions: Option<i64>,
+    /// Failed sessions.
+    failed_sessions: i64,
+    /// Successful / all sessions (day and organization groups with sessions).
+    success_rate: Option<f64>,
+    /// For result groups: what the result type means.
+    explanation: Option<String>,
+    /// For result groups: the likely fix.
+    fix: Option<String>,
+}
+
+/// A domain's TLS report summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Summary {
+    /// First day of the range.
+    from: String,
+    /// Last day of the range.
+    to: String,
+    /// The grouping.
+    group_by: GroupBy,
+    /// Counts over the whole range.
+    totals: Totals,
+    /// The groups.
+    groups: Vec<SummaryGroup>,
+}
+
+fn rate(ok: i64, failed: i64) -> Option<f64> {
+    let all = ok.saturating_add(failed);
+    // Session counts stay far below 2^53; the ratio is for display.
+    (all > 0).then(|| ok as f64 / all as f64)
+}
+
+fn day_of(date: Date) -> i64 {
+    date.midnight()
+        .assume_utc()
+        .unix_timestamp()
+        .div_euclid(86_400)
+}
+
+fn date_of(day: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400))
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
+}
+
+fn parse_day(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    Date::parse(value, format_description!("[year]-[month]-[day]"))
+        .map(|d| Some(day_of(d)))
+        .map_err(|_| {
+            ApiError::validation(vec![crate::FieldError {
+                field: field.to_owned(),
+                message: "expected a date as YYYY-MM-DD".to_owned(),
+            }])
+        })
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn item(r: StoredReport) -> ReportItem {
+    ReportItem {
+        start: rfc3339(r.start),
+        end: rfc3339(r.end),
+        received_at: rfc3339(r.received_at),
+        id: r.id,
+        organization: r.organization,
+        report_id: r.report_id,
+        policy_domain: r.policy_domain,
+        contact: r.contact,
+        transport: r.transport,
+        media_type: r.media_type,
+        media_type_flagged: r.media_type_flagged,
+        domain_mismatch: r.domain_mismatch,
+        counted: r.counted,
+        successful_sessions: r.successful_sessions,
+        failed_sessions: r.failed_sessions,
+    }
+}
+
+fn report_error(e: &ReportError) -> ApiError {
+    match e {
+        ReportError::NotAReport | ReportError::Gzip(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("{e}: send a TLS report as application/tlsrpt+gzip or application/tlsrpt+json"),
+        ),
+        ReportError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
+        ReportError::TooDeep(_) | ReportError::Json(_) | ReportError::Invalid(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_report",
+            e.to_string(),
+        ),
+    }
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Uploads one TLS report file (RFC 8460), gzip or plain JSON, e.g. from an old mailbox.
+/// A body whose declared media type does not match is accepted and flagged; a body that is
+/// neither gzip nor JSON is refused with 415. A second upload of the same report (same
+/// organization, report id and policy domain, by any transport) answers 200 with
+/// `duplicate: true` and is not counted again. A report for another policy domain is stored
+/// and flagged, and left out of counts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/reports",
+    operation_id = "reports_upload",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/tlsrpt+gzip",
+        description = "The report, gzip (`application/tlsrpt+gzip`, `application/gzip`) or JSON (`application/tlsrpt+json`, `application/json`); at most 10 MiB, 20 MiB decompressed"
+    ),
+    responses(
+        (status = 201, description = "Stored", body = UploadResult),
+        (status = 200, description = "Already stored: a duplicate, not counted again", body = UploadResult),
+        (status = 413, description = "Over 10 MiB, or over 20 MiB decompressed (`payload_too_large`)", body = ErrorEnvelope),
+        (status = 415, description = "Neither gzip nor JSON (`unsupported_media_type`)", body = ErrorEnvelope),
+        (status = 422, description = "JSON that is not a TLS report (`invalid_report`)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+async fn upload(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, AxumJson<UploadResult>), ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
+    let domain = load(&state, &access, &name).await?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the report file is over 10 MiB",
+            )
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let decoded = stsd_reports::decode(&body, MAX_DECOMPRESSED).map_err(|e| report_error(&e))?;
+    let report = stsd_reports::parse_json(&decoded.json).map_err(|e| report_error(&e))?;
+    let media_type_flagged = !match decoded.encoding {
+        Encoding::Gzip => {
+            ["application/tlsrpt+gzip", "application/gzip"].contains(&declared.as_str())
+        }
+        Encoding::Json => {
+            ["application/tlsrpt+json", "application/json"].contains(&declared.as_str())
+        }
+    };
+    let raw_gzip = match decoded.encoding {
+        Encoding::Gzip => body.to_vec(),
+        Encoding::Json => stsd_reports::gzip(&decoded.json),
+    };
+    let name = domain.name.as_str();
+    let domain_mismatch = report
+        .policies
+        .iter()
+        .filter_map(|p| p.policy_domain.as_deref())
+        .any(|d| d != name);
+    let policy_domain = report.policy_domain().map(str::to_owned);
+    let new = NewReport {
+        domain_id: domain.id.clone(),
+        organization: report.organization.clone(),
+        report_id: report.report_id.clone(),
+        policy_domain: policy_domain.clone(),
+        contact: report.contact.clone(),
+        start: report.start,
+        end: report.end,
+        transport: "upload".to_owned(),
+        media_type: if declared.is_empty() {
+            decoded.encoding.media_type().to_owned()
+        } else {
+            declared
+        },
+        media_type_flagged,
+        domain_mismatch,
+        counted: !domain_mismatch,
+        successful_sessions: count(report.successful_sessions()),
+        failed_sessions: count(report.failed_sessions()),
+        failure_rollup: report
+            .failures_by_result_and_mx()
+            .into_iter()
+            .map(|(r, m, n)| (r, m, count(n)))
+            .collect(),
+        raw_gzip,
+        policies: report
+            .policies
+            .iter()
+            .map(|p| NewReportPolicy {
+                policy_type: p.policy_type.clone(),
+                policy_domain: p.policy_domain.clone(),
+                policy_strings: p.policy_strings.clone(),
+                mx_hosts: p.mx_hosts.clone(),
+                successful_sessions: count(p.successful_sessions),
+                failed_sessions: count(p.failed_sessions),
+                failures: p
+                    .failures
+                    .iter()
+                    .map(|f| NewReportFailure {
+                        result_type: f.result_type.clone(),
+                        sending_mta_ip: f.sending_mta_ip.clone(),
+                        receiving_mx_hostname: f.receiving_mx_hostname.clone(),
+                        receiving_mx_helo: f.receiving_mx_helo.clone(),
+                        receiving_ip: f.receiving_ip.clone(),
+                        failed_sessions: count(f.failed_sessions),
+                        additional_information: f.additional_information.clone(),
+                        failure_reason_code: f.failure_reason_code.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let (status, id, duplicate) = match state.inner.store.ingest_report(&new).await? {
+        ReportIngest::Stored(id) => (StatusCode::CREATED, id, false),
+        ReportIngest::Duplicate(id) => (StatusCode::OK, id, true),
+    };
+    Ok((
+        status,
+        AxumJson(UploadResult {
+            id,
+            duplicate,
+            organization: report.organization,
+            report_id: report.report_id,
+            policy_domain,
+            media_type_flagged,
+            domain_mismatch,
+        }),
+    ))
+}
+
+/// Lists a domain's TLS reports, newest reporting period first, with filters by date range
+/// and organization.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/reports",
+    operation_id = "reports_list",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+        ListQuery,
+    ),
+    responses((status = 200, description = "A page of reports", body = ReportList)),
+    security(("bearer" = []))
+)]
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+) -> Result<AxumJson<ReportList>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let domain = load(&state, &access, &name).await?;
+    let filter = ReportFilter {
+        from_day: parse_day("from", query.from.as_deref())?,
+        to_day: parse_day("to", query.to.as_deref())?,
+        organization: query.organization.filter(|o| !o.is_empty()),
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let offset = query.offset.unwrap_or(0).max(0);
+    // One more than asked tells whether there is a next page.
+    let mut rows = state
+        .inner
+        .store
+        .reports(&domain.id, &filter, limit + 1, offset)
+        .await?;
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(AxumJson(ReportList {
+        items: rows.into_iter().map(item).collect(),
+        next_offset: more.then_some(offset + limit),
+    }))
+}
+
+/// Summarizes a domain's counted TLS reports over a range of UTC days: totals and success
+/// rate, grouped per day (every day of the range, for time series), per result type (with
+/// the plain-language explanation and likely fix of each), per reporting organization, or
+/// failed sessions per receiving MX. Sessions are never added across the policies of one
+/// report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/reports/summary",
+    operation_id = "reports_summary",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+        SummaryQuery,
+    ),
+    responses((status = 200, description = "The summary", body = Summary)),
+    security(("bearer" = []))
+)]
+async fn summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name)): Path<(String, String)>,
+    Query(query): Query<SummaryQuery>,
+) -> Result<AxumJson<Summary>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let domain = load(&state, &access, &name).await?;
+    let today = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(86_400);
+    let to = parse_day("to", query.to.as_deref())?.unwrap_or(today);
+    let from = parse_day("from", query.from.as_deref())?.unwrap_or(to - 29);
+    if from > to || to - from >= MAX_RANGE_DAYS {
+        return Err(ApiError::validation(vec![crate::FieldError {
+            field: "from".to_owned(),
+            message: format!("the range must be 1 to {MAX_RANGE_DAYS} days with from <= to"),
+        }]));
+    }
+    let group_by = query.group_by.unwrap_or(GroupBy::Day);
+    let store = &state.inner.store;
+    let all = store
+        .report_totals(&domain.id, from, to, TotalsBy::All)
+        .await?;
+    let (reports, ok, failed) = all.first().map_or((0, 0, 0), |t| {
+        (t.reports, t.successful_sessions, t.failed_sessions)
+    });
+    let totals_group = |key: String, t: Option<&stsd_store::ReportTotals>| {
+        let (r, s, f) = t.map_or((0, 0, 0), |t| {
+            (t.reports, t.successful_sessions, t.failed_sessions)
+        });
+        SummaryGroup {
+            key,
+            reports: Some(r),
+            successful_sessions: Some(s),
+            failed_sessions: f,
+            success_rate: rate(s, f),
+            explanation: None,
+            fix: None,
+        }
+    };
+    let groups = match group_by {
+        GroupBy::Day => {
+            let rows = store
+                .report_totals(&domain.id, from, to, TotalsBy::Day)
+                .await?;
+            (from..=to)
+                .map(|day| {
+                    let key = day.to_string();
+                    totals_group(date_of(day), rows.iter().find(|r| r.key == key))
+                })
+                .collect()
+        }
+        GroupBy::Organization => store
+            .report_totals(&domain.id, from, to, TotalsBy::Organization)
+            .await?
+            .iter()
+            .map(|t| totals_group(t.key.clone(), Some(t)))
+            .collect(),
+        GroupBy::Result => {
+            let info = stsd_reports::explain("success");
+            let mut groups = vec![SummaryGroup {
+                key: "success".to_owned(),
+                reports: None,
+                successful_sessions: Some(ok),
+                failed_sessions: 0,
+                success_rate: None,
+                explanation: Some(info.explanation.to_owned()),
+                fix: Some(info.fix.to_owned()),
+            }];
+            for (key, n) in store
+                .report_failures(&domain.id, from, to, FailuresBy::Result)
+                .await?
+            {
+                let info = stsd_reports::explain(&key);
+                groups.push(SummaryGroup {
+                    key,
+                    reports: None,
+                    successful_sessions: None,
+                    failed_sessions: n,
+                    success_rate: None,
+                    explanation: Some(info.explanation.to_owned()),
+                    fix: Some(info.fix.to_owned()),
+                });
+            }
+            groups
+        }
+        GroupBy::Mx => store
+            .report_failures(&domain.id, from, to, FailuresBy::Mx)
+            .await?
+            .into_iter()
+            .map(|(key, n)| SummaryGroup {
+                key: if key.is_empty() {
+                    "unknown".to_owned()
+                } else {
+                    key
+                },
+                reports: None,
+                successful_sessions: None,
+                failed_sessions: n,
+                success_rate: None,
+                explanation: None,
+                fix: None,
+            })
+            .collect(),
+    };
+    Ok(AxumJson(Summary {
+        from: date_of(from),
+        to: date_of(to),
+        group_by,
+        totals: Totals {
+            reports,
+            successful_sessions: ok,
+            failed_sessions: failed,
+            success_rate: rate(ok, failed),
+        },
+        groups,
+    }))
+}

@@ -1,0 +1,206 @@
+//! TLS-RPT report upload, list and summary, over HTTP on both backends.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer};
+
+fn report(org: &str, id: &str, domain: &str, ok: u64, failed: u64) -> Value {
+    json!({
+        "organization-name": org,
+        "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+        "contact-info": "tlsrpt@reporter.example",
+        "report-id": id,
+        "policies": [{
+            "policy": {"policy-type": "sts", "policy-domain": domain, "mx-host": "mx1.example.org",
+                       "policy-string": ["version: STSv1", "mode: testing", "mx: mx1.example.org", "max_age: 86400"]},
+            "summary": {"total-successful-session-count": ok, "total-failure-session-count": failed},
+            "failure-details": [{"result-type": "certificate-expired", "sending-mta-ip": "198.51.100.1",
+                                 "receiving-mx-hostname": "mx1.example.org", "failed-session-count": failed}]
+        }]
+    })
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    stsd_reports::gzip(data)
+}
+
+async fn setup(server: &TestServer) -> (Client, String) {
+    server.dns.set_mx("example.org", &[(10, "mx1.example.org")]);
+    let (mut c, tenant) = server.signup("owner@example.com", "T").await;
+    let (status, body) = c
+        .post(
+            &format!("/api/v1/tenants/{tenant}/domains"),
+            json!({ "name": "example.org" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (
+        c,
+        format!("/api/v1/tenants/{tenant}/domains/example.org/reports"),
+    )
+}
+
+async fn upload(c: &mut Client, path: &str, ct: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let (s, _, v) = c.raw(Method::POST, path, Some((ct, body)), &[]).await;
+    (s, v)
+}
+
+async fn upload_gzip_and_json_then_summarize(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let a = serde_json::to_vec(&report("Google Inc.", "r1", "example.org", 40, 2)).unwrap();
+    let (s, v) = upload(&mut c, &path, "application/tlsrpt+gzip", gzip(&a)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["duplicate"], false);
+    assert_eq!(v["media_type_flagged"], false);
+    let b = serde_json::to_vec(&report("Microsoft", "r2", "example.org", 10, 0)).unwrap();
+    let (s, v) = upload(&mut c, &path, "application/tlsrpt+json", b).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+
+    let q = "from=2026-11-19&to=2026-11-21";
+    let (s, sum) = c.get(&format!("{path}/summary?{q}&group_by=day")).await;
+    assert_eq!(s, StatusCode::OK, "{sum}");
+    assert_eq!(sum["totals"]["reports"], 2);
+    assert_eq!(sum["totals"]["successful_sessions"], 50);
+    assert_eq!(sum["totals"]["failed_sessions"], 2);
+    let rate = sum["totals"]["success_rate"].as_f64().unwrap();
+    assert!((rate - 50.0 / 52.0).abs() < 1e-9);
+    let days = sum["groups"].as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[1]["key"], "2026-11-20");
+    assert_eq!(days[1]["reports"], 2);
+    assert_eq!(days[0]["reports"], 0);
+
+    let (_, by_result) = c.get(&format!("{path}/summary?{q}&group_by=result")).await;
+    let groups = by_result["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["key"], "success");
+    assert_eq!(groups[1]["key"], "certificate-expired");
+    assert_eq!(groups[1]["failed_sessions"], 2);
+    assert!(groups[1]["fix"].as_str().unwrap().contains("Renew"));
+
+    let (_, by_org) = c
+        .get(&format!("{path}/summary?{q}&group_by=organization"))
+        .await;
+    assert_eq!(by_org["groups"].as_array().unwrap().len(), 2);
+    let (_, by_mx) = c.get(&format!("{path}/summary?{q}&group_by=mx")).await;
+    assert_eq!(by_mx["groups"][0]["key"], "mx1.example.org");
+
+    let (s, list) = c.get(&format!("{path}?limit=1")).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["next_offset"], 1);
+    let (_, list) = c.get(&format!("{path}?organization=Microsoft")).await;
+    assert_eq!(list["items"][0]["report_id"], "r2");
+    assert_eq!(list["next_offset"], Value::Null);
+}
+
+async fn duplicates_count_once_per_organization(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let a = serde_json::to_vec(&report("Google Inc.", "same-id", "example.org", 5, 1)).unwrap();
+    let (s, first) = upload(&mut c, &path, "application/tlsrpt+json", a.clone()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // The same report again, gzip this time and mislabelled: still a duplicate.
+    let (s, again) = upload(&mut c, &path, "application/octet-stream", gzip(&a)).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["media_type_flagged"], true);
+    // Same report id from another organization: a different report.
+    let b = serde_json::to_vec(&report("Yahoo", "same-id", "example.org", 5, 1)).unwrap();
+    let (s, _) = upload(&mut c, &path, "application/json", b).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, sum) = c
+        .get(&format!("{path}/summary?from=2026-11-20&to=2026-11-20"))
+        .await;
+    assert_eq!(sum["totals"]["reports"], 2);
+    assert_eq!(sum["totals"]["successful_sessions"], 10);
+    // A report for another policy domain is stored and flagged, but not counted.
+    let other = serde_json::to_vec(&report("Google Inc.", "x", "other.example", 100, 0)).unwrap();
+    let (s, v) = upload(&mut c, &path, "application/tlsrpt+json", other).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(v["domain_mismatch"], true);
+    let (_, sum) = c
+        .get(&format!("{path}/summary?from=2026-11-20&to=2026-11-20"))
+        .await;
+    assert_eq!(sum["totals"]["reports"], 2);
+    let (_, list) = c.get(&path).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+}
+
+async fn bad_bodies_are_refused(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let (s, v) = upload(
+        &mut c,
+        &path,
+        "application/tlsrpt+json",
+        b"not a report".to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{v}");
+    // Over the 10 MiB upload limit. The server answers 413 before reading the whole body and
+    // then closes the connection, so the client may see the reset before the answer.
+    let sent = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(c.token.clone().unwrap())
+        .header("content-type", "application/tlsrpt+json")
+        .body(vec![b' '; 11 << 20])
+        .send()
+        .await;
+    match sent {
+        Ok(resp) => assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    let (s, v) = upload(&mut c, &path, "application/json", b"{\"a\": 1}".to_vec()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (_, list) = c.get(&path).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+}
+
+async fn foreign_tenant_sees_nothing(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let a = serde_json::to_vec(&report("Google Inc.", "r1", "example.org", 1, 0)).unwrap();
+    assert_eq!(
+        upload(&mut c, &path, "application/tlsrpt+json", a.clone())
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (mut other, _) = server.signup("other@example.com", "O").await;
+    let (s, _) = upload(&mut other, &path, "application/tlsrpt+json", a).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(other.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.get(&format!("{path}/summary")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn policies_of_one_report_are_not_added(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let mut r = report("Provider", "two", "example.org", 10, 3);
+    let policy = r["policies"][0].clone();
+    let mut tlsa = policy.clone();
+    tlsa["policy"]["policy-type"] = json!("tlsa");
+    r["policies"] = json!([policy, tlsa]);
+    let (s, v) = upload(
+        &mut c,
+        &path,
+        "application/tlsrpt+json",
+        serde_json::to_vec(&r).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let q = "from=2026-11-20&to=2026-11-20";
+    let (_, sum) = c.get(&format!("{path}/summary?{q}&group_by=result")).await;
+    assert_eq!(sum["totals"]["successful_sessions"], 10);
+    assert_eq!(sum["totals"]["failed_sessions"], 3);
+    assert_eq!(sum["groups"][1]["failed_sessions"], 3);
+}
+
+crate::both_backends!(
+    policies_of_one_report_are_not_added,
+    upload_gzip_and_json_then_summarize,
+    duplicates_count_once_per_organization,
+    bad_bodies_are_refused,
+    foreign_tenant_sees_nothing,
+);

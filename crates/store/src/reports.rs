@@ -1,0 +1,452 @@
+//! TLS-RPT reports: ingest (raw, normalized rows and daily rollups in one transaction,
+//! deduplicated across transports) and the queries behind the report list and summaries.
+
+use time::OffsetDateTime;
+
+use crate::Result;
+use crate::clock::{from_ms, now, to_ms};
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::ids::{DomainId, row_id};
+
+/// A parsed report to store for one registration.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    /// The registration the report was delivered for.
+    pub domain_id: DomainId,
+    /// The reporting organization.
+    pub organization: String,
+    /// The reporter's report id.
+    pub report_id: String,
+    /// The report's (first) policy domain; part of the deduplication key.
+    pub policy_domain: Option<String>,
+    /// `contact-info`.
+    pub contact: Option<String>,
+    /// Start of the reporting period; its UTC date is the report's day.
+    pub start: OffsetDateTime,
+    /// End of the reporting period.
+    pub end: OffsetDateTime,
+    /// How it arrived: `upload`, `https` or `smtp`.
+    pub transport: String,
+    /// The media type it was declared with.
+    pub media_type: String,
+    /// The declared media type is not an RFC 8460 one for what the body is.
+    pub media_type_flagged: bool,
+    /// The policy domain is not the registration's name.
+    pub domain_mismatch: bool,
+    /// Whether the report enters counts and summaries (mismatched reports do not).
+    pub counted: bool,
+    /// Successful sessions of the report (its largest policy's count).
+    pub successful_sessions: i64,
+    /// Failed sessions of the report (its largest policy's count).
+    pub failed_sessions: i64,
+    /// Failed sessions per (result type, receiving MX or ''), not added across policies.
+    pub failure_rollup: Vec<(String, String, i64)>,
+    /// The raw report, gzip-compressed.
+    pub raw_gzip: Vec<u8>,
+    /// The normalized policies.
+    pub policies: Vec<NewReportPolicy>,
+}
+
+/// One policy of a [`NewReport`].
+#[derive(Debug, Clone)]
+pub struct NewReportPolicy {
+    /// `sts`, `tlsa`, `no-policy-found` or as sent.
+    pub policy_type: String,
+    /// `policy-domain`.
+    pub policy_domain: Option<String>,
+    /// `policy-string` lines.
+    pub policy_strings: Vec<String>,
+    /// `mx-host` patterns.
+    pub mx_hosts: Vec<String>,
+    /// `total-successful-session-count`.
+    pub successful_sessions: i64,
+    /// `total-failure-session-count`.
+    pub failed_sessions: i64,
+    /// `failure-details`.
+    pub failures: Vec<NewReportFailure>,
+}
+
+/// One failure detail of a [`NewReportPolicy`].
+#[derive(Debug, Clone)]
+pub struct NewReportFailure {
+    /// `result-type` as sent (lowercased).
+    pub result_type: String,
+    /// `sending-mta-ip`.
+    pub sending_mta_ip: Option<String>,
+    /// `receiving-mx-hostname`.
+    pub receiving_mx_hostname: Option<String>,
+    /// `receiving-mx-helo`.
+    pub receiving_mx_helo: Option<String>,
+    /// `receiving-ip`.
+    pub receiving_ip: Option<String>,
+    /// `failed-session-count`.
+    pub failed_sessions: i64,
+    /// `additional-information`.
+    pub additional_information: Option<String>,
+    /// `failure-reason-code`.
+    pub failure_reason_code: Option<String>,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportIngest {
+    /// Stored as a new report with this id.
+    Stored(String),
+    /// The same (organization, report id, policy domain) was already stored under this id;
+    /// nothing was changed.
+    Duplicate(String),
+}
+
+/// A stored report as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    /// stsd's id of the report.
+    pub id: String,
+    /// The reporting organization.
+    pub organization: String,
+    /// The reporter's report id.
+    pub report_id: String,
+    /// The policy domain ('' when the report named none).
+    pub policy_domain: String,
+    /// `contact-info`.
+    pub contact: Option<String>,
+    /// Start of the reporting period.
+    pub start: OffsetDateTime,
+    /// End of the reporting period.
+    pub end: OffsetDateTime,
+    /// `upload`, `https` or `smtp`.
+    pub transport: String,
+    /// The declared media type.
+    pub media_type: String,
+    /// The declared media type did not match the body.
+    pub media_type_flagged: bool,
+    /// The policy domain is not the registration's name.
+    pub domain_mismatch: bool,
+    /// Whether the report is in counts and summaries.
+    pub counted: bool,
+    /// Successful sessions.
+    pub successful_sessions: i64,
+    /// Failed sessions.
+    pub failed_sessions: i64,
+    /// When stsd received it.
+    pub received_at: OffsetDateTime,
+}
+
+/// Which reports to list.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    /// First UTC day (days since 1970-01-01), inclusive.
+    pub from_day: Option<i64>,
+    /// Last UTC day, inclusive.
+    pub to_day: Option<i64>,
+    /// Only this reporting organization.
+    pub organization: Option<String>,
+}
+
+/// How to group report totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalsBy {
+    /// One row for the whole range (key '').
+    All,
+    /// Per UTC day (key: the day number).
+    Day,
+    /// Per reporting organization.
+    Organization,
+}
+
+/// How to group failed sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailuresBy {
+    /// Per result type.
+    Result,
+    /// Per receiving MX host (or IP; '' when unknown).
+    Mx,
+}
+
+/// Reports and sessions of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportTotals {
+    /// The group key (see [`TotalsBy`]).
+    pub key: String,
+    /// Counted reports.
+    pub reports: i64,
+    /// Successful sessions.
+    pub successful_sessions: i64,
+    /// Failed sessions.
+    pub failed_sessions: i64,
+}
+
+type ReportRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+const REPORT_COLUMNS: &str = "id, organization, report_id, policy_domain, contact, start_ms, \
+     end_ms, transport, media_type, media_type_flagged, domain_mismatch, counted, \
+     successful_sessions, failed_sessions, received_ms";
+
+fn report_from_row(r: ReportRow) -> Result<StoredReport> {
+    Ok(StoredReport {
+        id: r.0,
+        organization: r.1,
+        report_id: r.2,
+        policy_domain: r.3,
+        contact: r.4,
+        start: from_ms(r.5)?,
+        end: from_ms(r.6)?,
+        transport: r.7,
+        media_type: r.8,
+        media_type_flagged: r.9 != 0,
+        domain_mismatch: r.10 != 0,
+        counted: r.11 != 0,
+        successful_sessions: r.12,
+        failed_sessions: r.13,
+        received_at: from_ms(r.14)?,
+    })
+}
+
+/// The UTC day (days since 1970-01-01) of a time.
+pub(crate) fn utc_day(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp().div_euclid(86_400)
+}
+
+impl Store {
+    /// Stores a report with its rows and, when it is counted, adds it to the daily rollups,
+    /// all in one transaction. A report whose (organization, report id, policy domain) is
+    /// already stored for the registration changes nothing and answers
+    /// [`ReportIngest::Duplicate`].
+    pub async fn ingest_report(&self, r: &NewReport) -> Result<ReportIngest> {
+        let id = row_id();
+        let policy_domain = r.policy_domain.clone().unwrap_or_default();
+        let day = utc_day(r.start);
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tlsrpt_reports (id, domain_id, organization, report_id, policy_domain,
+                 contact, start_ms, end_ms, day, transport, media_type, media_type_flagged,
+                 domain_mismatch, counted, successful_sessions, failed_sessions, raw_gzip,
+                 received_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18)
+             ON CONFLICT (domain_id, organization, report_id, policy_domain) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(r.domain_id.as_str())
+        .bind(&r.organization)
+        .bind(&r.report_id)
+        .bind(&policy_domain)
+        .bind(r.contact.as_deref())
+        .bind(to_ms(r.start))
+        .bind(to_ms(r.end))
+        .bind(day)
+        .bind(&r.transport)
+        .bind(&r.media_type)
+        .bind(i64::from(r.media_type_flagged))
+        .bind(i64::from(r.domain_mismatch))
+        .bind(i64::from(r.counted))
+        .bind(r.successful_sessions)
+        .bind(r.failed_sessions)
+        .bind(r.raw_gzip.clone())
+        .bind(to_ms(now()))
+        .execute(&mut *tx)
+        .await;
+        let inserted = match inserted {
+            Ok(done) => done.rows_affected(),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                return Err(StoreError::NotFound("domain"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if inserted == 0 {
+            let existing: String = sqlx::query_scalar(
+                "SELECT id FROM tlsrpt_reports WHERE domain_id = $1 AND organization = $2
+                 AND report_id = $3 AND policy_domain = $4",
+            )
+            .bind(r.domain_id.as_str())
+            .bind(&r.organization)
+            .bind(&r.report_id)
+            .bind(&policy_domain)
+            .fetch_one(&mut *tx)
+            .await?;
+            return Ok(ReportIngest::Duplicate(existing));
+        }
+        for (pi, p) in (0_i64..).zip(&r.policies) {
+            sqlx::query(
+                "INSERT INTO tlsrpt_policies (report_id, idx, policy_type, policy_domain,
+                     policy_strings, mx_hosts, successful_sessions, failed_sessions)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&id)
+            .bind(pi)
+            .bind(&p.policy_type)
+            .bind(p.policy_domain.as_deref())
+            .bind(p.policy_strings.join("\n"))
+            .bind(p.mx_hosts.join("\n"))
+            .bind(p.successful_sessions)
+            .bind(p.failed_sessions)
+            .execute(&mut *tx)
+            .await?;
+            for (fi, f) in (0_i64..).zip(&p.failures) {
+                sqlx::query(
+                    "INSERT INTO tlsrpt_failures (report_id, policy_idx, idx, result_type,
+                         sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, receiving_ip,
+                         failed_sessions, additional_information, failure_reason_code)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&id)
+                .bind(pi)
+                .bind(fi)
+                .bind(&f.result_type)
+                .bind(f.sending_mta_ip.as_deref())
+                .bind(f.receiving_mx_hostname.as_deref())
+                .bind(f.receiving_mx_helo.as_deref())
+                .bind(f.receiving_ip.as_deref())
+                .bind(f.failed_sessions)
+                .bind(f.additional_information.as_deref())
+                .bind(f.failure_reason_code.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if r.counted {
+            sqlx::query(
+                "INSERT INTO tlsrpt_daily (domain_id, day, organization, reports,
+                     successful_sessions, failed_sessions)
+                 VALUES ($1, $2, $3, 1, $4, $5)
+                 ON CONFLICT (domain_id, day, organization) DO UPDATE SET
+                     reports = tlsrpt_daily.reports + 1,
+                     successful_sessions = tlsrpt_daily.successful_sessions
+                         + excluded.successful_sessions,
+                     failed_sessions = tlsrpt_daily.failed_sessions + excluded.failed_sessions",
+            )
+            .bind(r.domain_id.as_str())
+            .bind(day)
+            .bind(&r.organization)
+            .bind(r.successful_sessions)
+            .bind(r.failed_sessions)
+            .execute(&mut *tx)
+            .await?;
+            for (result, mx, n) in &r.failure_rollup {
+                sqlx::query(
+                    "INSERT INTO tlsrpt_daily_failures (domain_id, day, organization,
+                         result_type, receiving_mx, failed_sessions)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (domain_id, day, organization, result_type, receiving_mx)
+                     DO UPDATE SET failed_sessions =
+                         tlsrpt_daily_failures.failed_sessions + excluded.failed_sessions",
+                )
+                .bind(r.domain_id.as_str())
+                .bind(day)
+                .bind(&r.organization)
+                .bind(result)
+                .bind(mx)
+                .bind(*n)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(ReportIngest::Stored(id))
+    }
+
+    /// A registration's reports, newest start first, `limit` from `offset`.
+    pub async fn reports(
+        &self,
+        domain: &DomainId,
+        filter: &ReportFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<StoredReport>> {
+        let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REPORT_COLUMNS} FROM tlsrpt_reports
+             WHERE domain_id = $1 AND day >= $2 AND day <= $3
+               AND ($4 = '' OR organization = $4)
+             ORDER BY start_ms DESC, id DESC LIMIT $5 OFFSET $6"
+        )))
+        .bind(domain.as_str())
+        .bind(filter.from_day.unwrap_or(i64::MIN))
+        .bind(filter.to_day.unwrap_or(i64::MAX))
+        .bind(filter.organization.clone().unwrap_or_default())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(report_from_row).collect()
+    }
+
+    /// Counted reports and sessions of a registration from `from_day` to `to_day`
+    /// (inclusive), from the daily rollups.
+    pub async fn report_totals(
+        &self,
+        domain: &DomainId,
+        from_day: i64,
+        to_day: i64,
+        by: TotalsBy,
+    ) -> Result<Vec<ReportTotals>> {
+        let key = match by {
+            TotalsBy::All => "''",
+            TotalsBy::Day => "CAST(day AS TEXT)",
+            TotalsBy::Organization => "organization",
+        };
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {key} AS k, CAST(COALESCE(SUM(reports), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(successful_sessions), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(failed_sessions), 0) AS BIGINT)
+             FROM tlsrpt_daily WHERE domain_id = $1 AND day >= $2 AND day <= $3
+             GROUP BY k ORDER BY k"
+        )))
+        .bind(domain.as_str())
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, reports, ok, failed)| ReportTotals {
+                key,
+                reports,
+                successful_sessions: ok,
+                failed_sessions: failed,
+            })
+            .collect())
+    }
+
+    /// Failed sessions of a registration's counted reports from `from_day` to `to_day`
+    /// (inclusive) per result type or receiving MX, most failures first.
+    pub async fn report_failures(
+        &self,
+        domain: &DomainId,
+        from_day: i64,
+        to_day: i64,
+        by: FailuresBy,
+    ) -> Result<Vec<(String, i64)>> {
+        let key = match by {
+            FailuresBy::Result => "result_type",
+            FailuresBy::Mx => "receiving_mx",
+        };
+        let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {key} AS k, CAST(SUM(failed_sessions) AS BIGINT) AS n
+             FROM tlsrpt_daily_failures WHERE domain_id = $1 AND day >= $2 AND day <= $3
+             GROUP BY k ORDER BY n DESC, k"
+        )))
+        .bind(domain.as_str())
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+}
