@@ -201,8 +201,7 @@ async fn start_session(
 ) -> Result<(CookieJar, TokenResponse), ApiError> {
     let cfg = &state.inner.config;
     let refresh = random_token("")?;
-    let expires = time::OffsetDateTime::now_utc()
-        + time::Duration::seconds(i64::try_from(cfg.refresh_ttl.as_secs()).unwrap_or(i64::MAX / 2));
+    let expires = time::OffsetDateTime::now_utc() + refresh_lifetime(state);
     state
         .inner
         .store
@@ -219,15 +218,20 @@ async fn start_session(
     ))
 }
 
+/// How long a refresh token (and its cookie) lives.
+fn refresh_lifetime(state: &AppState) -> time::Duration {
+    time::Duration::seconds(
+        i64::try_from(state.inner.config.refresh_ttl.as_secs()).unwrap_or(i64::MAX / 2),
+    )
+}
+
 fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((REFRESH_COOKIE, value))
         .path(REFRESH_PATH)
         .http_only(true)
         .secure(state.inner.config.secure_cookies)
         .same_site(SameSite::Strict)
-        .max_age(time::Duration::seconds(
-            i64::try_from(state.inner.config.refresh_ttl.as_secs()).unwrap_or(i64::MAX / 2),
-        ))
+        .max_age(refresh_lifetime(state))
         .build()
 }
 
@@ -416,8 +420,7 @@ async fn refresh(
     };
     let cfg = &state.inner.config;
     let new = random_token("")?;
-    let expires = time::OffsetDateTime::now_utc()
-        + time::Duration::seconds(i64::try_from(cfg.refresh_ttl.as_secs()).unwrap_or(i64::MAX / 2));
+    let expires = time::OffsetDateTime::now_utc() + refresh_lifetime(&state);
     let outcome = state
         .inner
         .store
