@@ -139,10 +139,10 @@ async fn run(
             .domain_by_id(&domain.id)
             .await?
             .ok_or_else(|| ApiError::not_found("domain"))?;
-        if current
-            .last_checked_at
-            .is_some_and(|t| t >= asked - time::Duration::seconds(1))
-        {
+        // Only a run that began after the request looked at the DNS as it is now.
+        // (Compared in milliseconds, the precision the store keeps.)
+        let ms = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000_000;
+        if current.last_checked_at.is_some_and(|t| ms(t) >= ms(asked)) {
             return Ok((StatusCode::OK, AxumJson(view(&current))));
         }
         if tokio::time::Instant::now() >= deadline {

@@ -7,10 +7,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use stsd_reports::{Encoding, ReportError};
+use stsd_core::tlsrpt::{self, ReportError};
 use stsd_store::{
-    FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportFilter, ReportIngest,
-    StoredReport, TotalsBy,
+    FailuresBy, IngestError, ReportFilter, StoredReport, Submission, TotalsBy, Transport,
 };
 use time::Date;
 use time::macros::format_description;
@@ -27,7 +26,7 @@ use crate::extract::{Path, Query};
 /// Largest report file the upload accepts (compressed or not).
 const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// Largest report once decompressed.
-const MAX_DECOMPRESSED: usize = stsd_reports::DEFAULT_MAX_DECOMPRESSED;
+const MAX_DECOMPRESSED: usize = tlsrpt::DEFAULT_MAX_DECOMPRESSED;
 /// Longest summary range, in days.
 const MAX_RANGE_DAYS: i64 = 400;
 
@@ -92,6 +91,12 @@ pub(crate) struct ReportItem {
     failed_sessions: i64,
     /// When stsd received it (RFC 3339).
     received_at: String,
+    /// For mail: the DKIM verdict (`pass`, `fail`, `none`, `length_limited`). Only `pass`
+    /// reports are counted (RFC 8460 §4.3).
+    dkim: Option<String>,
+    /// Where the delivery disagreed with the report (`submitter_mismatch`,
+    /// `report_domain_mismatch`, `subject_mismatch`); the report's own fields are used.
+    flags: Vec<String>,
 }
 
 /// A page of reports, newest first.
@@ -246,6 +251,8 @@ fn item(r: StoredReport) -> ReportItem {
         counted: r.counted,
         successful_sessions: r.successful_sessions,
         failed_sessions: r.failed_sessions,
+        dkim: r.dkim,
+        flags: r.flags,
     }
 }
 
@@ -267,10 +274,6 @@ fn report_error(e: &ReportError) -> ApiError {
             e.to_string(),
         ),
     }
-}
-
-fn count(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Uploads one TLS report file (RFC 8460), gzip or plain JSON, e.g. from an old mailbox.
@@ -324,97 +327,37 @@ async fn upload(
     })?;
     let declared = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let decoded = stsd_reports::decode(&body, MAX_DECOMPRESSED).map_err(|e| report_error(&e))?;
-    let report = stsd_reports::parse_json(&decoded.json).map_err(|e| report_error(&e))?;
-    let media_type_flagged = !match decoded.encoding {
-        Encoding::Gzip => {
-            ["application/tlsrpt+gzip", "application/gzip"].contains(&declared.as_str())
-        }
-        Encoding::Json => {
-            ["application/tlsrpt+json", "application/json"].contains(&declared.as_str())
-        }
+        .and_then(|v| v.to_str().ok());
+    let submission = Submission {
+        domain: &domain,
+        body: &body,
+        declared_media_type: declared,
+        transport: Transport::Upload,
+        authenticated: true,
+        dkim: None,
+        flags: &[],
+        max_decompressed: MAX_DECOMPRESSED,
     };
-    let raw_gzip = match decoded.encoding {
-        Encoding::Gzip => body.to_vec(),
-        Encoding::Json => stsd_reports::gzip(&decoded.json),
+    let ingested = match state.inner.store.ingest_submission(&submission).await {
+        Ok(i) => i,
+        Err(IngestError::Report(e)) => return Err(report_error(&e)),
+        Err(IngestError::Store(e)) => return Err(e.into()),
     };
-    let name = domain.name.as_str();
-    let domain_mismatch = report
-        .policies
-        .iter()
-        .filter_map(|p| p.policy_domain.as_deref())
-        .any(|d| d != name);
-    let policy_domain = report.policy_domain().map(str::to_owned);
-    let new = NewReport {
-        domain_id: domain.id.clone(),
-        organization: report.organization.clone(),
-        report_id: report.report_id.clone(),
-        policy_domain: policy_domain.clone(),
-        contact: report.contact.clone(),
-        start: report.start,
-        end: report.end,
-        transport: "upload".to_owned(),
-        media_type: if declared.is_empty() {
-            decoded.encoding.media_type().to_owned()
-        } else {
-            declared
-        },
-        media_type_flagged,
-        domain_mismatch,
-        counted: !domain_mismatch,
-        successful_sessions: count(report.successful_sessions()),
-        failed_sessions: count(report.failed_sessions()),
-        failure_rollup: report
-            .failures_by_result_and_mx()
-            .into_iter()
-            .map(|(r, m, n)| (r, m, count(n)))
-            .collect(),
-        raw_gzip,
-        policies: report
-            .policies
-            .iter()
-            .map(|p| NewReportPolicy {
-                policy_type: p.policy_type.clone(),
-                policy_domain: p.policy_domain.clone(),
-                policy_strings: p.policy_strings.clone(),
-                mx_hosts: p.mx_hosts.clone(),
-                successful_sessions: count(p.successful_sessions),
-                failed_sessions: count(p.failed_sessions),
-                failures: p
-                    .failures
-                    .iter()
-                    .map(|f| NewReportFailure {
-                        result_type: f.result_type.clone(),
-                        sending_mta_ip: f.sending_mta_ip.clone(),
-                        receiving_mx_hostname: f.receiving_mx_hostname.clone(),
-                        receiving_mx_helo: f.receiving_mx_helo.clone(),
-                        receiving_ip: f.receiving_ip.clone(),
-                        failed_sessions: count(f.failed_sessions),
-                        additional_information: f.additional_information.clone(),
-                        failure_reason_code: f.failure_reason_code.clone(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    };
-    let (status, id, duplicate) = match state.inner.store.ingest_report(&new).await? {
-        ReportIngest::Stored(id) => (StatusCode::CREATED, id, false),
-        ReportIngest::Duplicate(id) => (StatusCode::OK, id, true),
+    let status = if ingested.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
     };
     Ok((
         status,
         AxumJson(UploadResult {
-            id,
-            duplicate,
-            organization: report.organization,
-            report_id: report.report_id,
-            policy_domain,
-            media_type_flagged,
-            domain_mismatch,
+            id: ingested.id,
+            duplicate: ingested.duplicate,
+            organization: ingested.organization,
+            report_id: ingested.report_id,
+            policy_domain: ingested.policy_domain,
+            media_type_flagged: ingested.media_type_flagged,
+            domain_mismatch: ingested.domain_mismatch,
         }),
     ))
 }
@@ -541,7 +484,7 @@ async fn summary(
             .map(|t| totals_group(t.key.clone(), Some(t)))
             .collect(),
         GroupBy::Result => {
-            let info = stsd_reports::explain("success");
+            let info = tlsrpt::explain("success");
             let mut groups = vec![SummaryGroup {
                 key: "success".to_owned(),
                 reports: None,
@@ -555,7 +498,7 @@ async fn summary(
                 .report_failures(&domain.id, from, to, FailuresBy::Result)
                 .await?
             {
-                let info = stsd_reports::explain(&key);
+                let info = tlsrpt::explain(&key);
                 groups.push(SummaryGroup {
                     key,
                     reports: None,

@@ -15,11 +15,11 @@ use instant_acme::{
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use stsd_store::{AcmeAccount, Challenge, Domain, MasterKey, Store};
+use stsd_store::{AcmeAccount, Challenge, DomainId, MasterKey, Store};
 use time::OffsetDateTime;
 
 use crate::error::CertsError;
-use crate::issuer::{Issued, Issuer, mta_sts_host};
+use crate::issuer::{Issued, Issuer};
 
 /// How long a published challenge may stay in the store if cleanup fails.
 const CHALLENGE_TTL: time::Duration = time::Duration::hours(1);
@@ -127,7 +127,7 @@ impl Acme {
     async fn complete(
         &self,
         order: &mut Order,
-        domain: &Domain,
+        owner: Option<&DomainId>,
         host: &str,
         tokens: &mut Vec<String>,
     ) -> Result<Issued, CertsError> {
@@ -147,7 +147,7 @@ impl Acme {
             self.store
                 .put_challenge(&Challenge {
                     token: token.clone(),
-                    domain_id: domain.id.clone(),
+                    domain_id: owner.cloned(),
                     key_authorization: challenge.key_authorization().as_str().to_owned(),
                     expires_at: OffsetDateTime::now_utc() + CHALLENGE_TTL,
                 })
@@ -182,12 +182,11 @@ impl Issuer for Acme {
         &self.config.directory_url
     }
 
-    async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError> {
-        let host = mta_sts_host(domain);
-        let identifiers = [Identifier::Dns(host.clone())];
+    async fn issue_host(&self, host: &str, owner: Option<&DomainId>) -> Result<Issued, CertsError> {
+        let identifiers = [Identifier::Dns(host.to_owned())];
         let mut order = self.account.new_order(&NewOrder::new(&identifiers)).await?;
         let mut tokens = Vec::new();
-        let result = self.complete(&mut order, domain, &host, &mut tokens).await;
+        let result = self.complete(&mut order, owner, host, &mut tokens).await;
         // Whatever the outcome, the challenges have served their purpose.
         for token in tokens {
             if let Err(e) = self.store.delete_challenge(&token).await {

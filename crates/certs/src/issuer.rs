@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use stsd_store::{Certificate, Domain, MasterKey, NewCertificate, Store};
+use stsd_store::{
+    Certificate, Domain, DomainId, MasterKey, NewCertificate, ServiceCertificate, Store,
+};
 use time::OffsetDateTime;
 
 use crate::error::CertsError;
@@ -14,9 +16,16 @@ pub trait Issuer: Send + Sync {
     /// A short name for logs (`local`, or the ACME directory URL).
     fn name(&self) -> &str;
 
-    /// Obtains a certificate for `mta-sts.<domain.name>`. Nothing is stored yet, except the
+    /// Obtains a certificate for `host`. `owner` is the registration it is for (`None` for
+    /// stsd's own hosts, such as `reports.<zone>`). Nothing is stored yet, except the
     /// transient ACME challenges, which are removed again before returning.
-    async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError>;
+    async fn issue_host(&self, host: &str, owner: Option<&DomainId>) -> Result<Issued, CertsError>;
+
+    /// Obtains a certificate for `mta-sts.<domain.name>`.
+    async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError> {
+        self.issue_host(&mta_sts_host(domain), Some(&domain.id))
+            .await
+    }
 }
 
 /// A freshly issued certificate with its private key, not yet sealed.
@@ -51,6 +60,25 @@ impl Issued {
             not_before,
             not_after,
         })
+    }
+
+    /// Seals the key under `master` and stores the certificate for the service host `host`.
+    pub async fn store_service(
+        &self,
+        store: &Store,
+        master: &MasterKey,
+        host: &str,
+    ) -> Result<ServiceCertificate, CertsError> {
+        let cert = ServiceCertificate {
+            host: host.to_owned(),
+            chain_pem: self.chain_pem.clone(),
+            key_ciphertext: master.seal(&self.key_pkcs8)?,
+            key_id: master.id().to_owned(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+        };
+        store.put_service_certificate(&cert).await?;
+        Ok(cert)
     }
 
     /// Seals the key under `master` and stores the certificate for `domain`.

@@ -21,4 +21,7 @@ pub use error::CertsError;
 pub use issuer::{Issued, Issuer, leaf_validity, mta_sts_host};
 pub use local_ca::LocalCa;
 pub use select::{directory_url, issuer_for_directory};
-pub use worker::{Outcome, WorkerConfig, renewal_point, run_next, run_worker, schedule_due};
+pub use worker::{
+    Outcome, ServiceOutcome, WorkerConfig, renewal_point, run_next, run_next_service, run_worker,
+    schedule_due, schedule_service_due,
+};

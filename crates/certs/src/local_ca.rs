@@ -7,11 +7,11 @@ use rcgen::{
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::pki_types::PrivatePkcs8KeyDer;
-use stsd_store::{Domain, MasterKey, Store};
+use stsd_store::{DomainId, MasterKey, Store};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::CertsError;
-use crate::issuer::{Issued, Issuer, mta_sts_host};
+use crate::issuer::{Issued, Issuer};
 
 /// How long the local CA's root is valid.
 const ROOT_LIFETIME: Duration = Duration::days(3650);
@@ -91,8 +91,12 @@ impl Issuer for LocalCa {
         "local"
     }
 
-    async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError> {
-        self.sign(&mta_sts_host(domain))
+    async fn issue_host(
+        &self,
+        host: &str,
+        _owner: Option<&DomainId>,
+    ) -> Result<Issued, CertsError> {
+        self.sign(host)
     }
 }
 

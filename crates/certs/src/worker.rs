@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stsd_store::{CERT_JOB_KIND, Domain, DomainId, DomainState, MasterKey, Store, StoreError};
+use stsd_store::{
+    CERT_JOB_KIND, Domain, DomainId, DomainState, MasterKey, SERVICE_CERT_JOB_KIND, Store,
+    StoreError,
+};
 use time::OffsetDateTime;
 
 use crate::error::CertsError;
@@ -26,6 +29,8 @@ pub struct WorkerConfig {
     pub backoff_base: Duration,
     /// The longest delay between attempts.
     pub backoff_cap: Duration,
+    /// stsd's own hosts that need a certificate on the edge (`reports.<zone>`).
+    pub service_hosts: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -38,6 +43,7 @@ impl WorkerConfig {
             sweep_interval: Duration::from_secs(60),
             backoff_base: Duration::from_secs(60),
             backoff_cap: Duration::from_secs(6 * 3600),
+            service_hosts: Vec::new(),
         }
     }
 }
@@ -92,7 +98,14 @@ pub async fn run_worker(
             if let Err(e) = schedule_due(&store).await {
                 tracing::warn!(error = %e, "certificate sweep failed");
             }
+            if let Err(e) = schedule_service_due(&store, &config.service_hosts).await {
+                tracing::warn!(error = %e, "service certificate sweep failed");
+            }
             last_sweep = Some(Instant::now());
+        }
+        match run_next_service(&store, &master, issuer.as_ref(), &config).await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "service certificate job failed"),
         }
         match run_next(&store, &master, issuer.as_ref(), &config).await {
             // Another job may be due right away.
@@ -180,6 +193,102 @@ pub async fn run_next(
             }))
         }
     }
+}
+
+/// Schedules a `service_cert` job, due now, for each service host without a certificate
+/// before its renewal point and without a job already (a job backing off is left alone).
+pub async fn schedule_service_due(store: &Store, hosts: &[String]) -> Result<usize, CertsError> {
+    let now = OffsetDateTime::now_utc();
+    let current = store.service_certificates().await?;
+    let mut scheduled = 0;
+    for host in hosts {
+        let fresh = current
+            .iter()
+            .any(|c| &c.host == host && renewal_point(c.not_before, c.not_after) > now);
+        if fresh
+            || store
+                .job_status(SERVICE_CERT_JOB_KIND, host)
+                .await?
+                .is_some()
+        {
+            continue;
+        }
+        store.schedule_job(SERVICE_CERT_JOB_KIND, host, now).await?;
+        scheduled += 1;
+    }
+    Ok(scheduled)
+}
+
+/// Leases one due `service_cert` job and runs it; `None` when nothing is due. A host no
+/// longer configured is dropped; a failure backs off like a customer's certificate.
+pub async fn run_next_service(
+    store: &Store,
+    master: &MasterKey,
+    issuer: &dyn Issuer,
+    config: &WorkerConfig,
+) -> Result<Option<ServiceOutcome>, CertsError> {
+    let Some(job) = store
+        .lease_job(SERVICE_CERT_JOB_KIND, &config.owner, config.lease)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let host = job.subject.clone();
+    if !config.service_hosts.contains(&host) {
+        store.finish_job(&job, None).await?;
+        return Ok(Some(ServiceOutcome::Dropped { host }));
+    }
+    let now = OffsetDateTime::now_utc();
+    let issued = match issuer.issue_host(&host, None).await {
+        Ok(issued) => issued.store_service(store, master, &host).await,
+        Err(e) => Err(e),
+    };
+    match issued {
+        Ok(cert) => {
+            let renew_at = renewal_point(cert.not_before, cert.not_after);
+            store.finish_job(&job, Some(renew_at)).await?;
+            tracing::info!(%host, not_after = %cert.not_after, "service certificate issued");
+            Ok(Some(ServiceOutcome::Issued { host, renew_at }))
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let retry_at = now + backoff(job.attempts, config);
+            store.fail_job(&job, &error, retry_at).await?;
+            tracing::warn!(%host, attempts = job.attempts, %retry_at, %error,
+                "service certificate issuance failed");
+            Ok(Some(ServiceOutcome::Failed {
+                host,
+                error,
+                retry_at,
+            }))
+        }
+    }
+}
+
+/// What one service-certificate job run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceOutcome {
+    /// Issued and stored; renewal is scheduled at `renew_at`.
+    Issued {
+        /// The host.
+        host: String,
+        /// When it will be renewed.
+        renew_at: OffsetDateTime,
+    },
+    /// The host is no longer configured: the job was dropped.
+    Dropped {
+        /// The host.
+        host: String,
+    },
+    /// Issuing failed; the job retries at `retry_at`.
+    Failed {
+        /// The host.
+        host: String,
+        /// Why.
+        error: String,
+        /// The next attempt.
+        retry_at: OffsetDateTime,
+    },
 }
 
 /// States whose registrations keep a certificate (offboarding ones serve `mode: none`).

@@ -12,6 +12,7 @@
 //!   ids always increase.
 //! - [`Label`]: the random per-registration token.
 //! - [`StsRecord`], [`TlsRptRecord`], [`RuaUri`]: the TXT records.
+//! - [`tlsrpt`]: RFC 8460 reports: bounded decoding, tolerant parsing, result types.
 //!
 //! Errors are in one enum per concept, all re-exported here; their messages
 //! name the rule that failed.
@@ -24,6 +25,7 @@ mod mx;
 mod policy;
 mod policy_id;
 mod policy_parse;
+pub mod tlsrpt;
 mod txt;
 
 pub use domain::DomainName;

@@ -1,18 +1,12 @@
-//! RFC 8460 SMTP TLS reports (TLS-RPT): decoding (gzip or plain JSON, with size and depth
-//! limits), tolerant parsing into a normalized model, and plain-language explanations of
-//! every result type.
+//! TLS-RPT ingestion (RFC 8460): the transports that bring reports to stsd. Parsing and the
+//! report model are in `stsd_core::tlsrpt`; storing is `stsd_store::Store::ingest_submission`,
+//! shared with the dashboard's upload, so a report counts once whichever way it came.
 //!
-//! Parsing uses `serde_json::Value` and tolerant extraction instead of `mail-auth`'s TLS-RPT
-//! model: real reporters send `mx-host` as a string, leave out or null `policy-domain`,
-//! `policy-string`, `sending-mta-ip` and `contact-info`, send numbers as strings and vary key
-//! casing, and a typed strict model would reject those reports.
+//! - [`https`]: `POST https://reports.<zone>/v1/tlsrpt/{label}`, routed here by the edge.
+//! - [`smtp`]: mail to `<label>@reports.<zone>`, with STARTTLS and DKIM verification.
 
-mod decode;
-mod error;
-mod model;
-mod results;
+pub mod https;
+pub mod smtp;
 
-pub use decode::{DEFAULT_MAX_DECOMPRESSED, Decoded, Encoding, MAX_DEPTH, decode, gzip};
-pub use error::ReportError;
-pub use model::{FailureDetail, Policy, Report, parse, parse_json};
-pub use results::{RESULT_TYPES, ResultInfo, explain};
+pub use https::{HttpsReceiver, ReceiverLimits};
+pub use smtp::{SmtpConfig, dkim_verifier, serve_smtp};

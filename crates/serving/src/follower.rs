@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::error::ServingError;
 use crate::fetch_log::FetchLog;
-use crate::snapshot::{Acknowledged, Snapshot};
+use crate::snapshot::{Acknowledged, Snapshot, service_keys};
 
 /// How this node names itself in heartbeats.
 #[derive(Debug, Clone)]
@@ -178,9 +178,12 @@ impl SnapshotHandle {
             let last_seq = last.seq;
             let mut domains: HashSet<DomainId> = HashSet::new();
             let mut challenges = false;
+            let mut service = false;
             for c in &changes {
                 if c.kind == ChangeKind::Challenge {
                     challenges = true;
+                } else if c.kind == ChangeKind::Certificate && c.domain_id.is_none() {
+                    service = true;
                 } else if let Some(d) = &c.domain_id {
                     domains.insert(d.clone());
                 }
@@ -195,7 +198,16 @@ impl SnapshotHandle {
             } else {
                 None
             };
+            let fresh_service = if service {
+                Some(store.service_certificates().await?)
+            } else {
+                None
+            };
             let mut next = Snapshot::clone(&base);
+            if let Some(rows) = fresh_service {
+                next.service_hosts =
+                    service_keys(&rows, &self.shared.master, &self.shared.provider);
+            }
             for (id, row) in rows {
                 match row {
                     Some(row) => next.put_domain(&row, &self.shared.master, &self.shared.provider),
@@ -303,8 +315,10 @@ async fn full_load(
     let seq = store.latest_change_seq().await?;
     let rows = store.served_domains().await?;
     let challenges = store.live_challenges().await?;
+    let service = store.service_certificates().await?;
     let mut snapshot = Snapshot {
         seq,
+        service_hosts: service_keys(&service, master, provider),
         ..Snapshot::default()
     };
     // Opening sealed keys and loading them into rustls is the bulk of a start with many

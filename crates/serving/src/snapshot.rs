@@ -8,7 +8,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
-use stsd_store::{DomainId, DomainState, LiveId, MasterKey, ServedDomain};
+use stsd_store::{DomainId, DomainState, LiveId, MasterKey, ServedDomain, ServiceCertificate};
 
 /// What the edge serves for one `mta-sts.<domain>` host.
 #[derive(Debug)]
@@ -43,6 +43,8 @@ pub struct Snapshot {
     /// Which host and label each registration contributed, to remove them on change.
     pub(crate) by_domain: HashMap<DomainId, (String, String)>,
     pub(crate) challenges: HashMap<String, Bytes>,
+    /// Certificates of stsd's own hosts (`reports.<zone>`), by host.
+    pub(crate) service_hosts: HashMap<String, Arc<CertifiedKey>>,
 }
 
 impl LabelRecords {
@@ -79,6 +81,11 @@ impl Snapshot {
     /// The DNS records of a label, if it has any.
     pub fn label(&self, label: &str) -> Option<&LabelRecords> {
         self.labels.get(label)
+    }
+
+    /// The certificate of one of stsd's own hosts (`reports.<zone>`), if it has one.
+    pub fn service_host(&self, host: &str) -> Option<&Arc<CertifiedKey>> {
+        self.service_hosts.get(host)
     }
 
     /// The key authorization for an HTTP-01 token, if pending.
@@ -162,6 +169,25 @@ pub(crate) fn edge_host(
             None
         }
     }
+}
+
+/// The usable service-host certificates among `rows`; an unusable one is logged and left out.
+pub(crate) fn service_keys(
+    rows: &[ServiceCertificate],
+    master: &MasterKey,
+    provider: &CryptoProvider,
+) -> HashMap<String, Arc<CertifiedKey>> {
+    rows.iter()
+        .filter_map(
+            |c| match certified_key(&c.chain_pem, &c.key_ciphertext, master, provider) {
+                Ok(key) => Some((c.host.clone(), Arc::new(key))),
+                Err(problem) => {
+                    tracing::error!(host = %c.host, %problem, "service certificate unusable");
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 /// Parses a PEM chain and a sealed PKCS#8 key into a rustls key.

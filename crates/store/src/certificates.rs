@@ -64,8 +64,8 @@ impl std::fmt::Debug for Certificate {
 pub struct Challenge {
     /// The token in `/.well-known/acme-challenge/{token}`.
     pub token: String,
-    /// The registration being validated.
-    pub domain_id: DomainId,
+    /// The registration being validated; `None` for a service host (`reports.<zone>`).
+    pub domain_id: Option<DomainId>,
     /// The response body.
     pub key_authorization: String,
     /// When it may be dropped.
@@ -188,7 +188,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&challenge.token)
-        .bind(challenge.domain_id.as_str())
+        .bind(challenge.domain_id.as_ref().map(|d| d.as_str().to_owned()))
         .bind(&challenge.key_authorization)
         .bind(to_ms(at))
         .bind(to_ms(challenge.expires_at))
@@ -199,7 +199,7 @@ impl Store {
             &mut tx,
             self.backend,
             ChangeKind::Challenge,
-            Some(&challenge.domain_id),
+            challenge.domain_id.as_ref(),
             at,
         )
         .await?;
@@ -210,7 +210,7 @@ impl Store {
 
     /// The challenge for `token`, if pending.
     pub async fn challenge(&self, token: &str) -> Result<Option<Challenge>> {
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        let row: Option<(String, Option<String>, String, i64)> = sqlx::query_as(
             "SELECT token, domain_id, key_authorization, expires_at FROM acme_challenges
              WHERE token = $1",
         )
@@ -220,7 +220,7 @@ impl Store {
         row.map(|(token, domain_id, key_authorization, expires_at)| {
             Ok(Challenge {
                 token,
-                domain_id: DomainId::from_raw(domain_id),
+                domain_id: domain_id.map(DomainId::from_raw),
                 key_authorization,
                 expires_at: from_ms(expires_at)?,
             })
@@ -232,17 +232,18 @@ impl Store {
     pub async fn delete_challenge(&self, token: &str) -> Result<()> {
         let at = now();
         let mut tx = self.begin().await?;
-        let domain: Option<String> =
-            sqlx::query_scalar("DELETE FROM acme_challenges WHERE token = $1 RETURNING domain_id")
+        let deleted: Option<(Option<String>,)> =
+            sqlx::query_as("DELETE FROM acme_challenges WHERE token = $1 RETURNING domain_id")
                 .bind(token)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if let Some(domain) = domain {
+        if let Some((domain,)) = deleted {
+            let domain = domain.map(DomainId::from_raw);
             feed::append(
                 &mut tx,
                 self.backend,
                 ChangeKind::Challenge,
-                Some(&DomainId::from_raw(domain)),
+                domain.as_ref(),
                 at,
             )
             .await?;

@@ -11,6 +11,10 @@ use crate::ids::DomainId;
 /// The job kind under which the certs worker issues and renews certificates.
 pub const CERT_JOB_KIND: &str = "cert";
 
+/// The job kind under which the certs worker keeps a certificate on each of stsd's own
+/// service hosts (`reports.<zone>`); the job's subject is the host name.
+pub const SERVICE_CERT_JOB_KIND: &str = "service_cert";
+
 /// The single row id of the local CA.
 const LOCAL_CA_ID: &str = "default";
 

@@ -478,9 +478,16 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the verifier's latest check results (JSON) for a registration.
-    pub async fn record_checks(&self, id: &DomainId, checks_json: &str) -> Result<()> {
-        let at = to_ms(now());
+    /// Stores the verifier's latest check results (JSON) for a registration, as of `started`:
+    /// when the run that produced them began asking DNS, so that "results newer than my
+    /// request" means results of lookups made after it.
+    pub async fn record_checks(
+        &self,
+        id: &DomainId,
+        checks_json: &str,
+        started: OffsetDateTime,
+    ) -> Result<()> {
+        let at = to_ms(started);
         let done = sqlx::query(
             "UPDATE domains SET last_checks = $1, last_checked_at = $2, updated_at = $2 WHERE id = $3",
         )

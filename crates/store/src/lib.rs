@@ -22,8 +22,10 @@ mod ids;
 mod jobs;
 mod nodes;
 mod policies;
+mod report_ingest;
 mod reports;
 mod sealing;
+mod service_certs;
 mod serving;
 mod sessions;
 mod tenants;
@@ -32,7 +34,7 @@ mod verify_jobs;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
-pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord};
+pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord, SERVICE_CERT_JOB_KIND};
 pub use db::{Backend, Store, mask_url};
 pub use domains::{Domain, DomainFilter, DomainState, Ownership, Transition};
 pub use error::StoreError;
@@ -42,11 +44,13 @@ pub use ids::{DomainId, TenantId, UserId};
 pub use jobs::Job;
 pub use nodes::Node;
 pub use policies::{PolicyVersion, VersionOutcome};
+pub use report_ingest::{IngestError, Ingested, Submission, Transport, essence};
 pub use reports::{
     FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportFilter, ReportIngest,
     ReportTotals, StoredReport, TotalsBy,
 };
 pub use sealing::{MasterKey, SealError};
+pub use service_certs::ServiceCertificate;
 pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};
 pub use sessions::RefreshOutcome;
 pub use tenants::{Member, Membership, Role, Tenant, User};

@@ -36,6 +36,10 @@ pub struct NewReport {
     pub domain_mismatch: bool,
     /// Whether the report enters counts and summaries (mismatched reports do not).
     pub counted: bool,
+    /// For mail: the DKIM verdict (`pass`, `fail`, `none`, `length_limited`).
+    pub dkim: Option<String>,
+    /// Where the delivery and the report disagree (e.g. `submitter_mismatch`).
+    pub flags: Vec<String>,
     /// Successful sessions of the report (its largest policy's count).
     pub successful_sessions: i64,
     /// Failed sessions of the report (its largest policy's count).
@@ -131,6 +135,10 @@ pub struct StoredReport {
     pub failed_sessions: i64,
     /// When stsd received it.
     pub received_at: OffsetDateTime,
+    /// For mail: the DKIM verdict (`pass`, `fail`, `none`, `length_limited`).
+    pub dkim: Option<String>,
+    /// Where the delivery and the report disagree (e.g. `submitter_mismatch`).
+    pub flags: Vec<String>,
 }
 
 /// Which reports to list.
@@ -177,45 +185,55 @@ pub struct ReportTotals {
     pub failed_sessions: i64,
 }
 
-type ReportRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-);
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    id: String,
+    organization: String,
+    report_id: String,
+    policy_domain: String,
+    contact: Option<String>,
+    start_ms: i64,
+    end_ms: i64,
+    transport: String,
+    media_type: String,
+    media_type_flagged: i64,
+    domain_mismatch: i64,
+    counted: i64,
+    successful_sessions: i64,
+    failed_sessions: i64,
+    received_ms: i64,
+    dkim: Option<String>,
+    flags: String,
+}
 
 const REPORT_COLUMNS: &str = "id, organization, report_id, policy_domain, contact, start_ms, \
      end_ms, transport, media_type, media_type_flagged, domain_mismatch, counted, \
-     successful_sessions, failed_sessions, received_ms";
+     successful_sessions, failed_sessions, received_ms, dkim, flags";
 
 fn report_from_row(r: ReportRow) -> Result<StoredReport> {
     Ok(StoredReport {
-        id: r.0,
-        organization: r.1,
-        report_id: r.2,
-        policy_domain: r.3,
-        contact: r.4,
-        start: from_ms(r.5)?,
-        end: from_ms(r.6)?,
-        transport: r.7,
-        media_type: r.8,
-        media_type_flagged: r.9 != 0,
-        domain_mismatch: r.10 != 0,
-        counted: r.11 != 0,
-        successful_sessions: r.12,
-        failed_sessions: r.13,
-        received_at: from_ms(r.14)?,
+        id: r.id,
+        organization: r.organization,
+        report_id: r.report_id,
+        policy_domain: r.policy_domain,
+        contact: r.contact,
+        start: from_ms(r.start_ms)?,
+        end: from_ms(r.end_ms)?,
+        transport: r.transport,
+        media_type: r.media_type,
+        media_type_flagged: r.media_type_flagged != 0,
+        domain_mismatch: r.domain_mismatch != 0,
+        counted: r.counted != 0,
+        successful_sessions: r.successful_sessions,
+        failed_sessions: r.failed_sessions,
+        received_at: from_ms(r.received_ms)?,
+        dkim: r.dkim,
+        flags: r
+            .flags
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -238,9 +256,9 @@ impl Store {
             "INSERT INTO tlsrpt_reports (id, domain_id, organization, report_id, policy_domain,
                  contact, start_ms, end_ms, day, transport, media_type, media_type_flagged,
                  domain_mismatch, counted, successful_sessions, failed_sessions, raw_gzip,
-                 received_ms)
+                 received_ms, dkim, flags)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18)
+                 $18, $19, $20)
              ON CONFLICT (domain_id, organization, report_id, policy_domain) DO NOTHING",
         )
         .bind(&id)
@@ -261,6 +279,8 @@ impl Store {
         .bind(r.failed_sessions)
         .bind(r.raw_gzip.clone())
         .bind(to_ms(now()))
+        .bind(r.dkim.as_deref())
+        .bind(r.flags.join(","))
         .execute(&mut *tx)
         .await;
         let inserted = match inserted {

@@ -36,6 +36,8 @@ enum Command {
     Serve,
     /// Run only the serving roles: the HTTPS edge, the HTTP-01 listener and the DNS.
     Edge,
+    /// Run only the SMTP receiver for TLS reports (`STSD_SMTP_LISTEN`).
+    Smtp,
     /// Apply database migrations and exit.
     Migrate,
     /// Print the effective configuration, secrets masked.
@@ -123,6 +125,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Serve => serve(config).await,
         Command::Edge => edge_only(config).await,
+        Command::Smtp => smtp_only(config).await,
         Command::Admin(admin) => {
             let store = open_store(&config).await?;
             let result = run_admin(&config, &store, admin).await;
@@ -156,6 +159,63 @@ async fn edge_only(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `stsd smtp`: the SMTP receiver alone. It follows the snapshot for the `reports.<zone>`
+/// certificate that STARTTLS presents.
+async fn smtp_only(config: Config) -> anyhow::Result<()> {
+    let key = Arc::new(load_master_key(&config)?);
+    let store = open_store(&config).await?;
+    let snapshots = stsd_serving::SnapshotHandle::load(&store, key)
+        .await
+        .context("cannot load the serving snapshot")?;
+    let node = stsd_serving::NodeInfo {
+        id: node_id(),
+        roles: "smtp".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: time::OffsetDateTime::now_utc(),
+    };
+    let mut tasks = vec![snapshots.spawn_follower(
+        store.clone(),
+        node,
+        Duration::from_secs(5),
+        Duration::from_secs(10),
+    )];
+    tasks.push(start_smtp(&config, &store, &snapshots).await?);
+    shutdown_signal().await;
+    for task in tasks {
+        task.abort();
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the SMTP receiver for `<label>@reports.<zone>`, with STARTTLS on the
+/// `reports.<zone>` certificate.
+async fn start_smtp(
+    config: &Config,
+    store: &Store,
+    snapshots: &stsd_serving::SnapshotHandle,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(config.smtp_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (STSD_SMTP_LISTEN)", config.smtp_listen))?;
+    let host = reports_host(config);
+    let mut smtp = stsd_reports::SmtpConfig::new(host.clone());
+    smtp.tls = Some(stsd_serving::edge::service_host_config(
+        snapshots.clone(),
+        host,
+    ));
+    let dkim = stsd_reports::dkim_verifier(&config.resolvers)
+        .context("cannot set up DNS for DKIM (STSD_RESOLVERS)")?;
+    tracing::info!(listen = %config.smtp_listen, "SMTP listening");
+    Ok(tokio::spawn(stsd_reports::serve_smtp(
+        listener,
+        store.clone(),
+        smtp,
+        dkim,
+    )))
 }
 
 fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
@@ -196,6 +256,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         verifier,
     )));
+    tasks.push(start_smtp(&config, &store, &snapshots).await?);
     let extra_roots = match &config.acme_ca_roots {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -217,7 +278,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         key.clone(),
         issuer,
-        stsd_certs::WorkerConfig::new(node_id()),
+        stsd_certs::WorkerConfig {
+            service_hosts: vec![reports_host(&config)],
+            ..stsd_certs::WorkerConfig::new(node_id())
+        },
     )));
 
     let listener = tokio::net::TcpListener::bind(config.api_listen)
@@ -307,10 +371,11 @@ async fn start_edge(
         "edge listening"
     );
     let limits = stsd_serving::edge::EdgeLimits::default();
-    tasks.push(tokio::spawn(stsd_serving::edge::serve_https(
+    tasks.push(tokio::spawn(stsd_serving::edge::serve_https_with(
         https,
         snapshots.clone(),
         limits.clone(),
+        service_hosts(config, store),
     )));
     tasks.push(tokio::spawn(stsd_serving::edge::serve_http(
         http,
@@ -345,6 +410,24 @@ async fn start_edge(
         zone,
     )));
     Ok((snapshots, tasks))
+}
+
+/// The name reporters POST TLS reports to: `reports.<zone>`.
+fn reports_host(config: &Config) -> String {
+    format!("reports.{}", config.service_zone.as_str())
+}
+
+/// stsd's own HTTPS hosts on the edge: the TLS-RPT receiver on `reports.<zone>`.
+fn service_hosts(config: &Config, store: &Store) -> stsd_serving::edge::ServiceHosts {
+    let receiver = Arc::new(stsd_reports::HttpsReceiver::new(
+        store.clone(),
+        stsd_reports::ReceiverLimits::default(),
+    ));
+    let handler: stsd_serving::edge::HostHandler = Arc::new(move |req, _peer| {
+        let receiver = receiver.clone();
+        Box::pin(async move { receiver.handle(req).await })
+    });
+    stsd_serving::edge::ServiceHosts::new().with(reports_host(config), handler)
 }
 
 /// This process's name in heartbeats: the host name and a random suffix, so that two

@@ -61,10 +61,8 @@ pub(crate) async fn verify_domain(
         policy: latest.as_ref().map(|v| &v.policy),
         live_id: live.as_ref().map(|v| v.policy_id.as_str()),
     };
+    let started = OffsetDateTime::now_utc();
     let checks = run_all(cfg.dns(), &subject).await;
-    store
-        .record_checks(id, &serde_json::to_string(&checks)?)
-        .await?;
     let has_certificate = store.current_certificate(id).await?.is_some();
 
     for _ in 0..TRANSITION_TRIES {
@@ -110,5 +108,10 @@ pub(crate) async fn verify_domain(
             Err(err) => return Err(err.into()),
         }
     }
+    // Recorded after the transition: whoever waits for fresh results (`POST …/checks`)
+    // then also sees the state they imply, never fresh checks with a stale state.
+    store
+        .record_checks(id, &serde_json::to_string(&checks)?, started)
+        .await?;
     Ok(Some((domain, checks)))
 }

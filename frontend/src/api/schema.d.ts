@@ -952,6 +952,16 @@ export interface components {
             failed_sessions: number;
             /** @description When stsd received it (RFC 3339). */
             received_at: string;
+            /**
+             * @description For mail: the DKIM verdict (`pass`, `fail`, `none`, `length_limited`). Only `pass`
+             *     reports are counted (RFC 8460 §4.3).
+             */
+            dkim?: string | null;
+            /**
+             * @description Where the delivery disagreed with the report (`submitter_mismatch`,
+             *     `report_domain_mismatch`, `subject_mismatch`); the report's own fields are used.
+             */
+            flags: string[];
         };
         /** @description A page of reports, newest first. */
         ReportList: {

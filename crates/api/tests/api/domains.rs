@@ -404,7 +404,10 @@ async fn checks_run_through_the_worker(server: &TestServer) {
             {
                 let id = stsd_store::DomainId::from_raw(job.subject.clone());
                 let results = r#"[{"name":"ownership","record":"_mta-sts.checks.example","result":"fail","explanation":"no CNAME","fix":"publish it"}]"#;
-                store.record_checks(&id, results).await.unwrap();
+                store
+                    .record_checks(&id, results, time::OffsetDateTime::now_utc())
+                    .await
+                    .unwrap();
                 store.finish_job(&job, None).await.unwrap();
                 return;
             }

@@ -22,7 +22,7 @@ fn report(org: &str, id: &str, domain: &str, ok: u64, failed: u64) -> Value {
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    stsd_reports::gzip(data)
+    stsd_core::tlsrpt::gzip(data)
 }
 
 async fn setup(server: &TestServer) -> (Client, String) {

@@ -8,7 +8,7 @@ use stsd_certs::{
     CertsError, Issued, Issuer, LocalCa, Outcome, WorkerConfig, issuer_for_directory,
     renewal_point, run_next, run_worker, schedule_due,
 };
-use stsd_store::{CERT_JOB_KIND, Domain, DomainState, MasterKey, NewCertificate};
+use stsd_store::{CERT_JOB_KIND, DomainId, DomainState, MasterKey, NewCertificate};
 use stsd_testkit::TestDatabase;
 use time::OffsetDateTime;
 
@@ -145,9 +145,13 @@ impl Issuer for Failing {
         "failing"
     }
 
-    async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError> {
+    async fn issue_host(
+        &self,
+        host: &str,
+        _owner: Option<&DomainId>,
+    ) -> Result<Issued, CertsError> {
         Err(CertsError::Order {
-            host: format!("mta-sts.{}", domain.name),
+            host: host.to_owned(),
             detail: "connection refused".to_owned(),
         })
     }

@@ -1,15 +1,24 @@
 //! The edge: HTTPS for `mta-sts.<domain>` and plain HTTP for ACME HTTP-01.
 //!
 //! Connections are bounded (a semaphore), handshakes and request headers time out (no
-//! slowloris), request bodies are never read, HTTP/2 streams and header lists are capped.
+//! slowloris), HTTP/2 streams and header lists are capped. Request bodies are never read,
+//! except by the handler of a service host ([`ServiceHosts`], e.g. `reports.<zone>`), which
+//! brings its own body limits.
 
 mod respond;
 mod tls;
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -17,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-pub use tls::server_config;
+pub use tls::{server_config, service_host_config};
 
 use crate::follower::SnapshotHandle;
 
@@ -51,6 +60,44 @@ impl Default for EdgeLimits {
     }
 }
 
+/// What a [`HostHandler`] returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
+
+/// Answers every HTTPS request for one of stsd's own hosts, body included. The binary builds
+/// it from another role crate (the reports receiver), so the edge routes to it by SNI and
+/// `Host` without depending on that crate.
+pub type HostHandler = Arc<dyn Fn(Request<Incoming>, SocketAddr) -> HandlerFuture + Send + Sync>;
+
+/// stsd's own HTTPS hosts on the edge (`reports.<zone>`), each with its handler. Their
+/// certificates come from the snapshot like customers'.
+#[derive(Clone, Default)]
+pub struct ServiceHosts {
+    handlers: HashMap<String, HostHandler>,
+}
+
+impl std::fmt::Debug for ServiceHosts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.handlers.keys()).finish()
+    }
+}
+
+impl ServiceHosts {
+    /// No service hosts: the edge serves only customers' `mta-sts` hosts.
+    pub fn new() -> ServiceHosts {
+        ServiceHosts::default()
+    }
+
+    /// Routes HTTPS requests for `host` (lower case, no trailing dot) to `handler`.
+    pub fn with(mut self, host: impl Into<String>, handler: HostHandler) -> ServiceHosts {
+        self.handlers.insert(host.into(), handler);
+        self
+    }
+
+    fn get(&self, host: &str) -> Option<&HostHandler> {
+        self.handlers.get(host)
+    }
+}
+
 fn builder(limits: &EdgeLimits) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
@@ -66,8 +113,20 @@ fn builder(limits: &EdgeLimits) -> auto::Builder<TokioExecutor> {
     b
 }
 
-/// Serves HTTPS on `listener` until the task is aborted.
+/// Serves HTTPS for customers' `mta-sts` hosts on `listener` until the task is aborted.
 pub async fn serve_https(listener: TcpListener, snapshots: SnapshotHandle, limits: EdgeLimits) {
+    serve_https_with(listener, snapshots, limits, ServiceHosts::new()).await;
+}
+
+/// Serves HTTPS on `listener` until the task is aborted: customers' `mta-sts` hosts from the
+/// snapshot, and stsd's own `services` by their handlers.
+pub async fn serve_https_with(
+    listener: TcpListener,
+    snapshots: SnapshotHandle,
+    limits: EdgeLimits,
+    services: ServiceHosts,
+) {
+    let services = Arc::new(services);
     let acceptor = TlsAcceptor::from(server_config(snapshots.clone()));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let builder = Arc::new(builder(&limits));
@@ -89,6 +148,7 @@ pub async fn serve_https(listener: TcpListener, snapshots: SnapshotHandle, limit
         let snapshots = snapshots.clone();
         let builder = builder.clone();
         let limits = limits.clone();
+        let services = services.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let tls =
@@ -101,16 +161,20 @@ pub async fn serve_https(listener: TcpListener, snapshots: SnapshotHandle, limit
                     Err(_) => return,
                 };
             let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
-            let service = service_fn(move |req| {
+            let handler = sni.as_deref().and_then(|s| services.get(s)).cloned();
+            let service = service_fn(move |req: Request<Incoming>| {
                 let snapshots = snapshots.clone();
                 let sni = sni.clone();
+                let handler = handler.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(respond::https(
-                        &req,
-                        sni.as_deref(),
-                        &snapshots,
-                        peer,
-                    ))
+                    let response = match handler {
+                        Some(handler) => match respond::misdirected(&req, sni.as_deref()) {
+                            Some(refusal) => refusal,
+                            None => handler(req, peer).await,
+                        },
+                        None => respond::https(&req, sni.as_deref(), &snapshots, peer),
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
                 }
             });
             let conn = builder.serve_connection(TokioIo::new(tls), service);

@@ -44,6 +44,19 @@ fn small(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
+/// The refusal for a request whose `Host` is missing or differs from the SNI, if it is one.
+pub(super) fn misdirected<B>(req: &Request<B>, sni: Option<&str>) -> Option<Response<Full<Bytes>>> {
+    let Some(host) = request_host(req) else {
+        return Some(small(StatusCode::BAD_REQUEST, "missing host\n"));
+    };
+    (sni != Some(host.as_str())).then(|| {
+        small(
+            StatusCode::MISDIRECTED_REQUEST,
+            "host does not match the TLS server name\n",
+        )
+    })
+}
+
 /// Answers an HTTPS request on the connection whose SNI was `sni`.
 pub(super) fn https<B>(
     req: &Request<B>,
@@ -51,15 +64,12 @@ pub(super) fn https<B>(
     snapshots: &SnapshotHandle,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
+    if let Some(refusal) = misdirected(req, sni) {
+        return refusal;
+    }
     let Some(host) = request_host(req) else {
         return small(StatusCode::BAD_REQUEST, "missing host\n");
     };
-    if sni != Some(host.as_str()) {
-        return small(
-            StatusCode::MISDIRECTED_REQUEST,
-            "host does not match the TLS server name\n",
-        );
-    }
     let head = req.method() == Method::HEAD;
     if !(req.method() == Method::GET || head) || req.uri().path() != POLICY_PATH {
         return small(StatusCode::NOT_FOUND, "not found\n");

@@ -19,7 +19,11 @@ impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         // rustls hands over the SNI already lower-cased and without a trailing dot.
         let name = hello.server_name()?;
-        self.snapshots.guard().host(name).map(|h| h.key.clone())
+        let snapshot = self.snapshots.guard();
+        match snapshot.host(name) {
+            Some(h) => Some(h.key.clone()),
+            None => snapshot.service_host(name).cloned(),
+        }
     }
 }
 
@@ -31,4 +35,28 @@ pub fn server_config(snapshots: SnapshotHandle) -> Arc<ServerConfig> {
         .with_cert_resolver(Arc::new(SniResolver { snapshots }));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Arc::new(config)
+}
+
+/// Presents the certificate of one of stsd's own hosts whatever the client asks for: for
+/// SMTP STARTTLS on `reports.<zone>`, where senders often send no SNI or the MX name.
+#[derive(Debug)]
+struct ServiceHostResolver {
+    snapshots: SnapshotHandle,
+    host: String,
+}
+
+impl ResolvesServerCert for ServiceHostResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.snapshots.guard().service_host(&self.host).cloned()
+    }
+}
+
+/// TLS for a service host (`reports.<zone>`) with its certificate from the snapshot, for
+/// protocols other than HTTPS (no ALPN). Until the certificate is issued, handshakes fail.
+pub fn service_host_config(snapshots: SnapshotHandle, host: String) -> Arc<ServerConfig> {
+    Arc::new(
+        ServerConfig::builder()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(ServiceHostResolver { snapshots, host })),
+    )
 }

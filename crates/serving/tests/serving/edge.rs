@@ -115,7 +115,7 @@ async fn acme_challenges_over_http(db: TestDatabase) {
     w.fx.store
         .put_challenge(&Challenge {
             token: "tok_123-abc".into(),
-            domain_id: d.id.clone(),
+            domain_id: Some(d.id.clone()),
             key_authorization: "tok_123-abc.thumbprint".into(),
             expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
         })

@@ -42,7 +42,7 @@ async fn certificates_challenges_accounts(db: &TestDb) {
 
     let ch = Challenge {
         token: "tok-123".into(),
-        domain_id: d.id.clone(),
+        domain_id: Some(d.id.clone()),
         key_authorization: "tok-123.thumbprint".into(),
         expires_at: now + Duration::hours(1),
     };

@@ -214,9 +214,13 @@ async fn state_transitions(db: &TestDb) {
         .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
 
-    s.record_checks(&d.id, r#"[{"name":"ownership","result":"pass"}]"#)
-        .await
-        .unwrap();
+    s.record_checks(
+        &d.id,
+        r#"[{"name":"ownership","result":"pass"}]"#,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
     let d = s.domain_by_id(&d.id).await.unwrap().unwrap();
     assert!(d.last_checks.unwrap().contains("ownership"));
     assert!(d.last_checked_at.is_some());

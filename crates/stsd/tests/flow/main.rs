@@ -28,6 +28,8 @@ use stsd_testkit::{FakeDns, TestDatabase};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
 
+mod reports;
+
 const ZONE: &str = "sts.flow.test";
 const PASSWORD: &str = "violet quarry lantern 42 drift";
 

@@ -1,7 +1,7 @@
 //! Bad input never panics: arbitrary bytes, and arbitrary JSON shaped like a report.
 
 use proptest::prelude::*;
-use stsd_reports::{decode, gzip, parse, parse_json};
+use stsd_core::tlsrpt::{decode, gzip, parse, parse_json};
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![

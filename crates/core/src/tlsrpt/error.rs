@@ -15,7 +15,7 @@ pub enum ReportError {
     /// The gzip stream is corrupt or truncated.
     #[error("the gzip stream is corrupt: {0}")]
     Gzip(String),
-    /// The JSON nests deeper than [`crate::MAX_DEPTH`].
+    /// The JSON nests deeper than [`super::MAX_DEPTH`].
     #[error("the JSON nests deeper than {0} levels")]
     TooDeep(usize),
     /// The JSON does not parse.

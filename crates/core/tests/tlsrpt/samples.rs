@@ -1,7 +1,11 @@
-use stsd_reports::{Encoding, decode, explain, parse};
+use stsd_core::tlsrpt::{Encoding, decode, explain, parse};
 
 fn data(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/tlsrpt/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 #[test]

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::decode::{DEFAULT_MAX_DECOMPRESSED, decode};
-use crate::error::ReportError;
+use super::decode::{DEFAULT_MAX_DECOMPRESSED, decode};
+use super::error::ReportError;
 
 /// Longest string kept from a report field; longer values are cut (at a char boundary).
 const MAX_FIELD: usize = 1024;

@@ -7,7 +7,7 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use crate::error::ReportError;
+use super::error::ReportError;
 
 /// Default limit of a report's decompressed size: 20 MiB.
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 20 * 1024 * 1024;

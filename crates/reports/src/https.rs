@@ -1,0 +1,215 @@
+//! The HTTPS receiver: `POST /v1/tlsrpt/{label}` on `reports.<zone>`, the `rua=https:` URI of
+//! every customer's TLS-RPT record (RFC 8460 §3).
+//!
+//! A report is acknowledged with a 2xx only once it is stored. The body is read under a size
+//! limit and a deadline; a body that is gzip or JSON but declared with another media type is
+//! accepted and flagged (a 415 would make the reporter drop it); 415 only for a body that is
+//! neither. When the store fails the answer is 503 with `Retry-After`, so the reporter retries.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use stsd_core::Label;
+use stsd_core::tlsrpt::{DEFAULT_MAX_DECOMPRESSED, ReportError};
+use stsd_store::{DomainState, IngestError, Store, Submission, Transport};
+
+/// The path prefix of the receiver; the label follows.
+const PATH_PREFIX: &str = "/v1/tlsrpt/";
+
+/// Limits of the HTTPS receiver.
+#[derive(Debug, Clone)]
+pub struct ReceiverLimits {
+    /// Largest request body (RFC 8460 reports are small; 10 MiB leaves room for big senders).
+    pub max_body: usize,
+    /// Largest report once decompressed.
+    pub max_decompressed: usize,
+    /// Time allowed for the whole body to arrive.
+    pub body_timeout: Duration,
+}
+
+impl Default for ReceiverLimits {
+    fn default() -> ReceiverLimits {
+        ReceiverLimits {
+            max_body: 10 * 1024 * 1024,
+            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
+            body_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Receives reports over HTTPS for every registration, by label.
+#[derive(Debug, Clone)]
+pub struct HttpsReceiver {
+    store: Store,
+    limits: ReceiverLimits,
+}
+
+fn reply(status: StatusCode, json: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(json.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error(status: StatusCode, code: &str, message: impl Display) -> Response<Full<Bytes>> {
+    reply(
+        status,
+        serde_json::json!({ "error": { "code": code, "message": message.to_string() } }),
+    )
+}
+
+impl HttpsReceiver {
+    /// A receiver storing into `store`.
+    pub fn new(store: Store, limits: ReceiverLimits) -> HttpsReceiver {
+        HttpsReceiver { store, limits }
+    }
+
+    /// Answers one request for `reports.<zone>`.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let Some(raw_label) = req.uri().path().strip_prefix(PATH_PREFIX) else {
+            return error(StatusCode::NOT_FOUND, "not_found", "not found");
+        };
+        if req.method() != Method::POST {
+            let mut r = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "reports are delivered with POST",
+            );
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            return r;
+        }
+        let Ok(label) = raw_label.parse::<Label>() else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "unknown_label",
+                "no such report address",
+            );
+        };
+        let declared_len = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_len.is_some_and(|n| n > self.limits.max_body as u64) {
+            return too_large(self.limits.max_body);
+        }
+        let domain = match self.store.domain_by_label(&label).await {
+            Ok(Some(d)) if d.state != DomainState::Removed => d,
+            Ok(_) => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "unknown_label",
+                    "no such report address",
+                );
+            }
+            Err(e) => return unavailable(&e),
+        };
+        let declared = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let limited = Limited::new(req.into_body(), self.limits.max_body);
+        let body = match tokio::time::timeout(self.limits.body_timeout, limited.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                return too_large(self.limits.max_body);
+            }
+            Ok(Err(e)) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("reading the body: {e}"),
+                );
+            }
+            Err(_) => {
+                return error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    "the body did not arrive in time",
+                );
+            }
+        };
+        let submission = Submission {
+            domain: &domain,
+            body: &body,
+            declared_media_type: declared.as_deref(),
+            transport: Transport::Https,
+            // HTTPS deliveries carry no signature to check; TLS to our certificate is what
+            // RFC 8460 asks of them.
+            authenticated: true,
+            dkim: None,
+            flags: &[],
+            max_decompressed: self.limits.max_decompressed,
+        };
+        match self.store.ingest_submission(&submission).await {
+            Ok(ingested) => {
+                tracing::info!(domain = %domain.name, organization = %ingested.organization,
+                    report_id = %ingested.report_id, duplicate = ingested.duplicate,
+                    "TLS report received over HTTPS");
+                reply(
+                    if ingested.duplicate {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::CREATED
+                    },
+                    serde_json::json!({
+                        "id": ingested.id,
+                        "duplicate": ingested.duplicate,
+                        "media_type_flagged": ingested.media_type_flagged,
+                        "domain_mismatch": ingested.domain_mismatch,
+                    }),
+                )
+            }
+            Err(IngestError::Report(e)) => report_refused(&e),
+            Err(IngestError::Store(e)) => unavailable(&e),
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Response<Full<Bytes>> {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the report is over {limit} bytes"),
+    )
+}
+
+fn report_refused(e: &ReportError) -> Response<Full<Bytes>> {
+    match e {
+        ReportError::NotAReport | ReportError::Gzip(_) => error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("{e}: send application/tlsrpt+gzip or application/tlsrpt+json"),
+        ),
+        ReportError::TooLarge { .. } => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e)
+        }
+        ReportError::TooDeep(_) | ReportError::Json(_) | ReportError::Invalid(_) => {
+            error(StatusCode::BAD_REQUEST, "invalid_report", e)
+        }
+    }
+}
+
+fn unavailable(e: &dyn Display) -> Response<Full<Bytes>> {
+    tracing::warn!(error = %e, "cannot store a TLS report now; the reporter will retry");
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the report could not be stored; retry later",
+    );
+    r.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("60"));
+    r
+}

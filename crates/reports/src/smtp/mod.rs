@@ -1,0 +1,163 @@
+//! The inbound SMTP receiver for `rua=mailto:<label>@reports.<zone>` (RFC 8460 §3, RFC 5321).
+//!
+//! Inbound only: it accepts mail for the report address of an existing registration and
+//! refuses every other recipient at `RCPT` (it never relays). STARTTLS (RFC 3207) is offered
+//! when a certificate is configured and never required. A message is acknowledged with `250`
+//! only once its report is stored; a store failure answers `451` so the sender retries.
+//! DKIM is checked with `mail-auth`: a report without a valid signature of the reporting
+//! domain, or signed with `l=`, is stored and shown but not counted (RFC 8460 §4.3).
+
+mod message;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_auth::MessageAuthenticator;
+use mail_auth::hickory_resolver::TokioResolver;
+use mail_auth::hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig,
+};
+use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
+use stsd_core::tlsrpt::DEFAULT_MAX_DECOMPRESSED;
+use stsd_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use message::{DkimVerdict, ExtractError, MailReport, extract_report, verify_dkim};
+
+/// Why the SMTP receiver could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpSetupError {
+    /// The DNS resolver for DKIM lookups could not be built.
+    #[error("cannot set up the DNS resolver for DKIM: {0}")]
+    Resolver(String),
+}
+
+/// Settings and limits of the SMTP receiver.
+#[derive(Clone)]
+pub struct SmtpConfig {
+    /// The receiver's own name: the greeting, and the domain of the report addresses
+    /// (`reports.<zone>`).
+    pub hostname: String,
+    /// TLS for STARTTLS; `None` leaves STARTTLS unadvertised.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Largest message accepted (advertised with `SIZE`). 16 MiB holds a 10 MiB report in
+    /// base64 with room for the headers.
+    pub max_message: usize,
+    /// Largest report once decompressed.
+    pub max_decompressed: usize,
+    /// Time allowed for each command line.
+    pub command_timeout: Duration,
+    /// Time allowed for a whole `DATA` transfer.
+    pub data_timeout: Duration,
+    /// Time allowed for the DKIM lookups of one message.
+    pub dkim_timeout: Duration,
+    /// Connections served at once; more are refused with `421`.
+    pub max_connections: usize,
+    /// Recipients per transaction.
+    pub max_recipients: usize,
+    /// Commands per connection before it is closed (bounds abusive sessions).
+    pub max_commands: usize,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("hostname", &self.hostname)
+            .field("starttls", &self.tls.is_some())
+            .field("max_message", &self.max_message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpConfig {
+    /// Defaults for `hostname`: 16 MiB messages, 20 MiB decompressed reports, 2 min per
+    /// command, 10 min per `DATA`, 500 connections, 50 recipients.
+    pub fn new(hostname: impl Into<String>) -> SmtpConfig {
+        SmtpConfig {
+            hostname: hostname.into().to_ascii_lowercase(),
+            tls: None,
+            max_message: 16 * 1024 * 1024,
+            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
+            command_timeout: Duration::from_secs(120),
+            data_timeout: Duration::from_secs(600),
+            dkim_timeout: Duration::from_secs(20),
+            max_connections: 500,
+            max_recipients: 50,
+            max_commands: 200,
+        }
+    }
+}
+
+/// A DKIM verifier asking `resolvers` (the system's when empty).
+pub fn dkim_verifier(resolvers: &[SocketAddr]) -> Result<MessageAuthenticator, SmtpSetupError> {
+    let mut builder = if resolvers.is_empty() {
+        TokioResolver::builder_tokio().map_err(|e| SmtpSetupError::Resolver(e.to_string()))?
+    } else {
+        let servers = resolvers
+            .iter()
+            .map(|s| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = s.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = s.port();
+                NameServerConfig::new(s.ip(), true, vec![udp, tcp])
+            })
+            .collect();
+        TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(servers),
+            TokioRuntimeProvider::default(),
+        )
+    };
+    builder.options_mut().use_hosts_file = ResolveHosts::Never;
+    let resolver = builder
+        .build()
+        .map_err(|e| SmtpSetupError::Resolver(e.to_string()))?;
+    Ok(MessageAuthenticator(resolver))
+}
+
+/// Everything a connection needs, shared.
+struct Shared {
+    store: Store,
+    config: SmtpConfig,
+    dkim: MessageAuthenticator,
+}
+
+/// Serves SMTP on `listener` until the task is aborted.
+pub async fn serve_smtp(
+    listener: TcpListener,
+    store: Store,
+    config: SmtpConfig,
+    dkim: MessageAuthenticator,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let shared = Arc::new(Shared {
+        store,
+        config,
+        dkim,
+    });
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "SMTP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    session::run(tcp, peer, &shared).await;
+                });
+            }
+            Err(_) => {
+                tokio::spawn(session::refuse_busy(tcp));
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! TLS reports over HTTPS at `reports.<zone>` on the real binary: the certificate comes from
+//! the certs worker (local CA), every delivery is stored once — across transports too —, the
+//! same report id from two organizations counts twice, wrong bodies and addresses are refused
+//! with the right status, and the summary counts what was stored.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use serde_json::{Value, json};
+use stsd_testkit::{FakeDns, TestDatabase};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::{PASSWORD, Server, ZONE, free_port, stsd, wait_until};
+
+fn report(organization: &str, report_id: &str, ok: u64, failed: u64) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "organization-name": organization,
+        "date-range": {
+            "start-datetime": "2026-11-20T00:00:00Z",
+            "end-datetime": "2026-11-20T23:59:59Z"
+        },
+        "contact-info": "tlsrpt@reporter.example",
+        "report-id": report_id,
+        "policies": [{
+            "policy": {
+                "policy-type": "sts",
+                "policy-string": ["version: STSv1", "mode: testing", "mx: mx1.example.com", "max_age: 604800"],
+                "policy-domain": "example.com",
+                "mx-host": ["mx1.example.com"]
+            },
+            "summary": {
+                "total-successful-session-count": ok,
+                "total-failure-session-count": failed
+            },
+            "failure-details": [{
+                "result-type": "certificate-expired",
+                "sending-mta-ip": "192.0.2.1",
+                "receiving-mx-hostname": "mx1.example.com",
+                "failed-session-count": failed
+            }]
+        }]
+    }))
+    .unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// One request to the edge with SNI and Host `host`, trusting only `root_pem`. `None` when
+/// the TLS handshake fails.
+async fn send(
+    https: SocketAddr,
+    host: &str,
+    root_pem: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Option<(u16, Value)> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+        roots.add(c.ok()?).ok()?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .ok()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(https).await.ok()?;
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(host.to_owned()).ok()?, tcp)
+        .await
+        .ok()?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = sender
+        .send_request(req.body(Full::new(Bytes::from(body))).ok()?)
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.ok()?.to_bytes();
+    Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+async fn reports_over_https(db: TestDatabase) {
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .ok();
+    let customer = FakeDns::start().await.unwrap();
+    customer.set_mx("example.com", &[(10, "mx1.example.com")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (api, https) = (free_port(), free_port());
+    let child = stsd(dir.path(), db.url(), customer.addr())
+        .arg("serve")
+        .env("STSD_API_LISTEN", format!("127.0.0.1:{api}"))
+        .env("STSD_EDGE_HTTPS_LISTEN", format!("127.0.0.1:{https}"))
+        .env(
+            "STSD_EDGE_HTTP_LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env("STSD_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let base = format!("http://127.0.0.1:{api}/api/v1");
+    let client = reqwest::Client::new();
+    wait_until("the API", Duration::from_secs(30), || {
+        let c = client.clone();
+        let url = format!("http://127.0.0.1:{api}/readyz");
+        async move { c.get(url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let signup: Value = client
+        .post(format!("{base}/auth/signup"))
+        .json(
+            &json!({ "email": "ops@example.com", "password": PASSWORD, "tenant_name": "Example" }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    let domains = format!("{base}/tenants/{tenant}/domains");
+    let added: Value = client
+        .post(&domains)
+        .bearer_auth(&token)
+        .json(&json!({ "name": "example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let label = added["label"].as_str().unwrap().to_owned();
+    let root = Command::new(env!("CARGO_BIN_EXE_stsd"))
+        .current_dir(dir.path())
+        .env("STSD_DATABASE_URL", db.url())
+        .env(
+            "STSD_MASTER_KEY",
+            "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+        )
+        .args(["admin", "local-ca-root"])
+        .output()
+        .unwrap();
+    let root_pem = String::from_utf8(root.stdout).unwrap();
+    let edge: SocketAddr = format!("127.0.0.1:{https}").parse().unwrap();
+    let host = format!("reports.{ZONE}");
+    let path = format!("/v1/tlsrpt/{label}");
+    let post = |ct: Option<&'static str>, body: Vec<u8>| {
+        let (root_pem, host, path) = (root_pem.clone(), host.clone(), path.clone());
+        async move {
+            send(edge, &host, &root_pem, "POST", &path, ct, body)
+                .await
+                .expect("TLS to reports.<zone>")
+        }
+    };
+    wait_until(
+        "a certificate on reports.<zone>",
+        Duration::from_secs(30),
+        || {
+            let (root_pem, host) = (root_pem.clone(), host.clone());
+            async move {
+                send(edge, &host, &root_pem, "GET", "/", None, Vec::new())
+                    .await
+                    .is_some()
+            }
+        },
+    )
+    .await;
+
+    let a1 = report("Reporter A", "r-1", 100, 4);
+    let (status, body) = post(Some("application/tlsrpt+gzip"), gzip(&a1)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["duplicate"], false);
+    assert_eq!(body["media_type_flagged"], false);
+    // The same report again, now as JSON: acknowledged, not stored twice.
+    let (status, body) = post(Some("application/tlsrpt+json"), a1.clone()).await;
+    assert_eq!((status, &body["duplicate"]), (200, &json!(true)), "{body}");
+    // The same report id from another organization is another report; a wrong media type
+    // is accepted and flagged.
+    let (status, body) = post(Some("text/plain"), report("Reporter B", "r-1", 50, 0)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["media_type_flagged"], true);
+    // And the dashboard upload of the first report is a duplicate across transports.
+    let upload = client
+        .post(format!("{domains}/example.com/reports"))
+        .bearer_auth(&token)
+        .header("content-type", "application/tlsrpt+json")
+        .body(a1.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 200);
+    let upload: Value = upload.json().await.unwrap();
+    assert_eq!(upload["duplicate"], true, "{upload}");
+
+    // Refusals, each with its own status.
+    let (status, body) = post(Some("application/tlsrpt+gzip"), b"not a report".to_vec()).await;
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = post(Some("application/tlsrpt+json"), b"{\"a\": 1}".to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    let mut bomb = Vec::with_capacity(30 << 20);
+    bomb.push(b'{');
+    bomb.resize(30 << 20, b' ');
+    bomb.push(b'}');
+    let (status, body) = post(Some("application/tlsrpt+gzip"), gzip(&bomb)).await;
+    assert_eq!(status, 413, "{body}");
+    let unknown = send(
+        edge,
+        &host,
+        &root_pem,
+        "POST",
+        "/v1/tlsrpt/zzzzzzzzzz",
+        Some("application/tlsrpt+json"),
+        a1.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.0, 404, "{:?}", unknown.1);
+    let get = send(edge, &host, &root_pem, "GET", &path, None, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(get.0, 405);
+
+    // What was stored is what the summary counts: two reports, not three or four.
+    let summary: Value = client
+        .get(format!(
+            "{domains}/example.com/reports/summary?from=2026-11-20&to=2026-11-20"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["totals"]["reports"], 2, "{summary}");
+    assert_eq!(summary["totals"]["successful_sessions"], 150, "{summary}");
+    assert_eq!(summary["totals"]["failed_sessions"], 4, "{summary}");
+    let list: Value = client
+        .get(format!("{domains}/example.com/reports"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let transports: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(transports, ["https", "https"], "{list}");
+    drop(_server);
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_over_https_on_sqlite() {
+    reports_over_https(TestDatabase::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_over_https_on_postgres() {
+    reports_over_https(TestDatabase::postgres().await).await;
+}

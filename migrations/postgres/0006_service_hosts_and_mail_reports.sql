@@ -1,0 +1,21 @@
+-- Certificates of stsd's own hosts in the service zone (`reports.<zone>`, where reporters
+-- POST TLS reports), kept apart from customers' certificates: no registration owns them.
+CREATE TABLE service_certificates (
+    id              TEXT PRIMARY KEY,
+    host            TEXT NOT NULL,
+    chain_pem       TEXT NOT NULL,
+    key_ciphertext  BYTEA NOT NULL,
+    key_id          TEXT NOT NULL,
+    not_before      BIGINT NOT NULL,
+    not_after       BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX service_certificates_host ON service_certificates (host, not_after);
+
+-- An HTTP-01 challenge for a service host belongs to no registration.
+ALTER TABLE acme_challenges ALTER COLUMN domain_id DROP NOT NULL;
+
+-- Reports delivered by mail: the DKIM verdict (`pass`, `fail`, `none`, `length_limited`; NULL
+-- for other transports) and notes where the message's headers and the report disagree.
+ALTER TABLE tlsrpt_reports ADD COLUMN dkim TEXT;
+ALTER TABLE tlsrpt_reports ADD COLUMN flags TEXT NOT NULL DEFAULT '';
