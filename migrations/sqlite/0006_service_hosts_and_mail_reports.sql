@@ -30,3 +30,7 @@ ALTER TABLE acme_challenges_new RENAME TO acme_challenges;
 -- for other transports) and notes where the message's headers and the report disagree.
 ALTER TABLE tlsrpt_reports ADD COLUMN dkim TEXT;
 ALTER TABLE tlsrpt_reports ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+
+-- How long a tenant's reports are kept (by their start date). The daily rollups stay, so
+-- summaries keep their history after the reports are gone.
+ALTER TABLE tenants ADD COLUMN report_retention_days INTEGER NOT NULL DEFAULT 400;

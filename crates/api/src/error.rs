@@ -77,6 +77,11 @@ impl ApiError {
         self
     }
 
+    /// The safe, human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -9,8 +9,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stsd_core::{DomainName, MaxAge, Mode, MxPattern, Policy};
-use stsd_store::{Domain, PolicyVersion};
+use stsd_core::{MaxAge, Mode, MxPattern, Policy};
+use stsd_store::{Domain, DomainId, PolicyVersion};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -154,7 +154,7 @@ impl From<&PolicyVersion> for PolicyVersionView {
 pub(crate) struct ReadinessCheck {
     /// `mx_coverage`, `mx_starttls` or `tlsrpt_failures`.
     name: &'static str,
-    /// `pass`, `fail`, `error` or `not_run`; `fail` and `error` block `enforce`.
+    /// `pass`, `warn`, `fail`, `error` or `not_run`; `fail` and `error` block `enforce`.
     result: &'static str,
     /// What was found, in plain language.
     explanation: String,
@@ -202,10 +202,11 @@ pub(crate) struct PolicyChange {
     checks: Vec<ReadinessCheck>,
 }
 
-/// The readiness checks for serving `policy` in `enforce`: today MX coverage; the STARTTLS
-/// and TLS-RPT checks arrive with the verifier and reports and are reported as not run —
+/// The readiness checks for serving `policy` in `enforce`: MX coverage and recent TLS-RPT
+/// failures; the MX STARTTLS check arrives with the verifier and is reported as not run —
 /// never as passed.
-async fn readiness(state: &AppState, name: &DomainName, policy: &Policy) -> Vec<ReadinessCheck> {
+async fn readiness(state: &AppState, domain: &Domain, policy: &Policy) -> Vec<ReadinessCheck> {
+    let name = &domain.name;
     let coverage = match state.inner.resolvers.mx_hosts(name).await {
         Ok(MxLookup::Hosts(hosts)) => {
             let uncovered: Vec<&str> = hosts
@@ -259,13 +260,58 @@ async fn readiness(state: &AppState, name: &DomainName, policy: &Policy) -> Vec<
             explanation: "STARTTLS and certificate checks of each MX are not available yet".into(),
             uncovered: None,
         },
-        ReadinessCheck {
-            name: "tlsrpt_failures",
-            result: "not_run",
-            explanation: "TLS-RPT report analysis is not available yet".into(),
-            uncovered: None,
-        },
+        tlsrpt_failures(state, &domain.id).await,
     ]
+}
+
+/// What the counted TLS reports of the last [`crate::reports::RECENT_DAYS`] days say: senders
+/// that failed to deliver over TLS in `testing` would bounce their mail under `enforce`.
+async fn tlsrpt_failures(state: &AppState, domain: &DomainId) -> ReadinessCheck {
+    let days = crate::reports::RECENT_DAYS;
+    let signals = match crate::reports::signals(state, domain).await {
+        Ok(s) => s,
+        Err(e) => {
+            return ReadinessCheck {
+                name: "tlsrpt_failures",
+                result: "error",
+                explanation: format!("could not read the TLS reports: {}", e.message()),
+                uncovered: None,
+            };
+        }
+    };
+    let (ok, failed) = (
+        signals.recent_successful_sessions(),
+        signals.recent_failed_sessions(),
+    );
+    let (result, explanation) = if failed > 0 {
+        (
+            "fail",
+            format!(
+                "TLS reports of the last {days} days show {failed} failed and {ok} successful \
+                 sessions: under enforce, those senders would not deliver; see the report \
+                 summary by result type for the cause and fix"
+            ),
+        )
+    } else if ok > 0 {
+        (
+            "pass",
+            format!("TLS reports of the last {days} days show {ok} sessions, none failed"),
+        )
+    } else {
+        (
+            "warn",
+            format!(
+                "no counted TLS reports in the last {days} days: nothing is known about senders' \
+                 failures yet (reports arrive daily once _smtp._tls points at stsd)"
+            ),
+        )
+    };
+    ReadinessCheck {
+        name: "tlsrpt_failures",
+        result,
+        explanation,
+        uncovered: None,
+    }
 }
 
 /// Runs the gate for a policy that would be served in `enforce`. Passes, or refuses with
@@ -285,7 +331,7 @@ async fn gate(
             "only owners and admins can override the readiness checks",
         ));
     }
-    let checks = readiness(state, &domain.name, policy).await;
+    let checks = readiness(state, domain, policy).await;
     if checks.iter().any(ReadinessCheck::blocks) && !override_ {
         return Err(ApiError::conflict(
             "not_ready",

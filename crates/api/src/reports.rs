@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use stsd_core::tlsrpt::{self, ReportError};
 use stsd_store::{
-    FailuresBy, IngestError, ReportFilter, StoredReport, Submission, TotalsBy, Transport,
+    DomainId, FailuresBy, IngestError, ReportFilter, ReportScope, StoredReport, Submission,
+    TotalsBy, Transport,
 };
 use time::Date;
 use time::macros::format_description;
@@ -29,6 +30,13 @@ const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 const MAX_DECOMPRESSED: usize = tlsrpt::DEFAULT_MAX_DECOMPRESSED;
 /// Longest summary range, in days.
 const MAX_RANGE_DAYS: i64 = 400;
+/// Days without a report, after earlier reports, before a domain counts as silent. Senders
+/// report daily; three days leave room for late or weekend batches.
+pub(crate) const SILENT_AFTER_DAYS: i64 = 3;
+/// The window of "recent" failures, in days: what the enforce readiness check looks at.
+pub(crate) const RECENT_DAYS: i64 = 14;
+/// Shortest and longest report retention a tenant may choose, in days.
+const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 7..=3650;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,6 +44,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .merge(OpenApiRouter::new().routes(routes!(list)))
         .merge(OpenApiRouter::new().routes(routes!(summary)))
+        .merge(OpenApiRouter::new().routes(routes!(detail)))
+        .merge(OpenApiRouter::new().routes(routes!(raw)))
+        .merge(OpenApiRouter::new().routes(routes!(tenant_summary)))
+        .merge(OpenApiRouter::new().routes(routes!(settings, update_settings)))
 }
 
 /// What an upload did.
@@ -134,6 +146,8 @@ pub(crate) enum GroupBy {
     Result,
     /// Per reporting organization.
     Organization,
+    /// Per domain (the tenant-wide summary; one group for a domain's own summary).
+    Domain,
     /// Failed sessions per receiving MX.
     Mx,
 }
@@ -196,6 +210,25 @@ pub(crate) struct Summary {
     totals: Totals,
     /// The groups.
     groups: Vec<SummaryGroup>,
+    /// For a domain's summary: what the reports say beyond the numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    signals: Option<Signals>,
+}
+
+/// What a domain's reports signal, independent of the range asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Signals {
+    /// When the newest report arrived (RFC 3339), if any ever did.
+    last_received_at: Option<String>,
+    /// Reports arrived before but none for [`SILENT_AFTER_DAYS`] days: a reporter went quiet
+    /// or the `_smtp._tls` record broke.
+    silent: bool,
+    /// Failed sessions in counted reports of the last [`RECENT_DAYS`] days (what the
+    /// enforce readiness check looks at).
+    recent_failed_sessions: i64,
+    /// Successful sessions in the same window.
+    recent_successful_sessions: i64,
 }
 
 fn rate(ok: i64, failed: i64) -> Option<f64> {
@@ -432,6 +465,78 @@ async fn summary(
 ) -> Result<AxumJson<Summary>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
+    let mut summary = summarize(&state, ReportScope::Domain(&domain.id), &query).await?;
+    summary.signals = Some(signals(&state, &domain.id).await?);
+    Ok(AxumJson(summary))
+}
+
+/// Summarizes the counted TLS reports of every domain of the tenant, like a domain's
+/// summary, with `group_by=domain` to compare domains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/reports/summary",
+    operation_id = "reports_tenant_summary",
+    tag = "tenants",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        SummaryQuery,
+    ),
+    responses((status = 200, description = "The summary", body = Summary)),
+    security(("bearer" = []))
+)]
+async fn tenant_summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    Query(query): Query<SummaryQuery>,
+) -> Result<AxumJson<Summary>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let summary = summarize(&state, ReportScope::Tenant(&access.tenant), &query).await?;
+    Ok(AxumJson(summary))
+}
+
+impl Signals {
+    /// Successful sessions in counted reports of the recent window.
+    pub(crate) fn recent_successful_sessions(&self) -> i64 {
+        self.recent_successful_sessions
+    }
+
+    /// Failed sessions in counted reports of the recent window.
+    pub(crate) fn recent_failed_sessions(&self) -> i64 {
+        self.recent_failed_sessions
+    }
+}
+
+/// The report signals of a domain.
+pub(crate) async fn signals(state: &AppState, domain: &DomainId) -> Result<Signals, ApiError> {
+    let store = &state.inner.store;
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.unix_timestamp().div_euclid(86_400);
+    let last = store.last_report_received(domain).await?;
+    let recent = store
+        .report_totals(
+            ReportScope::Domain(domain),
+            today - RECENT_DAYS + 1,
+            today,
+            TotalsBy::All,
+        )
+        .await?;
+    let (ok, failed) = recent
+        .first()
+        .map_or((0, 0), |t| (t.successful_sessions, t.failed_sessions));
+    Ok(Signals {
+        last_received_at: last.map(rfc3339),
+        silent: last.is_some_and(|t| now - t > time::Duration::days(SILENT_AFTER_DAYS)),
+        recent_failed_sessions: failed,
+        recent_successful_sessions: ok,
+    })
+}
+
+async fn summarize(
+    state: &AppState,
+    scope: ReportScope<'_>,
+    query: &SummaryQuery,
+) -> Result<Summary, ApiError> {
     let today = time::OffsetDateTime::now_utc()
         .unix_timestamp()
         .div_euclid(86_400);
@@ -445,9 +550,7 @@ async fn summary(
     }
     let group_by = query.group_by.unwrap_or(GroupBy::Day);
     let store = &state.inner.store;
-    let all = store
-        .report_totals(&domain.id, from, to, TotalsBy::All)
-        .await?;
+    let all = store.report_totals(scope, from, to, TotalsBy::All).await?;
     let (reports, ok, failed) = all.first().map_or((0, 0, 0), |t| {
         (t.reports, t.successful_sessions, t.failed_sessions)
     });
@@ -467,9 +570,7 @@ async fn summary(
     };
     let groups = match group_by {
         GroupBy::Day => {
-            let rows = store
-                .report_totals(&domain.id, from, to, TotalsBy::Day)
-                .await?;
+            let rows = store.report_totals(scope, from, to, TotalsBy::Day).await?;
             (from..=to)
                 .map(|day| {
                     let key = day.to_string();
@@ -478,7 +579,13 @@ async fn summary(
                 .collect()
         }
         GroupBy::Organization => store
-            .report_totals(&domain.id, from, to, TotalsBy::Organization)
+            .report_totals(scope, from, to, TotalsBy::Organization)
+            .await?
+            .iter()
+            .map(|t| totals_group(t.key.clone(), Some(t)))
+            .collect(),
+        GroupBy::Domain => store
+            .report_totals(scope, from, to, TotalsBy::Domain)
             .await?
             .iter()
             .map(|t| totals_group(t.key.clone(), Some(t)))
@@ -495,7 +602,7 @@ async fn summary(
                 fix: Some(info.fix.to_owned()),
             }];
             for (key, n) in store
-                .report_failures(&domain.id, from, to, FailuresBy::Result)
+                .report_failures(scope, from, to, FailuresBy::Result)
                 .await?
             {
                 let info = tlsrpt::explain(&key);
@@ -512,7 +619,7 @@ async fn summary(
             groups
         }
         GroupBy::Mx => store
-            .report_failures(&domain.id, from, to, FailuresBy::Mx)
+            .report_failures(scope, from, to, FailuresBy::Mx)
             .await?
             .into_iter()
             .map(|(key, n)| SummaryGroup {
@@ -530,7 +637,7 @@ async fn summary(
             })
             .collect(),
     };
-    Ok(AxumJson(Summary {
+    Ok(Summary {
         from: date_of(from),
         to: date_of(to),
         group_by,
@@ -541,5 +648,269 @@ async fn summary(
             success_rate: rate(ok, failed),
         },
         groups,
+        signals: None,
+    })
+}
+
+/// One failure detail of a report, with what its result type means.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FailureView {
+    /// `result-type` as sent.
+    result_type: String,
+    /// What the result type means, in plain words.
+    explanation: String,
+    /// The likely fix.
+    fix: String,
+    /// `sending-mta-ip`.
+    sending_mta_ip: Option<String>,
+    /// `receiving-mx-hostname`.
+    receiving_mx_hostname: Option<String>,
+    /// `receiving-mx-helo`.
+    receiving_mx_helo: Option<String>,
+    /// `receiving-ip`.
+    receiving_ip: Option<String>,
+    /// `failed-session-count`.
+    failed_sessions: i64,
+    /// `additional-information`.
+    additional_information: Option<String>,
+    /// `failure-reason-code`.
+    failure_reason_code: Option<String>,
+}
+
+/// One policy of a report.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyView {
+    /// `sts`, `tlsa`, `no-policy-found` or as sent.
+    policy_type: String,
+    /// `policy-domain`.
+    policy_domain: Option<String>,
+    /// `policy-string` lines.
+    policy_strings: Vec<String>,
+    /// `mx-host` patterns.
+    mx_hosts: Vec<String>,
+    /// `total-successful-session-count`.
+    successful_sessions: i64,
+    /// `total-failure-session-count`.
+    failed_sessions: i64,
+    /// `failure-details`.
+    failures: Vec<FailureView>,
+}
+
+/// A report: the parsed view and the report as received.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReportDetailView {
+    /// The report's summary row.
+    report: ReportItem,
+    /// Its policies and failure details.
+    policies: Vec<PolicyView>,
+    /// The report JSON exactly as the reporter sent it.
+    #[schema(value_type = Object)]
+    raw: serde_json::Value,
+}
+
+async fn load_report(
+    state: &AppState,
+    access: &Access,
+    name: &str,
+    id: &str,
+) -> Result<stsd_store::ReportDetail, ApiError> {
+    let domain = load(state, access, name).await?;
+    if crate::extract::has_control(id) {
+        return Err(ApiError::not_found("report"));
+    }
+    state
+        .inner
+        .store
+        .report_detail(&domain.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))
+}
+
+fn raw_json(detail: &stsd_store::ReportDetail) -> Result<Vec<u8>, ApiError> {
+    tlsrpt::decode(&detail.raw_gzip, MAX_DECOMPRESSED)
+        .map(|d| d.json)
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// One TLS report: its summary row, the parsed policies and failure details (each result
+/// type explained), and the raw JSON as received.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}",
+    operation_id = "reports_get",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+        ("id" = String, Path, description = "stsd's id of the report"),
+    ),
+    responses(
+        (status = 200, description = "The report", body = ReportDetailView),
+        (status = 404, description = "No such report for this domain", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+async fn detail(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name, id)): Path<(String, String, String)>,
+) -> Result<AxumJson<ReportDetailView>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let detail = load_report(&state, &access, &name, &id).await?;
+    let raw: serde_json::Value =
+        serde_json::from_slice(&raw_json(&detail)?).map_err(|e| ApiError::internal(&e))?;
+    let policies = detail
+        .policies
+        .into_iter()
+        .map(|p| PolicyView {
+            policy_type: p.policy_type,
+            policy_domain: p.policy_domain,
+            policy_strings: p.policy_strings,
+            mx_hosts: p.mx_hosts,
+            successful_sessions: p.successful_sessions,
+            failed_sessions: p.failed_sessions,
+            failures: p
+                .failures
+                .into_iter()
+                .map(|f| {
+                    let info = tlsrpt::explain(&f.result_type);
+                    FailureView {
+                        explanation: info.explanation.to_owned(),
+                        fix: info.fix.to_owned(),
+                        result_type: f.result_type,
+                        sending_mta_ip: f.sending_mta_ip,
+                        receiving_mx_hostname: f.receiving_mx_hostname,
+                        receiving_mx_helo: f.receiving_mx_helo,
+                        receiving_ip: f.receiving_ip,
+                        failed_sessions: f.failed_sessions,
+                        additional_information: f.additional_information,
+                        failure_reason_code: f.failure_reason_code,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(AxumJson(ReportDetailView {
+        report: item(detail.report),
+        policies,
+        raw,
     }))
+}
+
+/// Downloads one TLS report as received (`application/tlsrpt+json`), for export.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}/raw",
+    operation_id = "reports_raw",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+        ("id" = String, Path, description = "stsd's id of the report"),
+    ),
+    responses(
+        (status = 200, description = "The report JSON", content_type = "application/tlsrpt+json", body = Vec<u8>),
+        (status = 404, description = "No such report for this domain", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+async fn raw(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, name, id)): Path<(String, String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let detail = load_report(&state, &access, &name, &id).await?;
+    let json = raw_json(&detail)?;
+    // stsd's own ids are alphanumeric with dashes; nothing from the reporter goes into the
+    // header.
+    let safe: String = detail
+        .report
+        .id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/tlsrpt+json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"tlsrpt-{safe}.json\""),
+            ),
+        ],
+        json,
+    )
+        .into_response())
+}
+
+/// A tenant's report settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ReportSettings {
+    /// Days a report is kept after its reporting period started (7 to 3650). Summaries
+    /// keep their history after the reports themselves are gone.
+    retention_days: i64,
+}
+
+/// The tenant's report settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/reports/settings",
+    operation_id = "reports_settings_get",
+    tag = "tenants",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "The settings", body = ReportSettings)),
+    security(("bearer" = []))
+)]
+async fn settings(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> Result<AxumJson<ReportSettings>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
+    let retention_days = state
+        .inner
+        .store
+        .report_retention_days(&access.tenant)
+        .await?;
+    Ok(AxumJson(ReportSettings { retention_days }))
+}
+
+/// Changes the tenant's report settings (owners and admins).
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/reports/settings",
+    operation_id = "reports_settings_put",
+    tag = "tenants",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = ReportSettings,
+    responses(
+        (status = 200, description = "The new settings", body = ReportSettings),
+        (status = 422, description = "A value is out of range", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+async fn update_settings(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    crate::json::Json(body): crate::json::Json<ReportSettings>,
+) -> Result<AxumJson<ReportSettings>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Admin).await?;
+    if !RETENTION_DAYS.contains(&body.retention_days) {
+        return Err(ApiError::invalid_field(
+            "retention_days",
+            format!(
+                "keep reports {} to {} days",
+                RETENTION_DAYS.start(),
+                RETENTION_DAYS.end()
+            ),
+        ));
+    }
+    state
+        .inner
+        .store
+        .set_report_retention_days(&access.tenant, body.retention_days)
+        .await?;
+    Ok(AxumJson(body))
 }

@@ -4,9 +4,12 @@
 //!
 //! - [`https`]: `POST https://reports.<zone>/v1/tlsrpt/{label}`, routed here by the edge.
 //! - [`smtp`]: mail to `<label>@reports.<zone>`, with STARTTLS and DKIM verification.
+//! - [`run_retention`]: deletes reports past their tenant's retention period.
 
 pub mod https;
+mod retention;
 pub mod smtp;
 
 pub use https::{HttpsReceiver, ReceiverLimits};
+pub use retention::run_retention;
 pub use smtp::{SmtpConfig, dkim_verifier, serve_smtp};

@@ -46,8 +46,8 @@ pub use nodes::Node;
 pub use policies::{PolicyVersion, VersionOutcome};
 pub use report_ingest::{IngestError, Ingested, Submission, Transport, essence};
 pub use reports::{
-    FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportFilter, ReportIngest,
-    ReportTotals, StoredReport, TotalsBy,
+    FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
+    ReportIngest, ReportScope, ReportTotals, StoredReport, TotalsBy,
 };
 pub use sealing::{MasterKey, SealError};
 pub use service_certs::ServiceCertificate;

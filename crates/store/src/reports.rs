@@ -7,7 +7,7 @@ use crate::Result;
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::ids::{DomainId, row_id};
+use crate::ids::{DomainId, TenantId, row_id};
 
 /// A parsed report to store for one registration.
 #[derive(Debug, Clone)]
@@ -141,6 +141,17 @@ pub struct StoredReport {
     pub flags: Vec<String>,
 }
 
+/// One report as stored: the normalized rows and the raw report.
+#[derive(Debug, Clone)]
+pub struct ReportDetail {
+    /// The report.
+    pub report: StoredReport,
+    /// Its policies with their failure details.
+    pub policies: Vec<NewReportPolicy>,
+    /// The report as received (JSON), gzip-compressed.
+    pub raw_gzip: Vec<u8>,
+}
+
 /// Which reports to list.
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {
@@ -152,6 +163,32 @@ pub struct ReportFilter {
     pub organization: Option<String>,
 }
 
+/// Whose reports a summary covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportScope<'a> {
+    /// One registration.
+    Domain(&'a DomainId),
+    /// Every registration of a tenant.
+    Tenant(&'a TenantId),
+}
+
+impl ReportScope<'_> {
+    /// The rollup rows of the scope, with its id as `$1`.
+    fn condition(self) -> &'static str {
+        match self {
+            ReportScope::Domain(_) => "domain_id = $1",
+            ReportScope::Tenant(_) => "domain_id IN (SELECT id FROM domains WHERE tenant_id = $1)",
+        }
+    }
+
+    fn id(self) -> String {
+        match self {
+            ReportScope::Domain(d) => d.as_str().to_owned(),
+            ReportScope::Tenant(t) => t.as_str().to_owned(),
+        }
+    }
+}
+
 /// How to group report totals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotalsBy {
@@ -161,6 +198,8 @@ pub enum TotalsBy {
     Day,
     /// Per reporting organization.
     Organization,
+    /// Per registration (key: the domain name).
+    Domain,
 }
 
 /// How to group failed sessions.
@@ -237,6 +276,46 @@ fn report_from_row(r: ReportRow) -> Result<StoredReport> {
     })
 }
 
+/// Adds a counted report to the daily rollups.
+async fn add_to_rollups(tx: &mut sqlx::AnyConnection, r: &NewReport, day: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tlsrpt_daily (domain_id, day, organization, reports,
+                 successful_sessions, failed_sessions)
+             VALUES ($1, $2, $3, 1, $4, $5)
+             ON CONFLICT (domain_id, day, organization) DO UPDATE SET
+                 reports = tlsrpt_daily.reports + 1,
+                 successful_sessions = tlsrpt_daily.successful_sessions
+                     + excluded.successful_sessions,
+                 failed_sessions = tlsrpt_daily.failed_sessions + excluded.failed_sessions",
+    )
+    .bind(r.domain_id.as_str())
+    .bind(day)
+    .bind(&r.organization)
+    .bind(r.successful_sessions)
+    .bind(r.failed_sessions)
+    .execute(&mut *tx)
+    .await?;
+    for (result, mx, n) in &r.failure_rollup {
+        sqlx::query(
+            "INSERT INTO tlsrpt_daily_failures (domain_id, day, organization,
+                     result_type, receiving_mx, failed_sessions)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (domain_id, day, organization, result_type, receiving_mx)
+                 DO UPDATE SET failed_sessions =
+                     tlsrpt_daily_failures.failed_sessions + excluded.failed_sessions",
+        )
+        .bind(r.domain_id.as_str())
+        .bind(day)
+        .bind(&r.organization)
+        .bind(result)
+        .bind(mx)
+        .bind(*n)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The UTC day (days since 1970-01-01) of a time.
 pub(crate) fn utc_day(t: OffsetDateTime) -> i64 {
     t.unix_timestamp().div_euclid(86_400)
@@ -291,8 +370,8 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         if inserted == 0 {
-            let existing: String = sqlx::query_scalar(
-                "SELECT id FROM tlsrpt_reports WHERE domain_id = $1 AND organization = $2
+            let (existing, counted): (String, i64) = sqlx::query_as(
+                "SELECT id, counted FROM tlsrpt_reports WHERE domain_id = $1 AND organization = $2
                  AND report_id = $3 AND policy_domain = $4",
             )
             .bind(r.domain_id.as_str())
@@ -301,6 +380,23 @@ impl Store {
             .bind(&policy_domain)
             .fetch_one(&mut *tx)
             .await?;
+            // The same report, now from a source that counts (a signed copy after an unsigned
+            // one, or over HTTPS): it enters the counts once, as if it had come so first.
+            if counted == 0 && r.counted {
+                let upgraded = sqlx::query(
+                    "UPDATE tlsrpt_reports SET counted = 1, dkim = $1, flags = $2
+                     WHERE id = $3 AND counted = 0",
+                )
+                .bind(r.dkim.as_deref())
+                .bind(r.flags.join(","))
+                .bind(&existing)
+                .execute(&mut *tx)
+                .await?;
+                if upgraded.rows_affected() == 1 {
+                    add_to_rollups(&mut tx, r, day).await?;
+                    tx.commit().await?;
+                }
+            }
             return Ok(ReportIngest::Duplicate(existing));
         }
         for (pi, p) in (0_i64..).zip(&r.policies) {
@@ -342,41 +438,7 @@ impl Store {
             }
         }
         if r.counted {
-            sqlx::query(
-                "INSERT INTO tlsrpt_daily (domain_id, day, organization, reports,
-                     successful_sessions, failed_sessions)
-                 VALUES ($1, $2, $3, 1, $4, $5)
-                 ON CONFLICT (domain_id, day, organization) DO UPDATE SET
-                     reports = tlsrpt_daily.reports + 1,
-                     successful_sessions = tlsrpt_daily.successful_sessions
-                         + excluded.successful_sessions,
-                     failed_sessions = tlsrpt_daily.failed_sessions + excluded.failed_sessions",
-            )
-            .bind(r.domain_id.as_str())
-            .bind(day)
-            .bind(&r.organization)
-            .bind(r.successful_sessions)
-            .bind(r.failed_sessions)
-            .execute(&mut *tx)
-            .await?;
-            for (result, mx, n) in &r.failure_rollup {
-                sqlx::query(
-                    "INSERT INTO tlsrpt_daily_failures (domain_id, day, organization,
-                         result_type, receiving_mx, failed_sessions)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (domain_id, day, organization, result_type, receiving_mx)
-                     DO UPDATE SET failed_sessions =
-                         tlsrpt_daily_failures.failed_sessions + excluded.failed_sessions",
-                )
-                .bind(r.domain_id.as_str())
-                .bind(day)
-                .bind(&r.organization)
-                .bind(result)
-                .bind(mx)
-                .bind(*n)
-                .execute(&mut *tx)
-                .await?;
-            }
+            add_to_rollups(&mut tx, r, day).await?;
         }
         tx.commit().await?;
         Ok(ReportIngest::Stored(id))
@@ -407,11 +469,11 @@ impl Store {
         rows.into_iter().map(report_from_row).collect()
     }
 
-    /// Counted reports and sessions of a registration from `from_day` to `to_day`
+    /// Counted reports and sessions of a registration or tenant from `from_day` to `to_day`
     /// (inclusive), from the daily rollups.
     pub async fn report_totals(
         &self,
-        domain: &DomainId,
+        scope: ReportScope<'_>,
         from_day: i64,
         to_day: i64,
         by: TotalsBy,
@@ -420,15 +482,17 @@ impl Store {
             TotalsBy::All => "''",
             TotalsBy::Day => "CAST(day AS TEXT)",
             TotalsBy::Organization => "organization",
+            TotalsBy::Domain => "(SELECT name FROM domains WHERE domains.id = domain_id)",
         };
         let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {key} AS k, CAST(COALESCE(SUM(reports), 0) AS BIGINT),
                     CAST(COALESCE(SUM(successful_sessions), 0) AS BIGINT),
                     CAST(COALESCE(SUM(failed_sessions), 0) AS BIGINT)
-             FROM tlsrpt_daily WHERE domain_id = $1 AND day >= $2 AND day <= $3
-             GROUP BY k ORDER BY k"
+             FROM tlsrpt_daily WHERE {} AND day >= $2 AND day <= $3
+             GROUP BY k ORDER BY k",
+            scope.condition()
         )))
-        .bind(domain.as_str())
+        .bind(scope.id())
         .bind(from_day)
         .bind(to_day)
         .fetch_all(&self.pool)
@@ -444,11 +508,11 @@ impl Store {
             .collect())
     }
 
-    /// Failed sessions of a registration's counted reports from `from_day` to `to_day`
-    /// (inclusive) per result type or receiving MX, most failures first.
+    /// Failed sessions of a registration's or tenant's counted reports from `from_day` to
+    /// `to_day` (inclusive) per result type or receiving MX, most failures first.
     pub async fn report_failures(
         &self,
-        domain: &DomainId,
+        scope: ReportScope<'_>,
         from_day: i64,
         to_day: i64,
         by: FailuresBy,
@@ -459,14 +523,152 @@ impl Store {
         };
         let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {key} AS k, CAST(SUM(failed_sessions) AS BIGINT) AS n
-             FROM tlsrpt_daily_failures WHERE domain_id = $1 AND day >= $2 AND day <= $3
-             GROUP BY k ORDER BY n DESC, k"
+             FROM tlsrpt_daily_failures WHERE {} AND day >= $2 AND day <= $3
+             GROUP BY k ORDER BY n DESC, k",
+            scope.condition()
         )))
-        .bind(domain.as_str())
+        .bind(scope.id())
         .bind(from_day)
         .bind(to_day)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
+    }
+
+    /// When the registration's newest report arrived (any report, counted or not).
+    pub async fn last_report_received(&self, domain: &DomainId) -> Result<Option<OffsetDateTime>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(received_ms) FROM tlsrpt_reports WHERE domain_id = $1")
+                .bind(domain.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        at.map(from_ms).transpose()
+    }
+
+    /// One report of a registration with its policies, failure details and raw gzip.
+    pub async fn report_detail(&self, domain: &DomainId, id: &str) -> Result<Option<ReportDetail>> {
+        let row: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REPORT_COLUMNS} FROM tlsrpt_reports WHERE domain_id = $1 AND id = $2"
+        )))
+        .bind(domain.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let report = report_from_row(row)?;
+        let raw_gzip: Vec<u8> =
+            sqlx::query_scalar("SELECT raw_gzip FROM tlsrpt_reports WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        type PolicyRow = (i64, String, Option<String>, String, String, i64, i64);
+        let policies: Vec<PolicyRow> = sqlx::query_as(
+            "SELECT idx, policy_type, policy_domain, policy_strings, mx_hosts,
+                    successful_sessions, failed_sessions
+             FROM tlsrpt_policies WHERE report_id = $1 ORDER BY idx",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        type FailureRow = (
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+            Option<String>,
+        );
+        let failures: Vec<FailureRow> = sqlx::query_as(
+            "SELECT policy_idx, result_type, sending_mta_ip, receiving_mx_hostname,
+                    receiving_mx_helo, receiving_ip, failed_sessions, additional_information,
+                    failure_reason_code
+             FROM tlsrpt_failures WHERE report_id = $1 ORDER BY policy_idx, idx",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let lines = |s: String| -> Vec<String> {
+            s.split('\n')
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let policies = policies
+            .into_iter()
+            .map(
+                |(idx, policy_type, policy_domain, strings, mx, ok, failed)| NewReportPolicy {
+                    policy_type,
+                    policy_domain,
+                    policy_strings: lines(strings),
+                    mx_hosts: lines(mx),
+                    successful_sessions: ok,
+                    failed_sessions: failed,
+                    failures: failures
+                        .iter()
+                        .filter(|f| f.0 == idx)
+                        .map(|f| NewReportFailure {
+                            result_type: f.1.clone(),
+                            sending_mta_ip: f.2.clone(),
+                            receiving_mx_hostname: f.3.clone(),
+                            receiving_mx_helo: f.4.clone(),
+                            receiving_ip: f.5.clone(),
+                            failed_sessions: f.6,
+                            additional_information: f.7.clone(),
+                            failure_reason_code: f.8.clone(),
+                        })
+                        .collect(),
+                },
+            )
+            .collect();
+        Ok(Some(ReportDetail {
+            report,
+            policies,
+            raw_gzip,
+        }))
+    }
+
+    /// How many days a tenant's reports are kept.
+    pub async fn report_retention_days(&self, tenant: &TenantId) -> Result<i64> {
+        let days: Option<i64> =
+            sqlx::query_scalar("SELECT report_retention_days FROM tenants WHERE id = $1")
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        days.ok_or(StoreError::NotFound("tenant"))
+    }
+
+    /// Sets how many days a tenant's reports are kept.
+    pub async fn set_report_retention_days(&self, tenant: &TenantId, days: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE tenants SET report_retention_days = $1 WHERE id = $2")
+            .bind(days)
+            .bind(tenant.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        Ok(())
+    }
+
+    /// Deletes the reports of every tenant's registrations that started before the tenant's
+    /// retention period (`tenants.report_retention_days`), with their rows; the daily
+    /// rollups stay, so summaries keep their history. Returns how many were deleted.
+    pub async fn purge_expired_reports(&self, at: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM tlsrpt_reports WHERE id IN (
+                 SELECT r.id FROM tlsrpt_reports r
+                 JOIN domains d ON d.id = r.domain_id
+                 JOIN tenants t ON t.id = d.tenant_id
+                 WHERE r.start_ms < $1 - CAST(t.report_retention_days AS BIGINT) * 86400000)",
+        )
+        .bind(to_ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -257,6 +257,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         verifier,
     )));
     tasks.push(start_smtp(&config, &store, &snapshots).await?);
+    tasks.push(tokio::spawn(stsd_reports::run_retention(
+        store.clone(),
+        Duration::from_secs(3600),
+    )));
     let extra_roots = match &config.acme_ca_roots {
         Some(path) => Some(
             std::fs::read_to_string(path)

@@ -197,7 +197,119 @@ async fn policies_of_one_report_are_not_added(server: &TestServer) {
     assert_eq!(sum["groups"][1]["failed_sessions"], 3);
 }
 
+/// A report of yesterday (so that it is "recent" for the readiness check).
+fn recent_report(org: &str, id: &str, ok: u64, failed: u64) -> Value {
+    let day = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
+    let mut r = report(org, id, "example.org", ok, failed);
+    r["date-range"] = json!({
+        "start-datetime": format!("{day}T00:00:00Z"),
+        "end-datetime": format!("{day}T23:59:59Z"),
+    });
+    r
+}
+
+async fn report_detail_raw_export_and_settings(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let sent = recent_report("Google Inc.", "g-1", 40, 2);
+    let (s, v) = upload(
+        &mut c,
+        &path,
+        "application/tlsrpt+json",
+        serde_json::to_vec(&sent).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+
+    let (s, d) = c.get(&format!("{path}/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["report"]["report_id"], "g-1");
+    assert_eq!(d["raw"], sent, "the raw report is exactly what was sent");
+    let failure = &d["policies"][0]["failures"][0];
+    assert_eq!(failure["result_type"], "certificate-expired");
+    assert_eq!(failure["failed_sessions"], 2);
+    assert!(
+        failure["fix"].as_str().unwrap().contains("Renew"),
+        "{failure}"
+    );
+
+    let (s, headers, _) = c
+        .raw(Method::GET, &format!("{path}/{id}/raw"), None, &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/tlsrpt+json");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"tlsrpt-"),
+        "{headers:?}"
+    );
+    assert_eq!(
+        c.get(&format!("{path}/nope")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // What the reports say reaches the summary's signals and the enforce gate.
+    let (_, sum) = c.get(&format!("{path}/summary")).await;
+    assert_eq!(sum["signals"]["recent_failed_sessions"], 2, "{sum}");
+    assert_eq!(sum["signals"]["silent"], false);
+    assert!(sum["signals"]["last_received_at"].is_string());
+    let mode = path.replace("/reports", "/mode");
+    let (s, refused) = c.post(&mode, json!({ "mode": "enforce" })).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+    let failing: Vec<&str> = refused["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["result"] == "fail")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["tlsrpt_failures"], "{refused}");
+
+    // The tenant-wide summary, per domain.
+    let tenant_path = path.split("/domains/").next().unwrap().to_owned();
+    let (s, t) = c
+        .get(&format!("{tenant_path}/reports/summary?group_by=domain"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["groups"][0]["key"], "example.org");
+    assert_eq!(t["groups"][0]["failed_sessions"], 2);
+    assert!(t.get("signals").is_none());
+
+    // Retention: a setting per tenant, within bounds, for admins.
+    let settings = format!("{tenant_path}/reports/settings");
+    let (_, v) = c.get(&settings).await;
+    assert_eq!(v["retention_days"], 400);
+    let (s, v) = c.put(&settings, json!({ "retention_days": 1 })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = c.put(&settings, json!({ "retention_days": 30 })).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(c.get(&settings).await.1["retention_days"], 30);
+
+    // Another tenant sees none of it.
+    let (mut other, _) = server.signup("other@example.com", "O").await;
+    assert_eq!(
+        other.get(&format!("{path}/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other.get(&format!("{path}/{id}/raw")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other.get(&format!("{tenant_path}/reports/summary")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(other.get(&settings).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.put(&settings, json!({ "retention_days": 9 })).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
 crate::both_backends!(
+    report_detail_raw_export_and_settings,
     policies_of_one_report_are_not_added,
     upload_gzip_and_json_then_summarize,
     duplicates_count_once_per_organization,

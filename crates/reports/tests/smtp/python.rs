@@ -92,7 +92,7 @@ pub(crate) async fn signed_reports_plain_and_starttls(db: TestDatabase) {
     let totals = w
         .store
         .report_totals(
-            &w.domain.id,
+            stsd_store::ReportScope::Domain(&w.domain.id),
             i64::from(day),
             i64::from(day),
             stsd_store::TotalsBy::All,
@@ -156,7 +156,12 @@ pub(crate) async fn unsigned_and_badly_signed_reports_are_not_counted(db: TestDa
     assert_eq!(m.flags, ["submitter_mismatch", "subject_mismatch"]);
     let all = w
         .store
-        .report_totals(&w.domain.id, 0, 100_000, stsd_store::TotalsBy::All)
+        .report_totals(
+            stsd_store::ReportScope::Domain(&w.domain.id),
+            0,
+            100_000,
+            stsd_store::TotalsBy::All,
+        )
         .await
         .unwrap();
     assert_eq!(all[0].reports, 1, "only the signed report counts");

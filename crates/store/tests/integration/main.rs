@@ -16,5 +16,6 @@ mod feed;
 mod jobs;
 mod nodes;
 mod policies;
+mod reports;
 mod tenants;
 mod tokens;
