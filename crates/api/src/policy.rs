@@ -300,6 +300,7 @@ async fn gate(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/policy",
+    operation_id = "getPolicy",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -333,6 +334,7 @@ async fn show(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/policy/versions",
+    operation_id = "listPolicyVersions",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -427,6 +429,7 @@ async fn apply(
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{tenant}/domains/{name}/policy",
+    operation_id = "updatePolicy",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -484,6 +487,7 @@ pub(crate) struct SwitchMode {
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains/{name}/mode",
+    operation_id = "switchMode",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
