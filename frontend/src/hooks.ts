@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useAuth } from './auth';
-import type { UserMe } from './api/types';
-import type { Me } from './api/types';
+import type { Me, UserMe } from './api/types';
+import { isRole, type Role } from './roles';
 
 /** The logged-in user and memberships (GET /api/v1/me). */
 export function useMe() {
@@ -15,4 +15,12 @@ export function useMe() {
       return me as UserMe;
     },
   });
+}
+
+/** The caller's role in `tenant`: undefined while loading, null when not a member. */
+export function useTenantRole(tenant: string): Role | null | undefined {
+  const me = useMe();
+  if (!me.data) return me.isError ? null : undefined;
+  const role = me.data.memberships.find((m) => m.tenant.id === tenant)?.role;
+  return isRole(role) ? role : null;
 }

@@ -9,6 +9,9 @@ import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
 import { ModeBadge, StateBadge } from '../components/common';
+import { useTenantRole } from '../hooks';
+import { ReadOnlyNotice } from '../components/ReadOnly';
+import { canWrite } from '../roles';
 
 export function AddDomainPage() {
   const { t } = useTranslation();
@@ -16,6 +19,7 @@ export function AddDomainPage() {
   const { client } = useAuth();
   const qc = useQueryClient();
   const [name, setName] = useState('');
+  const role = useTenantRole(tenant);
   const create = useMutation({
     mutationFn: (n: string) => client.post<CreatedDomain>(tenantPath(tenant, 'domains'), { name: n }),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ['domains', tenant] }),
@@ -55,6 +59,18 @@ export function AddDomainPage() {
         <ChecksPanel tenant={tenant} name={created.name} />
         <p>
           <Link to={domainUrl}>{t('add.openDomain')}</Link>
+        </p>
+      </>
+    );
+  }
+
+  if (role !== undefined && !canWrite(role)) {
+    return (
+      <>
+        <PageTitle title={t('add.title')}>{t('add.title')}</PageTitle>
+        <ReadOnlyNotice role={role} />
+        <p>
+          <Link to={`/t/${encodeURIComponent(tenant)}/domains`}>← {t('domains.title')}</Link>
         </p>
       </>
     );

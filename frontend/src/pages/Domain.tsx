@@ -7,6 +7,9 @@ import { formatDuration, formatTime } from '../format';
 import { ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
+import { ReadOnlyNotice } from '../components/ReadOnly';
+import { useTenantRole } from '../hooks';
+import { canWrite } from '../roles';
 
 function PolicyCard({ title, version, dnsVersionId }: { title: string; version: PolicyVersionView; dnsVersionId: string | null }) {
   const { t, i18n } = useTranslation();
@@ -45,6 +48,7 @@ export function DomainPage() {
   const { t, i18n } = useTranslation();
   const { tenant = '', name = '' } = useParams();
   const { client } = useAuth();
+  const role = useTenantRole(tenant);
   const domain = useQuery({
     queryKey: ['domain', tenant, name],
     queryFn: ({ signal }) => client.get<DomainDetail>(tenantPath(tenant, 'domains', name), signal),
@@ -80,6 +84,8 @@ export function DomainPage() {
       <p className="muted">
         {t(`stateHelp.${d.state}`, { defaultValue: '' })} {t('domain.since', { when: formatTime(d.state_changed_at, i18n.language) })}
       </p>
+
+      {role !== undefined && !canWrite(role) && <ReadOnlyNotice role={role} />}
 
       <h2>{t('policy.title')}</h2>
       {policy.isPending && <Loading />}
