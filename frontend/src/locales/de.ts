@@ -277,6 +277,7 @@ export const de: Catalogue = {
     actor: 'Geändert von',
     everyone: 'Alle',
     tokenActor: 'API-Token {{name}}',
+    by: 'von {{who}}',
     loadedCount_one: '{{count}} Eintrag geladen.',
     loadedCount_other: '{{count}} Einträge geladen.',
     filteredCount_one: '{{shown}} von {{count}} geladenen Eintrag passt.',
@@ -305,8 +306,8 @@ export const de: Catalogue = {
       serve_until: 'Ausgeliefert bis',
     },
     actions: {
-      account_signup: 'Konto erstellt',
-      tenant_create: 'Mandant erstellt',
+      account_signup: 'Konto erstellt:',
+      tenant_create: 'Mandant erstellt:',
       member_add: 'Mitglied hinzugefügt:',
       member_role: 'Rolle geändert:',
       member_remove: 'Mitglied entfernt:',

@@ -275,6 +275,7 @@ export const en = {
     actor: 'Changed by',
     everyone: 'Anyone',
     tokenActor: 'API token {{name}}',
+    by: 'by {{who}}',
     loadedCount_one: '{{count}} entry loaded.',
     loadedCount_other: '{{count}} entries loaded.',
     filteredCount_one: '{{shown}} of {{count}} loaded entry matches.',
@@ -303,8 +304,8 @@ export const en = {
       serve_until: 'Served until',
     },
     actions: {
-      account_signup: 'Account created',
-      tenant_create: 'Tenant created',
+      account_signup: 'Account created:',
+      tenant_create: 'Tenant created:',
       member_add: 'Member added:',
       member_role: 'Role changed:',
       member_remove: 'Member removed:',

@@ -3,9 +3,9 @@ import { Link, useParams } from 'react-router';
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
-import { tenantPath, type AuditEntry, type AuditPage, type MemberList, type TokenList } from '../api/types';
+import { tenantPath, type AuditEntry, type AuditPage, type TokenList } from '../api/types';
 import { formatTime } from '../format';
-import { useTenantRole } from '../hooks';
+import { useMemberEmails, useTenantRole } from '../hooks';
 import { canAdminister } from '../roles';
 import { PageTitle } from '../components/Layout';
 import { Empty, ErrorState, Loading } from '../components/common';
@@ -17,6 +17,7 @@ import {
   distinctActors,
   filterEntries,
   summarizeDetails,
+  tokenNamesFromEntries,
   type FieldChange,
 } from './auditShape';
 
@@ -34,6 +35,7 @@ function ChangeValue({ field, value }: { field: string; value: string | null }) 
   if (value === null) return <span className="muted">—</span>;
   if (/(_at|_until)$/.test(field) && /^\d+$/.test(value)) return <span>{formatTime(Number(value), i18n.language)}</span>;
   if (field === 'role') return <span>{t(`roles.${value}`, { defaultValue: value })}</span>;
+  if (field === 'scope') return <span>{t(`tokens.scopes.${value}`, { defaultValue: value })}</span>;
   if (field === 'state') return <span>{t(`states.${value}`, { defaultValue: value })}</span>;
   return <code>{value}</code>;
 }
@@ -102,19 +104,17 @@ export function AuditPage() {
     getNextPageParam: (last) => last.next_before,
   });
   // Names for ids: members for everyone, token names for those allowed to list tokens.
-  const members = useQuery({
-    queryKey: ['members', tenant],
-    queryFn: ({ signal }) => client.get<MemberList>(tenantPath(tenant, 'members'), signal),
-  });
+  const users = useMemberEmails(tenant);
   const tokens = useQuery({
     queryKey: ['tokens', tenant],
     enabled: canAdminister(role),
     queryFn: ({ signal }) => client.get<TokenList>(tenantPath(tenant, 'tokens'), signal),
   });
-  const users = useMemo(() => new Map((members.data?.items ?? []).map((m) => [m.user_id, m.email])), [members.data]);
-  const tokenNames = useMemo(() => new Map((tokens.data?.items ?? []).map((x) => [x.id, x.name])), [tokens.data]);
-
   const all = useMemo(() => log.data?.pages.flatMap((p) => p.items) ?? [], [log.data]);
+  const tokenNames = useMemo(
+    () => new Map([...tokenNamesFromEntries(all), ...(tokens.data?.items ?? []).map((x) => [x.id, x.name] as const)]),
+    [all, tokens.data],
+  );
   const shown = filterEntries(all, { category, actor });
   const actors = distinctActors(all);
   const filtered = category !== '' || actor !== '';
@@ -183,7 +183,7 @@ export function AuditPage() {
       )}
       {shown.length > 0 && (
         <div className="table-wrap">
-          <table className="table table-audit">
+          <table className="table table-audit table-stack">
             <caption className="visually-hidden">{t('audit.title')}</caption>
             <thead>
               <tr>
@@ -199,7 +199,7 @@ export function AuditPage() {
                 const domainLink = auditCategory(e.action) === 'domain' || auditCategory(e.action) === 'policy';
                 return (
                   <tr key={e.id}>
-                    <td className="nowrap">{formatTime(e.at, i18n.language)}</td>
+                    <td className="nowrap muted-narrow">{formatTime(e.at, i18n.language)}</td>
                     <td>
                       <div>
                         <strong>{t(`audit.actions.${e.action.replace('.', '_')}`, { defaultValue: e.action })}</strong>{' '}
@@ -210,7 +210,7 @@ export function AuditPage() {
                         )}
                       </div>
                       <Details entry={e} />
-                      <div className="muted small narrow-only">{actorText(e.actor)}</div>
+                      <div className="muted small narrow-only">{t('audit.by', { who: actorText(e.actor) })}</div>
                     </td>
                     <td className="col-wide">{actorText(e.actor)}</td>
                     <td className="col-wide muted small">{e.client_ip ?? '—'}</td>

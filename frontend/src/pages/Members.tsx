@@ -1,12 +1,12 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useNavigate, useParams } from 'react-router';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
 import { formErrors } from '../api/errors';
-import { tenantPath, type Member, type MemberDetail, type MemberList } from '../api/types';
+import { tenantPath, type Member, type MemberDetail } from '../api/types';
 import { formatTime } from '../format';
-import { useMe, useTenantRole } from '../hooks';
+import { useMe, useMembers, useTenantRole } from '../hooks';
 import { canAdminister, grantableRoles, isRole, removalBlocked, roleChangeBlocked, type Blocked, type Role } from '../roles';
 import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
@@ -115,7 +115,6 @@ function RoleEditor({
   const qc = useQueryClient();
   const [role, setRole] = useState(member.role);
   const selectId = useId();
-  const whyId = useId();
   const change = useMutation({
     mutationFn: (next: string) =>
       client.request('PATCH', tenantPath(tenant, 'members', member.user_id), { body: { role: next } }),
@@ -131,7 +130,7 @@ function RoleEditor({
       <>
         <RoleLabel role={member.role} />
         {blocked !== 'notAdmin' && (
-          <span id={whyId} className="muted small block">
+          <span className="muted small block">
             {t(`members.blocked.${blocked}`)}
           </span>
         )}
@@ -191,8 +190,8 @@ function RemoveMember({
       onRemoved(t('members.removed', { email: member.email }));
     },
   });
-  if (blocked === 'notAdmin') return null;
-  if (blocked) return <span className="muted small">{t(`members.blocked.${blocked}`)}</span>;
+  // The role cell already says why (the same rules block both).
+  if (blocked) return null;
   return (
     <>
       <ConfirmAction
@@ -210,14 +209,10 @@ function RemoveMember({
 export function MembersPage() {
   const { t, i18n } = useTranslation();
   const { tenant = '' } = useParams();
-  const { client } = useAuth();
   const me = useMe();
   const role = useTenantRole(tenant);
   const [status, setStatus] = useState<string | null>(null);
-  const members = useQuery({
-    queryKey: ['members', tenant],
-    queryFn: ({ signal }) => client.get<MemberList>(tenantPath(tenant, 'members'), signal),
-  });
+  const members = useMembers(tenant);
   const admin = canAdminister(role);
   const self = me.data?.user.id;
   const items = members.data ? sortMembers(members.data.items) : [];
@@ -239,7 +234,7 @@ export function MembersPage() {
       {members.isSuccess && items.length === 0 && <Empty title={t('members.empty')} />}
       {items.length > 0 && (
         <div className="table-wrap">
-          <table className="table table-members">
+          <table className="table table-stack">
             <caption className="visually-hidden">{t('members.title')}</caption>
             <thead>
               <tr>

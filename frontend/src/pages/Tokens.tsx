@@ -206,7 +206,7 @@ function TokenTable({ tenant, onStatus }: { tenant: string; onStatus: (m: string
   }
   return (
     <div className="table-wrap">
-      <table className="table">
+      <table className="table table-stack">
         <caption className="visually-hidden">{t('tokens.listTitle')}</caption>
         <thead>
           <tr>
@@ -234,7 +234,7 @@ function TokenTable({ tenant, onStatus }: { tenant: string; onStatus: (m: string
                     {t(`tokens.scopes.${tok.scope}`, { defaultValue: tok.scope })}
                   </span>
                 </td>
-                <td>{tok.last_used_at ? formatTime(tok.last_used_at, i18n.language) : <span className="muted">{t('tokens.neverUsed')}</span>}</td>
+                <td data-label={t('tokens.lastUsed')}>{tok.last_used_at ? formatTime(tok.last_used_at, i18n.language) : <span className="muted">{t('tokens.neverUsed')}</span>}</td>
                 <td className="col-wide muted">{formatTime(tok.created_at, i18n.language)}</td>
                 <td className="col-wide muted">{tok.expires_at ? formatTime(tok.expires_at, i18n.language) : t('tokens.noExpiry')}</td>
                 <td className="cell-actions">

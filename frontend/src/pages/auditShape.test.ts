@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { auditCategory, describeActor, describeTarget, distinctActors, filterEntries, summarizeDetails } from './auditShape';
+import {
+  auditCategory,
+  describeActor,
+  describeTarget,
+  distinctActors,
+  filterEntries,
+  summarizeDetails,
+  tokenNamesFromEntries,
+} from './auditShape';
 
 const entries = [
   { actor: 'user:u1', action: 'member.role', details: {} },
@@ -37,6 +45,16 @@ describe('audit log shaping', () => {
     expect(describeTarget('member.role', 'u1', users, tokens)).toBe('ann@example.com');
     expect(describeTarget('token.revoke', 'k1', users, tokens)).toBe('Terraform');
     expect(describeTarget('domain.create', 'u1', users, tokens)).toBe('u1');
+  });
+
+  it('learns token names from the log’s own token.create entries', () => {
+    const names = tokenNamesFromEntries([
+      { actor: 'user:u1', action: 'token.create', target: 'k1', details: { after: { name: 'CI', scope: 'write' } } },
+      { actor: 'user:u1', action: 'token.revoke', target: 'k1', details: {} },
+      { actor: 'user:u1', action: 'token.create', target: 'k2', details: null },
+      { actor: 'user:u1', action: 'member.add', target: 'x', details: { after: { name: 'not a token' } } },
+    ]);
+    expect([...names]).toEqual([['k1', 'CI']]);
   });
 
   it('reads before/after values', () => {

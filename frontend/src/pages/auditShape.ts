@@ -52,6 +52,21 @@ export function describeActor(actor: string, users: ReadonlyMap<string, string>,
   return { kind: 'other', label: actor, known: false };
 }
 
+/**
+ * Token names the log itself records (`token.create` keeps the name): callers who may not list
+ * tokens still see names instead of ids, and so does everyone for tokens revoked long ago.
+ */
+export function tokenNamesFromEntries(entries: readonly (EntryLike & { target: string })[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const e of entries) {
+    if (e.action !== 'token.create' || typeof e.details !== 'object' || e.details === null) continue;
+    const after = (e.details as { after?: unknown }).after;
+    const name = typeof after === 'object' && after !== null ? (after as { name?: unknown }).name : undefined;
+    if (typeof name === 'string' && name !== '') names.set(e.target, name);
+  }
+  return names;
+}
+
 /** A target is a user id for member changes and a token id for token changes: name them. */
 export function describeTarget(action: string, target: string, users: ReadonlyMap<string, string>, tokens: ReadonlyMap<string, string>): string {
   const cat = auditCategory(action);
