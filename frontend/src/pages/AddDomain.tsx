@@ -9,6 +9,7 @@ import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
 import { ModeBadge, StateBadge } from '../components/common';
+import { MxCoverageView } from '../components/MxCoverage';
 import { useTenantRole } from '../hooks';
 import { ReadOnlyNotice } from '../components/ReadOnly';
 import { canWrite } from '../roles';
@@ -54,6 +55,9 @@ export function AddDomainPage() {
               ? t('add.proposed', { mode: t(`modes.${created.policy.mode}`), count: created.policy.mx.length })
               : t('add.noPolicy')}
           </p>
+          {created.policy && created.mx_discovery.status === 'found' && (
+            <MxCoverageView patterns={created.policy.mx} hosts={created.mx_discovery.hosts.map((h) => h.host)} />
+          )}
         </div>
         <RecordsPanel records={created.records} zoneFile={created.zone_file} note={created.note} />
         <ChecksPanel tenant={tenant} name={created.name} />
