@@ -1,5 +1,7 @@
 // End-to-end: sign up → add a domain (a bad name first) → the records are shown → checks run →
-// domain page → the domain is in the list → reload keeps the session → log out → log in again.
+// domain page → the domain is in the list → reload keeps the session → log out → log in again →
+// API token created (shown once, then listed, used, last use shown) → a second account invited
+// as viewer → audit log shows the changes → the viewer sees the domain read-only and is refused.
 // Fails on any browser console error. Screenshots of each page at 1280 and 390 px go to
 // e2e/screenshots/.
 import { mkdir } from 'node:fs/promises';
@@ -196,6 +198,141 @@ try {
   step = 'unknown API path is JSON 404';
   const r = await page.request.get(base + '/api/v1/nope');
   check(r.status() === 404 && (r.headers()['content-type'] ?? '').includes('json'), `GET /api/v1/nope: ${r.status()}`);
+
+  step = 'API tokens: create, shown once';
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'API tokens' }).click();
+  await heading('API tokens').waitFor();
+  await page.getByText('No API tokens yet').waitFor();
+  await shoot('11-tokens-empty');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByText('Give the token a name.').waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('CI deploy');
+  await page.getByLabel(/^Write/).check();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByRole('heading', { name: 'Token “CI deploy” created' }).waitFor();
+  const secret = await page.getByLabel('Token', { exact: true }).inputValue();
+  check(/^stsd_\S{20,}$/.test(secret), `token secret: ${secret}`);
+  await page.getByText('This is the only time the token is shown').waitFor();
+  await page.getByRole('button', { name: 'Copy Token' }).click();
+  await page.getByText('Copied').first().waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === secret, 'the copy button copies the secret');
+  await shoot('12-token-created');
+  await page.getByRole('button', { name: 'I have stored it' }).click();
+  await page.getByRole('heading', { name: 'Create a token' }).waitFor();
+  const tokenRow = page.getByRole('row').filter({ hasText: 'CI deploy' });
+  await tokenRow.waitFor();
+  check((await tokenRow.getByRole('cell').nth(1).innerText()) === 'never', 'a new token was never used');
+  check(!(await page.content()).includes(secret), 'the secret is gone from the page once dismissed');
+
+  step = 'API tokens: used, then listed with its last use';
+  const byToken = await request.newContext({ baseURL: base });
+  const used = await byToken.get(`/api/v1/tenants/${tenantId}/domains`, { headers: { Authorization: `Bearer ${secret}` } });
+  check(used.ok(), `GET domains with the token: ${used.status()}`);
+  await byToken.dispose();
+  await page.reload();
+  await heading('API tokens').waitFor();
+  await tokenRow.waitFor();
+  const lastUsed = await tokenRow.getByRole('cell').nth(1).innerText();
+  check(lastUsed !== 'never' && /\d/.test(lastUsed), `last used: ${lastUsed}`);
+  check(!(await page.content()).includes(secret), 'the secret is never shown again');
+  await shoot('13-tokens-list');
+
+  step = 'members: invite a viewer';
+  // Members must have an account: the second person signs up first (with their own tenant).
+  const viewerEmail = `viewer-${Date.now()}@example.com`;
+  const viewerApi = await request.newContext({ baseURL: base });
+  const signup = await viewerApi.post('/api/v1/auth/signup', {
+    data: { email: viewerEmail, password, tenant_name: 'Viewer Co' },
+  });
+  check(signup.status() === 201, `viewer signup: ${signup.status()} ${await signup.text()}`);
+  const viewerToken = (await signup.json()).access_token;
+  await nav.getByRole('link', { name: 'Members' }).click();
+  await heading('Members').waitFor();
+  await page.getByRole('row').filter({ hasText: email }).waitFor();
+  const inviteEmail = page.getByRole('textbox', { name: 'E-mail' });
+  await inviteEmail.fill(`nobody-${Date.now()}@example.com`);
+  allowed.push({ path: '/members', status: 422 });
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByText('no account uses this e-mail').waitFor();
+  check((await inviteEmail.getAttribute('aria-invalid')) === 'true', 'the e-mail field is marked invalid');
+  await inviteEmail.fill(viewerEmail);
+  await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption('viewer');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByText(`${viewerEmail} was added as viewer.`).waitFor();
+  const viewerRow = page.getByRole('row').filter({ hasText: viewerEmail });
+  await viewerRow.waitFor();
+  check((await viewerRow.getByRole('combobox').inputValue()) === 'viewer', 'the new member is a viewer');
+  // The only owner can be neither demoted nor removed.
+  const ownerRow = page.getByRole('row').filter({ hasText: email });
+  check((await ownerRow.getByRole('button').count()) === 0, 'no remove button for the last owner');
+  await shoot('14-members');
+
+  step = 'audit log';
+  await nav.getByRole('link', { name: 'Audit log' }).click();
+  await heading('Audit log').waitFor();
+  for (const text of [`Member added: ${viewerEmail}`, 'API token created: CI deploy', `Policy edited: ${domain}`, `Domain added: ${domain}`]) {
+    await page.getByRole('row').filter({ hasText: text }).first().waitFor();
+  }
+  const created = page.getByRole('row').filter({ hasText: 'API token created: CI deploy' });
+  check((await created.innerText()).includes(email), 'the audit log names who did it');
+  await shoot('15-audit');
+  await page.getByLabel('Kind of change').selectOption('member');
+  await page.getByText(/1 of \d+ loaded entr(y|ies) match/).waitFor();
+  check((await page.getByRole('row').count()) === 2, 'the filter leaves the member entry only');
+  await shoot('16-audit-filtered');
+
+  step = 'viewer: edits are refused';
+  const refused = await viewerApi.put(`/api/v1/tenants/${tenantId}/domains/${domain}/policy`, {
+    headers: { Authorization: `Bearer ${viewerToken}` },
+    data: { mode: 'testing', mx: [`mx9.${domain}`], max_age: 86400 },
+  });
+  const refusal = await refused.json();
+  check(refused.status() === 403 && refusal.error.message === 'your role (viewer) does not allow this', `viewer PUT policy: ${refused.status()} ${JSON.stringify(refusal)}`);
+  await viewerApi.dispose();
+
+  step = 'viewer: the dashboard is read-only';
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading('Log in').waitFor();
+  await page.getByLabel('E-mail').fill(viewerEmail);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await heading('Domains').waitFor();
+  await page.getByLabel('Tenant').selectOption(tenantId);
+  await page.getByRole('row').filter({ hasText: domain }).waitFor();
+  check((await page.getByRole('link', { name: 'Add domain' }).count()) === 0, 'viewers get no Add domain link');
+  await page.getByRole('link', { name: domain }).click();
+  await heading(domain).waitFor();
+  await page.getByText('Read only.').waitFor();
+  await page.getByText('Your role here is viewer').waitFor();
+  await page.getByRole('heading', { name: 'Checks' }).waitFor();
+  check((await page.getByRole('button', { name: 'Check now' }).count()) === 0, 'viewers get no Check now button');
+  // Version authors are named by e-mail, not by user id.
+  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: email }).waitFor();
+  await shoot('17-viewer-domain');
+  await page.goto(`${base}/t/${tenantId}/domains/new`);
+  await heading('Add a domain').waitFor();
+  await page.getByText('Your role here is viewer').waitFor();
+  check((await page.getByLabel('Domain name').count()) === 0, 'viewers get no add-domain form');
+  await nav.getByRole('link', { name: 'Members' }).click();
+  await heading('Members').waitFor();
+  await page.getByText('You are a viewer here. Only owners and admins').waitFor();
+  check((await page.getByRole('button', { name: 'Invite' }).count()) === 0, 'viewers cannot invite');
+  check((await page.getByRole('combobox', { name: /^Role of/ }).count()) === 0, 'viewers cannot change roles');
+  await page.getByRole('row').filter({ hasText: viewerEmail }).getByRole('button', { name: 'Leave' }).waitFor();
+  await shoot('18-viewer-members');
+  await nav.getByRole('link', { name: 'API tokens' }).click();
+  await page.getByText('Only owners and admins manage API tokens').waitFor();
+  await shoot('19-viewer-tokens');
+
+  step = 'German: the new pages';
+  await page.getByLabel('Language').selectOption('de');
+  await heading('API-Tokens').waitFor();
+  await page.getByRole('navigation', { name: 'Hauptmenü' }).getByRole('link', { name: 'Audit-Log' }).click();
+  await heading('Audit-Log').waitFor();
+  await page.getByRole('row').filter({ hasText: `Mitglied hinzugefügt: ${viewerEmail}` }).waitFor();
+  await shoot('20-audit-de');
+  await page.getByLabel('Sprache').selectOption('en');
 
   check(problems.length === 0, `browser problems:\n${problems.join('\n')}`);
   console.log(`e2e passed; screenshots in ${shots}`);

@@ -9,6 +9,9 @@ import { LoginPage, SignupPage } from './pages/Auth';
 import { DomainsPage } from './pages/Domains';
 import { AddDomainPage } from './pages/AddDomain';
 import { DomainPage } from './pages/Domain';
+import { MembersPage } from './pages/Members';
+import { TokensPage } from './pages/Tokens';
+import { AuditPage } from './pages/Audit';
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { status } = useAuth();
@@ -75,6 +78,9 @@ export function App() {
           <Route path="t/:tenant/domains" element={<DomainsPage />} />
           <Route path="t/:tenant/domains/new" element={<AddDomainPage />} />
           <Route path="t/:tenant/domains/:name" element={<DomainPage />} />
+          <Route path="t/:tenant/members" element={<MembersPage />} />
+          <Route path="t/:tenant/tokens" element={<TokensPage />} />
+          <Route path="t/:tenant/audit" element={<AuditPage />} />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

@@ -89,6 +89,7 @@ pub(crate) struct AuditPage {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/audit",
+    operation_id = "listAuditEntries",
     tag = "audit",
     params(("tenant" = String, Path, description = "Tenant id"), Page),
     responses((status = 200, description = "A page of entries, newest first", body = AuditPage)),

@@ -87,6 +87,7 @@ fn view(d: &stsd_store::Domain) -> Checks {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/checks",
+    operation_id = "getDomainChecks",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -110,6 +111,7 @@ async fn latest(
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains/{name}/checks",
+    operation_id = "runDomainChecks",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),

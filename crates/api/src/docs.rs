@@ -52,6 +52,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/api/docs",
+    operation_id = "getApiDocs",
     tag = "meta",
     responses((status = 200, description = "The reference page", content_type = "text/html", body = String))
 )]

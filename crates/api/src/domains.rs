@@ -259,6 +259,7 @@ pub(crate) struct ListQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains",
+    operation_id = "listDomains",
     tag = "domains",
     params(("tenant" = String, Path, description = "Tenant id"), ListQuery),
     responses((status = 200, description = "A page of domains", body = DomainPage)),
@@ -327,6 +328,7 @@ pub(crate) struct CreateDomain {
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains",
+    operation_id = "createDomain",
     tag = "domains",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = CreateDomain,
@@ -492,6 +494,7 @@ async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}",
+    operation_id = "getDomain",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -524,6 +527,7 @@ async fn show(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/records",
+    operation_id = "getDomainRecords",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -553,6 +557,7 @@ async fn records(
 #[utoipa::path(
     delete,
     path = "/api/v1/tenants/{tenant}/domains/{name}",
+    operation_id = "offboardDomain",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),

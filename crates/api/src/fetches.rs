@@ -55,6 +55,7 @@ fn date(day: i64) -> String {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/fetches",
+    operation_id = "listPolicyFetches",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),

@@ -47,6 +47,7 @@ pub(crate) struct ReadinessChecks {
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "getHealth",
     tag = "health",
     responses((status = 200, description = "The process is up", body = Health))
 )]
@@ -58,6 +59,7 @@ async fn healthz() -> Json<Health> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "getReadiness",
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),

@@ -172,6 +172,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "getMetrics",
     tag = "meta",
     responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String))
 )]

@@ -62,6 +62,7 @@ pub(crate) struct Document(pub(crate) Arc<str>);
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
+    operation_id = "getOpenApiDocument",
     tag = "meta",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
 )]

@@ -346,6 +346,7 @@ async fn gate(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/policy",
+    operation_id = "getPolicy",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -379,6 +380,7 @@ async fn show(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/policy/versions",
+    operation_id = "listPolicyVersions",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -473,6 +475,7 @@ async fn apply(
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{tenant}/domains/{name}/policy",
+    operation_id = "updatePolicy",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -530,6 +533,7 @@ pub(crate) struct SwitchMode {
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains/{name}/mode",
+    operation_id = "switchMode",
     tag = "policies",
     params(
         ("tenant" = String, Path, description = "Tenant id"),

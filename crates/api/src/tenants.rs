@@ -132,6 +132,7 @@ fn parse_role(raw: &str) -> Result<Role, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants",
+    operation_id = "listTenants",
     tag = "tenants",
     responses((status = 200, description = "The caller's tenants", body = TenantList)),
     security(("bearer" = []))
@@ -173,6 +174,7 @@ async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/tenants",
+    operation_id = "createTenant",
     tag = "tenants",
     request_body = CreateTenant,
     responses(
@@ -232,6 +234,7 @@ fn member(user: &UserId, email: &str, role: Role) -> Member {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/members",
+    operation_id = "listMembers",
     tag = "members",
     params(("tenant" = String, Path, description = "Tenant id")),
     responses((status = 200, description = "The members", body = MemberList)),
@@ -270,6 +273,7 @@ fn may_grant(access: &Access, from: Option<Role>, to: Option<Role>) -> Result<()
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/members",
+    operation_id = "addMember",
     tag = "members",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = AddMember,
@@ -331,6 +335,7 @@ async fn add_member(
 #[utoipa::path(
     patch,
     path = "/api/v1/tenants/{tenant}/members/{user}",
+    operation_id = "changeMemberRole",
     tag = "members",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -392,6 +397,7 @@ fn last_owner(e: StoreError) -> ApiError {
 #[utoipa::path(
     delete,
     path = "/api/v1/tenants/{tenant}/members/{user}",
+    operation_id = "removeMember",
     tag = "members",
     params(
         ("tenant" = String, Path, description = "Tenant id"),

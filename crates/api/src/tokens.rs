@@ -97,6 +97,7 @@ pub(crate) struct TokenList {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/tokens",
+    operation_id = "listTokens",
     tag = "tokens",
     params(("tenant" = String, Path, description = "Tenant id")),
     responses((status = 200, description = "The tokens", body = TokenList)),
@@ -118,6 +119,7 @@ async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/tokens",
+    operation_id = "createToken",
     tag = "tokens",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = CreateToken,
@@ -189,6 +191,7 @@ async fn create(
 #[utoipa::path(
     delete,
     path = "/api/v1/tenants/{tenant}/tokens/{id}",
+    operation_id = "revokeToken",
     tag = "tokens",
     params(
         ("tenant" = String, Path, description = "Tenant id"),

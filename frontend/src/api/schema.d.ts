@@ -9,7 +9,7 @@ export interface paths {
             cookie?: never;
         };
         /** The process is up. */
-        get: operations["healthz"];
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -26,7 +26,7 @@ export interface paths {
             cookie?: never;
         };
         /** The process can do its work: the database answers. */
-        get: operations["readyz"];
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -48,7 +48,7 @@ export interface paths {
          * Creates an account and its first tenant, and starts a session (also sets the refresh
          *     cookie).
          */
-        post: operations["signup"];
+        post: operations["signUp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -68,7 +68,7 @@ export interface paths {
          * Logs in: answers an access token and sets the refresh cookie. Unknown accounts and wrong
          *     passwords get the same answer.
          */
-        post: operations["login"];
+        post: operations["logIn"];
         delete?: never;
         options?: never;
         head?: never;
@@ -88,7 +88,7 @@ export interface paths {
          * Rotates the refresh token (cookie) and answers a new access token. Presenting an already
          *     rotated refresh token revokes the whole session.
          */
-        post: operations["refresh"];
+        post: operations["refreshSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -105,7 +105,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Ends the session: revokes the refresh token's whole family and clears the cookie. */
-        post: operations["logout"];
+        post: operations["logOut"];
         delete?: never;
         options?: never;
         head?: never;
@@ -120,7 +120,7 @@ export interface paths {
             cookie?: never;
         };
         /** Who the caller is: the user and their memberships, or the API token. */
-        get: operations["me"];
+        get: operations["getMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -137,10 +137,10 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the caller's tenants and roles. */
-        get: operations["tenants_list"];
+        get: operations["listTenants"];
         put?: never;
         /** Creates a tenant owned by the caller (users only, not API tokens). */
-        post: operations["tenants_create"];
+        post: operations["createTenant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -155,10 +155,10 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the tenant's members and their roles. */
-        get: operations["members"];
+        get: operations["listMembers"];
         put?: never;
         /** Adds an existing account to the tenant (owners and admins; only owners grant `owner`). */
-        post: operations["add_member"];
+        post: operations["addMember"];
         delete?: never;
         options?: never;
         head?: never;
@@ -176,11 +176,11 @@ export interface paths {
         put?: never;
         post?: never;
         /** Removes a member (owners and admins), or leaves (any member removing themselves). */
-        delete: operations["remove_member"];
+        delete: operations["removeMember"];
         options?: never;
         head?: never;
         /** Changes a member's role (owners and admins; only owners touch `owner`). */
-        patch: operations["change_role"];
+        patch: operations["changeMemberRole"];
         trace?: never;
     };
     "/api/v1/tenants/{tenant}/tokens": {
@@ -191,10 +191,10 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the tenant's API tokens (owners and admins). */
-        get: operations["tokens_list"];
+        get: operations["listTokens"];
         put?: never;
         /** Creates an API token (owners and admins); the answer is the only time its secret is shown. */
-        post: operations["tokens_create"];
+        post: operations["createToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -212,7 +212,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revokes an API token (owners and admins); it stops working on the next request. */
-        delete: operations["revoke"];
+        delete: operations["revokeToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -226,13 +226,13 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the tenant's domains in name order, a page at a time. */
-        get: operations["domains_list"];
+        get: operations["listDomains"];
         put?: never;
         /**
          * Adds a domain: creates its label and records, discovers its MX hosts and proposes a
          *     `testing` policy covering them. A DNS failure still adds the domain.
          */
-        post: operations["domains_create"];
+        post: operations["createDomain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -247,7 +247,7 @@ export interface paths {
             cookie?: never;
         };
         /** Shows a domain with its records, newest policy version and latest checks. */
-        get: operations["domains_show"];
+        get: operations["getDomain"];
         put?: never;
         post?: never;
         /**
@@ -256,7 +256,7 @@ export interface paths {
          *     expired: the largest `max_age` ever published, counted from now, plus a day for the
          *     publisher to make the `none` version live.
          */
-        delete: operations["offboard"];
+        delete: operations["offboardDomain"];
         options?: never;
         head?: never;
         patch?: never;
@@ -270,7 +270,7 @@ export interface paths {
             cookie?: never;
         };
         /** The records to publish, also as a zone-file snippet. */
-        get: operations["records"];
+        get: operations["getDomainRecords"];
         put?: never;
         post?: never;
         delete?: never;
@@ -290,7 +290,7 @@ export interface paths {
          * Lists who fetched the domain's policy, per day: so that customers see senders such as
          *     Google or Microsoft picking it up. Counts are written by the edges every few seconds.
          */
-        get: operations["get__api_v1_tenants_tenant_domains_name_fetches"];
+        get: operations["listPolicyFetches"];
         put?: never;
         post?: never;
         delete?: never;
@@ -358,13 +358,13 @@ export interface paths {
             cookie?: never;
         };
         /** The latest results of the domain's DNS checks, each with its explanation and fix. */
-        get: operations["latest"];
+        get: operations["getDomainChecks"];
         put?: never;
         /**
          * Runs the domain's DNS checks now (and applies the state change they imply). Answers 200
          *     with fresh results, or 202 with the previous ones when the worker is still busy.
          */
-        post: operations["run"];
+        post: operations["runDomainChecks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -379,12 +379,12 @@ export interface paths {
             cookie?: never;
         };
         /** Shows the live version and any pending one. */
-        get: operations["policies_show"];
+        get: operations["getPolicy"];
         /**
          * Sets a new policy, creating an immutable version. `enforce`, and edits of an `enforce`
          *     policy, pass the readiness gate first.
          */
-        put: operations["update"];
+        put: operations["updatePolicy"];
         post?: never;
         delete?: never;
         options?: never;
@@ -400,7 +400,7 @@ export interface paths {
             cookie?: never;
         };
         /** Lists every version of the policy, newest first. */
-        get: operations["versions"];
+        get: operations["listPolicyVersions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -422,7 +422,7 @@ export interface paths {
          * Switches the policy's mode, keeping its `mx` and `max_age`. `enforce` passes the readiness
          *     gate first unless an owner or admin overrides.
          */
-        post: operations["switch_mode"];
+        post: operations["switchMode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -437,7 +437,7 @@ export interface paths {
             cookie?: never;
         };
         /** The tenant's audit log: every change, who made it and when. */
-        get: operations["audit_list"];
+        get: operations["listAuditEntries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -454,7 +454,7 @@ export interface paths {
             cookie?: never;
         };
         /** This OpenAPI 3.1 document. */
-        get: operations["openapi_json"];
+        get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
         delete?: never;
@@ -471,7 +471,7 @@ export interface paths {
             cookie?: never;
         };
         /** The interactive API reference (HTML), built from `/api/v1/openapi.json`. */
-        get: operations["docs"];
+        get: operations["getApiDocs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -491,7 +491,7 @@ export interface paths {
          * Prometheus metrics (text format 0.0.4): `stsd_http_requests_total`,
          *     `stsd_http_request_duration_seconds`, `stsd_build_info`.
          */
-        get: operations["metrics"];
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1307,7 +1307,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    healthz: {
+    getHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -1327,7 +1327,7 @@ export interface operations {
             };
         };
     };
-    readyz: {
+    getReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -1356,7 +1356,7 @@ export interface operations {
             };
         };
     };
-    signup: {
+    signUp: {
         parameters: {
             query?: never;
             header?: never;
@@ -1405,7 +1405,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    login: {
+    logIn: {
         parameters: {
             query?: never;
             header?: never;
@@ -1454,7 +1454,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    refresh: {
+    refreshSession: {
         parameters: {
             query?: never;
             header: {
@@ -1496,7 +1496,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    logout: {
+    logOut: {
         parameters: {
             query?: never;
             header: {
@@ -1527,7 +1527,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    me: {
+    getMe: {
         parameters: {
             query?: never;
             header?: never;
@@ -1549,7 +1549,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    tenants_list: {
+    listTenants: {
         parameters: {
             query?: never;
             header?: never;
@@ -1571,7 +1571,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    tenants_create: {
+    createTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -1610,7 +1610,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    members: {
+    listMembers: {
         parameters: {
             query?: never;
             header?: never;
@@ -1638,7 +1638,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    add_member: {
+    addMember: {
         parameters: {
             query?: never;
             header?: never;
@@ -1682,7 +1682,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    remove_member: {
+    removeMember: {
         parameters: {
             query?: never;
             header?: never;
@@ -1719,7 +1719,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    change_role: {
+    changeMemberRole: {
         parameters: {
             query?: never;
             header?: never;
@@ -1765,7 +1765,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    tokens_list: {
+    listTokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -1793,7 +1793,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    tokens_create: {
+    createToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -1828,7 +1828,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    revoke: {
+    revokeToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -1856,7 +1856,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    domains_list: {
+    listDomains: {
         parameters: {
             query?: {
                 /**
@@ -1897,7 +1897,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    domains_create: {
+    createDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -1949,7 +1949,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    domains_show: {
+    getDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -1979,7 +1979,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    offboard: {
+    offboardDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -2027,7 +2027,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    records: {
+    getDomainRecords: {
         parameters: {
             query?: never;
             header?: never;
@@ -2057,7 +2057,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    get__api_v1_tenants_tenant_domains_name_fetches: {
+    listPolicyFetches: {
         parameters: {
             query?: {
                 /** @description Days back from today, 1 to 400 (default 30; out-of-range values are clamped). */
@@ -2242,7 +2242,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    latest: {
+    getDomainChecks: {
         parameters: {
             query?: never;
             header?: never;
@@ -2272,7 +2272,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    run: {
+    runDomainChecks: {
         parameters: {
             query?: never;
             header?: never;
@@ -2311,7 +2311,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    policies_show: {
+    getPolicy: {
         parameters: {
             query?: never;
             header?: never;
@@ -2341,7 +2341,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    update: {
+    updatePolicy: {
         parameters: {
             query?: never;
             header?: never;
@@ -2396,7 +2396,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    versions: {
+    listPolicyVersions: {
         parameters: {
             query?: never;
             header?: never;
@@ -2426,7 +2426,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    switch_mode: {
+    switchMode: {
         parameters: {
             query?: never;
             header?: never;
@@ -2481,7 +2481,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    audit_list: {
+    listAuditEntries: {
         parameters: {
             query?: {
                 /** @description Only entries with an id below this (the previous page's `next_before`). */
@@ -2515,7 +2515,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    openapi_json: {
+    getOpenApiDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -2535,7 +2535,7 @@ export interface operations {
             };
         };
     };
-    docs: {
+    getApiDocs: {
         parameters: {
             query?: never;
             header?: never;
@@ -2555,7 +2555,7 @@ export interface operations {
             };
         };
     };
-    metrics: {
+    getMetrics: {
         parameters: {
             query?: never;
             header?: never;

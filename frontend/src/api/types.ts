@@ -23,3 +23,12 @@ export const DOMAIN_STATES = ['pending', 'verified', 'active', 'degraded', 'deta
 export function tenantPath(tenant: string, ...rest: string[]): string {
   return ['/api/v1/tenants', tenant, ...rest].map((s, i) => (i === 0 ? s : encodeURIComponent(s))).join('/');
 }
+
+export type MemberDetail = S['MemberDetail'];
+export type MemberList = S['MemberList'];
+export type Member = S['Member'];
+export type TokenView = S['TokenView'];
+export type TokenList = S['TokenList'];
+export type CreatedToken = S['CreatedToken'];
+export type AuditEntry = S['AuditEntry'];
+export type AuditPage = S['AuditPage'];

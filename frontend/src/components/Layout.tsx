@@ -59,9 +59,11 @@ export function Layout() {
         </Link>
         {tenant && (
           <nav aria-label={t('nav.main')} className="mainnav">
-            <NavLink to={`/t/${encodeURIComponent(tenant)}/domains`} end>
-              {t('nav.domains')}
-            </NavLink>
+            {(['domains', 'members', 'tokens', 'audit'] as const).map((section) => (
+              <NavLink key={section} to={`/t/${encodeURIComponent(tenant)}/${section}`}>
+                {t(`nav.${section}`)}
+              </NavLink>
+            ))}
           </nav>
         )}
         <div className="topbar-right">

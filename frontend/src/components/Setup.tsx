@@ -4,6 +4,8 @@ import { useAuth } from '../auth';
 import { tenantPath, type Checks, type DnsRecord } from '../api/types';
 import { formatTime } from '../format';
 import { CopyButton, ErrorState, StateBadge } from './common';
+import { useTenantRole } from '../hooks';
+import { canWrite } from '../roles';
 
 /** The records to publish, each copyable, and the same as a zone-file snippet. */
 export function RecordsPanel({ records, zoneFile, note }: { records: DnsRecord[]; zoneFile: string; note: string }) {
@@ -75,13 +77,16 @@ export function ChecksPanel({ tenant, name }: { tenant: string; name: string }) 
     },
   });
   const data = checks.data;
+  const writable = canWrite(useTenantRole(tenant));
   return (
     <section className="card" aria-labelledby="checks-h" aria-busy={run.isPending}>
       <div className="card-head">
         <h2 id="checks-h">{t('checks.title')}</h2>
-        <button type="button" className="btn btn-primary" onClick={() => run.mutate()} disabled={run.isPending}>
-          {run.isPending ? t('checks.running') : t('checks.runNow')}
-        </button>
+        {writable && (
+          <button type="button" className="btn btn-primary" onClick={() => run.mutate()} disabled={run.isPending}>
+            {run.isPending ? t('checks.running') : t('checks.runNow')}
+          </button>
+        )}
       </div>
       {checks.isPending && <p className="muted">{t('common.loading')}</p>}
       {checks.isError && <ErrorState error={checks.error} onRetry={() => void checks.refetch()} />}

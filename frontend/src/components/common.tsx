@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/errors';
 
@@ -93,5 +93,79 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
         {state === 'copied' ? t('common.copied') : state === 'failed' ? t('common.copyFailed') : t('common.copy')}
       </span>
     </button>
+  );
+}
+
+/**
+ * A destructive action behind an inline confirmation: the first click shows what will happen
+ * and moves focus to the confirming button; Escape or Cancel returns focus to the start.
+ */
+export function ConfirmAction({
+  label,
+  confirmLabel,
+  question,
+  onConfirm,
+  busy,
+  describedBy,
+}: {
+  label: string;
+  confirmLabel: string;
+  question: string;
+  onConfirm: () => void;
+  busy?: boolean;
+  describedBy?: string;
+}) {
+  const { t } = useTranslation();
+  const [asking, setAsking] = useState(false);
+  const confirmRef = useRef<HTMLButtonElement>(null);
+  const startRef = useRef<HTMLButtonElement>(null);
+  const returnFocus = useRef(false);
+  useEffect(() => {
+    if (asking) confirmRef.current?.focus();
+    else if (returnFocus.current) {
+      returnFocus.current = false;
+      startRef.current?.focus();
+    }
+  }, [asking]);
+  function cancel() {
+    returnFocus.current = true;
+    setAsking(false);
+  }
+  if (!asking) {
+    return (
+      <button ref={startRef} type="button" className="btn btn-small btn-danger-outline" onClick={() => setAsking(true)} aria-describedby={describedBy}>
+        {label}
+      </button>
+    );
+  }
+  return (
+    <div className="confirm" role="group" aria-label={question} onKeyDown={(e) => e.key === 'Escape' && cancel()}>
+      <p className="confirm-question">{question}</p>
+      <div className="actions">
+        <button
+          ref={confirmRef}
+          type="button"
+          className="btn btn-small btn-danger"
+          disabled={busy}
+          onClick={() => {
+            onConfirm();
+          }}
+        >
+          {confirmLabel}
+        </button>
+        <button type="button" className="btn btn-small" onClick={cancel}>
+          {t('common.cancel')}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** A polite announcement of what just happened (e.g. "Role changed"). */
+export function StatusMessage({ message }: { message: string | null }) {
+  return (
+    <p className={message ? 'notice notice-ok' : 'visually-hidden'} role="status">
+      {message ?? ''}
+    </p>
   );
 }

@@ -57,3 +57,29 @@ describe('add domain form', () => {
     expect(await screen.findByText('example.com is already registered')).toBeTruthy();
   });
 });
+
+describe('added domain', () => {
+  it('shows the proposed policy against the MX hosts found', async () => {
+    setup((body) =>
+      body
+        ? json(201, {
+            name: 'example.com',
+            display_name: 'example.com',
+            state: 'pending',
+            mode: 'testing',
+            state_changed_at: 1,
+            label: 'k7q2m9x4c1',
+            mx_discovery: { status: 'found', hosts: [{ host: 'mx1.example.com', preference: 10 }, { host: 'mx2.example.com', preference: 20 }] },
+            policy: { mode: 'testing', mx: ['mx1.example.com', 'mx2.example.com'] },
+            records: [],
+            zone_file: '',
+            note: '',
+          })
+        : json(200, { state: 'pending', checked_at: null, items: [] }),
+    );
+    await userEvent.type(screen.getByLabelText('Domain name'), 'example.com');
+    await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
+    expect(await screen.findByRole('heading', { name: 'MX coverage' })).toBeTruthy();
+    expect(screen.getByText('All 2 MX hosts are covered by the policy.')).toBeTruthy();
+  });
+});

@@ -9,6 +9,10 @@ import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
 import { ModeBadge, StateBadge } from '../components/common';
+import { MxCoverageView } from '../components/MxCoverage';
+import { useTenantRole } from '../hooks';
+import { ReadOnlyNotice } from '../components/ReadOnly';
+import { canWrite } from '../roles';
 
 export function AddDomainPage() {
   const { t } = useTranslation();
@@ -16,6 +20,7 @@ export function AddDomainPage() {
   const { client } = useAuth();
   const qc = useQueryClient();
   const [name, setName] = useState('');
+  const role = useTenantRole(tenant);
   const create = useMutation({
     mutationFn: (n: string) => client.post<CreatedDomain>(tenantPath(tenant, 'domains'), { name: n }),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ['domains', tenant] }),
@@ -50,11 +55,26 @@ export function AddDomainPage() {
               ? t('add.proposed', { mode: t(`modes.${created.policy.mode}`), count: created.policy.mx.length })
               : t('add.noPolicy')}
           </p>
+          {created.policy && created.mx_discovery.status === 'found' && (
+            <MxCoverageView patterns={created.policy.mx} hosts={created.mx_discovery.hosts.map((h) => h.host)} />
+          )}
         </div>
         <RecordsPanel records={created.records} zoneFile={created.zone_file} note={created.note} />
         <ChecksPanel tenant={tenant} name={created.name} />
         <p>
           <Link to={domainUrl}>{t('add.openDomain')}</Link>
+        </p>
+      </>
+    );
+  }
+
+  if (role !== undefined && !canWrite(role)) {
+    return (
+      <>
+        <PageTitle title={t('add.title')}>{t('add.title')}</PageTitle>
+        <ReadOnlyNotice role={role} />
+        <p>
+          <Link to={`/t/${encodeURIComponent(tenant)}/domains`}>← {t('domains.title')}</Link>
         </p>
       </>
     );

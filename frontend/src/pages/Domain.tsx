@@ -7,6 +7,18 @@ import { formatDuration, formatTime } from '../format';
 import { ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
+import { ReadOnlyNotice } from '../components/ReadOnly';
+import { useMemberEmails, useTenantRole } from '../hooks';
+import { describeActor } from './auditShape';
+import { canWrite } from '../roles';
+
+/** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
+function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
+  const a = describeActor(author, emails, new Map());
+  if (a.kind === 'user' && a.known) return a.label;
+  if (a.kind === 'token') return t('audit.tokenActor', { name: a.label });
+  return <code className="small">{author}</code>;
+}
 
 function PolicyCard({ title, version, dnsVersionId }: { title: string; version: PolicyVersionView; dnsVersionId: string | null }) {
   const { t, i18n } = useTranslation();
@@ -45,6 +57,8 @@ export function DomainPage() {
   const { t, i18n } = useTranslation();
   const { tenant = '', name = '' } = useParams();
   const { client } = useAuth();
+  const role = useTenantRole(tenant);
+  const emails = useMemberEmails(tenant);
   const domain = useQuery({
     queryKey: ['domain', tenant, name],
     queryFn: ({ signal }) => client.get<DomainDetail>(tenantPath(tenant, 'domains', name), signal),
@@ -80,6 +94,8 @@ export function DomainPage() {
       <p className="muted">
         {t(`stateHelp.${d.state}`, { defaultValue: '' })} {t('domain.since', { when: formatTime(d.state_changed_at, i18n.language) })}
       </p>
+
+      {role !== undefined && !canWrite(role) && <ReadOnlyNotice role={role} />}
 
       <h2>{t('policy.title')}</h2>
       {policy.isPending && <Loading />}
@@ -143,7 +159,7 @@ export function DomainPage() {
                     <td><ModeBadge mode={v.mode} /></td>
                     <td><code>{v.id}</code></td>
                     <td><code className="small">{v.version_id}</code></td>
-                    <td className="col-wide"><code className="small">{v.author}</code></td>
+                    <td className="col-wide">{authorLabel(v.author, emails, t)}</td>
                     <td className="col-wide">{v.published_at ? formatTime(v.published_at, i18n.language) : t('policy.notYet')}</td>
                     <td className="col-wide">{v.dns_at ? formatTime(v.dns_at, i18n.language) : t('policy.notYet')}</td>
                   </tr>

@@ -7,6 +7,8 @@ import { DOMAIN_STATES, tenantPath, type DomainPage } from '../api/types';
 import { formatTime } from '../format';
 import { Empty, ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
 import { PageTitle } from '../components/Layout';
+import { useTenantRole } from '../hooks';
+import { canWrite } from '../roles';
 
 const PAGE_SIZE = 50;
 
@@ -31,6 +33,7 @@ export function DomainsPage() {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
   const [search, setSearch] = useState(q);
+  const writable = canWrite(useTenantRole(tenant));
 
   const list = useQuery({
     queryKey: ['domains', tenant, q, state, cursor],
@@ -60,9 +63,11 @@ export function DomainsPage() {
     <>
       <div className="page-head">
         <PageTitle title={t('domains.title')}>{t('domains.title')}</PageTitle>
-        <Link className="btn btn-primary" to={`/t/${encodeURIComponent(tenant)}/domains/new`}>
-          {t('domains.add')}
-        </Link>
+        {writable && (
+          <Link className="btn btn-primary" to={`/t/${encodeURIComponent(tenant)}/domains/new`}>
+            {t('domains.add')}
+          </Link>
+        )}
       </div>
       <form className="filters" role="search" onSubmit={onSearch}>
         <label className="filter">
@@ -95,10 +100,12 @@ export function DomainsPage() {
             </button>
           ) : (
             <>
-              <p className="muted">{t('domains.emptyHelp')}</p>
-              <Link className="btn btn-primary" to={`/t/${encodeURIComponent(tenant)}/domains/new`}>
-                {t('domains.addFirst')}
-              </Link>
+              <p className="muted">{writable ? t('domains.emptyHelp') : t('readOnly.noDomains')}</p>
+              {writable && (
+                <Link className="btn btn-primary" to={`/t/${encodeURIComponent(tenant)}/domains/new`}>
+                  {t('domains.addFirst')}
+                </Link>
+              )}
             </>
           )}
         </Empty>

@@ -247,6 +247,7 @@ fn cleared_cookie() -> Cookie<'static> {
 #[utoipa::path(
     post,
     path = "/api/v1/auth/signup",
+    operation_id = "signUp",
     tag = "auth",
     request_body = SignupRequest,
     responses(
@@ -342,6 +343,7 @@ fn dummy_hash() -> &'static str {
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
+    operation_id = "logIn",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -400,6 +402,7 @@ fn require_csrf_header(headers: &HeaderMap) -> Result<(), ApiError> {
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
+    operation_id = "refreshSession",
     tag = "auth",
     params(("X-Requested-With" = String, Header, description = "Any value, e.g. `fetch`: a cross-site form cannot send it")),
     responses(
@@ -459,6 +462,7 @@ async fn refresh(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
+    operation_id = "logOut",
     tag = "auth",
     params(("X-Requested-With" = String, Header, description = "Any value, e.g. `fetch`: a cross-site form cannot send it")),
     responses(
@@ -487,6 +491,7 @@ async fn logout(
 #[utoipa::path(
     get,
     path = "/api/v1/me",
+    operation_id = "getMe",
     tag = "auth",
     responses((status = 200, description = "The caller", body = Me)),
     security(("bearer" = []))

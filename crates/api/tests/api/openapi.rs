@@ -108,9 +108,18 @@ async fn document_matches_the_router(server: &TestServer) {
         }
     }
 
-    // Every operation has a summary, a tag, and documents its errors with the envelope.
+    // Every operation has a summary, a tag, a unique operationId (OpenAPI requires it, and
+    // generated clients name their functions and types after it), and documents its errors
+    // with the envelope.
+    let mut operation_ids = BTreeSet::new();
     for (m, p) in &ops {
         let op = &doc["paths"][p][m];
+        let id = op["operationId"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "{m} {p}: operationId");
+        assert!(
+            operation_ids.insert(id.to_owned()),
+            "{m} {p}: operationId `{id}` is used twice; give the handler its own `operation_id`"
+        );
         assert!(
             op["summary"].as_str().is_some_and(|s| !s.is_empty()),
             "{m} {p}: summary"
