@@ -102,7 +102,7 @@ timeout --kill-after=10 "$fuzz_timeout" \
     "$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" --no-color \
     run "$base/api/v1/openapi.json" \
     --header "Authorization: Bearer $token" \
-    --exclude-operation-id reports_upload \
+    --exclude-operation-id uploadReport \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance \
     --max-examples "$max_examples" \
     --phases examples,coverage,fuzzing \

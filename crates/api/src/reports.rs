@@ -318,7 +318,7 @@ fn report_error(e: &ReportError) -> ApiError {
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports",
-    operation_id = "reports_upload",
+    operation_id = "uploadReport",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -400,7 +400,7 @@ async fn upload(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports",
-    operation_id = "reports_list",
+    operation_id = "listReports",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -447,7 +447,7 @@ async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports/summary",
-    operation_id = "reports_summary",
+    operation_id = "getReportSummary",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -475,7 +475,7 @@ async fn summary(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/reports/summary",
-    operation_id = "reports_tenant_summary",
+    operation_id = "getTenantReportSummary",
     tag = "tenants",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -737,7 +737,7 @@ fn raw_json(detail: &stsd_store::ReportDetail) -> Result<Vec<u8>, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}",
-    operation_id = "reports_get",
+    operation_id = "getReport",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -801,7 +801,7 @@ async fn detail(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}/raw",
-    operation_id = "reports_raw",
+    operation_id = "downloadReport",
     tag = "domains",
     params(
         ("tenant" = String, Path, description = "Tenant id"),
@@ -856,7 +856,7 @@ pub(crate) struct ReportSettings {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/reports/settings",
-    operation_id = "reports_settings_get",
+    operation_id = "getReportSettings",
     tag = "tenants",
     params(("tenant" = String, Path, description = "Tenant id")),
     responses((status = 200, description = "The settings", body = ReportSettings)),
@@ -880,7 +880,7 @@ async fn settings(
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{tenant}/reports/settings",
-    operation_id = "reports_settings_put",
+    operation_id = "updateReportSettings",
     tag = "tenants",
     params(("tenant" = String, Path, description = "Tenant id")),
     request_body = ReportSettings,

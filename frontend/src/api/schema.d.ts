@@ -310,7 +310,7 @@ export interface paths {
          * Lists a domain's TLS reports, newest reporting period first, with filters by date range
          *     and organization.
          */
-        get: operations["reports_list"];
+        get: operations["listReports"];
         put?: never;
         /**
          * Uploads one TLS report file (RFC 8460), gzip or plain JSON, e.g. from an old mailbox.
@@ -320,7 +320,7 @@ export interface paths {
          *     `duplicate: true` and is not counted again. A report for another policy domain is stored
          *     and flagged, and left out of counts.
          */
-        post: operations["reports_upload"];
+        post: operations["uploadReport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -341,8 +341,83 @@ export interface paths {
          *     failed sessions per receiving MX. Sessions are never added across the policies of one
          *     report.
          */
-        get: operations["reports_summary"];
+        get: operations["getReportSummary"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One TLS report: its summary row, the parsed policies and failure details (each result
+         *     type explained), and the raw JSON as received.
+         */
+        get: operations["getReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}/raw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Downloads one TLS report as received (`application/tlsrpt+json`), for export. */
+        get: operations["downloadReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/reports/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Summarizes the counted TLS reports of every domain of the tenant, like a domain's
+         *     summary, with `group_by=domain` to compare domains.
+         */
+        get: operations["getTenantReportSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/reports/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's report settings. */
+        get: operations["getReportSettings"];
+        /** Changes the tenant's report settings (owners and admins). */
+        put: operations["updateReportSettings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -699,6 +774,32 @@ export interface components {
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
         };
+        /** @description One failure detail of a report, with what its result type means. */
+        FailureView: {
+            /** @description `result-type` as sent. */
+            result_type: string;
+            /** @description What the result type means, in plain words. */
+            explanation: string;
+            /** @description The likely fix. */
+            fix: string;
+            /** @description `sending-mta-ip`. */
+            sending_mta_ip?: string | null;
+            /** @description `receiving-mx-hostname`. */
+            receiving_mx_hostname?: string | null;
+            /** @description `receiving-mx-helo`. */
+            receiving_mx_helo?: string | null;
+            /** @description `receiving-ip`. */
+            receiving_ip?: string | null;
+            /**
+             * Format: int64
+             * @description `failed-session-count`.
+             */
+            failed_sessions: number;
+            /** @description `additional-information`. */
+            additional_information?: string | null;
+            /** @description `failure-reason-code`. */
+            failure_reason_code?: string | null;
+        };
         /** @description One day of policy fetches. */
         FetchDay: {
             /** @description The UTC day, `YYYY-MM-DD`. */
@@ -727,7 +828,7 @@ export interface components {
          * @description How to group a summary.
          * @enum {string}
          */
-        GroupBy: "day" | "result" | "organization" | "mx";
+        GroupBy: "day" | "result" | "organization" | "domain" | "mx";
         /** @description Liveness. */
         Health: {
             /** @description Always `ok`. */
@@ -879,6 +980,29 @@ export interface components {
              */
             dns_at: number | null;
         };
+        /** @description One policy of a report. */
+        PolicyView: {
+            /** @description `sts`, `tlsa`, `no-policy-found` or as sent. */
+            policy_type: string;
+            /** @description `policy-domain`. */
+            policy_domain?: string | null;
+            /** @description `policy-string` lines. */
+            policy_strings: string[];
+            /** @description `mx-host` patterns. */
+            mx_hosts: string[];
+            /**
+             * Format: int64
+             * @description `total-successful-session-count`.
+             */
+            successful_sessions: number;
+            /**
+             * Format: int64
+             * @description `total-failure-session-count`.
+             */
+            failed_sessions: number;
+            /** @description `failure-details`. */
+            failures: components["schemas"]["FailureView"][];
+        };
         /** @description Readiness and what it depends on. */
         Readiness: {
             /** @description `ready` or `not_ready`. */
@@ -890,7 +1014,7 @@ export interface components {
         ReadinessCheck: {
             /** @description `mx_coverage`, `mx_starttls` or `tlsrpt_failures`. */
             name: string;
-            /** @description `pass`, `fail`, `error` or `not_run`; `fail` and `error` block `enforce`. */
+            /** @description `pass`, `warn`, `fail`, `error` or `not_run`; `fail` and `error` block `enforce`. */
             result: string;
             /** @description What was found, in plain language. */
             explanation: string;
@@ -913,6 +1037,15 @@ export interface components {
             zone_file: string;
             /** @description The records. */
             records: components["schemas"]["DnsRecord"][];
+        };
+        /** @description A report: the parsed view and the report as received. */
+        ReportDetailView: {
+            /** @description The report's summary row. */
+            report: components["schemas"]["ReportItem"];
+            /** @description Its policies and failure details. */
+            policies: components["schemas"]["PolicyView"][];
+            /** @description The report JSON exactly as the reporter sent it. */
+            raw: Record<string, never>;
         };
         /** @description One stored report. */
         ReportItem: {
@@ -973,12 +1106,42 @@ export interface components {
              */
             next_offset?: number | null;
         };
+        /** @description A tenant's report settings. */
+        ReportSettings: {
+            /**
+             * Format: int64
+             * @description Days a report is kept after its reporting period started (7 to 3650). Summaries
+             *     keep their history after the reports themselves are gone.
+             */
+            retention_days: number;
+        };
         /** @description A member's role after a change. */
         RoleChanged: {
             /** @description User id. */
             user_id: string;
             /** @description The new role. */
             role: string;
+        };
+        /** @description What a domain's reports signal, independent of the range asked for. */
+        Signals: {
+            /** @description When the newest report arrived (RFC 3339), if any ever did. */
+            last_received_at?: string | null;
+            /**
+             * @description Reports arrived before but none for [`SILENT_AFTER_DAYS`] days: a reporter went quiet
+             *     or the `_smtp._tls` record broke.
+             */
+            silent: boolean;
+            /**
+             * Format: int64
+             * @description Failed sessions in counted reports of the last [`RECENT_DAYS`] days (what the
+             *     enforce readiness check looks at).
+             */
+            recent_failed_sessions: number;
+            /**
+             * Format: int64
+             * @description Successful sessions in the same window.
+             */
+            recent_successful_sessions: number;
         };
         /** @description A new account with its first tenant. */
         SignupRequest: {
@@ -1026,6 +1189,8 @@ export interface components {
             totals: components["schemas"]["Totals"];
             /** @description The groups. */
             groups: components["schemas"]["SummaryGroup"][];
+            /** @description For a domain's summary: what the reports say beyond the numbers. */
+            signals?: components["schemas"]["Signals"];
         };
         /** @description One group of a summary. */
         SummaryGroup: {
@@ -2091,7 +2256,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    reports_list: {
+    listReports: {
         parameters: {
             query?: {
                 /** @description First day (`YYYY-MM-DD`, UTC, of the report's start), inclusive. */
@@ -2133,7 +2298,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    reports_upload: {
+    uploadReport: {
         parameters: {
             query?: never;
             header?: never;
@@ -2204,7 +2369,7 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    reports_summary: {
+    getReportSummary: {
         parameters: {
             query?: {
                 /** @description First day (`YYYY-MM-DD`, UTC), inclusive; default 29 days before `to`. */
@@ -2239,6 +2404,193 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+                /** @description stsd's id of the report */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDetailView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such report for this domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    downloadReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+                /** @description stsd's id of the report */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/tlsrpt+json": number[];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such report for this domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTenantReportSummary: {
+        parameters: {
+            query?: {
+                /** @description First day (`YYYY-MM-DD`, UTC), inclusive; default 29 days before `to`. */
+                from?: string;
+                /** @description Last day, inclusive; default today. */
+                to?: string;
+                /** @description `day` (default), `result`, `organization` or `mx`. */
+                group_by?: components["schemas"]["GroupBy"];
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Summary"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getReportSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportSettings"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateReportSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportSettings"];
+            };
+        };
+        responses: {
+            /** @description The new settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportSettings"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A value is out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };
