@@ -289,6 +289,194 @@ async fn reports_over_https(db: TestDatabase) {
     db.drop_database().await;
 }
 
+/// Reports flow in while stsd is killed (SIGKILL) and started again: every report that was
+/// acknowledged is stored, and every one that was not is retried by the sender and stored
+/// then — each exactly once.
+async fn acknowledged_reports_survive_a_crash(db: TestDatabase) {
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .ok();
+    let customer = FakeDns::start().await.unwrap();
+    customer.set_mx("example.com", &[(10, "mx1.example.com")]);
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let start = || {
+        stsd(dir.path(), db.url(), customer.addr())
+            .arg("serve")
+            .env("STSD_API_LISTEN", format!("127.0.0.1:{}", ports[0]))
+            .env("STSD_EDGE_HTTPS_LISTEN", format!("127.0.0.1:{}", ports[1]))
+            .env("STSD_EDGE_HTTP_LISTEN", format!("127.0.0.1:{}", ports[2]))
+            .env("STSD_DNS_LISTEN", format!("127.0.0.1:{}", ports[3]))
+            .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", ports[4]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut server = Server(start());
+    let api = ports[0];
+    let base = format!("http://127.0.0.1:{api}/api/v1");
+    let client = reqwest::Client::new();
+    let ready = || {
+        let c = client.clone();
+        let url = format!("http://127.0.0.1:{api}/readyz");
+        async move { c.get(url).send().await.is_ok_and(|r| r.status() == 200) }
+    };
+    wait_until("the API", Duration::from_secs(30), ready).await;
+    let signup: Value = client
+        .post(format!("{base}/auth/signup"))
+        .json(
+            &json!({ "email": "ops@example.com", "password": PASSWORD, "tenant_name": "Example" }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    let domains = format!("{base}/tenants/{tenant}/domains");
+    let added: Value = client
+        .post(&domains)
+        .bearer_auth(&token)
+        .json(&json!({ "name": "example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let label = added["label"].as_str().unwrap().to_owned();
+    let root = Command::new(env!("CARGO_BIN_EXE_stsd"))
+        .current_dir(dir.path())
+        .env("STSD_DATABASE_URL", db.url())
+        .env(
+            "STSD_MASTER_KEY",
+            "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+        )
+        .args(["admin", "local-ca-root"])
+        .output()
+        .unwrap();
+    let root_pem = String::from_utf8(root.stdout).unwrap();
+    let edge: SocketAddr = format!("127.0.0.1:{}", ports[1]).parse().unwrap();
+    let host = format!("reports.{ZONE}");
+    let path = format!("/v1/tlsrpt/{label}");
+    wait_until(
+        "a certificate on reports.<zone>",
+        Duration::from_secs(30),
+        || {
+            let (root_pem, host) = (root_pem.clone(), host.clone());
+            async move {
+                send(edge, &host, &root_pem, "GET", "/", None, Vec::new())
+                    .await
+                    .is_some()
+            }
+        },
+    )
+    .await;
+
+    // The sender: every report until acknowledged, retrying what was not.
+    const TOTAL: usize = 200;
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
+    let sender = {
+        let (acked, root_pem, host, path) =
+            (acked.clone(), root_pem.clone(), host.clone(), path.clone());
+        tokio::spawn(async move {
+            let mut pending: Vec<usize> = (0..TOTAL).collect();
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            while !pending.is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{} left",
+                    pending.len()
+                );
+                let mut retry = Vec::new();
+                for i in pending {
+                    let body = gzip(&report(&format!("Org {}", i % 7), &format!("c-{i}"), 10, 0));
+                    match send(
+                        edge,
+                        &host,
+                        &root_pem,
+                        "POST",
+                        &path,
+                        Some("application/tlsrpt+gzip"),
+                        body,
+                    )
+                    .await
+                    {
+                        Some((200 | 201, _)) => acked.lock().unwrap().push(i),
+                        Some((status, body)) if status < 500 => panic!("refused: {status} {body}"),
+                        // Down, or 5xx: a reporter retries later.
+                        _ => retry.push(i),
+                    }
+                }
+                if !retry.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                pending = retry;
+            }
+        })
+    };
+    wait_until("some acknowledged reports", Duration::from_secs(60), || {
+        let n = acked.lock().unwrap().len();
+        async move { n >= TOTAL / 3 }
+    })
+    .await;
+    drop(server); // SIGKILL: no shutdown, no flush
+    let acked_before: Vec<usize> = acked.lock().unwrap().clone();
+    assert!(
+        acked_before.len() < TOTAL,
+        "the crash came too late to test anything"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server = Server(start());
+    wait_until("the API after the restart", Duration::from_secs(30), ready).await;
+    sender.await.unwrap();
+
+    let mut stored = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{domains}/example.com/reports?limit=200&offset={offset}"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for r in page["items"].as_array().unwrap() {
+            stored.push(r["report_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_offset"].as_i64() {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    stored.sort();
+    let mut want: Vec<String> = (0..TOTAL).map(|i| format!("c-{i}")).collect();
+    want.sort();
+    assert_eq!(stored, want, "every report stored exactly once");
+    for i in acked_before {
+        assert!(stored.contains(&format!("c-{i}")));
+    }
+    drop(server);
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_reports_survive_a_crash_on_sqlite() {
+    acknowledged_reports_survive_a_crash(TestDatabase::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_reports_survive_a_crash_on_postgres() {
+    acknowledged_reports_survive_a_crash(TestDatabase::postgres().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_over_https_on_sqlite() {
     reports_over_https(TestDatabase::sqlite().await).await;
