@@ -97,3 +97,34 @@ fn policies_of_one_report_are_not_added() {
         )]
     );
 }
+
+/// parsedmarc's real samples (see `data/parsedmarc/README.md`).
+#[test]
+fn real_samples_from_parsedmarc() {
+    let r = parse(&data("parsedmarc/mail.ru.json")).unwrap();
+    assert_eq!(r.organization, "Mail.ru");
+    assert_eq!(r.policy_domain(), Some("example.com"));
+    let p = &r.policies[0];
+    assert!(p.policy_strings.is_empty() && p.mx_hosts.is_empty());
+    assert_eq!(p.failed_sessions, 1);
+    assert_eq!(p.failures.len(), 2);
+    assert_eq!(
+        p.failures[0].failure_reason_code.as_deref(),
+        Some("bad https response code: 404")
+    );
+
+    let r = parse(&data("parsedmarc/smtp_tls.json")).unwrap();
+    assert_eq!(r.failed_sessions(), 3);
+    let f = &r.policies[0].failures[0];
+    assert_eq!(f.result_type, "validation-failure");
+    assert_eq!(f.sending_mta_ip.as_deref(), Some("209.85.222.201"));
+    assert_eq!(f.receiving_ip.as_deref(), Some("173.212.201.41"));
+
+    // Empty strings are absent values, not hosts or addresses.
+    let r = parse(&data("parsedmarc/empty_failure_detail_fields.json")).unwrap();
+    let f = &r.policies[0].failures[0];
+    assert_eq!(f.result_type, "sts-policy-fetch-error");
+    assert_eq!(f.failure_reason_code.as_deref(), Some("no-policy-served"));
+    assert!(f.receiving_mx_hostname.as_deref().is_none_or(str::is_empty));
+    assert!(f.sending_mta_ip.as_deref().is_none_or(str::is_empty));
+}

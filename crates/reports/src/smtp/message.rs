@@ -230,18 +230,15 @@ fn disagreements(
     {
         flags.push("report_domain_mismatch".to_owned());
     }
+    // Only the subject's report domain is compared: big reporters (Google) put a
+    // message-id-like token after `Report-ID:` that is not the report's `report-id`.
     if let Some(subject) = subject {
-        let id = subject
-            .split_once("Report-ID:")
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .map(|id| id.trim_matches(['<', '>']));
         let domain = subject
             .split_once("Report Domain:")
             .and_then(|(_, rest)| rest.split_whitespace().next());
-        if id.is_some_and(|id| id != report.report_id)
-            || domain
-                .zip(report.policy_domain())
-                .is_some_and(|(d, p)| !d.trim_end_matches('.').eq_ignore_ascii_case(p))
+        if domain
+            .zip(report.policy_domain())
+            .is_some_and(|(d, p)| !d.trim_end_matches('.').eq_ignore_ascii_case(p))
         {
             flags.push("subject_mismatch".to_owned());
         }
@@ -342,7 +339,7 @@ mod tests {
     #[test]
     fn flags_headers_that_disagree_with_the_report() {
         let headers = "TLS-Report-Submitter: other.example\r\nTLS-Report-Domain: example.org\r\n\
-                       Subject: Report Domain: example.com Submitter: other.example Report-ID: <r-1>\r\n";
+                       Subject: Report Domain: example.org Submitter: other.example Report-ID: <r-1>\r\n";
         let m = mail(headers, "application/tlsrpt+json", "7bit", REPORT);
         let r = extract_report(&m, 1 << 20).unwrap();
         assert_eq!(
@@ -357,6 +354,24 @@ mod tests {
                        Subject: Report Domain: example.com Submitter: reporter.example Report-ID: <r-9>\r\n";
         let m = mail(headers, "application/tlsrpt+json", "7bit", REPORT);
         assert!(extract_report(&m, 1 << 20).unwrap().flags.is_empty());
+    }
+
+    /// A real report mail from Google (parsedmarc's sample): found, attributed to google.com,
+    /// and nothing flagged although its subject's Report-ID is not the report's id.
+    #[test]
+    fn google_report_mail() {
+        let raw = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../core/tests/tlsrpt/data/parsedmarc/google.com_smtp_tls_report.eml"
+        ))
+        .unwrap();
+        let r = extract_report(&raw, 1 << 20).unwrap();
+        assert_eq!(r.media_type.as_deref(), Some("application/tlsrpt+gzip"));
+        assert_eq!(r.from_domain.as_deref(), Some("google.com"));
+        assert!(r.flags.is_empty(), "{:?}", r.flags);
+        let report = tlsrpt::parse(&r.body).unwrap();
+        assert_eq!(report.organization, "Google Inc.");
+        assert_eq!(report.policy_domain(), Some("cardinalhealth.ca"));
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub(crate) async fn unsigned_and_badly_signed_reports_are_not_counted(db: TestDa
     let m = by_org("Mismatch");
     assert!(m.counted);
     assert_eq!(m.report_id, "m-1");
-    assert_eq!(m.flags, ["submitter_mismatch", "subject_mismatch"]);
+    assert_eq!(m.flags, ["submitter_mismatch"]);
     let all = w
         .store
         .report_totals(
