@@ -202,9 +202,9 @@ pub(crate) struct PolicyChange {
     checks: Vec<ReadinessCheck>,
 }
 
-/// The readiness checks for serving `policy` in `enforce`: MX coverage and recent TLS-RPT
-/// failures; the MX STARTTLS check arrives with the verifier and is reported as not run —
-/// never as passed.
+/// The readiness checks for serving `policy` in `enforce`: MX coverage (looked up now), MX
+/// STARTTLS (the verifier's latest probe, not run when older than a day — never passed
+/// without a probe) and recent TLS-RPT failures.
 async fn readiness(state: &AppState, domain: &Domain, policy: &Policy) -> Vec<ReadinessCheck> {
     let name = &domain.name;
     let coverage = match state.inner.resolvers.mx_hosts(name).await {
@@ -254,14 +254,58 @@ async fn readiness(state: &AppState, domain: &Domain, policy: &Policy) -> Vec<Re
     };
     vec![
         coverage,
-        ReadinessCheck {
-            name: "mx_starttls",
-            result: "not_run",
-            explanation: "STARTTLS and certificate checks of each MX are not available yet".into(),
-            uncovered: None,
-        },
+        mx_starttls(domain),
         tlsrpt_failures(state, &domain.id).await,
     ]
+}
+
+/// How old the verifier's MX STARTTLS result may be for the enforce gate.
+const STARTTLS_RESULT_MAX_AGE: time::Duration = time::Duration::hours(24);
+
+/// The verifier's latest MX STARTTLS result (it probes every MX on each check run): what
+/// senders enforcing the policy will require of each MX host.
+fn mx_starttls(domain: &Domain) -> ReadinessCheck {
+    let fresh = domain
+        .last_checked_at
+        .is_some_and(|t| time::OffsetDateTime::now_utc() - t < STARTTLS_RESULT_MAX_AGE);
+    let found = fresh
+        .then_some(domain.last_checks.as_deref())
+        .flatten()
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|v| {
+            v.as_array()?
+                .iter()
+                .find(|c| c["name"] == "mx_starttls")
+                .map(|c| {
+                    (
+                        c["result"].as_str().unwrap_or_default().to_owned(),
+                        c["explanation"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+        });
+    let (result, explanation) = match found {
+        Some((result, explanation)) => (
+            match result.as_str() {
+                "pass" => "pass",
+                "warn" => "warn",
+                "fail" => "fail",
+                _ => "error",
+            },
+            explanation,
+        ),
+        None => (
+            "not_run",
+            "the MX hosts have not been probed for STARTTLS in the last day; run the checks \
+             (POST …/checks) and try again"
+                .to_owned(),
+        ),
+    };
+    ReadinessCheck {
+        name: "mx_starttls",
+        result,
+        explanation,
+        uncovered: None,
+    }
 }
 
 /// What the counted TLS reports of the last [`crate::reports::RECENT_DAYS`] days say: senders

@@ -56,6 +56,8 @@ struct FileConfig {
     log_format: Option<String>,
     domain_quota: Option<i64>,
     acme_ca_roots: Option<String>,
+    mx_ca_roots: Option<String>,
+    mx_smtp_port: Option<u16>,
     acme_contact: Option<String>,
     dashboard_dir: Option<String>,
 }
@@ -103,6 +105,10 @@ pub(crate) struct Config {
     pub(crate) domain_quota: i64,
     /// `STSD_ACME_CA_ROOTS`: a PEM bundle of extra roots for talking to the ACME directory.
     pub(crate) acme_ca_roots: Option<PathBuf>,
+    /// `STSD_MX_CA_ROOTS`: extra trust roots (PEM) for the MX STARTTLS check.
+    pub(crate) mx_ca_roots: Option<PathBuf>,
+    /// `STSD_MX_SMTP_PORT`: the port MX hosts are probed on (25).
+    pub(crate) mx_smtp_port: u16,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
@@ -281,6 +287,21 @@ impl Config {
             Some((v, _)) => Some(PathBuf::from(v.trim())),
             None => None,
         };
+        let mx_ca_roots = match src.pick("mx_ca_roots", parsed.mx_ca_roots) {
+            Some((v, at)) if !Path::new(v.trim()).is_file() => {
+                return Err(invalid(&at, format!("`{v}` is not a readable file")));
+            }
+            Some((v, _)) => Some(PathBuf::from(v.trim())),
+            None => None,
+        };
+        let mx_smtp_port =
+            match src.pick("mx_smtp_port", parsed.mx_smtp_port.map(|n| n.to_string())) {
+                Some((v, at)) => match v.trim().parse::<u16>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(invalid(&at, format!("`{v}` is not a port number"))),
+                },
+                None => 25,
+            };
         let dashboard_dir = match src.pick("dashboard_dir", parsed.dashboard_dir) {
             Some((v, at)) if !Path::new(v.trim()).join("index.html").is_file() => {
                 return Err(invalid(
@@ -341,6 +362,8 @@ impl Config {
             log_format,
             domain_quota,
             acme_ca_roots,
+            mx_ca_roots,
+            mx_smtp_port,
             acme_contact,
             dashboard_dir,
         })
@@ -365,6 +388,8 @@ impl Config {
             log_format: LogFormat,
             domain_quota: i64,
             acme_ca_roots: Option<String>,
+            mx_ca_roots: Option<String>,
+            mx_smtp_port: u16,
             acme_contact: Option<&'a str>,
             dashboard_dir: Option<String>,
         }
@@ -392,6 +417,8 @@ impl Config {
             log_format: self.log_format,
             domain_quota: self.domain_quota,
             acme_ca_roots: self.acme_ca_roots.as_ref().map(|p| p.display().to_string()),
+            mx_ca_roots: self.mx_ca_roots.as_ref().map(|p| p.display().to_string()),
+            mx_smtp_port: self.mx_smtp_port,
             acme_contact: self.acme_contact.as_deref(),
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };

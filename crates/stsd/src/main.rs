@@ -252,6 +252,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stsd_verifier::DEFAULT_DNS_TIMEOUT,
     )
     .context("cannot set up the verifier's DNS resolvers (STSD_RESOLVERS)")?;
+    let mx_roots = match &config.mx_ca_roots {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {} (STSD_MX_CA_ROOTS)", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut probe = stsd_verifier::MxProbe::new(
+        format!("verifier.{}", config.service_zone.as_str()),
+        mx_roots.as_deref(),
+    )
+    .context("cannot set up the MX STARTTLS check (STSD_MX_CA_ROOTS)")?;
+    probe.port = config.mx_smtp_port;
+    let verifier = verifier.with_mx_probe(probe);
     tasks.push(tokio::spawn(stsd_verifier::run_worker(
         store.clone(),
         verifier,

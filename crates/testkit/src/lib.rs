@@ -17,11 +17,13 @@
 //! - malformed queries never panic the server: they get FORMERR or no answer.
 
 mod database;
+mod fake_mx;
 mod postgres_server;
 mod server;
 mod zone;
 
 pub use database::{TestDatabase, postgres_admin_url};
+pub use fake_mx::FakeMx;
 pub use postgres_server::PostgresServer;
 
 use std::io;

@@ -17,6 +17,8 @@ pub enum CheckName {
     MxCoverage,
     /// TXT mode only: the customer's `_mta-sts.<d>` TXT announces the id stsd serves.
     StsRecord,
+    /// Every MX host offers STARTTLS with a certificate valid for its name.
+    MxStarttls,
 }
 
 /// The verdict of one check.

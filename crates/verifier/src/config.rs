@@ -7,6 +7,7 @@ use stsd_core::DomainName;
 
 use crate::dns::Dns;
 use crate::error::VerifyError;
+use crate::smtp_probe::MxProbe;
 use crate::state::DEFAULT_GRACE_PERIOD;
 
 /// Default bound on one DNS lookup, retries included.
@@ -34,6 +35,9 @@ pub struct VerifierConfig {
     pub concurrency: usize,
     /// The lease owner name; unique per worker (process id and start time by default).
     pub worker_id: String,
+    /// How MX hosts are probed for STARTTLS; `None` skips that check (the default until
+    /// [`VerifierConfig::with_mx_probe`]).
+    pub mx_probe: Option<MxProbe>,
     dns: Dns,
 }
 
@@ -62,8 +66,15 @@ impl VerifierConfig {
             lease: Duration::from_secs(120),
             concurrency: 8,
             worker_id: format!("verifier-{}-{started:x}", std::process::id()),
+            mx_probe: None,
             dns: Dns::new(resolvers, dns_timeout)?,
         })
+    }
+
+    /// Probes MX hosts for STARTTLS with `probe` on every check run.
+    pub fn with_mx_probe(mut self, probe: MxProbe) -> VerifierConfig {
+        self.mx_probe = Some(probe);
+        self
     }
 
     pub(crate) fn dns(&self) -> &Dns {

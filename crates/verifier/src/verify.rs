@@ -62,7 +62,7 @@ pub(crate) async fn verify_domain(
         live_id: live.as_ref().map(|v| v.policy_id.as_str()),
     };
     let started = OffsetDateTime::now_utc();
-    let checks = run_all(cfg.dns(), &subject).await;
+    let checks = run_all(cfg.dns(), cfg.mx_probe.as_ref(), &subject).await;
     let has_certificate = store.current_certificate(id).await?.is_some();
 
     for _ in 0..TRANSITION_TRIES {

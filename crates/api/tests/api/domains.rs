@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use stsd_core::DomainName;
 
 use crate::harness::TestServer;
@@ -425,7 +425,78 @@ async fn checks_run_through_the_worker(server: &TestServer) {
     worker.await.unwrap();
 }
 
+/// The enforce gate takes the verifier's latest MX STARTTLS probe: a failing one blocks and is
+/// named; a passing one lets the switch through.
+async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
+    server.dns.set_mx("tls.example", &[(10, "mx1.tls.example")]);
+    let (mut owner, tenant) = server.signup("ops@tls.example", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    let (status, added) = owner.post(&base, json!({ "name": "tls.example" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let label: stsd_core::Label = added["label"].as_str().unwrap().parse().unwrap();
+    let id = server
+        .store
+        .domain_by_label(&label)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let probe = |result: &str| {
+        format!(
+            r#"[{{"name":"mx_starttls","record":"tls.example","result":"{result}","explanation":"mx1.tls.example (127.0.0.1) does not offer STARTTLS","fix":"enable it"}}]"#
+        )
+    };
+    let mode = format!("{base}/tls.example/mode");
+    let (status, body) = owner.post(&mode, json!({ "mode": "enforce" })).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "no probe yet: not run, not blocking: {body}"
+    );
+    assert!(
+        body["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "mx_starttls" && c["result"] == "not_run"),
+        "{body}"
+    );
+    assert_eq!(
+        owner.post(&mode, json!({ "mode": "testing" })).await.0,
+        StatusCode::CREATED
+    );
+    server
+        .store
+        .record_checks(&id, &probe("fail"), time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let (status, refused) = owner.post(&mode, json!({ "mode": "enforce" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let failing: Vec<&Value> = refused["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["result"] == "fail")
+        .collect();
+    assert_eq!(failing.len(), 1, "{refused}");
+    assert_eq!(failing[0]["name"], "mx_starttls");
+    assert!(
+        failing[0]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("does not offer STARTTLS")
+    );
+    server
+        .store
+        .record_checks(&id, &probe("pass"), time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let (status, ok) = owner.post(&mode, json!({ "mode": "enforce" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{ok}");
+}
+
 crate::both_backends!(
+    enforce_gate_reads_the_mx_starttls_probe,
     checks_run_through_the_worker,
     policy_fetches_per_day,
     add_domain_with_mx_discovery,

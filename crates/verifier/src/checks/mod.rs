@@ -6,6 +6,7 @@
 
 mod mta_sts;
 mod mx;
+mod mx_tls;
 mod ownership;
 mod sts_record;
 mod tlsrpt;
@@ -17,6 +18,7 @@ use stsd_store::Ownership;
 
 use crate::check::CheckResult;
 use crate::dns::{Dns, normalize};
+use crate::smtp_probe::MxProbe;
 
 /// Everything the checks need to know about one registration.
 #[derive(Debug, Clone, Copy)]
@@ -80,15 +82,28 @@ fn classify(subject: &Subject<'_>, kind: &str, target: &str) -> Target {
     }
 }
 
-/// Runs every check of `subject`, concurrently, in a fixed order.
-pub(crate) async fn run_all(dns: &Dns, subject: &Subject<'_>) -> Vec<CheckResult> {
-    let (ownership, mta_sts, tlsrpt, mx) = tokio::join!(
+/// Runs every check of `subject`, concurrently, in a fixed order. `probe` is how MX hosts
+/// are probed for STARTTLS; `None` leaves that check out.
+pub(crate) async fn run_all(
+    dns: &Dns,
+    probe: Option<&MxProbe>,
+    subject: &Subject<'_>,
+) -> Vec<CheckResult> {
+    let mx_tls = async {
+        match probe {
+            Some(p) => Some(mx_tls::check(dns, p, subject).await),
+            None => None,
+        }
+    };
+    let (ownership, mta_sts, tlsrpt, mx, mx_tls) = tokio::join!(
         ownership::check(dns, subject),
         mta_sts::check(dns, subject),
         tlsrpt::check(dns, subject),
         mx::check(dns, subject),
+        mx_tls,
     );
     let mut checks = vec![ownership, mta_sts, tlsrpt, mx];
+    checks.extend(mx_tls);
     // In TXT mode the customer publishes the policy id; elsewhere stsd's DNS does.
     if subject.ownership == Ownership::Txt {
         checks.push(sts_record::check(dns, subject).await);

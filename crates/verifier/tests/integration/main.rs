@@ -8,5 +8,6 @@
 )]
 
 mod checks;
+mod mx_tls;
 mod worker;
 mod world;

@@ -1,0 +1,209 @@
+//! MX STARTTLS: every MX host of `<d>` offers STARTTLS with a certificate valid for its own
+//! name — what senders enforcing the policy will require (RFC 8461 §4.2).
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use super::Subject;
+use crate::check::{CheckName, CheckResult, Outcome};
+use crate::dns::{Dns, MxAnswer};
+use crate::smtp_probe::{HostOutcome, MxProbe, probe};
+
+const NAME: CheckName = CheckName::MxStarttls;
+/// More MX hosts than this are not probed (the rest is named in the explanation).
+const MAX_HOSTS: usize = 10;
+
+/// What one MX host came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostVerdict {
+    /// Secure on the first address that answered.
+    Secure(String),
+    /// The host has no address.
+    NoAddress,
+    /// A definite problem a sender would refuse.
+    Insecure(String),
+    /// Nothing could be concluded (unreachable from here).
+    Unknown(String),
+}
+
+pub(super) async fn check(dns: &Dns, probe_config: &MxProbe, s: &Subject<'_>) -> CheckResult {
+    let record = s.domain;
+    let hosts = match dns.mx(record).await {
+        Ok(MxAnswer::Hosts(hosts)) => hosts,
+        Ok(MxAnswer::NullMx | MxAnswer::NoMx) => {
+            return CheckResult::new(
+                NAME,
+                record,
+                Outcome::Warn,
+                format!("{record} has no MX hosts to probe (see the MX coverage check)."),
+                None,
+            );
+        }
+        Err(failure) => return CheckResult::lookup_error(NAME, record, &failure.detail),
+    };
+    let probe_config = Arc::new(probe_config.clone());
+    let mut set = JoinSet::new();
+    for (i, host) in hosts.iter().take(MAX_HOSTS).enumerate() {
+        let addresses = dns.addresses(host).await;
+        let (host, probe_config) = (host.clone(), probe_config.clone());
+        set.spawn(async move {
+            let verdict = match addresses {
+                Ok(ips) if ips.is_empty() => HostVerdict::NoAddress,
+                Ok(ips) => probe_host(&probe_config, &host, &ips).await,
+                Err(failure) => HostVerdict::Unknown(failure.detail),
+            };
+            (i, host, verdict)
+        });
+    }
+    let mut verdicts = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(v) = joined {
+            verdicts.push(v);
+        }
+    }
+    verdicts.sort_by_key(|(i, _, _)| *i);
+    let verdicts: Vec<(String, HostVerdict)> =
+        verdicts.into_iter().map(|(_, h, v)| (h, v)).collect();
+    judge(record, &verdicts, hosts.len().saturating_sub(MAX_HOSTS))
+}
+
+/// Tries the host's addresses in order until one gives a definite answer.
+async fn probe_host(probe_config: &MxProbe, host: &str, ips: &[std::net::IpAddr]) -> HostVerdict {
+    let mut last = String::new();
+    for ip in ips {
+        match probe(probe_config, host, *ip).await {
+            HostOutcome::Secure(version) => return HostVerdict::Secure(version),
+            HostOutcome::NoStarttls => {
+                return HostVerdict::Insecure(format!("{host} ({ip}) does not offer STARTTLS"));
+            }
+            HostOutcome::TlsFailed(why) => {
+                return HostVerdict::Insecure(format!(
+                    "{host} ({ip}) offers STARTTLS, but TLS fails: {why}"
+                ));
+            }
+            HostOutcome::Unreachable(why) => last = why,
+        }
+    }
+    HostVerdict::Unknown(last)
+}
+
+/// The check's verdict from each host's.
+pub(crate) fn judge(
+    record: &str,
+    verdicts: &[(String, HostVerdict)],
+    skipped: usize,
+) -> CheckResult {
+    let mut secure = Vec::new();
+    let mut insecure = Vec::new();
+    let mut unknown = Vec::new();
+    for (host, v) in verdicts {
+        match v {
+            HostVerdict::Secure(version) => secure.push(format!("{host} ({version})")),
+            HostVerdict::NoAddress => insecure.push(format!("{host} has no IP address")),
+            HostVerdict::Insecure(why) => insecure.push(why.clone()),
+            HostVerdict::Unknown(why) => unknown.push(format!("{host}: {why}")),
+        }
+    }
+    let mut explanation = String::new();
+    if !secure.is_empty() {
+        explanation.push_str(&format!(
+            "STARTTLS with a certificate valid for the MX name: {}. ",
+            secure.join(", ")
+        ));
+    }
+    if !insecure.is_empty() {
+        explanation.push_str(&format!(
+            "Senders enforcing the policy would refuse: {}. ",
+            insecure.join("; ")
+        ));
+    }
+    if !unknown.is_empty() {
+        explanation.push_str(&format!(
+            "Could not be checked from stsd: {}. ",
+            unknown.join("; ")
+        ));
+    }
+    if skipped > 0 {
+        explanation.push_str(&format!("{skipped} more MX hosts were not probed. "));
+    }
+    let explanation = explanation.trim_end().to_owned();
+    if !insecure.is_empty() {
+        CheckResult::new(
+            NAME,
+            record,
+            Outcome::Fail,
+            explanation,
+            Some(
+                "Give every MX host STARTTLS with a certificate from a public CA whose subject \
+                 alternative names include the MX host name exactly as the MX record names it \
+                 (a wildcard covers one label); then check again before switching to enforce."
+                    .to_owned(),
+            ),
+        )
+    } else if !unknown.is_empty() {
+        CheckResult::new(NAME, record, Outcome::Error, explanation, None)
+    } else {
+        CheckResult::new(NAME, record, Outcome::Pass, explanation, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(host: &str, verdict: HostVerdict) -> (String, HostVerdict) {
+        (host.to_owned(), verdict)
+    }
+
+    #[test]
+    fn every_host_secure_passes() {
+        let r = judge(
+            "example.com",
+            &[
+                v("mx1.example.com", HostVerdict::Secure("TLS 1.3".into())),
+                v("mx2.example.com", HostVerdict::Secure("TLS 1.2".into())),
+            ],
+            0,
+        );
+        assert_eq!(r.result, Outcome::Pass);
+        assert!(r.explanation.contains("mx2.example.com (TLS 1.2)"));
+        assert_eq!(r.fix, None);
+    }
+
+    #[test]
+    fn one_insecure_host_fails_and_is_named() {
+        let r = judge(
+            "example.com",
+            &[
+                v("mx1.example.com", HostVerdict::Secure("TLS 1.3".into())),
+                v(
+                    "mx2.example.com",
+                    HostVerdict::Insecure(
+                        "mx2.example.com (192.0.2.2) does not offer STARTTLS".into(),
+                    ),
+                ),
+                v("mx3.example.com", HostVerdict::NoAddress),
+            ],
+            0,
+        );
+        assert_eq!(r.result, Outcome::Fail);
+        assert!(r.explanation.contains("does not offer STARTTLS"));
+        assert!(r.explanation.contains("mx3.example.com has no IP address"));
+        assert!(r.fix.is_some());
+    }
+
+    #[test]
+    fn unreachable_hosts_conclude_nothing() {
+        let r = judge(
+            "example.com",
+            &[v(
+                "mx1.example.com",
+                HostVerdict::Unknown("connection refused".into()),
+            )],
+            2,
+        );
+        assert_eq!(r.result, Outcome::Error);
+        assert!(r.explanation.contains("2 more MX hosts"));
+    }
+}
