@@ -7,6 +7,7 @@
 mod assets_spa;
 mod audit;
 pub mod auth;
+mod certificate;
 mod checks;
 pub mod discovery;
 mod docs;
@@ -156,6 +157,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(fetches::routes())
         .merge(reports::routes())
         .merge(checks::routes())
+        .merge(certificate::routes())
         .merge(policy::routes())
         .merge(audit::routes())
         .merge(openapi::routes())

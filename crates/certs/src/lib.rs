@@ -22,6 +22,6 @@ pub use issuer::{Issued, Issuer, leaf_validity, mta_sts_host};
 pub use local_ca::LocalCa;
 pub use select::{directory_url, issuer_for_directory};
 pub use worker::{
-    Outcome, ServiceOutcome, WorkerConfig, renewal_point, run_next, run_next_service, run_worker,
-    schedule_due, schedule_service_due,
+    Outcome, ServiceOutcome, WorkerConfig, jittered_renewal, renewal_due, renewal_point, run_next,
+    run_next_service, run_worker, schedule_due, schedule_service_due,
 };

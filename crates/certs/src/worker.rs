@@ -154,8 +154,8 @@ pub async fn run_next(
     };
     let now = OffsetDateTime::now_utc();
     if let Some(current) = store.current_certificate(&id).await? {
-        let renew_at = renewal_point(current.not_before, current.not_after);
-        if renew_at > now {
+        if !renewal_due(current.not_before, current.not_after, now) {
+            let renew_at = jittered_renewal(current.not_before, current.not_after);
             activate(store, &domain).await?;
             store.finish_job(&job, Some(renew_at)).await?;
             return Ok(Some(Outcome::NotDue {
@@ -171,7 +171,7 @@ pub async fn run_next(
     match issued {
         Ok(cert) => {
             activate(store, &domain).await?;
-            let renew_at = renewal_point(cert.not_before, cert.not_after);
+            let renew_at = jittered_renewal(cert.not_before, cert.not_after);
             store.finish_job(&job, Some(renew_at)).await?;
             tracing::info!(domain = %domain.name, not_after = %cert.not_after, "certificate issued");
             Ok(Some(Outcome::Issued {
@@ -204,7 +204,7 @@ pub async fn schedule_service_due(store: &Store, hosts: &[String]) -> Result<usi
     for host in hosts {
         let fresh = current
             .iter()
-            .any(|c| &c.host == host && renewal_point(c.not_before, c.not_after) > now);
+            .any(|c| &c.host == host && !renewal_due(c.not_before, c.not_after, now));
         if fresh
             || store
                 .job_status(SERVICE_CERT_JOB_KIND, host)
@@ -245,7 +245,7 @@ pub async fn run_next_service(
     };
     match issued {
         Ok(cert) => {
-            let renew_at = renewal_point(cert.not_before, cert.not_after);
+            let renew_at = jittered_renewal(cert.not_before, cert.not_after);
             store.finish_job(&job, Some(renew_at)).await?;
             tracing::info!(%host, not_after = %cert.not_after, "service certificate issued");
             Ok(Some(ServiceOutcome::Issued { host, renew_at }))
@@ -328,6 +328,35 @@ pub fn renewal_point(not_before: OffsetDateTime, not_after: OffsetDateTime) -> O
     not_before + (not_after - not_before) * 2 / 3
 }
 
+/// The renewal window: the last twentieth of the lifetime before [`renewal_point`] (4.5 days
+/// of a 90-day certificate). Renewals are spread over it so that certificates issued
+/// together — a burst of new domains — do not all come due in the same minute.
+fn jitter_window(not_before: OffsetDateTime, not_after: OffsetDateTime) -> time::Duration {
+    (not_after - not_before) / 20
+}
+
+/// Whether a certificate is inside its renewal window at `now`.
+pub fn renewal_due(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    now >= renewal_point(not_before, not_after) - jitter_window(not_before, not_after)
+}
+
+/// A random moment of the renewal window, when the renewal job is scheduled.
+pub fn jittered_renewal(not_before: OffsetDateTime, not_after: OffsetDateTime) -> OffsetDateTime {
+    let mut bytes = [0u8; 2];
+    // Without randomness the window's end is as good as any moment of it.
+    let fraction = match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX),
+        Err(_) => 0.0,
+    };
+    let at = renewal_point(not_before, not_after) - jitter_window(not_before, not_after) * fraction;
+    // Whole seconds: what the job table stores is what the caller is told.
+    at.replace_nanosecond(0).unwrap_or(at)
+}
+
 /// The delay after the `attempts`-th failure: base, doubling, capped.
 fn backoff(attempts: i64, config: &WorkerConfig) -> time::Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
@@ -353,6 +382,29 @@ mod tests {
             renewal_point(start, start + time::Duration::hours(6)),
             start + time::Duration::hours(4)
         );
+    }
+
+    #[test]
+    fn renewals_spread_over_the_window_before_two_thirds() {
+        let start = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let end = start + time::Duration::days(90);
+        let point = renewal_point(start, end);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..50 {
+            let at = jittered_renewal(start, end);
+            assert!(
+                at <= point
+                    && at >= point - time::Duration::hours(108) - time::Duration::seconds(1)
+            );
+            assert!(renewal_due(start, end, at));
+            seen.insert(at.unix_timestamp() / 3600);
+        }
+        assert!(
+            seen.len() > 10,
+            "spread over the window, not one moment: {seen:?}"
+        );
+        assert!(!renewal_due(start, end, point - time::Duration::days(5)));
+        assert!(renewal_due(start, end, point - time::Duration::days(4)));
     }
 
     #[test]

@@ -446,6 +446,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/domains/{name}/certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The certificate of `mta-sts.<name>`: validity, issuer, and the renewal plan with the
+         *     last error and attempts when issuance or renewal fails.
+         */
+        get: operations["getCertificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/domains/{name}/policy": {
         parameters: {
             query?: never;
@@ -622,6 +642,13 @@ export interface components {
              */
             next_before: number | null;
         };
+        /** @description A domain's certificate and its renewal. */
+        CertificateStatus: {
+            /** @description The host the certificate is for. */
+            host: string;
+            current: components["schemas"]["CurrentCertificate"] | null;
+            renewal: components["schemas"]["Renewal"] | null;
+        };
         /** @description A member's new role. */
         ChangeRole: {
             /**
@@ -698,6 +725,23 @@ export interface components {
         CreatedToken: components["schemas"]["TokenView"] & {
             /** @description The secret (`stsd_…`): shown this once, stored only as a hash. */
             token: string;
+        };
+        /** @description The certificate the edges serve. */
+        CurrentCertificate: {
+            /**
+             * Format: int64
+             * @description Validity start (Unix seconds).
+             */
+            not_before: number;
+            /**
+             * Format: int64
+             * @description Validity end (Unix seconds).
+             */
+            not_after: number;
+            /** @description Who issued it (the leaf's issuer name), e.g. `CN=R11, O=Let's Encrypt, C=US`. */
+            issuer: string;
+            /** @description The leaf's serial number, hex. */
+            serial: string;
         };
         /** @description One DNS record a customer publishes. */
         DnsRecord: {
@@ -1037,6 +1081,22 @@ export interface components {
             zone_file: string;
             /** @description The records. */
             records: components["schemas"]["DnsRecord"][];
+        };
+        /** @description Where the next issuance or renewal stands. */
+        Renewal: {
+            /**
+             * Format: int64
+             * @description When the certificate worker acts next (Unix seconds): the renewal moment, or the next
+             *     attempt after a failure.
+             */
+            next_attempt_at: number;
+            /**
+             * Format: int64
+             * @description Failed attempts since the last success.
+             */
+            attempts: number;
+            /** @description The last failure, as the CA or the network put it. */
+            last_error?: string | null;
         };
         /** @description A report: the parsed view and the report as received. */
         ReportDetailView: {
@@ -2654,6 +2714,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Checks"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate and its renewal */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateStatus"];
                 };
             };
             400: components["responses"]["BadRequest"];

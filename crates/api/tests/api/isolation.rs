@@ -56,6 +56,26 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
         )
         .await;
     let b_token_id = b_token["id"].as_str().unwrap().to_owned();
+    // One stored report of B's, so that its id is a real one.
+    let report = json!({
+        "organization-name": "Reporter", "report-id": "iso-1",
+        "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+        "policies": [{"policy": {"policy-type": "sts", "policy-domain": "victim.example"},
+                      "summary": {"total-successful-session-count": 1, "total-failure-session-count": 0}}]
+    });
+    let (status, _, uploaded) = b
+        .raw(
+            Method::POST,
+            &format!("{bb}/domains/victim.example/reports"),
+            Some((
+                "application/tlsrpt+json",
+                serde_json::to_vec(&report).unwrap(),
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let b_report = uploaded["id"].as_str().unwrap().to_owned();
     let (_, me_b) = b.get("/api/v1/me").await;
     let b_user = me_b["user"]["id"].as_str().unwrap().to_owned();
     let before = snapshot(&mut b, &tenant_b).await;
@@ -155,6 +175,28 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
         ),
         (Method::DELETE, format!("{bb}/tokens/{b_token_id}"), None),
         (Method::GET, format!("{bb}/audit"), None),
+        (
+            Method::GET,
+            format!("{bb}/domains/victim.example/certificate"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{bb}/domains/victim.example/reports/{b_report}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{bb}/domains/victim.example/reports/{b_report}/raw"),
+            None,
+        ),
+        (Method::GET, format!("{bb}/reports/summary"), None),
+        (Method::GET, format!("{bb}/reports/settings"), None),
+        (
+            Method::PUT,
+            format!("{bb}/reports/settings"),
+            Some(json!({ "retention_days": 7 })),
+        ),
     ];
     for client in [&mut a, &mut a_bot] {
         for (method, path, body) in &routes {

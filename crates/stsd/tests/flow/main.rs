@@ -242,6 +242,34 @@ async fn whole_flow(db: TestDatabase) {
     )
     .await;
 
+    // The certificate, its issuer and the renewal plan are visible through the API.
+    let cert: Value = http_client
+        .get(format!("{domains}/example.com/certificate"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cert["host"], "mta-sts.example.com", "{cert}");
+    assert!(
+        cert["current"]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("stsd local development CA"),
+        "{cert}"
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let not_after = cert["current"]["not_after"].as_i64().unwrap();
+    assert!(not_after > now + 80 * 86_400, "{cert}");
+    let next = cert["renewal"]["next_attempt_at"].as_i64().unwrap();
+    assert!(
+        next > now + 50 * 86_400 && next < not_after,
+        "renewal planned: {cert}"
+    );
+    assert_eq!(cert["renewal"]["attempts"], 0);
+
     let root = Command::new(env!("CARGO_BIN_EXE_stsd"))
         .current_dir(dir.path())
         .env("STSD_DATABASE_URL", db.url())
