@@ -153,16 +153,16 @@ pub async fn run_next(
         return Ok(Some(Outcome::Dropped { domain: id }));
     };
     let now = OffsetDateTime::now_utc();
-    if let Some(current) = store.current_certificate(&id).await? {
-        if !renewal_due(current.not_before, current.not_after, now) {
-            let renew_at = jittered_renewal(current.not_before, current.not_after);
-            activate(store, &domain).await?;
-            store.finish_job(&job, Some(renew_at)).await?;
-            return Ok(Some(Outcome::NotDue {
-                domain: id,
-                renew_at,
-            }));
-        }
+    if let Some(current) = store.current_certificate(&id).await?
+        && !renewal_due(current.not_before, current.not_after, now)
+    {
+        let renew_at = jittered_renewal(current.not_before, current.not_after);
+        activate(store, &domain).await?;
+        store.finish_job(&job, Some(renew_at)).await?;
+        return Ok(Some(Outcome::NotDue {
+            domain: id,
+            renew_at,
+        }));
     }
     let issued = match issuer.issue(&domain).await {
         Ok(issued) => issued.store(store, master, &domain).await,
