@@ -7,7 +7,8 @@
 #   STSD_TOOLS_DIR        where the Python venv lives (default ~/.cache/stsd-tools)
 #   CARGO_TARGET_DIR      cargo's target directory (default ./target)
 #   FUZZ_MAX_EXAMPLES     examples per operation and phase (default 50)
-#   FUZZ_TIMEOUT          seconds the schemathesis run may take (default 180)
+#   FUZZ_TIMEOUT          seconds the schemathesis run may take (default 480; about
+#                         2 minutes on an idle 2-core machine, much more while other builds run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,7 +18,7 @@ tools="${STSD_TOOLS_DIR:-$HOME/.cache/stsd-tools}"
 venv="$tools/venv"
 schemathesis_version="4.32.5"
 max_examples="${FUZZ_MAX_EXAMPLES:-50}"
-fuzz_timeout="${FUZZ_TIMEOUT:-180}"
+fuzz_timeout="${FUZZ_TIMEOUT:-480}"
 
 # --- schemathesis, pinned, in its own venv --------------------------------------------------
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then

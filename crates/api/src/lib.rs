@@ -24,6 +24,7 @@ mod policy;
 mod reports;
 mod tenants;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,9 @@ pub struct ApiConfig {
     /// Mark the refresh cookie `Secure`. Browsers accept Secure cookies from
     /// `http://localhost`, so this stays on except for tests over plain HTTP with other hosts.
     pub secure_cookies: bool,
+    /// Accept `http://` webhook URLs and receivers on private addresses (tests,
+    /// on-premises); a public SaaS keeps this off.
+    pub webhooks_allow_private: bool,
     /// The built dashboard (`frontend/dist`) served at `/`; `None` serves no dashboard.
     pub dashboard_dir: Option<std::path::PathBuf>,
 }
@@ -65,6 +69,7 @@ impl ApiConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             secure_cookies: true,
+            webhooks_allow_private: false,
             dashboard_dir: assets_spa::default_dashboard_dir(),
         }
     }
@@ -84,6 +89,7 @@ struct Inner {
     resolvers: discovery::Resolvers,
     metrics: metrics::Metrics,
     snapshot: std::sync::OnceLock<SnapshotProbe>,
+    master: std::sync::OnceLock<Arc<stsd_store::MasterKey>>,
 }
 
 /// What the serving snapshot of this process reports, for `/readyz` and `/metrics`.
@@ -124,6 +130,7 @@ impl AppState {
                 resolvers,
                 metrics: metrics::Metrics::new(),
                 snapshot: std::sync::OnceLock::new(),
+                master: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -132,6 +139,17 @@ impl AppState {
     /// first call has an effect.
     pub fn set_snapshot_probe(&self, probe: SnapshotProbe) {
         let _ = self.inner.snapshot.set(probe);
+    }
+
+    /// Gives the API the master key, to seal webhook secrets. Without it, creating a webhook
+    /// answers 503. Only the first call has an effect.
+    pub fn set_master_key(&self, key: Arc<stsd_store::MasterKey>) {
+        let _ = self.inner.master.set(key);
+    }
+
+    /// The master key, when set.
+    pub(crate) fn master_key(&self) -> Option<&stsd_store::MasterKey> {
+        self.inner.master.get().map(AsRef::as_ref)
     }
 
     /// The serving snapshot's state, when this process serves.
@@ -160,6 +178,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(certificate::routes())
         .merge(policy::routes())
         .merge(audit::routes())
+        .merge(webhooks::routes())
         .merge(openapi::routes())
         .merge(docs::routes())
         .merge(metrics::routes())

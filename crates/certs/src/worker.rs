@@ -186,6 +186,19 @@ pub async fn run_next(
             store.fail_job(&job, &error, retry_at).await?;
             tracing::warn!(domain = %domain.name, attempts = job.attempts, %retry_at, %error,
                 "certificate issuance failed");
+            let current = store.current_certificate(&id).await?;
+            let event = serde_json::json!({
+                "event": "certificate.failed",
+                "domain": domain.name.as_str(),
+                "host": format!("mta-sts.{}", domain.name),
+                "error": error,
+                "attempts": job.attempts,
+                "next_attempt_at": retry_at.unix_timestamp(),
+                "current_not_after": current.map(|c| c.not_after.unix_timestamp()),
+            });
+            store
+                .enqueue_event(&domain.tenant_id, "certificate.failed", &event.to_string())
+                .await?;
             Ok(Some(Outcome::Failed {
                 domain: id,
                 error,

@@ -22,6 +22,7 @@ mod error;
 mod label;
 mod mode;
 mod mx;
+mod net;
 mod policy;
 mod policy_id;
 mod policy_parse;
@@ -36,6 +37,7 @@ pub use error::{
 pub use label::Label;
 pub use mode::{MaxAge, Mode};
 pub use mx::MxPattern;
+pub use net::is_public_address;
 pub use policy::Policy;
 pub use policy_id::PolicyId;
 pub use policy_parse::{ParsedPolicy, PolicyWarning};

@@ -423,9 +423,39 @@ impl Store {
         .bind(id.as_str())
         .fetch_one(&mut *tx)
         .await?;
+        let domain = Domain::try_from(row)?;
+        // Audited and announced in the same transaction: a committed transition is never
+        // missing from the log or the webhooks, a rolled-back one never in them.
+        let details =
+            serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason });
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, actor, action, target, details, client_ip, at)
+             VALUES ($1, 'system', 'domain.transition', $2, $3, NULL, $4)",
+        )
+        .bind(domain.tenant_id.as_str())
+        .bind(domain.name.as_str())
+        .bind(details.to_string())
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await?;
+        let event = serde_json::json!({
+            "event": "domain.state_changed",
+            "domain": domain.name.as_str(),
+            "from": from.as_str(),
+            "to": to.as_str(),
+            "reason": reason,
+            "at": at.unix_timestamp(),
+        });
+        crate::webhooks::enqueue(
+            &mut tx,
+            &domain.tenant_id,
+            "domain.state_changed",
+            &event.to_string(),
+        )
+        .await?;
         tx.commit().await?;
         self.changed_locally();
-        Domain::try_from(row)
+        Ok(domain)
     }
 
     /// The registration's transitions, oldest first.

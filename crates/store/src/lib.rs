@@ -31,6 +31,7 @@ mod sessions;
 mod tenants;
 mod tokens;
 mod verify_jobs;
+mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
@@ -56,6 +57,7 @@ pub use sessions::RefreshOutcome;
 pub use tenants::{Member, Membership, Role, Tenant, User};
 pub use tokens::{ApiToken, TokenScope};
 pub use verify_jobs::VERIFY_JOB_KIND;
+pub use webhooks::{Delivery, DueDelivery, WEBHOOK_EVENTS, Webhook};
 
 /// Result type of every store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;

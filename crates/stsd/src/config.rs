@@ -58,6 +58,7 @@ struct FileConfig {
     acme_ca_roots: Option<String>,
     mx_ca_roots: Option<String>,
     mx_smtp_port: Option<u16>,
+    webhooks_allow_private: Option<bool>,
     acme_contact: Option<String>,
     dashboard_dir: Option<String>,
 }
@@ -109,6 +110,8 @@ pub(crate) struct Config {
     pub(crate) mx_ca_roots: Option<PathBuf>,
     /// `STSD_MX_SMTP_PORT`: the port MX hosts are probed on (25).
     pub(crate) mx_smtp_port: u16,
+    /// `STSD_WEBHOOKS_ALLOW_PRIVATE`: accept http:// webhooks and private receivers (false).
+    pub(crate) webhooks_allow_private: bool,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
@@ -302,6 +305,17 @@ impl Config {
                 },
                 None => 25,
             };
+        let webhooks_allow_private = match src.pick(
+            "webhooks_allow_private",
+            parsed.webhooks_allow_private.map(|b| b.to_string()),
+        ) {
+            Some((v, at)) => match v.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(invalid(&at, format!("`{v}` is not true or false"))),
+            },
+            None => false,
+        };
         let dashboard_dir = match src.pick("dashboard_dir", parsed.dashboard_dir) {
             Some((v, at)) if !Path::new(v.trim()).join("index.html").is_file() => {
                 return Err(invalid(
@@ -364,6 +378,7 @@ impl Config {
             acme_ca_roots,
             mx_ca_roots,
             mx_smtp_port,
+            webhooks_allow_private,
             acme_contact,
             dashboard_dir,
         })
@@ -390,6 +405,7 @@ impl Config {
             acme_ca_roots: Option<String>,
             mx_ca_roots: Option<String>,
             mx_smtp_port: u16,
+            webhooks_allow_private: bool,
             acme_contact: Option<&'a str>,
             dashboard_dir: Option<String>,
         }
@@ -419,6 +435,7 @@ impl Config {
             acme_ca_roots: self.acme_ca_roots.as_ref().map(|p| p.display().to_string()),
             mx_ca_roots: self.mx_ca_roots.as_ref().map(|p| p.display().to_string()),
             mx_smtp_port: self.mx_smtp_port,
+            webhooks_allow_private: self.webhooks_allow_private,
             acme_contact: self.acme_contact.as_deref(),
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };

@@ -271,6 +271,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         verifier,
     )));
     tasks.push(start_smtp(&config, &store, &snapshots).await?);
+    tasks.push(tokio::spawn(stsd_verifier::run_alerts(
+        store.clone(),
+        key.clone(),
+        stsd_verifier::AlertConfig {
+            allow_private: config.webhooks_allow_private,
+            ..stsd_verifier::AlertConfig::default()
+        },
+    )));
     tasks.push(tokio::spawn(stsd_reports::run_retention(
         store.clone(),
         Duration::from_secs(3600),
@@ -309,6 +317,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let resolvers = stsd_api::discovery::Resolvers::new(&config.resolvers, Duration::from_secs(5))
         .context("cannot set up DNS resolvers (STSD_RESOLVERS)")?;
     let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
+    api_config.webhooks_allow_private = config.webhooks_allow_private;
     api_config.domain_quota = config.domain_quota;
     api_config.dashboard_dir = config.dashboard_dir.clone().or(api_config.dashboard_dir);
     let state = stsd_api::AppState::new(
@@ -317,6 +326,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stsd_api::auth::JwtKeys::from_master_key(key.bytes()),
         resolvers,
     );
+    state.set_master_key(key.clone());
     state.set_snapshot_probe(Arc::new(move || {
         let status = snapshots.status();
         stsd_api::SnapshotReport {

@@ -10,6 +10,7 @@
 //!
 //! Settings are one [`VerifierConfig`], which also holds the resolver.
 
+mod alerts;
 mod check;
 mod checks;
 mod config;
@@ -21,6 +22,7 @@ mod state;
 mod verify;
 mod worker;
 
+pub use alerts::{AlertConfig, run_alerts, signature};
 pub use check::{CheckName, CheckResult, Outcome, outcome_of};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;

@@ -61,6 +61,7 @@ pub(crate) async fn verify_domain(
         policy: latest.as_ref().map(|v| &v.policy),
         live_id: live.as_ref().map(|v| v.policy_id.as_str()),
     };
+    let previous_checks = domain.last_checks.clone();
     let started = OffsetDateTime::now_utc();
     let checks = run_all(cfg.dns(), cfg.mx_probe.as_ref(), &subject).await;
     let has_certificate = store.current_certificate(id).await?.is_some();
@@ -108,10 +109,59 @@ pub(crate) async fn verify_domain(
             Err(err) => return Err(err.into()),
         }
     }
+    announce_failures(store, &domain, previous_checks.as_deref(), &checks).await?;
     // Recorded after the transition: whoever waits for fresh results (`POST …/checks`)
     // then also sees the state they imply, never fresh checks with a stale state.
     store
         .record_checks(id, &serde_json::to_string(&checks)?, started)
         .await?;
     Ok(Some((domain, checks)))
+}
+
+/// The names of the failing checks in stored or fresh results.
+fn failing(checks: &[CheckResult]) -> Vec<String> {
+    let mut names: Vec<String> = checks
+        .iter()
+        .filter(|c| c.result == crate::check::Outcome::Fail)
+        .filter_map(|c| serde_json::to_value(c.name).ok())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Announces `domain.checks_failing` when the set of failing checks changed to a non-empty
+/// one: a customer hears of a breakage once, not at every check run.
+async fn announce_failures(
+    store: &Store,
+    domain: &Domain,
+    previous: Option<&str>,
+    checks: &[CheckResult],
+) -> Result<(), VerifyError> {
+    let now_failing = failing(checks);
+    let before = previous
+        .and_then(|json| serde_json::from_str::<Vec<CheckResult>>(json).ok())
+        .map(|c| failing(&c))
+        .unwrap_or_default();
+    if now_failing.is_empty() || now_failing == before {
+        return Ok(());
+    }
+    let body = serde_json::json!({
+        "event": "domain.checks_failing",
+        "domain": domain.name.as_str(),
+        "state": domain.state.as_str(),
+        "failing": checks
+            .iter()
+            .filter(|c| c.result == crate::check::Outcome::Fail)
+            .collect::<Vec<_>>(),
+        "at": OffsetDateTime::now_utc().unix_timestamp(),
+    });
+    store
+        .enqueue_event(
+            &domain.tenant_id,
+            "domain.checks_failing",
+            &body.to_string(),
+        )
+        .await?;
+    Ok(())
 }

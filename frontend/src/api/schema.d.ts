@@ -541,6 +541,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the tenant's webhooks (owners and admins). */
+        get: operations["listWebhooks"];
+        put?: never;
+        /** Creates a webhook (owners and admins). The answer holds the signing secret, once. */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a webhook and its delivery history (owners and admins). */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest deliveries of a webhook, with each attempt's outcome (owners and admins). */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/webhooks/{id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sends a `ping` event to the webhook, to test the receiver (owners and admins). */
+        post: operations["pingWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -715,6 +784,16 @@ export interface components {
              */
             expires_in_days?: number | null;
         };
+        /** @description A new webhook. */
+        CreateWebhook: {
+            /** @description An `https://` URL on the public internet. */
+            url: string;
+            /**
+             * @description Events to receive: `domain.state_changed`, `domain.checks_failing`,
+             *     `certificate.failed`; absent or `["*"]` for all.
+             */
+            events?: string[] | null;
+        };
         /** @description A just-added domain: the registration, the discovery result and its first policy. */
         CreatedDomain: components["schemas"]["DomainView"] & {
             /** @description What MX discovery found. */
@@ -725,6 +804,16 @@ export interface components {
         CreatedToken: components["schemas"]["TokenView"] & {
             /** @description The secret (`stsd_…`): shown this once, stored only as a hash. */
             token: string;
+        };
+        /** @description A created webhook with its signing secret, shown only now. */
+        CreatedWebhook: {
+            /** @description The webhook. */
+            webhook: components["schemas"]["WebhookView"];
+            /**
+             * @description The HMAC-SHA256 key of `Stsd-Signature: t=<unix>,v1=<hex of HMAC("<t>.<body>")>`.
+             *     Store it now: it is never shown again.
+             */
+            secret: string;
         };
         /** @description The certificate the edges serve. */
         CurrentCertificate: {
@@ -742,6 +831,39 @@ export interface components {
             issuer: string;
             /** @description The leaf's serial number, hex. */
             serial: string;
+        };
+        /** @description The latest deliveries of a webhook. */
+        DeliveryList: {
+            /** @description Newest first, at most 50. */
+            items: components["schemas"]["DeliveryView"][];
+        };
+        /** @description One delivery of an alert. */
+        DeliveryView: {
+            /** @description Its id (the `Stsd-Delivery` header). */
+            id: string;
+            /** @description The event. */
+            event: string;
+            /** @description `pending`, `delivered` or `failed` (given up after the last retry). */
+            status: string;
+            /**
+             * Format: int64
+             * @description Attempts made.
+             */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description The receiver's last HTTP status.
+             */
+            last_status?: number | null;
+            /** @description The last failure. */
+            last_error?: string | null;
+            /** @description The body sent. */
+            body: string;
+            /**
+             * Format: int64
+             * @description When the event happened (Unix seconds).
+             */
+            created_at: number;
         };
         /** @description One DNS record a customer publishes. */
         DnsRecord: {
@@ -1449,6 +1571,25 @@ export interface components {
             id: string;
             /** @description Login e-mail. */
             email: string;
+        };
+        /** @description The tenant's webhooks. */
+        WebhookList: {
+            /** @description Oldest first. */
+            items: components["schemas"]["WebhookView"][];
+        };
+        /** @description A webhook. */
+        WebhookView: {
+            /** @description Its id. */
+            id: string;
+            /** @description Where alerts are POSTed. */
+            url: string;
+            /** @description The events it receives (`*` for all). */
+            events: string[];
+            /**
+             * Format: int64
+             * @description When it was created (Unix seconds).
+             */
+            created_at: number;
         };
     };
     responses: {
@@ -2954,6 +3095,163 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhooks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Created; keep the secret now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A bad URL or event */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The latest deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    pingWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; see the deliveries */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["Unavailable"];
         };
     };

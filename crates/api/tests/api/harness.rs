@@ -41,6 +41,9 @@ impl TestServer {
             JwtKeys::from_master_key(&MASTER_KEY),
             resolvers,
         );
+        state.set_master_key(std::sync::Arc::new(stsd_store::MasterKey::from_bytes(
+            MASTER_KEY,
+        )));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = stsd_api::router(state).into_make_service_with_connect_info::<SocketAddr>();

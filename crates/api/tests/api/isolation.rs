@@ -76,6 +76,14 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     let b_report = uploaded["id"].as_str().unwrap().to_owned();
+    let (status, hook) = b
+        .post(
+            &format!("{bb}/webhooks"),
+            json!({ "url": "https://hooks.victim.example/stsd" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let b_hook = hook["webhook"]["id"].as_str().unwrap().to_owned();
     let (_, me_b) = b.get("/api/v1/me").await;
     let b_user = me_b["user"]["id"].as_str().unwrap().to_owned();
     let before = snapshot(&mut b, &tenant_b).await;
@@ -196,6 +204,23 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
             Method::PUT,
             format!("{bb}/reports/settings"),
             Some(json!({ "retention_days": 7 })),
+        ),
+        (Method::GET, format!("{bb}/webhooks"), None),
+        (
+            Method::POST,
+            format!("{bb}/webhooks"),
+            Some(json!({ "url": "https://attacker.example/hook" })),
+        ),
+        (Method::DELETE, format!("{bb}/webhooks/{b_hook}"), None),
+        (
+            Method::GET,
+            format!("{bb}/webhooks/{b_hook}/deliveries"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{bb}/webhooks/{b_hook}/ping"),
+            Some(json!({})),
         ),
     ];
     for client in [&mut a, &mut a_bot] {

@@ -17,3 +17,4 @@ mod isolation;
 mod openapi;
 mod reports;
 mod tokens;
+mod webhooks;

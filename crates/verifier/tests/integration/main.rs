@@ -7,6 +7,7 @@
     reason = "tests: a failed unwrap is a failed test"
 )]
 
+mod alerts;
 mod checks;
 mod mx_tls;
 mod worker;
