@@ -209,6 +209,7 @@ export const reportsDe: typeof reportsEn = {
     notCountedDomain: 'Er nennt die Richtlinien-Domain {{domain}}, nicht diese Domain: aufbewahrt und angezeigt, aber in keiner Zählung berücksichtigt.',
     notCountedDkim: 'Er kam per Mail ohne gültige DKIM-Signatur (DKIM: {{verdict}}); nach RFC 8460 sind solche Berichte zu ignorieren, daher zählt er nicht.',
     policy: 'Richtlinie {{n}}',
+    rateBadge: '{{rate}} erfolgreich',
     policyDomain: 'Richtlinien-Domain',
     mxHosts: 'MX-Muster',
     policyText: 'Richtlinie, wie der Absender sie sah',

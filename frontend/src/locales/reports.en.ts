@@ -207,6 +207,7 @@ export const reportsEn = {
     notCountedDomain: 'It names the policy domain {{domain}}, not this domain: kept and shown, left out of every count.',
     notCountedDkim: 'It arrived by mail without a valid DKIM signature (DKIM: {{verdict}}); RFC 8460 says such reports must be ignored, so it is left out of every count.',
     policy: 'Policy {{n}}',
+    rateBadge: '{{rate}} successful',
     policyDomain: 'Policy domain',
     mxHosts: 'MX patterns',
     policyText: 'Policy as the sender saw it',

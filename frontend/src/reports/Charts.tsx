@@ -54,6 +54,11 @@ const BASE = {
   font: { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' },
 } as const;
 
+/** Phone width: less room for axis labels. */
+function narrow(): boolean {
+  return typeof window !== 'undefined' && window.innerWidth < 640;
+}
+
 /** Truncates long axis labels (organizations, MX hosts) so bars keep room on a phone. */
 function shorten(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
@@ -164,7 +169,7 @@ export function BarsChart({ rows, lang, text }: { rows: BarRow[]; lang: string; 
         y: {
           stacked,
           grid: { display: false },
-          ticks: { callback: (_v, i) => shorten(rows[i]?.label ?? '', 24) },
+          ticks: { callback: (_v, i) => shorten(rows[i]?.label ?? '', narrow() ? 16 : 28) },
         },
       },
     },

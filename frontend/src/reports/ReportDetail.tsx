@@ -60,7 +60,7 @@ function PolicyCard({ policy, index }: { policy: PolicyView; index: number }) {
           {t('reports.detail.policy', { n: index + 1 })}: {t(`reports.policyTypes.${policy.policy_type}`, { defaultValue: policy.policy_type })}
         </h2>
         <span className={`badge ${policy.failed_sessions > 0 ? 'badge-bad' : 'badge-ok'}`}>
-          {formatRate(rate(policy.successful_sessions, policy.failed_sessions), lang)}
+          {t('reports.detail.rateBadge', { rate: formatRate(rate(policy.successful_sessions, policy.failed_sessions), lang) })}
         </span>
       </div>
       <dl className="facts">
@@ -93,7 +93,7 @@ function PolicyCard({ policy, index }: { policy: PolicyView; index: number }) {
         <p className="muted">{t('reports.detail.noFailures')}</p>
       ) : (
         <>
-          <h3>{t('reports.detail.failures')}</h3>
+          <h3 className="subhead">{t('reports.detail.failures')}</h3>
           <ul className="results">
             {policy.failures.map((f, i) => {
               const x = text(f.result_type, f);

@@ -117,7 +117,7 @@ function DaysSection({ summary }: { summary: Summary }) {
               <tbody>
                 {withReports.map((d) => (
                   <tr key={d.day}>
-                    <th scope="row">{formatDay(d.day, lang)}</th>
+                    <th scope="row" className="day-cell">{formatDay(d.day, lang)}</th>
                     <td>{formatCount(d.reports, lang)}</td>
                     <td>{formatCount(d.ok, lang)}</td>
                     <td>{formatCount(d.failed, lang)}</td>
@@ -216,7 +216,7 @@ export function GroupTable({
         <thead>
           <tr>
             <th scope="col">{keyTitle}</th>
-            <th scope="col">{t('reports.col.reports')}</th>
+            <th scope="col" className="col-wide">{t('reports.col.reports')}</th>
             <th scope="col">{t('reports.col.successful')}</th>
             <th scope="col">{t('reports.col.failed')}</th>
             <th scope="col">{t('reports.col.rate')}</th>
@@ -236,7 +236,7 @@ export function GroupTable({
                   r.key
                 )}
               </th>
-              <td>{formatCount(r.reports, lang)}</td>
+              <td className="col-wide">{formatCount(r.reports, lang)}</td>
               <td>{formatCount(r.ok, lang)}</td>
               <td className={r.failed > 0 ? 'num-bad' : undefined}>{formatCount(r.failed, lang)}</td>
               <td>{formatRate(r.rate, lang)}</td>
@@ -329,10 +329,8 @@ export function SummaryView({
             <DaysSection summary={summary} />
             <Loaded q={results}>{(s) => <ResultsSection summary={s} />}</Loaded>
             {extra}
-            <div className="grid-2 grid-charts">
-              <Loaded q={orgs}>{(s) => <OrganizationsSection summary={s} onOrganization={onOrganization} />}</Loaded>
-              <Loaded q={mx}>{(s) => <MxSection summary={s} />}</Loaded>
-            </div>
+            <Loaded q={orgs}>{(s) => <OrganizationsSection summary={s} onOrganization={onOrganization} />}</Loaded>
+            <Loaded q={mx}>{(s) => <MxSection summary={s} />}</Loaded>
           </div>
         )
       }

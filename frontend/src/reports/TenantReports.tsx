@@ -61,7 +61,7 @@ function RetentionCard({ tenant }: { tenant: string }) {
       {settings.isError && <ErrorState error={settings.error} onRetry={() => void settings.refetch()} />}
       {settings.data &&
         (canAdminister(role) ? (
-          <form onSubmit={submit} noValidate className="form-row">
+          <form onSubmit={submit} noValidate className="retention-form">
             <Field
               label={t('reports.retention.days')}
               hint={t('reports.retention.hint', { min: RETENTION_MIN, max: RETENTION_MAX })}
@@ -73,11 +73,9 @@ function RetentionCard({ tenant }: { tenant: string }) {
               onChange={(e) => setValue(e.target.value)}
               errors={errors}
             />
-            <div className="field field-action">
-              <button type="submit" className="btn btn-primary" disabled={save.isPending}>
-                {save.isPending ? t('reports.retention.saving') : t('reports.retention.save')}
-              </button>
-            </div>
+            <button type="submit" className="btn btn-primary" disabled={save.isPending}>
+              {save.isPending ? t('reports.retention.saving') : t('reports.retention.save')}
+            </button>
             {apiErrors.form && <p className="form-error" role="alert">{apiErrors.form}</p>}
           </form>
         ) : (

@@ -52,10 +52,12 @@ export function UploadForm({ tenant, domain }: { tenant: string; domain: string 
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    const files = [...(inputRef.current?.files ?? [])];
+    const input = inputRef.current;
+    const chosen = input?.files ?? null;
+    const files = [...(chosen ?? [])];
     if (files.length === 0) {
       setFormError(t('reports.upload.noFile'));
-      inputRef.current?.focus();
+      input?.focus();
       return;
     }
     setFormError(null);
@@ -66,10 +68,13 @@ export function UploadForm({ tenant, domain }: { tenant: string; domain: string 
       setOutcomes([...done]);
     }
     setBusy(false);
-    if (done.some((o) => o.kind === 'stored')) await qc.invalidateQueries({ queryKey: reportsKey({ tenant, domain }) });
-    // The tenant-wide summary counts these reports too.
-    await qc.invalidateQueries({ queryKey: reportsKey({ tenant }) });
-    if (inputRef.current && done.every((o) => o.kind !== 'error')) inputRef.current.value = '';
+    // Clear the choice once everything went in, unless other files were chosen meanwhile.
+    if (input && input.files === chosen && done.every((o) => o.kind !== 'error')) input.value = '';
+    // The domain's summaries and list, and the tenant-wide summary, count these reports.
+    if (done.some((o) => o.kind === 'stored')) {
+      await qc.invalidateQueries({ queryKey: reportsKey({ tenant, domain }) });
+      await qc.invalidateQueries({ queryKey: reportsKey({ tenant }) });
+    }
   }
 
   return (

@@ -84,7 +84,10 @@ describe('rates', () => {
     expect(formatRate(1, 'en')).toBe('100%');
     expect(formatRate(0, 'en')).toBe('0%');
     expect(formatRate(null, 'en')).toBe('—');
-    expect(formatRate(0.5, 'de')).toBe('50,0\u00a0%');
+    expect(formatRate(0.95, 'en')).toBe('95%');
+    expect(formatRate(0.99996, 'en')).toBe('99.9%');
+    expect(formatRate(0.00001, 'en')).toBe('0.1%');
+    expect(formatRate(0.505, 'de')).toBe('50,5\u00a0%');
   });
 });
 

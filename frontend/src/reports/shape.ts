@@ -96,15 +96,14 @@ export function rate(ok: number, failed: number): number | null {
   return all > 0 ? ok / all : null;
 }
 
-/** A rate as a percentage in the UI's language: one decimal, none for 0 and 100 %. */
+/**
+ * A rate as a percentage in the UI's language, to one decimal at most. Anything short of all
+ * (or above none) never rounds to 100 % (or 0 %): a single failure must stay visible.
+ */
 export function formatRate(r: number | null | undefined, lang: string): string {
   if (r === null || r === undefined) return '—';
-  const whole = r === 0 || r === 1;
-  return new Intl.NumberFormat(lang, {
-    style: 'percent',
-    minimumFractionDigits: whole ? 0 : 1,
-    maximumFractionDigits: whole ? 0 : 1,
-  }).format(r);
+  const shown = r > 0 && r < 1 ? Math.min(Math.max(r, 0.001), 0.999) : r;
+  return new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 }).format(shown);
 }
 
 export function formatCount(n: number, lang: string): string {
