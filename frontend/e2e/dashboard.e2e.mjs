@@ -183,6 +183,14 @@ try {
   await page.getByText(`*.mail.${domain}`).first().waitFor();
   await shoot('07-domain-page');
 
+  step = 'reports: none yet';
+  await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
+  await heading(domain).waitFor();
+  await page.getByText('No reports yet').waitFor();
+  await page.getByText(/Reports arrive daily once _smtp\._tls points at stsd/).waitFor();
+  check((await page.getByRole('heading', { name: 'Reports', exact: true }).count()) === 0, 'no empty report list under the empty state');
+  await shoot('21a-domain-reports-empty');
+
   step = 'reports: uploaded through the API';
   // Two reports through the API as a script would, a third (gzip) through the page's form;
   // dates inside the default range (the last 30 days). Totals: 340 successful, 10 failed.
@@ -205,7 +213,7 @@ try {
   await reportsApi.dispose();
 
   step = 'reports: the domain\'s reports view';
-  await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
+  await page.reload();
   await heading(domain).waitFor();
   await page.getByRole('heading', { name: 'Import report files' }).waitFor();
 

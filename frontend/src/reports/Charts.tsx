@@ -169,7 +169,7 @@ export function BarsChart({ rows, lang, text }: { rows: BarRow[]; lang: string; 
         y: {
           stacked,
           grid: { display: false },
-          ticks: { callback: (_v, i) => shorten(rows[i]?.label ?? '', narrow() ? 16 : 28) },
+          ticks: { callback: (_v, i) => shorten(rows[i]?.label ?? '', narrow() ? 20 : 28) },
         },
       },
     },

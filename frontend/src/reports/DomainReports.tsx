@@ -98,7 +98,9 @@ function ReportListSection({ tenant, domain, range, organizations }: { tenant: s
   return (
     <section className="card" aria-labelledby="list-h" id="report-list">
       <div className="card-head">
-        <h2 id="list-h">{t('reports.list.title')}</h2>
+        <h2 id="list-h" tabIndex={-1} className="focus-target">
+          {t('reports.list.title')}
+        </h2>
         <div className="filter filter-inline">
           <label className="label-text" htmlFor={orgId}>
             {t('reports.list.organization')}
@@ -201,7 +203,8 @@ export function DomainReportsPage() {
     p.set('org', org);
     p.delete('offset');
     setParams(p, { replace: true });
-    document.getElementById('report-list')?.scrollIntoView({ block: 'start' });
+    // To the filtered list (focus scrolls it into view and tells screen readers where they are).
+    document.getElementById('list-h')?.focus();
   }
 
   return (
@@ -232,7 +235,8 @@ export function DomainReportsPage() {
           )
         }
       />
-      <ReportListSection tenant={tenant} domain={name} range={range} organizations={organizations} />
+      {/* Before the first report the list has nothing to add to the empty state. */}
+      {(everReceived || !days.data) && <ReportListSection tenant={tenant} domain={name} range={range} organizations={organizations} />}
       {canWrite(role) && <UploadForm tenant={tenant} domain={name} />}
     </>
   );

@@ -108,7 +108,7 @@ function DaysSection({ summary }: { summary: Summary }) {
               <thead>
                 <tr>
                   <th scope="col">{t('reports.col.day')}</th>
-                  <th scope="col">{t('reports.col.reports')}</th>
+                  <th scope="col" className="col-wide">{t('reports.col.reports')}</th>
                   <th scope="col">{t('reports.col.successful')}</th>
                   <th scope="col">{t('reports.col.failed')}</th>
                   <th scope="col">{t('reports.col.rate')}</th>
@@ -118,7 +118,7 @@ function DaysSection({ summary }: { summary: Summary }) {
                 {withReports.map((d) => (
                   <tr key={d.day}>
                     <th scope="row" className="day-cell">{formatDay(d.day, lang)}</th>
-                    <td>{formatCount(d.reports, lang)}</td>
+                    <td className="col-wide">{formatCount(d.reports, lang)}</td>
                     <td>{formatCount(d.ok, lang)}</td>
                     <td>{formatCount(d.failed, lang)}</td>
                     <td>{formatRate(d.rate, lang)}</td>
