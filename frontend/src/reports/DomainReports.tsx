@@ -121,7 +121,7 @@ function ReportListSection({ tenant, domain, range, organizations }: { tenant: s
         <p className="muted">{organization ? t('reports.list.noneFor', { organization }) : t('reports.list.none')}</p>
       )}
       {list.data && list.data.items.length > 0 && (
-        <div className="table-wrap">
+        <div className={`table-wrap${list.isPlaceholderData ? ' stale' : ''}`} aria-busy={list.isFetching}>
           <table className="table table-stack table-reports">
             <caption className="visually-hidden">{t('reports.list.title')}</caption>
             <thead>

@@ -324,7 +324,8 @@ export function SummaryView({
         summary.totals.reports === 0 ? (
           empty
         ) : (
-          <div className="summary">
+          // While another range loads, the previous one stays on screen, dimmed.
+          <div className={`summary${days.isPlaceholderData ? ' stale' : ''}`} aria-busy={days.isFetching}>
             <Totals summary={summary} />
             <DaysSection summary={summary} />
             <Loaded q={results}>{(s) => <ResultsSection summary={s} />}</Loaded>
