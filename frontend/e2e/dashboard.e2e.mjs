@@ -4,7 +4,8 @@
 // as viewer → audit log shows the changes → the viewer sees the domain read-only and is refused.
 // Fails on any browser console error. Screenshots of each page at 1280 and 390 px go to
 // e2e/screenshots/.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { chromium, request } from 'playwright-core';
 
 const base = process.env.STSD_E2E_URL;
@@ -66,6 +67,31 @@ async function shoot(name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 const heading = (name) => page.getByRole('heading', { level: 1, name });
+
+/** A UTC day `n` days before today, `YYYY-MM-DD`. */
+const daysAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+/** A TLS report (RFC 8460) for `domain` over one UTC day, with optional failure details. */
+function tlsReport({ org, day, ok, failures = [], policyDomain }) {
+  const failed = failures.reduce((s, f) => s + f['failed-session-count'], 0);
+  return {
+    'organization-name': org,
+    'date-range': { 'start-datetime': `${day}T00:00:00Z`, 'end-datetime': `${day}T23:59:59Z` },
+    'contact-info': `tlsrpt@${org.toLowerCase().replace(/[^a-z]/g, '')}.example`,
+    'report-id': `${day}_${org.replace(/\W/g, '')}_${policyDomain}`,
+    policies: [
+      {
+        policy: {
+          'policy-type': 'sts',
+          'policy-string': ['version: STSv1', 'mode: testing', `mx: mx1.${policyDomain}`, `mx: *.mail.${policyDomain}`, 'max_age: 604800'],
+          'policy-domain': policyDomain,
+          'mx-host': [`mx1.${policyDomain}`, `*.mail.${policyDomain}`],
+        },
+        summary: { 'total-successful-session-count': ok, 'total-failure-session-count': failed },
+        ...(failures.length ? { 'failure-details': failures } : {}),
+      },
+    ],
+  };
+}
 
 const email = `e2e-${Date.now()}@example.com`;
 const password = 'violet quarry lantern 42 drift';
@@ -157,8 +183,152 @@ try {
   await page.getByText(`*.mail.${domain}`).first().waitFor();
   await shoot('07-domain-page');
 
+  step = 'reports: none yet';
+  await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
+  await heading(domain).waitFor();
+  await page.getByText('No reports yet').waitFor();
+  await page.getByText(/Reports arrive daily once _smtp\._tls points at stsd/).waitFor();
+  check((await page.getByRole('heading', { name: 'Reports', exact: true }).count()) === 0, 'no empty report list under the empty state');
+  await shoot('21a-domain-reports-empty');
+
+  step = 'reports: uploaded through the API';
+  // Two reports through the API as a script would, a third (gzip) through the page's form;
+  // dates inside the default range (the last 30 days). Totals: 340 successful, 10 failed.
+  const reportsApi = await request.newContext({ baseURL: base });
+  const reportsPath = `/api/v1/tenants/${tenantId}/domains/${domain}/reports`;
+  const google = tlsReport({
+    org: 'Google Inc.',
+    day: daysAgo(1),
+    ok: 95,
+    policyDomain: domain,
+    failures: [{ 'result-type': 'certificate-expired', 'sending-mta-ip': '209.85.220.41', 'receiving-mx-hostname': `mx1.${domain}`, 'receiving-ip': '192.0.2.10', 'failed-session-count': 5 }],
+  });
+  for (const report of [google, tlsReport({ org: 'Microsoft Corporation', day: daysAgo(2), ok: 200, policyDomain: domain })]) {
+    const up = await reportsApi.post(reportsPath, {
+      headers: { Authorization: `Bearer ${access_token}`, 'Content-Type': 'application/tlsrpt+json' },
+      data: Buffer.from(JSON.stringify(report)),
+    });
+    check(up.status() === 201, `upload ${report['organization-name']}: ${up.status()} ${await up.text()}`);
+  }
+  await reportsApi.dispose();
+
+  step = 'reports: the domain\'s reports view';
+  await page.reload();
+  await heading(domain).waitFor();
+  await page.getByRole('heading', { name: 'Import report files' }).waitFor();
+
+  step = 'reports: upload through the form (a bad file, then a gzip report)';
+  const fileInput = page.getByLabel('Report files', { exact: true });
+  allowed.push({ path: '/reports', status: 422 });
+  await fileInput.setInputFiles({ name: 'not-a-report.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": "world"}') });
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await page.getByText(/not-a-report\.json\s+not imported: /).waitFor();
+  const mailru = tlsReport({
+    org: 'Mail.Ru',
+    day: daysAgo(3),
+    ok: 45,
+    policyDomain: domain,
+    failures: [{ 'result-type': 'starttls-not-supported', 'sending-mta-ip': '94.100.180.1', 'receiving-mx-hostname': `mx2.mail.${domain}`, 'failed-session-count': 5 }],
+  });
+  await fileInput.setInputFiles({ name: 'mailru.json.gz', mimeType: 'application/gzip', buffer: gzipSync(Buffer.from(JSON.stringify(mailru))) });
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await page.getByText(`imported: report ${mailru['report-id']} from Mail.Ru.`).waitFor();
+  // The same report again is recognised.
+  await fileInput.setInputFiles({ name: 'again.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(google)) });
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await page.getByText(`already stored (report ${google['report-id']} from Google Inc.); not counted again.`).waitFor();
+
+  step = 'reports: totals, charts and tables';
+  const stat = (label) => page.locator('.stat', { hasText: label }).locator('dd');
+  await page.locator('.stats').waitFor();
+  const expectText = async (locator, want, what) => {
+    await locator.first().waitFor();
+    for (let i = 0; i < 50; i++) {
+      if ((await locator.first().innerText()).trim() === want) return;
+      await page.waitForTimeout(100);
+    }
+    check(false, `${what}: ${await locator.first().innerText()} (want ${want})`);
+  };
+  await expectText(stat('Reports'), '3', 'reports');
+  await expectText(stat('Successful sessions'), '340', 'successful sessions');
+  await expectText(stat('Failed sessions'), '10', 'failed sessions');
+  await expectText(stat('Success rate'), '97.1%', 'success rate');
+  const canvases = await page.locator('.chart canvas').count();
+  check(canvases >= 4, `expected 4 charts (days, results, organizations, MX), saw ${canvases}`);
+  const box = await page.locator('.chart canvas').first().boundingBox();
+  check(box && box.width > 300 && box.height > 100, `the day chart has a size: ${JSON.stringify(box)}`);
+  // Each result type with its explanation and likely fix.
+  const expired = page.locator('.result', { hasText: 'Certificate expired' });
+  await expired.getByText('Your mail server presented an expired certificate.').waitFor();
+  await expired.getByText('Renew the certificate on the MX host and automate renewal.').waitFor();
+  await page.locator('.result', { hasText: 'STARTTLS not supported' }).getByText('5 sessions').waitFor();
+  await page.locator('.result', { hasText: 'Successful TLS' }).getByText('340 sessions').waitFor();
+  // The day table (the chart's text alternative).
+  await page.getByText(/Show as a table \(3 days with reports\)/).click();
+  const dayRows = page.locator('section[aria-labelledby="days-h"] tbody tr');
+  check((await dayRows.count()) === 3, `day table rows: ${await dayRows.count()}`);
+  check((await dayRows.filter({ hasText: '95%' }).count()) === 1, 'yesterday: 95% succeeded');
+  const orgRow = page.locator('section[aria-labelledby="orgs-h"] tbody tr', { hasText: 'Google Inc.' });
+  check((await orgRow.innerText()).replace(/\s+/g, ' ').includes('1 95 5 95%'), `Google's row: ${await orgRow.innerText()}`);
+  await page.locator('section[aria-labelledby="mx-h"] tbody tr', { hasText: `mx2.mail.${domain}` }).waitFor();
+  // Signals: recent failures and what they mean for enforce.
+  await page.getByText('10 failed sessions in the last 14 days (97.1% succeeded).').waitFor();
+  await page.getByText(/The enforce readiness check looks at these/).waitFor();
+  await shoot('21-domain-reports');
+
+  step = 'reports: list, filter, detail, raw download';
+  const listRows = page.locator('section[aria-labelledby="list-h"] tbody tr');
+  await listRows.first().waitFor();
+  check((await listRows.count()) === 3, `report list: ${await listRows.count()} rows`);
+  await page.locator('section[aria-labelledby="orgs-h"]').getByRole('button', { name: 'Show the reports of Google Inc.' }).click();
+  for (let i = 0; i < 50 && (await listRows.count()) !== 1; i++) await page.waitForTimeout(100);
+  check((await listRows.count()) === 1, `filtered list: ${await listRows.count()} rows`);
+  check((await page.getByLabel('Organization', { exact: true }).inputValue()) === 'Google Inc.', 'the filter shows the organization');
+  await listRows.first().getByRole('link').click();
+  await heading(/^Report from Google Inc\./).waitFor();
+  const failure = page.locator('.result', { hasText: 'Certificate expired' });
+  await failure.getByText('Your mail server presented an expired certificate.').waitFor();
+  await failure.getByText(`mx1.${domain}`).waitFor();
+  await failure.getByText('209.85.220.41').waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download raw JSON' }).click()]);
+  check(/^tlsrpt-[A-Za-z0-9-]+\.json$/.test(download.suggestedFilename()), `download name: ${download.suggestedFilename()}`);
+  const downloaded = JSON.parse(await readFile(await download.path(), 'utf8'));
+  check(downloaded['report-id'] === google['report-id'], `downloaded report: ${JSON.stringify(downloaded).slice(0, 200)}`);
+  await page.getByText('Show the JSON as received').click();
+  await shoot('22-report-detail');
+
+  step = 'reports: across the tenant';
+  await page.getByRole('navigation', { name: 'Main', exact: true }).getByRole('link', { name: 'Reports' }).click();
+  await heading('Reports').waitFor();
+  const domainRow = page.locator('section[aria-labelledby="domains-h"] tbody tr', { hasText: domain });
+  await domainRow.waitFor();
+  check((await domainRow.innerText()).replace(/\s+/g, ' ').includes('3 340 10 97.1%'), `tenant row: ${await domainRow.innerText()}`);
+  await expectText(stat('Success rate'), '97.1%', 'tenant success rate');
+  await page.getByRole('button', { name: 'Last 7 days' }).click();
+  check(page.url().includes('days=7'), `the range is in the URL: ${page.url()}`);
+  await expectText(stat('Reports'), '3', 'reports in the last 7 days');
+  await page.getByRole('button', { name: 'Custom' }).click();
+  await page.getByLabel('From', { exact: true }).fill(daysAgo(400));
+  await page.getByLabel('To', { exact: true }).fill(daysAgo(300));
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await page.getByText('No reports in this range').waitFor();
+  await page.getByRole('button', { name: 'Last 30 days' }).click();
+  await domainRow.waitFor();
+  const retention = page.getByLabel('Keep reports for (days)');
+  check((await retention.inputValue()) !== '', 'retention shown');
+  await retention.fill('3');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText('Choose 7 to 3650 days.').waitFor();
+  await retention.fill('180');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText('Reports are now kept for 180 days.').waitFor();
+  await shoot('23-tenant-reports');
+  await domainRow.getByRole('link', { name: domain }).click();
+  await heading(domain).waitFor();
+  await page.locator('.stats').waitFor();
+
   step = 'domains list';
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Domains' }).click();
+  await page.getByRole('navigation', { name: 'Main', exact: true }).getByRole('link', { name: 'Domains' }).click();
   await heading('Domains').waitFor();
   const row = page.getByRole('row').filter({ hasText: domain });
   await row.waitFor();
@@ -200,7 +370,7 @@ try {
   check(r.status() === 404 && (r.headers()['content-type'] ?? '').includes('json'), `GET /api/v1/nope: ${r.status()}`);
 
   step = 'API tokens: create, shown once';
-  const nav = page.getByRole('navigation', { name: 'Main' });
+  const nav = page.getByRole('navigation', { name: 'Main', exact: true });
   await nav.getByRole('link', { name: 'API tokens' }).click();
   await heading('API tokens').waitFor();
   await page.getByText('No API tokens yet').waitFor();
@@ -310,6 +480,16 @@ try {
   // Version authors are named by e-mail, not by user id.
   await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: email }).waitFor();
   await shoot('17-viewer-domain');
+  await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
+  await page.locator('.stats').waitFor();
+  await page.getByRole('heading', { name: 'Sessions by result type' }).waitFor();
+  check((await page.getByRole('heading', { name: 'Import report files' }).count()) === 0, 'viewers get no upload form');
+  await nav.getByRole('link', { name: 'Reports' }).click();
+  await heading('Reports').waitFor();
+  await page.getByText('Reports are kept for 180 days.').waitFor();
+  await page.getByText('Only owners and admins can change this.').waitFor();
+  check((await page.getByLabel('Keep reports for (days)').count()) === 0, 'viewers cannot change retention');
+  await shoot('17b-viewer-reports');
   await page.goto(`${base}/t/${tenantId}/domains/new`);
   await heading('Add a domain').waitFor();
   await page.getByText('Your role here is viewer').waitFor();
@@ -332,6 +512,11 @@ try {
   await heading('Audit-Log').waitFor();
   await page.getByRole('row').filter({ hasText: `Mitglied hinzugefügt: ${viewerEmail}` }).waitFor();
   await shoot('20-audit-de');
+  await page.getByRole('navigation', { name: 'Hauptmenü' }).getByRole('link', { name: 'Berichte' }).click();
+  await heading('Berichte').waitFor();
+  await page.getByRole('heading', { name: 'Sitzungen nach Ergebnistyp' }).waitFor();
+  await page.getByText('Ihr Mailserver hat ein abgelaufenes Zertifikat vorgelegt.').waitFor();
+  await shoot('24-reports-de');
   await page.getByLabel('Sprache').selectOption('en');
 
   check(problems.length === 0, `browser problems:\n${problems.join('\n')}`);

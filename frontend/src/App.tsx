@@ -1,4 +1,4 @@
-import { useEffect, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from './auth';
@@ -12,6 +12,16 @@ import { DomainPage } from './pages/Domain';
 import { MembersPage } from './pages/Members';
 import { TokensPage } from './pages/Tokens';
 import { AuditPage } from './pages/Audit';
+
+// The report pages carry the chart library: loaded on first visit, not with the app.
+const reports = () => import('./reports');
+const DomainReportsPage = lazy(() => reports().then((m) => ({ default: m.DomainReportsPage })));
+const ReportDetailPage = lazy(() => reports().then((m) => ({ default: m.ReportDetailPage })));
+const TenantReportsPage = lazy(() => reports().then((m) => ({ default: m.TenantReportsPage })));
+
+function Lazy({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Loading />}>{children}</Suspense>;
+}
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { status } = useAuth();
@@ -78,6 +88,9 @@ export function App() {
           <Route path="t/:tenant/domains" element={<DomainsPage />} />
           <Route path="t/:tenant/domains/new" element={<AddDomainPage />} />
           <Route path="t/:tenant/domains/:name" element={<DomainPage />} />
+          <Route path="t/:tenant/domains/:name/reports" element={<Lazy><DomainReportsPage /></Lazy>} />
+          <Route path="t/:tenant/domains/:name/reports/:id" element={<Lazy><ReportDetailPage /></Lazy>} />
+          <Route path="t/:tenant/reports" element={<Lazy><TenantReportsPage /></Lazy>} />
           <Route path="t/:tenant/members" element={<MembersPage />} />
           <Route path="t/:tenant/tokens" element={<TokensPage />} />
           <Route path="t/:tenant/audit" element={<AuditPage />} />

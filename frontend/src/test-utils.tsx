@@ -31,14 +31,17 @@ export function meAs(role: string): UserMe {
  */
 export function renderPage(
   element: ReactElement,
-  { path, pattern, role, answer }: { path: string; pattern: string; role: string; answer: (r: Recorded) => Response },
+  { path, pattern, role, answer }: { path: string; pattern: string; role: string; answer: (r: Recorded, init?: RequestInit) => Response },
 ) {
   const requests: Recorded[] = [];
   const client = createClient({
     fetch: (async (url: RequestInfo | URL, init?: RequestInit) => {
-      const r = { method: init?.method ?? 'GET', url: String(url), body: init?.body ? JSON.parse(String(init.body)) : undefined };
+      const raw = init?.body;
+      // JSON bodies are parsed; files and other raw bodies are kept as sent.
+      const body = typeof raw === 'string' ? JSON.parse(raw) : (raw ?? undefined);
+      const r = { method: init?.method ?? 'GET', url: String(url), body };
       requests.push(r);
-      return answer(r);
+      return answer(r, init);
     }) as typeof fetch,
   });
   client.setToken('t');

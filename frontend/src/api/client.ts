@@ -12,6 +12,8 @@ export interface ClientOptions {
 
 export interface RequestOptions {
   body?: unknown;
+  /** A body sent as is (a file upload) with its media type, instead of JSON. */
+  raw?: { body: BodyInit; type: string };
   /** Send the access token and retry once after a refresh on 401 (default true). */
   auth?: boolean;
   /** Send the CSRF header (cookie-authenticated endpoints). */
@@ -31,14 +33,15 @@ export function createClient(opts: ClientOptions = {}) {
 
   async function send(method: string, path: string, o: RequestOptions): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' };
-    if (o.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (o.raw) headers['Content-Type'] = o.raw.type;
+    else if (o.body !== undefined) headers['Content-Type'] = 'application/json';
     if (o.csrf) headers[CSRF_HEADER] = 'stsd';
     if ((o.auth ?? true) && token) headers.Authorization = `Bearer ${token}`;
     try {
       return await doFetch(path, {
         method,
         headers,
-        body: o.body === undefined ? undefined : JSON.stringify(o.body),
+        body: o.raw ? o.raw.body : o.body === undefined ? undefined : JSON.stringify(o.body),
         credentials: 'same-origin',
         signal: o.signal,
       });
@@ -84,7 +87,8 @@ export function createClient(opts: ClientOptions = {}) {
     return refreshing;
   }
 
-  async function request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+  /** Sends with the token; on 401 refreshes once and retries; gives the final response. */
+  async function exchange(method: string, path: string, o: RequestOptions): Promise<Response> {
     const auth = o.auth ?? true;
     let res = await send(method, path, o);
     if (res.status === 401 && auth) {
@@ -96,12 +100,24 @@ export function createClient(opts: ClientOptions = {}) {
         opts.onAuthLost?.();
       }
     }
-    return parse<T>(res);
+    return res;
+  }
+
+  async function request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    return parse<T>(await exchange(method, path, o));
+  }
+
+  /** A file's bytes (a download): the API's error when it answers one. */
+  async function blob(path: string, signal?: AbortSignal): Promise<Blob> {
+    const res = await exchange('GET', path, { signal });
+    if (!res.ok) return parse<never>(res);
+    return res.blob();
   }
 
   return {
     request,
     refresh,
+    blob,
     get: <T>(path: string, signal?: AbortSignal) => request<T>('GET', path, { signal }),
     post: <T>(path: string, body?: unknown) => request<T>('POST', path, { body }),
     setToken(t: string | null) {

@@ -1,3 +1,4 @@
+import { reportsDe } from './reports.de';
 import type { Catalogue } from './en';
 
 /** German. */
@@ -23,6 +24,7 @@ export const de: Catalogue = {
     home: 'stsd Startseite',
     main: 'Hauptmenü',
     domains: 'Domains',
+    reports: 'Berichte',
     members: 'Mitglieder',
     tokens: 'API-Tokens',
     audit: 'Audit-Log',
@@ -336,4 +338,6 @@ export const de: Catalogue = {
       session_reuse_detected: 'Refresh-Token erneut benutzt; Sitzung widerrufen:',
     },
   },
+  domainTabs: { label: 'Bereiche der Domain', overview: 'Übersicht', reports: 'Berichte' },
+  reports: reportsDe,
 };

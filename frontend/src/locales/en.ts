@@ -1,3 +1,4 @@
+import { reportsEn } from './reports.en';
 /** English: the reference catalogue; every other language has exactly these keys. */
 export const en = {
   common: {
@@ -21,6 +22,7 @@ export const en = {
     home: 'stsd home',
     main: 'Main',
     domains: 'Domains',
+    reports: 'Reports',
     members: 'Members',
     tokens: 'API tokens',
     audit: 'Audit log',
@@ -334,6 +336,8 @@ export const en = {
       session_reuse_detected: 'Reused refresh token; session revoked:',
     },
   },
+  domainTabs: { label: 'Domain sections', overview: 'Overview', reports: 'Reports' },
+  reports: reportsEn,
 };
 
 export type Catalogue = typeof en;

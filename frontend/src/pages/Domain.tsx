@@ -8,6 +8,7 @@ import { ErrorState, Loading, ModeBadge, StateBadge } from '../components/common
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
 import { ReadOnlyNotice } from '../components/ReadOnly';
+import { DomainTabs } from '../components/DomainTabs';
 import { useMemberEmails, useTenantRole } from '../hooks';
 import { describeActor } from './auditShape';
 import { canWrite } from '../roles';
@@ -91,6 +92,7 @@ export function DomainPage() {
           <ModeBadge mode={d.mode} />
         </div>
       </div>
+      <DomainTabs tenant={tenant} name={d.name} />
       <p className="muted">
         {t(`stateHelp.${d.state}`, { defaultValue: '' })} {t('domain.since', { when: formatTime(d.state_changed_at, i18n.language) })}
       </p>
