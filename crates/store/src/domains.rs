@@ -489,6 +489,64 @@ impl Store {
         .await?)
     }
 
+    /// Offboarding registrations whose serving period ended before `at`.
+    pub async fn offboarding_done(&self, at: OffsetDateTime) -> Result<Vec<DomainId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM domains WHERE state = 'offboarding' AND serve_until IS NOT NULL
+             AND serve_until <= $1 ORDER BY id",
+        )
+        .bind(to_ms(at))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(DomainId::from_raw).collect())
+    }
+
+    /// Deletes a removed registration's certificates and private keys, and its pending jobs
+    /// and challenges: nothing of it is served or renewed again. Returns the certificates
+    /// deleted. Refuses registrations that are not removed.
+    pub async fn purge_removed(&self, id: &DomainId) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM domains WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        match state.as_deref() {
+            None => return Err(StoreError::NotFound("domain")),
+            Some("removed") => {}
+            Some(actual) => {
+                return Err(StoreError::StateMismatch {
+                    what: "domain",
+                    expected: "removed".to_owned(),
+                    actual: actual.to_owned(),
+                });
+            }
+        }
+        let certs = sqlx::query("DELETE FROM certificates WHERE domain_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM acme_challenges WHERE domain_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM jobs WHERE subject = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        feed::append(
+            &mut tx,
+            self.backend,
+            ChangeKind::Certificate,
+            Some(id),
+            now(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.changed_locally();
+        Ok(certs)
+    }
+
     /// Sets until when an offboarding registration must keep serving (RFC 8461 §8.3).
     pub async fn set_serve_until(
         &self,

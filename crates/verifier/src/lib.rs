@@ -30,4 +30,4 @@ pub use publisher::publish_pending;
 pub use smtp_probe::MxProbe;
 pub use state::{DEFAULT_GRACE_PERIOD, Decision, next_check_in, next_state};
 pub use verify::check_now;
-pub use worker::{run_worker, schedule_all};
+pub use worker::{finish_offboarding, run_worker, schedule_all};

@@ -39,6 +39,35 @@ pub async fn schedule_all(store: &Store) -> Result<usize, VerifyError> {
     Ok(missing.len())
 }
 
+/// Removes the offboarding registrations whose serving period (RFC 8461 §8.3: the last
+/// moment a non-`none` policy was served plus the largest `max_age` ever served) is over,
+/// and deletes their certificates and keys. The label is never reused. Returns how many.
+pub async fn finish_offboarding(store: &Store, now: OffsetDateTime) -> Result<usize, VerifyError> {
+    let done = store.offboarding_done(now).await?;
+    let mut removed = 0;
+    for id in &done {
+        match store
+            .transition_domain(
+                id,
+                DomainState::Offboarding,
+                DomainState::Removed,
+                "offboarding period over: senders' cached policies have expired",
+            )
+            .await
+        {
+            Ok(domain) => {
+                let certs = store.purge_removed(id).await?;
+                tracing::info!(domain = %domain.name, certificates = certs, "domain removed");
+                removed += 1;
+            }
+            // Someone else finished it, or it came back: not ours to remove.
+            Err(StoreError::StateMismatch { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(removed)
+}
+
 /// Runs forever: every `cfg.poll_interval`, runs the due `verify` jobs, then the publisher
 /// step; every `cfg.schedule_interval`, [`schedule_all`]. Errors are logged and retried,
 /// never fatal: spawn it and let it run.
@@ -54,6 +83,9 @@ pub async fn run_worker(store: Store, cfg: VerifierConfig) {
             last_schedule = Some(Instant::now());
         }
         run_due_jobs(&store, &cfg).await;
+        if let Err(err) = finish_offboarding(&store, OffsetDateTime::now_utc()).await {
+            tracing::warn!(error = %err, "offboarding step failed");
+        }
         if let Err(err) = publish_pending(&store).await {
             tracing::warn!(error = %err, "publisher step failed");
         }

@@ -186,3 +186,68 @@ async fn scheduler_and_publisher_on_sqlite() {
 async fn scheduler_and_publisher_on_postgres() {
     scheduler_and_publisher(World::postgres().await).await;
 }
+
+/// Offboarding ends when its serving period is over: the domain is removed, its
+/// certificates and keys are deleted, the removal is audited; one still inside its period
+/// is left alone.
+async fn offboarding_ends_in_removal(w: World) {
+    use stsd_store::DomainState::{Active, Offboarding, Removed, Verified};
+    let now = time::OffsetDateTime::now_utc();
+    let done = w.domain("done.example", Ownership::Cname).await;
+    let waiting = w.domain("waiting.example", Ownership::Cname).await;
+    for (d, until) in [
+        (&done, now - time::Duration::minutes(1)),
+        (&waiting, now + time::Duration::days(3)),
+    ] {
+        w.add_certificate(d).await;
+        w.force_state(d, &[Verified, Active, Offboarding]).await;
+        w.store.set_serve_until(&d.id, Some(until)).await.unwrap();
+    }
+    assert_eq!(
+        stsd_verifier::finish_offboarding(&w.store, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(w.state(&done).await, Removed);
+    assert_eq!(w.state(&waiting).await, Offboarding);
+    assert!(
+        w.store
+            .current_certificate(&done.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        w.store
+            .current_certificate(&waiting.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let log = w.store.audit_log(&w.tenant, None, 50).await.unwrap();
+    assert!(
+        log.iter().any(|e| e.action == "domain.transition"
+            && e.target == "done.example"
+            && e.details.contains("\"to\":\"removed\"")),
+        "{log:?}"
+    );
+    // Idempotent.
+    assert_eq!(
+        stsd_verifier::finish_offboarding(&w.store, now)
+            .await
+            .unwrap(),
+        0
+    );
+    w.close().await;
+}
+
+#[tokio::test]
+async fn offboarding_ends_in_removal_on_sqlite() {
+    offboarding_ends_in_removal(World::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn offboarding_ends_in_removal_on_postgres() {
+    offboarding_ends_in_removal(World::postgres().await).await;
+}
