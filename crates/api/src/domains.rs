@@ -131,11 +131,51 @@ pub(crate) struct LeavingDomain {
     keep_records_until: Option<i64>,
 }
 
+/// A domain as listed: the registration and what a list shows beside it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DomainListItem {
+    #[serde(flatten)]
+    domain: DomainView,
+    /// When the served certificate expires (Unix seconds); null without a valid one.
+    #[schema(required = true)]
+    certificate_not_after: Option<i64>,
+    /// The worst result of the latest checks (`pass`, `warn`, `fail`, `error`); null
+    /// before the first run.
+    #[schema(required = true)]
+    last_check: Option<&'static str>,
+    /// Counted TLS reports of the last 30 days.
+    reports_30d: i64,
+    /// Their success rate (successful / all sessions); null without sessions.
+    #[schema(required = true)]
+    success_rate_30d: Option<f64>,
+}
+
+/// The worst result in stored check results.
+fn worst_check(json: Option<&str>) -> Option<&'static str> {
+    let checks: Vec<Value> = serde_json::from_str(json?).ok()?;
+    let rank = |r: &str| match r {
+        "fail" => 3,
+        "error" => 2,
+        "warn" => 1,
+        _ => 0,
+    };
+    checks
+        .iter()
+        .filter_map(|c| c["result"].as_str())
+        .max_by_key(|r| rank(r))
+        .map(|r| match r {
+            "fail" => "fail",
+            "error" => "error",
+            "warn" => "warn",
+            _ => "pass",
+        })
+}
+
 /// A page of domains.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DomainPage {
     /// Domains in name order.
-    items: Vec<DomainView>,
+    items: Vec<DomainListItem>,
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(required = true)]
     next_cursor: Option<String>,
@@ -223,6 +263,10 @@ pub(crate) fn domain_view(
     d: &Domain,
     latest: Option<&PolicyVersion>,
 ) -> DomainView {
+    domain_view_with_mode(state, d, latest.map(|v| v.policy.mode().as_str()))
+}
+
+fn domain_view_with_mode(state: &AppState, d: &Domain, mode: Option<&'static str>) -> DomainView {
     let records = record_list(state, d);
     DomainView {
         name: d.name.as_str().to_owned(),
@@ -230,7 +274,7 @@ pub(crate) fn domain_view(
         label: d.label.as_str().to_owned(),
         state: d.state.as_str(),
         ownership: d.ownership.as_str(),
-        mode: latest.map(|v| v.policy.mode().as_str()),
+        mode,
         created_at: d.created_at.unix_timestamp(),
         state_changed_at: d.state_changed_at.unix_timestamp(),
         serve_until: d.serve_until.map(|t| t.unix_timestamp()),
@@ -294,11 +338,31 @@ async fn list(
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let store = &state.inner.store;
     let domains = store.list_domains(&access.tenant, &filter, limit).await?;
-    let mut items = Vec::with_capacity(domains.len());
-    for d in &domains {
-        let latest = store.latest_policy_version(&d.id).await?;
-        items.push(domain_view(&state, d, latest.as_ref()));
-    }
+    let today = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(86_400);
+    let ids: Vec<_> = domains.iter().map(|d| d.id.clone()).collect();
+    let overviews = store.domain_overviews(&ids, today - 29).await?;
+    let items = domains
+        .iter()
+        .map(|d| {
+            let o = overviews.get(d.id.as_str()).cloned().unwrap_or_default();
+            let mode = o
+                .mode
+                .as_deref()
+                .and_then(|m| m.parse::<Mode>().ok())
+                .map(|m| m.as_str());
+            let all = o.successful_sessions.saturating_add(o.failed_sessions);
+            DomainListItem {
+                domain: domain_view_with_mode(&state, d, mode),
+                certificate_not_after: o.certificate_not_after.map(|t| t.unix_timestamp()),
+                last_check: worst_check(d.last_checks.as_deref()),
+                reports_30d: o.reports,
+                // Session counts stay far below 2^53; the ratio is for display.
+                success_rate_30d: (all > 0).then(|| o.successful_sessions as f64 / all as f64),
+            }
+        })
+        .collect();
     let next = if i64::try_from(domains.len()).unwrap_or(0) == limit {
         domains.last().map(|d| d.name.as_str().to_owned())
     } else {

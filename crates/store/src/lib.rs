@@ -21,6 +21,7 @@ mod fetches;
 mod ids;
 mod jobs;
 mod nodes;
+mod overview;
 mod policies;
 mod report_ingest;
 mod reports;
@@ -44,6 +45,7 @@ pub use fetches::{MAX_NETWORKS_PER_DAY, PolicyFetches};
 pub use ids::{DomainId, TenantId, UserId};
 pub use jobs::Job;
 pub use nodes::Node;
+pub use overview::DomainOverview;
 pub use policies::{PolicyVersion, VersionOutcome};
 pub use report_ingest::{IngestError, Ingested, Submission, Transport, essence};
 pub use reports::{

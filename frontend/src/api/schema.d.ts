@@ -882,10 +882,33 @@ export interface components {
             /** @description The verifier's latest check results (any JSON); null until checks ran. */
             checks: unknown;
         };
+        /** @description A domain as listed: the registration and what a list shows beside it. */
+        DomainListItem: components["schemas"]["DomainView"] & {
+            /**
+             * Format: int64
+             * @description When the served certificate expires (Unix seconds); null without a valid one.
+             */
+            certificate_not_after: number | null;
+            /**
+             * @description The worst result of the latest checks (`pass`, `warn`, `fail`, `error`); null
+             *     before the first run.
+             */
+            last_check: string | null;
+            /**
+             * Format: int64
+             * @description Counted TLS reports of the last 30 days.
+             */
+            reports_30d: number;
+            /**
+             * Format: double
+             * @description Their success rate (successful / all sessions); null without sessions.
+             */
+            success_rate_30d: number | null;
+        };
         /** @description A page of domains. */
         DomainPage: {
             /** @description Domains in name order. */
-            items: components["schemas"]["DomainView"][];
+            items: components["schemas"]["DomainListItem"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };

@@ -4,7 +4,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
 import { DOMAIN_STATES, tenantPath, type DomainPage } from '../api/types';
-import { formatTime } from '../format';
+import { formatDate, formatTime } from '../format';
 import { Empty, ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
 import { PageTitle } from '../components/Layout';
 import { useTenantRole } from '../hooks';
@@ -20,6 +20,18 @@ export function listQuery(q: string, state: string, cursor: string | null, limit
   if (cursor) p.set('cursor', cursor);
   p.set('limit', String(limit));
   return p.toString();
+}
+
+/** The list's report column: the 30-day success rate and how many reports it rests on. */
+export function successCell(
+  rate: number | null,
+  reports: number,
+  lang: string,
+  t: (key: string, opts?: Record<string, unknown>) => string,
+): string {
+  if (reports === 0 || rate === null) return t('domains.noReports');
+  const pct = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 }).format(rate);
+  return `${pct} · ${t('domains.reportCount', { count: reports })}`;
 }
 
 export function DomainsPage() {
@@ -119,6 +131,9 @@ export function DomainsPage() {
                 <th scope="col">{t('domains.name')}</th>
                 <th scope="col">{t('domains.state')}</th>
                 <th scope="col">{t('domains.mode')}</th>
+                <th scope="col">{t('domains.checks')}</th>
+                <th scope="col" className="col-wide">{t('domains.certificate')}</th>
+                <th scope="col" className="col-wide">{t('domains.reports')}</th>
                 <th scope="col" className="col-wide">{t('domains.since')}</th>
               </tr>
             </thead>
@@ -131,6 +146,13 @@ export function DomainsPage() {
                   </th>
                   <td><StateBadge state={d.state} /></td>
                   <td><ModeBadge mode={d.mode} /></td>
+                  <td>{d.last_check ? t(`checks.result.${d.last_check}`) : '—'}</td>
+                  <td className="col-wide muted">
+                    {d.certificate_not_after ? formatDate(d.certificate_not_after, i18n.language) : t('domains.noCertificate')}
+                  </td>
+                  <td className="col-wide">
+                    {successCell(d.success_rate_30d, d.reports_30d, i18n.language, t)}
+                  </td>
                   <td className="col-wide muted">{formatTime(d.state_changed_at, i18n.language)}</td>
                 </tr>
               ))}

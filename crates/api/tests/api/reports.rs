@@ -267,6 +267,17 @@ async fn report_detail_raw_export_and_settings(server: &TestServer) {
         .collect();
     assert_eq!(failing, ["tlsrpt_failures"], "{refused}");
 
+    // The domain list shows the recent report totals beside the domain.
+    let domains_path = path.split("/example.org/").next().unwrap().to_owned();
+    let (_, list) = c.get(&domains_path).await;
+    let item = &list["items"][0];
+    assert_eq!(item["name"], "example.org", "{list}");
+    assert_eq!(item["reports_30d"], 1, "{list}");
+    let rate = item["success_rate_30d"].as_f64().unwrap();
+    assert!((rate - 40.0 / 42.0).abs() < 1e-9, "{list}");
+    assert!(item["certificate_not_after"].is_null());
+    assert_eq!(item["mode"], "testing");
+
     // The tenant-wide summary, per domain.
     let tenant_path = path.split("/domains/").next().unwrap().to_owned();
     let (s, t) = c
