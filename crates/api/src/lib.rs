@@ -18,6 +18,7 @@ mod fetches;
 mod health;
 mod json;
 mod metrics;
+mod mx;
 mod openapi;
 pub mod password;
 mod policy;
@@ -176,6 +177,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(reports::routes())
         .merge(checks::routes())
         .merge(certificate::routes())
+        .merge(mx::routes())
         .merge(policy::routes())
         .merge(audit::routes())
         .merge(webhooks::routes())

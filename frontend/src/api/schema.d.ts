@@ -466,6 +466,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/domains/{name}/mx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Looks up the domain's MX hosts now and matches each against the newest policy's `mx`
+         *     patterns (RFC 8461 §4.1: `*.` covers exactly one leftmost label).
+         */
+        get: operations["getMxCoverage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/domains/{name}/policy": {
         parameters: {
             query?: never;
@@ -1074,6 +1094,32 @@ export interface components {
             tenant: components["schemas"]["TenantRef"];
             /** @description `owner`, `admin`, `editor` or `viewer`. */
             role: string;
+        };
+        /** @description The domain's MX hosts against its newest policy. */
+        MxCoverage: {
+            /** @description `found`, `null_mx`, `no_mx` or `error`. */
+            status: string;
+            /** @description The MX hosts, by preference. */
+            hosts: components["schemas"]["MxCoverageHost"][];
+            /** @description Patterns of the newest policy that match no current MX host. */
+            unused_patterns: string[];
+            /** @description What went wrong or what the status means; absent when `found`. */
+            explanation?: string;
+        };
+        /** @description One MX host and the pattern that covers it. */
+        MxCoverageHost: {
+            /**
+             * Format: int32
+             * @description The MX preference.
+             */
+            preference: number;
+            /** @description The host, A-label form. */
+            host: string;
+            /**
+             * @description The newest policy's first `mx` pattern matching it; null when none does (senders
+             *     enforcing the policy would not deliver to it).
+             */
+            covered_by: string | null;
         };
         /** @description What MX discovery found when the domain was added. */
         MxDiscovery: {
@@ -2908,6 +2954,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CertificateStatus"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getMxCoverage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The MX hosts and their coverage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MxCoverage"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -231,6 +231,18 @@ async fn policy_versions_and_mode_switch(server: &TestServer) {
         "example.net",
         &[(10, "mx1.example.net"), (30, "backup.other.example")],
     );
+    let (status, cover) = owner.get(&format!("{base}/example.net/mx")).await;
+    assert_eq!(status, StatusCode::OK, "{cover}");
+    assert_eq!(cover["status"], "found");
+    assert_eq!(
+        cover["hosts"],
+        json!([
+            {"preference": 10, "host": "mx1.example.net", "covered_by": "*.example.net"},
+            {"preference": 30, "host": "backup.other.example", "covered_by": null}
+        ]),
+        "{cover}"
+    );
+    assert_eq!(cover["unused_patterns"], json!([]));
     let (status, refused) = owner
         .put(
             &p,

@@ -188,6 +188,7 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
             format!("{bb}/domains/victim.example/certificate"),
             None,
         ),
+        (Method::GET, format!("{bb}/domains/victim.example/mx"), None),
         (
             Method::GET,
             format!("{bb}/domains/victim.example/reports/{b_report}"),
