@@ -47,8 +47,8 @@ impl Seen {
     }
 }
 
-/// The path of `mta-sts-query`, installing it first if needed.
-fn query_tool() -> &'static Path {
+/// The path of `mta-sts-query`, installing it first if needed (once per test run).
+pub(crate) fn query_tool() -> &'static Path {
     static TOOL: OnceLock<PathBuf> = OnceLock::new();
     TOOL.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mta-sts-client.sh");

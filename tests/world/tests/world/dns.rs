@@ -37,12 +37,11 @@ pub(crate) async fn ask(
     ))
 }
 
-/// The texts of the TXT records at `name` (empty when there are none or nothing answered).
-pub(crate) async fn txt(server: SocketAddr, name: &str) -> Vec<String> {
-    let Some((_, answers)) = ask(server, name, RecordType::TXT).await else {
-        return Vec::new();
-    };
-    answers
+/// The texts of the TXT records at `name` (empty when there are none), or `None` when
+/// nothing answered.
+pub(crate) async fn txt(server: SocketAddr, name: &str) -> Option<Vec<String>> {
+    let (_, answers) = ask(server, name, RecordType::TXT).await?;
+    let texts = answers
         .iter()
         .filter_map(|d| match d {
             RData::TXT(t) => Some(
@@ -53,5 +52,6 @@ pub(crate) async fn txt(server: SocketAddr, name: &str) -> Vec<String> {
             ),
             _ => None,
         })
-        .collect()
+        .collect();
+    Some(texts)
 }

@@ -18,7 +18,8 @@ const PASSWORD: &str = "violet quarry lantern 42 drift";
 
 /// The `stsd` binary: `STSD_BIN` when set, else built now (once per test run) into the
 /// target directory this test runs from, so that the walk never drives a stale binary.
-fn binary() -> &'static Path {
+/// (Under `cargo test --workspace` it is already fresh and the build is a no-op check.)
+pub(crate) fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("STSD_BIN") {
