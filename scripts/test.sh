@@ -45,6 +45,9 @@ ensure_postgres() {
 }
 
 ensure_postgres
+# The real MTA-STS client of the end-to-end world (tests/world), from PyPI into a venv; the
+# test runs this itself too, but installing here keeps the download out of the test's time.
+./scripts/mta-sts-client.sh >/dev/null
 cargo test --workspace --locked --all-targets "$@"
 # Schema-driven fuzzing of the API against its OpenAPI document (schemathesis).
 ./scripts/fuzz-api.sh
