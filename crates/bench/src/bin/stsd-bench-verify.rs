@@ -57,9 +57,10 @@ async fn main() -> anyhow::Result<()> {
         bail!("--domains must be at least 1");
     }
     let dir = tempfile::tempdir().context("temporary directory")?;
-    let url = args.database_url.clone().unwrap_or_else(|| {
-        format!("sqlite://{}/bench.db?mode=rwc", dir.path().display())
-    });
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()));
     let store = Store::connect(&url).await.context("open the store")?;
     store.migrate().await.context("migrate")?;
     let dns = FakeDns::start().await.context("start the fake DNS")?;
@@ -73,9 +74,15 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         let label = d.label.as_str();
         dns.set_mx(&name, &[(10, &format!("mx.{name}"))]);
-        dns.set_cname(&format!("_mta-sts.{name}"), &format!("{label}.policy.{ZONE}"));
+        dns.set_cname(
+            &format!("_mta-sts.{name}"),
+            &format!("{label}.policy.{ZONE}"),
+        );
         dns.set_cname(&format!("mta-sts.{name}"), &format!("{label}.edge.{ZONE}"));
-        dns.set_cname(&format!("_smtp._tls.{name}"), &format!("{label}.report.{ZONE}"));
+        dns.set_cname(
+            &format!("_smtp._tls.{name}"),
+            &format!("{label}.report.{ZONE}"),
+        );
     }
     println!(
         "registered {} domains in {:.1} s",
@@ -111,7 +118,11 @@ async fn main() -> anyhow::Result<()> {
         ..DomainFilter::default()
     };
     loop {
-        if store.list_domains(&tenant.id, &pending, 1).await?.is_empty() {
+        if store
+            .list_domains(&tenant.id, &pending, 1)
+            .await?
+            .is_empty()
+        {
             break;
         }
         if start.elapsed() > Duration::from_secs(args.timeout) {
