@@ -60,4 +60,22 @@ impl Store {
             .map(|(id, latest)| (DomainId::from_raw(id), latest))
             .collect())
     }
+
+    /// Live versions whose id DNS does not announce yet by the store's record: the
+    /// registration, the version, the change-feed position at which it went live and when.
+    pub async fn versions_awaiting_dns(&self) -> Result<Vec<(DomainId, String, i64, i64)>> {
+        let rows: Vec<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT d.id, d.live_version_id, pv.live_seq, pv.published_at
+             FROM domains d JOIN policy_versions pv ON pv.id = d.live_version_id
+             WHERE d.state IN ('active', 'degraded', 'offboarding')
+               AND (d.dns_version_id IS NULL OR d.dns_version_id <> d.live_version_id)
+             ORDER BY d.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, v, seq, at)| Some((DomainId::from_raw(id), v, seq?, at?)))
+            .collect())
+    }
 }

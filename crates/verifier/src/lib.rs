@@ -26,7 +26,7 @@ pub use alerts::{AlertConfig, run_alerts, signature};
 pub use check::{CheckName, CheckResult, Outcome, outcome_of};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
-pub use publisher::publish_pending;
+pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};
 pub use smtp_probe::MxProbe;
 pub use state::{DEFAULT_GRACE_PERIOD, Decision, next_check_in, next_state};
 pub use verify::check_now;

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 use crate::config::VerifierConfig;
 use crate::error::VerifyError;
-use crate::publisher::publish_pending;
+use crate::publisher::{publish_pending, record_dns_switches};
 use crate::state::next_check_in;
 use crate::verify::verify_domain;
 
@@ -88,6 +88,9 @@ pub async fn run_worker(store: Store, cfg: VerifierConfig) {
         }
         if let Err(err) = publish_pending(&store).await {
             tracing::warn!(error = %err, "publisher step failed");
+        }
+        if let Err(err) = record_dns_switches(&store).await {
+            tracing::warn!(error = %err, "recording DNS switches failed");
         }
         tokio::time::sleep(cfg.poll_interval).await;
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use stsd_store::{Domain, DomainState, Ownership, VERIFY_JOB_KIND};
-use stsd_verifier::{publish_pending, run_worker, schedule_all};
+use stsd_verifier::{publish_pending, record_dns_switches, run_worker, schedule_all};
 
 use crate::world::World;
 
@@ -250,4 +250,65 @@ async fn offboarding_ends_in_removal_on_sqlite() {
 #[tokio::test]
 async fn offboarding_ends_in_removal_on_postgres() {
     offboarding_ends_in_removal(World::postgres().await).await;
+}
+
+/// "Policy before id", recorded: DNS counts as switched to a live version only once every
+/// live edge's heartbeat reports a snapshot at or after the position where it went live; a
+/// lagging edge holds the record back.
+async fn dns_switch_waits_for_the_slowest_edge(w: World) {
+    let d = w.domain("edge.example", Ownership::Cname).await;
+    let d = w
+        .force_state(&d, &[DomainState::Verified, DomainState::Active])
+        .await;
+    w.add_certificate(&d).await;
+    let v1 = w.save_policy(&d, &["mx.edge.example"]).await;
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
+    let live_seq = w.store.latest_change_seq().await.unwrap();
+    let started = time::OffsetDateTime::now_utc();
+    // Two edges: one has applied the change, one lags behind.
+    w.store
+        .heartbeat("edge-a", "edge,dns", "t", live_seq, started)
+        .await
+        .unwrap();
+    w.store
+        .heartbeat("edge-b", "edge,dns", "t", live_seq - 1, started)
+        .await
+        .unwrap();
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 0);
+    let dns = |w: &World| {
+        let store = w.store.clone();
+        let id = d.id.clone();
+        async move {
+            store
+                .domain_by_id(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .dns_version_id
+        }
+    };
+    assert_eq!(dns(&w).await, None);
+    // The lagging edge catches up: now DNS is recorded as switched, with its time.
+    w.store
+        .heartbeat("edge-b", "edge,dns", "t", live_seq, started)
+        .await
+        .unwrap();
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 1);
+    assert_eq!(dns(&w).await, Some(v1.clone()));
+    let versions = w.store.policy_versions(&d.id).await.unwrap();
+    let v = versions.iter().find(|v| v.id == v1).unwrap();
+    assert!(v.published_at.is_some() && v.dns_at.is_some());
+    assert!(v.dns_at >= v.published_at);
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 0);
+    w.close().await;
+}
+
+#[tokio::test]
+async fn dns_switch_waits_for_the_slowest_edge_on_sqlite() {
+    dns_switch_waits_for_the_slowest_edge(World::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn dns_switch_waits_for_the_slowest_edge_on_postgres() {
+    dns_switch_waits_for_the_slowest_edge(World::postgres().await).await;
 }
