@@ -47,7 +47,7 @@ while [[ $# -gt 0 ]]; do
         --workdir) WORK=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --keep-corpus) KEEP_CORPUS=1; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -71,8 +71,11 @@ die() { echo "error: $*" >&2; exit 1; }
 
 # --- cleanup: stop what this script started, drop its database -------------------------------
 STSD_PID=
+CHILD=
 DB_CREATED=0
 cleanup() {
+    trap '' INT TERM  # a second Ctrl-C must not cut the cleanup short
+    if [[ -n $CHILD ]]; then kill -TERM "$CHILD" 2>/dev/null || true; fi
     if [[ -n $STSD_PID ]] && kill -0 "$STSD_PID" 2>/dev/null; then
         kill -TERM "$STSD_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$STSD_PID" 2>/dev/null || break; sleep 0.1; done
@@ -86,6 +89,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Runs a long step in the background and waits for it, so that a signal to this script stops
+# at once (bash runs a trap only when the foreground command it waits for has ended).
+run() { # output-file command...
+    local out=$1 rc=0
+    shift
+    "$@" > "$out" &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=
+    return "$rc"
+}
 
 # --- tools -----------------------------------------------------------------------------------
 for tool in psql pg_isready pg_ctlcluster curl jq python3 taskset; do
@@ -224,10 +239,11 @@ proc_ticks "$STSD_PID" > "$WORK/cpu-stsd-0"
 proc_ticks $(backends) > "$WORK/cpu-pg-0"
 MACHINE_0=$(machine_ticks)
 log "posting $REPORTS reports over HTTPS, concurrency $CONCURRENCY"
-timeout "$POST_TIMEOUT" "$BIN/stsd-bench-reports" post --edge "127.0.0.1:$HTTPS" --host "$HOST" \
-    --root "$WORK/root.pem" --labels "$WORK/labels.txt" --dir "$WORK/corpus" \
-    --concurrency "$CONCURRENCY" | tee "$WORK/post.txt" >&2 \
-    || { tail -20 "$WORK/stsd.log" >&2; die "posting failed (see above)"; }
+run "$WORK/post.txt" timeout "$POST_TIMEOUT" "$BIN/stsd-bench-reports" post \
+    --edge "127.0.0.1:$HTTPS" --host "$HOST" --root "$WORK/root.pem" \
+    --labels "$WORK/labels.txt" --dir "$WORK/corpus" --concurrency "$CONCURRENCY" \
+    || { cat "$WORK/post.txt" >&2; tail -20 "$WORK/stsd.log" >&2; die "posting failed (see above)"; }
+cat "$WORK/post.txt" >&2
 MACHINE_1=$(machine_ticks)
 proc_ticks "$STSD_PID" > "$WORK/cpu-stsd-1"
 proc_ticks $(backends) > "$WORK/cpu-pg-1"
@@ -285,8 +301,9 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import parsedmarc' 2>
 fi
 CPU=$(($(nproc) - 1))
 log "parsing the same $REPORTS files in memory, one thread each, on CPU $CPU"
-timeout 1200 taskset -c "$CPU" "$BIN/stsd-bench-reports" parse --dir "$WORK/corpus" \
-    | tee -a "$RESULTS" >&2
+run "$WORK/parse-stsd.txt" timeout 1200 taskset -c "$CPU" "$BIN/stsd-bench-reports" parse \
+    --dir "$WORK/corpus"
+tee -a "$RESULTS" < "$WORK/parse-stsd.txt" >&2
 cat > "$WORK/parsedmarc-bench.py" <<'EOF'
 # Times parsedmarc on the corpus files held in memory (gzip bytes, as stsd gets them):
 #   direct: parsedmarc.extract_report(gz) (gunzip + decode) + parse_smtp_tls_report_json(text),
@@ -340,8 +357,9 @@ print(f"RESULT label=parsedmarc-parse files={len(files)} rounds=3 rps={statistic
       f"parse_report_file_rps={file_rate:.0f} parse_report_file_cpu_rps={file_cpu_rate:.0f} "
       f"version={parsedmarc.__version__}")
 EOF
-timeout 1800 taskset -c "$CPU" "$VENV/bin/python" "$WORK/parsedmarc-bench.py" "$WORK/corpus" \
-    | tee -a "$RESULTS" >&2
+run "$WORK/parse-parsedmarc.txt" timeout 1800 taskset -c "$CPU" "$VENV/bin/python" \
+    "$WORK/parsedmarc-bench.py" "$WORK/corpus"
+tee -a "$RESULTS" < "$WORK/parse-parsedmarc.txt" >&2
 
 # --- report ------------------------------------------------------------------------------------
 field() { awk -v l="label=$1" -v k="$2" '$2 == l { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$RESULTS" | tail -1; }
