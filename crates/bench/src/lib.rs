@@ -1,9 +1,13 @@
 //! Shared helpers of the benchmark binaries (`stsd-bench-seed`, `stsd-bench-serve`,
-//! `stsd-bench-load`): reading process CPU time and memory from `/proc`.
+//! `stsd-bench-load`, `stsd-bench-reports`): reading process CPU time and memory from
+//! `/proc`, and the generated TLS report corpus ([`corpus`]).
 //!
-//! The benchmark itself is `bench/edge-dns.sh`; see its header for what it measures.
+//! The benchmarks themselves are `bench/edge-dns.sh` and `bench/reports.sh`; see their
+//! headers for what they measure.
 
 use std::fs;
+
+pub mod corpus;
 
 use anyhow::{Context, anyhow};
 
