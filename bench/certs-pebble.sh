@@ -81,7 +81,8 @@ for b in stsd stsd-bench-certs; do
 done
 
 mkdir -p "$WORK"
-rm -f "$WORK"/{stsd.log,pebble.log,memory.csv,report.txt}
+rm -f "$WORK"/{stsd.log,pebble.log,memory.csv,bench.log}
+: > "$WORK/report.txt"
 
 log "issuing $DOMAINS certificates from Pebble through stsd serve ($DATABASE); work directory $WORK"
 # The binary gives up on its own after --timeout; the outer limit only catches a hang in

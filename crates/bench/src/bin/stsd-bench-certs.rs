@@ -95,6 +95,9 @@ struct Args {
     /// Interval of the memory and CPU samples, in milliseconds.
     #[arg(long, default_value_t = 500)]
     sample_ms: u64,
+    /// Interval of the domain-list polls (each lists every domain), in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    poll_ms: u64,
     /// Clock ticks per second of /proc times (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
@@ -599,7 +602,8 @@ struct Run {
     register_s: f64,
     checks_s: f64,
     checks_fresh: usize,
-    first_active_s: Option<f64>,
+    /// The wall-clock time of the first registration (stsd's log times are compared to it).
+    t0_wall: Option<OffsetDateTime>,
     all_active_s: Option<f64>,
     active: usize,
     states: HashMap<String, usize>,
@@ -698,6 +702,7 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
 
     // --- the clock starts at the first registration -------------------------------------
     let t0 = Instant::now();
+    result.t0_wall = Some(OffsetDateTime::now_utc());
     let deadline = t0 + Duration::from_secs(args.timeout);
     for name in &names {
         register(&customer, &dns, name).await?;
@@ -739,9 +744,6 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
             *counts.entry(s.clone()).or_default() += 1;
         }
         let active = counts.get("active").copied().unwrap_or(0);
-        if active > 0 && result.first_active_s.is_none() {
-            result.first_active_s = Some(secs(t0.elapsed()));
-        }
         result.active = active;
         result.states = counts;
         if active == names.len() {
@@ -767,7 +769,7 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
             );
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(args.poll_ms.max(100))).await;
     }
     let end_hwm = proc_status_kib(stsd.proc.pid(), "VmHWM")?;
     let end_rss = proc_status_kib(stsd.proc.pid(), "VmRSS")?;
@@ -874,6 +876,13 @@ fn report(
         })
         .collect();
     gaps.sort_by(f64::total_cmp);
+    // The first and the last certificate, in seconds from the first registration.
+    let offset = |at: OffsetDateTime| {
+        r.t0_wall
+            .map_or(0.0, |t0_wall| (at - t0_wall).as_seconds_f64())
+    };
+    let first_issued = issued.first().map_or(-1.0, |e| offset(e.0));
+    let last_issued = issued.last().map_or(-1.0, |e| offset(e.0));
 
     let all = r.all_active_s;
     println!();
@@ -895,10 +904,11 @@ fn report(
         Some(t) => {
             let rate = per_minute(r.domains, t);
             println!(
-                "all {} active after {:.1} s (first after {:.1} s): {:.1} certificates/min, {:.2} s per certificate",
+                "all {} active after {:.1} s (first certificate after {:.1} s, last after {:.1} s): {:.1} certificates/min, {:.2} s per certificate",
                 r.domains,
                 t,
-                r.first_active_s.unwrap_or(0.0),
+                first_issued,
+                last_issued,
                 rate,
                 60.0 / rate.max(0.001)
             );
@@ -943,12 +953,13 @@ fn report(
         println!("  {e}");
     }
     println!(
-        "RESULT domains={} database={} register_s={:.1} checks_s={:.1} first_active_s={:.1} all_active_s={} certs_per_min={} issue_gap_p50_s={:.2} failed_attempts={} peak_rss_mib={:.1} startup_peak_rss_mib={:.1} idle_rss_mib={:.1} mean_rss_mib={:.1} stsd_cpu_s={:.1} pebble_cpu_s={:.1} served_ok={}",
+        "RESULT domains={} database={} register_s={:.1} checks_s={:.1} first_cert_s={:.1} last_cert_s={:.1} all_active_s={} certs_per_min={} issue_gap_p50_s={:.2} failed_attempts={} peak_rss_mib={:.1} startup_peak_rss_mib={:.1} idle_rss_mib={:.1} mean_rss_mib={:.1} stsd_cpu_s={:.1} pebble_cpu_s={:.1} served_ok={}",
         r.domains,
         r.database,
         r.register_s,
         r.checks_s,
-        r.first_active_s.unwrap_or(-1.0),
+        first_issued,
+        last_issued,
         all.map_or_else(|| "timeout".to_owned(), |t| format!("{t:.1}")),
         all.map_or_else(
             || "n/a".to_owned(),
