@@ -200,6 +200,27 @@ pub(crate) struct PolicyChange {
     version: PolicyVersionView,
     /// The readiness checks that ran (for `enforce`); empty otherwise.
     checks: Vec<ReadinessCheck>,
+    /// Advice about the new policy, e.g. raising `max_age` once `enforce` is stable; absent
+    /// when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    suggestion: Option<String>,
+}
+
+/// One week: the `max_age` RFC 8461 §3.2 recommends at least, once a policy is stable.
+const STABLE_MAX_AGE: u32 = 604_800;
+
+/// Advice for a policy just saved: an `enforce` policy with a short `max_age` protects
+/// senders' caches only briefly, so once it has proven itself the cache should be longer.
+fn suggestion(policy: &Policy) -> Option<String> {
+    (policy.mode() == Mode::Enforce && policy.max_age().get() < STABLE_MAX_AGE).then(|| {
+        format!(
+            "max_age is {} seconds; once enforce has run without TLS-RPT failures for a while, \
+             raise it to at least a week ({STABLE_MAX_AGE}) so that senders keep enforcing \
+             between fetches (RFC 8461 §3.2)",
+            policy.max_age().get()
+        )
+    })
 }
 
 /// The readiness checks for serving `policy` in `enforce`: MX coverage (looked up now), MX
@@ -482,6 +503,7 @@ async fn apply(
                 changed: false,
                 version: PolicyVersionView::from(unchanged),
                 checks: Vec::new(),
+                suggestion: suggestion(policy),
             }),
         ));
     }
@@ -510,6 +532,7 @@ async fn apply(
             changed: outcome.created,
             version: PolicyVersionView::from(&outcome.version),
             checks,
+            suggestion: suggestion(policy),
         }),
     ))
 }

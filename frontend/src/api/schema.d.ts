@@ -1148,6 +1148,11 @@ export interface components {
             version: components["schemas"]["PolicyVersionView"];
             /** @description The readiness checks that ran (for `enforce`); empty otherwise. */
             checks: components["schemas"]["ReadinessCheck"][];
+            /**
+             * @description Advice about the new policy, e.g. raising `max_age` once `enforce` is stable; absent
+             *     when there is none.
+             */
+            suggestion?: string;
         };
         /** @description A policy as clients send it. */
         PolicyInput: {

@@ -210,6 +210,10 @@ async fn policy_versions_and_mode_switch(server: &TestServer) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{sw}");
     assert_eq!(sw["version"]["mode"], "enforce");
+    assert!(
+        sw.get("suggestion").is_none(),
+        "a week's max_age needs no advice: {sw}"
+    );
     let results: Vec<(&str, &str)> = sw["checks"]
         .as_array()
         .unwrap()
@@ -505,6 +509,12 @@ async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
         .unwrap();
     let (status, ok) = owner.post(&mode, json!({ "mode": "enforce" })).await;
     assert_eq!(status, StatusCode::CREATED, "{ok}");
+    assert!(
+        ok["suggestion"]
+            .as_str()
+            .is_some_and(|s| s.contains("at least a week")),
+        "the proposed policy's one-day max_age under enforce gets advice: {ok}"
+    );
 }
 
 crate::both_backends!(

@@ -374,6 +374,42 @@ mod tests {
         assert_eq!(report.policy_domain(), Some("cardinalhealth.ca"));
     }
 
+    /// Some reporters zip the report; the first file of the archive is the report.
+    #[test]
+    fn zipped_report_part() {
+        use std::io::Write as _;
+        let mut zip = mail_auth::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        zip.start_file(
+            "report.json",
+            mail_auth::zip::write::SimpleFileOptions::default()
+                .compression_method(mail_auth::zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
+        zip.write_all(REPORT.as_bytes()).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let encoded = base64_lines(&bytes);
+        let m = mail("", "application/zip", "base64", &encoded);
+        let r = extract_report(&m, 1 << 20).unwrap();
+        assert_eq!(r.body, REPORT.as_bytes());
+        // A zip bomb stops at the limit.
+        let big = mail("", "application/zip", "base64", &encoded);
+        assert!(matches!(
+            extract_report(&big, 16),
+            Err(ExtractError::TooLarge(_))
+        ));
+    }
+
+    fn base64_lines(bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+
     #[test]
     fn contact_hosts() {
         assert_eq!(
