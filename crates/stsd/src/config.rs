@@ -59,6 +59,7 @@ struct FileConfig {
     mx_ca_roots: Option<String>,
     mx_smtp_port: Option<u16>,
     webhooks_allow_private: Option<bool>,
+    acme_caa_identities: Option<Vec<String>>,
     acme_contact: Option<String>,
     dashboard_dir: Option<String>,
 }
@@ -112,6 +113,9 @@ pub(crate) struct Config {
     pub(crate) mx_smtp_port: u16,
     /// `STSD_WEBHOOKS_ALLOW_PRIVATE`: accept http:// webhooks and private receivers (false).
     pub(crate) webhooks_allow_private: bool,
+    /// `STSD_ACME_CAA_IDENTITIES`: the CAA issuer domains of the ACME CA (derived for Let's
+    /// Encrypt; empty skips the CAA check).
+    pub(crate) acme_caa_identities: Vec<String>,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
@@ -316,6 +320,23 @@ impl Config {
             },
             None => false,
         };
+        let acme_caa_identities = match src
+            .pick_list("acme_caa_identities", parsed.acme_caa_identities)
+        {
+            Some((items, at)) => {
+                for i in &items {
+                    if DomainName::parse_host(i).is_err() {
+                        return Err(invalid(&at, format!("`{i}` is not a domain name")));
+                    }
+                }
+                items
+                    .iter()
+                    .map(|i| i.trim().to_ascii_lowercase())
+                    .collect()
+            }
+            None if acme_directory.contains("letsencrypt") => vec!["letsencrypt.org".to_owned()],
+            None => Vec::new(),
+        };
         let dashboard_dir = match src.pick("dashboard_dir", parsed.dashboard_dir) {
             Some((v, at)) if !Path::new(v.trim()).join("index.html").is_file() => {
                 return Err(invalid(
@@ -379,6 +400,7 @@ impl Config {
             mx_ca_roots,
             mx_smtp_port,
             webhooks_allow_private,
+            acme_caa_identities,
             acme_contact,
             dashboard_dir,
         })
@@ -406,6 +428,7 @@ impl Config {
             mx_ca_roots: Option<String>,
             mx_smtp_port: u16,
             webhooks_allow_private: bool,
+            acme_caa_identities: Vec<String>,
             acme_contact: Option<&'a str>,
             dashboard_dir: Option<String>,
         }
@@ -436,6 +459,7 @@ impl Config {
             mx_ca_roots: self.mx_ca_roots.as_ref().map(|p| p.display().to_string()),
             mx_smtp_port: self.mx_smtp_port,
             webhooks_allow_private: self.webhooks_allow_private,
+            acme_caa_identities: self.acme_caa_identities.clone(),
             acme_contact: self.acme_contact.as_deref(),
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };

@@ -265,7 +265,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .context("cannot set up the MX STARTTLS check (STSD_MX_CA_ROOTS)")?;
     probe.port = config.mx_smtp_port;
-    let verifier = verifier.with_mx_probe(probe);
+    let mut verifier = verifier.with_mx_probe(probe);
+    verifier.ca_identities = config.acme_caa_identities.clone();
     tasks.push(tokio::spawn(stsd_verifier::run_worker(
         store.clone(),
         verifier,

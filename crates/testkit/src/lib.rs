@@ -31,7 +31,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -127,6 +127,19 @@ impl FakeDns {
             .map(|text| RData::TXT(TXT::from_bytes(text.as_bytes().chunks(TXT_CHUNK).collect())))
             .collect();
         self.replace(name, RecordType::TXT, rdatas);
+    }
+
+    /// Replaces the CAA records at `name` with one `issue` record per entry; an entry `""`
+    /// is the empty issuer (`0 issue ";"`: no CA may issue). An empty slice removes them.
+    pub fn set_caa_issue(&self, name: &str, issuers: &[&str]) {
+        let rdatas = issuers
+            .iter()
+            .map(|issuer| {
+                let name = (!issuer.is_empty()).then(|| parse_target(issuer));
+                RData::CAA(CAA::new_issue(false, name, Vec::new()))
+            })
+            .collect();
+        self.replace(name, RecordType::CAA, rdatas);
     }
 
     /// Makes `name` an alias of `target`, dropping every other record at `name` (a CNAME owns

@@ -19,6 +19,8 @@ pub enum CheckName {
     StsRecord,
     /// Every MX host offers STARTTLS with a certificate valid for its name.
     MxStarttls,
+    /// CAA records do not forbid stsd's CA to issue for `mta-sts.<d>`.
+    Caa,
 }
 
 /// The verdict of one check.

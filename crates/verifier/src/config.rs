@@ -38,6 +38,9 @@ pub struct VerifierConfig {
     /// How MX hosts are probed for STARTTLS; `None` skips that check (the default until
     /// [`VerifierConfig::with_mx_probe`]).
     pub mx_probe: Option<MxProbe>,
+    /// The CAA issuer domains of the CA stsd orders from (`letsencrypt.org`); empty skips
+    /// the CAA check (the local development CA has none).
+    pub ca_identities: Vec<String>,
     dns: Dns,
 }
 
@@ -67,6 +70,7 @@ impl VerifierConfig {
             concurrency: 8,
             worker_id: format!("verifier-{}-{started:x}", std::process::id()),
             mx_probe: None,
+            ca_identities: Vec::new(),
             dns: Dns::new(resolvers, dns_timeout)?,
         })
     }

@@ -125,6 +125,29 @@ impl Dns {
         Ok(found)
     }
 
+    /// The issuer domains of the CAA `issue` records at `name` exactly (a CNAME in front is
+    /// followed by the resolver): `None` per record for the empty issuer (`;`), and
+    /// `Ok(None)` when `name` has no CAA record with the `issue` tag at all.
+    pub(crate) async fn caa_issuers(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<Option<String>>>, LookupFailure> {
+        let data = self.lookup(name, RecordType::CAA).await?;
+        let issuers: Vec<Option<String>> = data
+            .iter()
+            .filter_map(|rdata| match rdata {
+                RData::CAA(caa) if caa.tag.eq_ignore_ascii_case("issue") => Some(
+                    caa.value_as_issue()
+                        .ok()
+                        .and_then(|(name, _)| name)
+                        .map(|n| normalize(&n.to_ascii())),
+                ),
+                _ => None,
+            })
+            .collect();
+        Ok((!issuers.is_empty()).then_some(issuers))
+    }
+
     /// The MX records of `name`.
     pub(crate) async fn mx(&self, name: &str) -> Result<MxAnswer, LookupFailure> {
         let data = self.lookup(name, RecordType::MX).await?;

@@ -63,7 +63,13 @@ pub(crate) async fn verify_domain(
     };
     let previous_checks = domain.last_checks.clone();
     let started = OffsetDateTime::now_utc();
-    let checks = run_all(cfg.dns(), cfg.mx_probe.as_ref(), &subject).await;
+    let checks = run_all(
+        cfg.dns(),
+        cfg.mx_probe.as_ref(),
+        &cfg.ca_identities,
+        &subject,
+    )
+    .await;
     let has_certificate = store.current_certificate(id).await?.is_some();
 
     for _ in 0..TRANSITION_TRIES {

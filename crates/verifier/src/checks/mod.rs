@@ -4,6 +4,7 @@
 //! CNAME checks ask for the CNAME record itself rather than the chased answer, so that they
 //! judge what the customer published and work against an authoritative server.
 
+mod caa;
 mod mta_sts;
 mod mx;
 mod mx_tls;
@@ -87,6 +88,7 @@ fn classify(subject: &Subject<'_>, kind: &str, target: &str) -> Target {
 pub(crate) async fn run_all(
     dns: &Dns,
     probe: Option<&MxProbe>,
+    ca_identities: &[String],
     subject: &Subject<'_>,
 ) -> Vec<CheckResult> {
     let mx_tls = async {
@@ -95,15 +97,24 @@ pub(crate) async fn run_all(
             None => None,
         }
     };
-    let (ownership, mta_sts, tlsrpt, mx, mx_tls) = tokio::join!(
+    let caa = async {
+        if ca_identities.is_empty() {
+            None
+        } else {
+            Some(caa::check(dns, subject, ca_identities).await)
+        }
+    };
+    let (ownership, mta_sts, tlsrpt, mx, mx_tls, caa) = tokio::join!(
         ownership::check(dns, subject),
         mta_sts::check(dns, subject),
         tlsrpt::check(dns, subject),
         mx::check(dns, subject),
         mx_tls,
+        caa,
     );
     let mut checks = vec![ownership, mta_sts, tlsrpt, mx];
     checks.extend(mx_tls);
+    checks.extend(caa);
     // In TXT mode the customer publishes the policy id; elsewhere stsd's DNS does.
     if subject.ownership == Ownership::Txt {
         checks.push(sts_record::check(dns, subject).await);

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use stsd_store::{DomainState, Ownership};
-use stsd_verifier::{CheckName, Outcome};
+use stsd_verifier::{CheckName, CheckResult, Outcome};
 
 use crate::world::{EDGE_V4, World, ZONE, find};
 
@@ -376,5 +376,59 @@ async fn an_unreachable_resolver_gives_errors_within_the_timeout() {
         assert!(c.fix.is_none());
     }
     assert_eq!(w.state(&d).await, DomainState::Pending);
+    w.close().await;
+}
+
+/// CAA: climbs from `mta-sts.<d>` to the first name with `issue` records; stsd's CA must be
+/// among them.
+#[tokio::test]
+async fn caa_must_allow_the_ca() {
+    let w = World::sqlite().await;
+    let mut cfg = w.cfg.clone();
+    cfg.ca_identities = vec!["letsencrypt.org".to_owned()];
+    let caa = |checks: Vec<CheckResult>| {
+        checks
+            .into_iter()
+            .find(|c| c.name == CheckName::Caa)
+            .expect("the CAA check runs when the CA is known")
+    };
+    let d = w.domain("mail.caa.example", Ownership::Cname).await;
+    w.publish_cnames(&d);
+    // No CAA anywhere: any CA may issue.
+    let r = caa(stsd_verifier::check_now(&w.store, &cfg, &d.id)
+        .await
+        .unwrap());
+    assert_eq!(r.result, Outcome::Pass, "{r:?}");
+    // At the parent of the customer's domain, another CA only: found by climbing, fails.
+    w.dns.set_caa_issue("caa.example", &["digicert.com"]);
+    let r = caa(stsd_verifier::check_now(&w.store, &cfg, &d.id)
+        .await
+        .unwrap());
+    assert_eq!(r.result, Outcome::Fail, "{r:?}");
+    assert_eq!(r.record, "caa.example");
+    assert!(
+        r.fix
+            .unwrap()
+            .contains("caa.example. CAA 0 issue \"letsencrypt.org\"")
+    );
+    // The closest set wins: at the domain itself, ours is listed.
+    w.dns
+        .set_caa_issue("mail.caa.example", &["digicert.com", "letsencrypt.org"]);
+    let r = caa(stsd_verifier::check_now(&w.store, &cfg, &d.id)
+        .await
+        .unwrap());
+    assert_eq!(r.result, Outcome::Pass, "{r:?}");
+    assert_eq!(r.record, "mail.caa.example");
+    // The empty issuer forbids everyone.
+    w.dns.set_caa_issue("mail.caa.example", &[""]);
+    let r = caa(stsd_verifier::check_now(&w.store, &cfg, &d.id)
+        .await
+        .unwrap());
+    assert_eq!(r.result, Outcome::Fail, "{r:?}");
+    // Without a known CA identity (the local CA) the check does not run.
+    let checks = stsd_verifier::check_now(&w.store, &w.cfg, &d.id)
+        .await
+        .unwrap();
+    assert!(checks.iter().all(|c| c.name != CheckName::Caa));
     w.close().await;
 }
