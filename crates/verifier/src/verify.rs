@@ -124,20 +124,27 @@ pub(crate) async fn verify_domain(
     Ok(Some((domain, checks)))
 }
 
-/// The names of the failing checks in stored or fresh results.
+/// Whether a result is worth an alert: a failure, or (TXT mode) a published id that
+/// drifted from the live one — senders then cache a stale policy.
+fn alerting(c: &CheckResult) -> bool {
+    c.result == crate::check::Outcome::Fail
+        || (c.name == crate::check::CheckName::StsRecord && c.result == crate::check::Outcome::Warn)
+}
+
+/// The alerting checks in stored or fresh results, as `name:result`.
 fn failing(checks: &[CheckResult]) -> Vec<String> {
     let mut names: Vec<String> = checks
         .iter()
-        .filter(|c| c.result == crate::check::Outcome::Fail)
-        .filter_map(|c| serde_json::to_value(c.name).ok())
-        .filter_map(|v| v.as_str().map(str::to_owned))
+        .filter(|c| alerting(c))
+        .filter_map(|c| serde_json::to_value((c.name, c.result)).ok())
+        .map(|v| v.to_string())
         .collect();
     names.sort();
     names
 }
 
-/// Announces `domain.checks_failing` when the set of failing checks changed to a non-empty
-/// one: a customer hears of a breakage once, not at every check run.
+/// Announces `domain.checks_failing` when the set of failing checks (and TXT-mode id drift)
+/// changed to a non-empty one: a customer hears of a breakage once, not at every check run.
 async fn announce_failures(
     store: &Store,
     domain: &Domain,
@@ -158,7 +165,7 @@ async fn announce_failures(
         "state": domain.state.as_str(),
         "failing": checks
             .iter()
-            .filter(|c| c.result == crate::check::Outcome::Fail)
+            .filter(|c| alerting(c))
             .collect::<Vec<_>>(),
         "at": OffsetDateTime::now_utc().unix_timestamp(),
     });

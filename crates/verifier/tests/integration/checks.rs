@@ -331,6 +331,17 @@ async fn txt_mode_compares_the_published_id_with_the_live_one() {
     assert_eq!(stsd_verifier::publish_pending(&w.store).await.unwrap(), 1);
     let live = w.store.latest_policy_version(&d.id).await.unwrap().unwrap();
     let live_id = live.policy_id.as_str();
+    let hook = w
+        .store
+        .create_webhook(
+            &w.tenant,
+            "https://hooks.example.net/x",
+            &["domain.checks_failing".to_owned()],
+            b"sealed",
+            "k",
+        )
+        .await
+        .unwrap();
 
     w.dns
         .set_txt("_mta-sts.example.com", &["v=STSv1; id=20200101T000000;"]);
@@ -338,6 +349,14 @@ async fn txt_mode_compares_the_published_id_with_the_live_one() {
     assert_eq!(c.result, Outcome::Warn, "{c:#?}");
     let exact = format!("_mta-sts.example.com. TXT \"v=STSv1; id={live_id};\"");
     assert!(c.fix.as_ref().unwrap().contains(&exact), "{c:#?}");
+    // The drift is announced, with the exact record to publish.
+    let sent = w.store.webhook_deliveries(&hook.id, 10).await.unwrap();
+    assert!(
+        sent.iter().any(|d| d.event == "domain.checks_failing"
+            && d.body.contains("sts_record")
+            && d.body.contains(live_id)),
+        "{sent:?}"
+    );
 
     w.dns
         .set_txt("_mta-sts.example.com", &[&format!("v=STSv1; id={live_id}")]);
