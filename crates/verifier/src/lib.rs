@@ -28,6 +28,8 @@ pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
 pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};
 pub use smtp_probe::MxProbe;
-pub use state::{DEFAULT_GRACE_PERIOD, Decision, next_check_in, next_state};
+pub use state::{
+    CertificateHealth, DEFAULT_GRACE_PERIOD, Decision, EXPIRING_WITHIN, next_check_in, next_state,
+};
 pub use verify::check_now;
 pub use worker::{finish_offboarding, run_worker, schedule_all};

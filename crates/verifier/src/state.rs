@@ -22,6 +22,21 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// The registration's certificate, as far as the state machine cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateHealth {
+    /// None is stored (or none is valid).
+    Missing,
+    /// A valid certificate with time left.
+    Valid,
+    /// Valid, but expiring within [`EXPIRING_WITHIN`]: renewals have been failing for weeks.
+    Expiring,
+}
+
+/// A certificate this close to its end of validity has failed to renew since its renewal
+/// point (a third of the lifetime before): the domain is degraded until one is stored.
+pub const EXPIRING_WITHIN: time::Duration = time::Duration::days(10);
+
 /// What the gating checks say together.
 #[derive(Debug, PartialEq, Eq)]
 enum Gate {
@@ -57,7 +72,9 @@ fn gate(checks: &[CheckResult]) -> Gate {
 ///
 /// - `pending` → `verified` once ownership and the `mta-sts` CNAME check out;
 /// - `verified` → `active` when they still do and a certificate is stored;
-/// - `verified`/`active` → `degraded` when either fails;
+/// - `verified`/`active` → `degraded` when either fails, and `active` → `degraded` when the
+///   certificate is about to expire unrenewed (back to `active` once renewed; never
+///   detached for that alone);
 /// - `degraded` → `active` (with a certificate) or `verified` (without) once fixed, and
 ///   → `detached` when still broken `grace` after it became degraded;
 /// - `detached` → `verified` when the customer fixes the records (the certificate is
@@ -68,10 +85,12 @@ pub fn next_state(
     state_changed_at: OffsetDateTime,
     now: OffsetDateTime,
     checks: &[CheckResult],
-    has_certificate: bool,
+    certificate: CertificateHealth,
     grace: Duration,
 ) -> Option<Decision> {
     let decide = |to, reason: String| Some(Decision { to, reason });
+    let has_certificate = certificate != CertificateHealth::Missing;
+    let expiring = certificate == CertificateHealth::Expiring;
     match (state, gate(checks)) {
         (DomainState::Offboarding | DomainState::Removed, _) | (_, Gate::Unknown) => None,
         (DomainState::Pending, Gate::Ok) => decide(
@@ -83,7 +102,13 @@ pub fn next_state(
             DomainState::Active,
             "records check out and a certificate is stored".to_owned(),
         ),
+        (DomainState::Active, Gate::Ok) if expiring => decide(
+            DomainState::Degraded,
+            "the certificate expires within 10 days and could not be renewed".to_owned(),
+        ),
         (DomainState::Verified, Gate::Ok) | (DomainState::Active, Gate::Ok) => None,
+        // Still served while the worker keeps retrying the renewal; not a reason to detach.
+        (DomainState::Degraded, Gate::Ok) if expiring => None,
         (DomainState::Verified | DomainState::Active, Gate::Broken(why)) => {
             decide(DomainState::Degraded, why.join(" "))
         }
@@ -175,6 +200,11 @@ mod tests {
     ) -> Option<DomainState> {
         let since = datetime!(2026-01-01 0:00 UTC);
         let now = since + time::Duration::hours(hours_in_state);
+        let cert = if cert {
+            CertificateHealth::Valid
+        } else {
+            CertificateHealth::Missing
+        };
         next_state(state, since, now, c, cert, GRACE).map(|d| d.to)
     }
 
@@ -240,13 +270,35 @@ mod tests {
             since,
             now,
             &checks(Fail, Fail),
-            true,
+            CertificateHealth::Valid,
             Duration::from_secs(3600),
         );
         assert_eq!(d.map(|d| d.to), Some(Detached));
         // And the reason says why.
-        let d = next_state(Active, since, now, &checks(Fail, Pass), true, GRACE);
+        let d = next_state(
+            Active,
+            since,
+            now,
+            &checks(Fail, Pass),
+            CertificateHealth::Valid,
+            GRACE,
+        );
         assert!(d.is_some_and(|d| d.reason.contains("Ownership Fail")));
+    }
+
+    #[test]
+    fn an_unrenewed_certificate_degrades_but_never_detaches() {
+        let since = datetime!(2026-01-01 0:00 UTC);
+        let at = |hours| since + time::Duration::hours(hours);
+        let ok = checks(Pass, Pass);
+        let step = |state, hours, cert| {
+            next_state(state, since, at(hours), &ok, cert, GRACE).map(|d| d.to)
+        };
+        assert_eq!(step(Active, 1, CertificateHealth::Expiring), Some(Degraded));
+        // Degraded for it, long past the grace period: still served, still degraded.
+        assert_eq!(step(Degraded, 1000, CertificateHealth::Expiring), None);
+        // Renewed: active again.
+        assert_eq!(step(Degraded, 1000, CertificateHealth::Valid), Some(Active));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::check::CheckResult;
 use crate::checks::{Subject, run_all};
 use crate::config::VerifierConfig;
 use crate::error::VerifyError;
-use crate::state::next_state;
+use crate::state::{CertificateHealth, EXPIRING_WITHIN, next_state};
 
 /// How often a transition is retried when another worker moved the domain in between.
 const TRANSITION_TRIES: usize = 3;
@@ -70,7 +70,13 @@ pub(crate) async fn verify_domain(
         &subject,
     )
     .await;
-    let has_certificate = store.current_certificate(id).await?.is_some();
+    let now = OffsetDateTime::now_utc();
+    let certificate = match store.current_certificate(id).await? {
+        Some(c) if c.not_after <= now => CertificateHealth::Missing,
+        Some(c) if c.not_after - now < EXPIRING_WITHIN => CertificateHealth::Expiring,
+        Some(_) => CertificateHealth::Valid,
+        None => CertificateHealth::Missing,
+    };
 
     for _ in 0..TRANSITION_TRIES {
         let Some(decision) = next_state(
@@ -78,7 +84,7 @@ pub(crate) async fn verify_domain(
             domain.state_changed_at,
             OffsetDateTime::now_utc(),
             &checks,
-            has_certificate,
+            certificate,
             cfg.grace_period,
         ) else {
             break;
