@@ -31,10 +31,17 @@ pub struct WorkerConfig {
     pub backoff_cap: Duration,
     /// stsd's own hosts that need a certificate on the edge (`reports.<zone>`).
     pub service_hosts: Vec<String>,
+    /// Orders run at once (each is mostly waiting for the CA).
+    pub concurrency: usize,
+    /// New orders per hour across the account, with a burst of as many: keeps a burst of
+    /// new domains under the CA's limits (Let's Encrypt allows 300 new orders per 3 hours
+    /// per account).
+    pub orders_per_hour: u32,
 }
 
 impl WorkerConfig {
-    /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h.
+    /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h,
+    /// 8 orders at once, 100 new orders per hour.
     pub fn new(owner: impl Into<String>) -> WorkerConfig {
         WorkerConfig {
             owner: owner.into(),
@@ -44,6 +51,8 @@ impl WorkerConfig {
             backoff_base: Duration::from_secs(60),
             backoff_cap: Duration::from_secs(6 * 3600),
             service_hosts: Vec::new(),
+            concurrency: 8,
+            orders_per_hour: 100,
         }
     }
 }
@@ -83,16 +92,30 @@ pub enum Outcome {
     },
 }
 
+/// The account-wide new-order limiter.
+type OrderLimiter = governor::DefaultDirectRateLimiter;
+
+fn order_limiter(per_hour: u32) -> OrderLimiter {
+    let n = std::num::NonZeroU32::new(per_hour).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::direct(governor::Quota::per_hour(n))
+}
+
 /// Runs the worker until the task is dropped: sweeps for work every
-/// [`WorkerConfig::sweep_interval`] and runs due jobs one after the other.
+/// [`WorkerConfig::sweep_interval`] and runs due jobs, up to [`WorkerConfig::concurrency`]
+/// at once, each order first waiting for the account-wide limiter.
 pub async fn run_worker(
     store: Store,
     master: Arc<MasterKey>,
     issuer: Arc<dyn Issuer>,
     config: WorkerConfig,
 ) {
-    tracing::info!(issuer = issuer.name(), owner = %config.owner, "certificate worker started");
+    tracing::info!(issuer = issuer.name(), owner = %config.owner,
+        concurrency = config.concurrency, orders_per_hour = config.orders_per_hour,
+        "certificate worker started");
+    let limiter = Arc::new(order_limiter(config.orders_per_hour));
+    let config = Arc::new(config);
     let mut last_sweep: Option<Instant> = None;
+    let mut running = tokio::task::JoinSet::new();
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= config.sweep_interval) {
             if let Err(e) = schedule_due(&store).await {
@@ -103,18 +126,44 @@ pub async fn run_worker(
             }
             last_sweep = Some(Instant::now());
         }
-        match run_next_service(&store, &master, issuer.as_ref(), &config).await {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "service certificate job failed"),
+        if let Err(e) = run_next_service(&store, &master, issuer.as_ref(), &config).await {
+            tracing::warn!(error = %e, "service certificate job failed");
         }
-        match run_next(&store, &master, issuer.as_ref(), &config).await {
-            // Another job may be due right away.
-            Ok(Some(_)) => {}
-            Ok(None) => tokio::time::sleep(config.idle_poll).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "certificate job failed");
-                tokio::time::sleep(config.idle_poll).await;
+        // Fill the free slots; each task leases its own job, so two never order the same
+        // certificate, and stops when nothing is due.
+        while running.len() < config.concurrency.max(1) {
+            let (store, master, issuer, config, limiter) = (
+                store.clone(),
+                master.clone(),
+                issuer.clone(),
+                config.clone(),
+                limiter.clone(),
+            );
+            running.spawn(async move {
+                run_next_limited(&store, &master, issuer.as_ref(), &config, Some(&limiter)).await
+            });
+        }
+        let mut idle = false;
+        while let Some(done) = running.join_next().await {
+            match done {
+                // Another job may be due right away: refill.
+                Ok(Ok(Some(_))) => break,
+                Ok(Ok(None)) => idle = true,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "certificate job failed");
+                    idle = true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "certificate task ended abnormally");
+                    idle = true;
+                }
             }
+            if running.is_empty() {
+                break;
+            }
+        }
+        if idle && running.is_empty() {
+            tokio::time::sleep(config.idle_poll).await;
         }
     }
 }
@@ -136,6 +185,17 @@ pub async fn run_next(
     master: &MasterKey,
     issuer: &dyn Issuer,
     config: &WorkerConfig,
+) -> Result<Option<Outcome>, CertsError> {
+    run_next_limited(store, master, issuer, config, None).await
+}
+
+/// [`run_next`], waiting for `limiter` before placing an order.
+async fn run_next_limited(
+    store: &Store,
+    master: &MasterKey,
+    issuer: &dyn Issuer,
+    config: &WorkerConfig,
+    limiter: Option<&OrderLimiter>,
 ) -> Result<Option<Outcome>, CertsError> {
     let Some(job) = store
         .lease_job(CERT_JOB_KIND, &config.owner, config.lease)
@@ -163,6 +223,9 @@ pub async fn run_next(
             domain: id,
             renew_at,
         }));
+    }
+    if let Some(limiter) = limiter {
+        limiter.until_ready().await;
     }
     let issued = match issuer.issue(&domain).await {
         Ok(issued) => issued.store(store, master, &domain).await,
@@ -418,6 +481,18 @@ mod tests {
         );
         assert!(!renewal_due(start, end, point - time::Duration::days(5)));
         assert!(renewal_due(start, end, point - time::Duration::days(4)));
+    }
+
+    #[test]
+    fn the_order_limiter_allows_a_burst_then_waits() {
+        let limiter = order_limiter(3);
+        assert!((0..3).all(|_| limiter.check().is_ok()));
+        assert!(
+            limiter.check().is_err(),
+            "the fourth order in the hour waits"
+        );
+        // A zero configuration still lets orders through, one per hour.
+        assert!(order_limiter(0).check().is_ok());
     }
 
     #[test]

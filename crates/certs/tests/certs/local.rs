@@ -366,6 +366,33 @@ async fn worker_loop_certifies_verified_domains(db: TestDatabase) {
         .await;
     let state = w.store.domain_by_id(&d.id).await.unwrap().unwrap().state;
     assert_eq!(state, DomainState::Active);
+    // A burst of new domains is certified by several orders at once.
+    let mut burst = Vec::new();
+    for i in 0..12 {
+        burst.push(w.verified_domain(&format!("d{i}.example.com")).await);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for d in &burst {
+        loop {
+            let state = w.store.domain_by_id(&d.id).await.unwrap().unwrap().state;
+            if state == DomainState::Active {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} stayed {state}",
+                d.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let job = w
+            .store
+            .job_status(stsd_store::CERT_JOB_KIND, d.id.as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.attempts, 0, "{}: no failed or repeated attempt", d.name);
+    }
     task.abort();
     w.finish().await;
 }
