@@ -33,15 +33,15 @@ pub struct WorkerConfig {
     pub service_hosts: Vec<String>,
     /// Orders run at once (each is mostly waiting for the CA).
     pub concurrency: usize,
-    /// New orders per hour across the account, with a burst of as many: keeps a burst of
-    /// new domains under the CA's limits (Let's Encrypt allows 300 new orders per 3 hours
-    /// per account).
+    /// New orders per hour across the account, with a burst of three hours' worth: keeps a
+    /// burst of new domains under the CA's limits (Let's Encrypt allows 300 new orders per
+    /// 3 hours per account).
     pub orders_per_hour: u32,
 }
 
 impl WorkerConfig {
     /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h,
-    /// 8 orders at once, 100 new orders per hour.
+    /// 8 orders at once, 100 new orders per hour (burst 300).
     pub fn new(owner: impl Into<String>) -> WorkerConfig {
         WorkerConfig {
             owner: owner.into(),
@@ -97,7 +97,8 @@ type OrderLimiter = governor::DefaultDirectRateLimiter;
 
 fn order_limiter(per_hour: u32) -> OrderLimiter {
     let n = std::num::NonZeroU32::new(per_hour).unwrap_or(std::num::NonZeroU32::MIN);
-    governor::RateLimiter::direct(governor::Quota::per_hour(n))
+    let burst = n.saturating_mul(std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN));
+    governor::RateLimiter::direct(governor::Quota::per_hour(n).allow_burst(burst))
 }
 
 /// Runs the worker until the task is dropped: sweeps for work every
@@ -486,11 +487,11 @@ mod tests {
     #[test]
     fn the_order_limiter_allows_a_burst_then_waits() {
         let limiter = order_limiter(3);
-        assert!((0..3).all(|_| limiter.check().is_ok()));
         assert!(
-            limiter.check().is_err(),
-            "the fourth order in the hour waits"
+            (0..9).all(|_| limiter.check().is_ok()),
+            "three hours' worth at once"
         );
+        assert!(limiter.check().is_err(), "the tenth order waits");
         // A zero configuration still lets orders through, one per hour.
         assert!(order_limiter(0).check().is_ok());
     }

@@ -60,6 +60,7 @@ struct FileConfig {
     mx_smtp_port: Option<u16>,
     webhooks_allow_private: Option<bool>,
     acme_caa_identities: Option<Vec<String>>,
+    acme_orders_per_hour: Option<u32>,
     acme_contact: Option<String>,
     dashboard_dir: Option<String>,
 }
@@ -116,6 +117,9 @@ pub(crate) struct Config {
     /// `STSD_ACME_CAA_IDENTITIES`: the CAA issuer domains of the ACME CA (derived for Let's
     /// Encrypt; empty skips the CAA check).
     pub(crate) acme_caa_identities: Vec<String>,
+    /// `STSD_ACME_ORDERS_PER_HOUR`: new orders per hour across the account (100, with a
+    /// burst of three hours' worth: Let's Encrypt's 300 per 3 hours).
+    pub(crate) acme_orders_per_hour: u32,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
@@ -337,6 +341,16 @@ impl Config {
             None if acme_directory.contains("letsencrypt") => vec!["letsencrypt.org".to_owned()],
             None => Vec::new(),
         };
+        let acme_orders_per_hour = match src.pick(
+            "acme_orders_per_hour",
+            parsed.acme_orders_per_hour.map(|n| n.to_string()),
+        ) {
+            Some((v, at)) => match v.trim().parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(invalid(&at, format!("`{v}` is not a positive number"))),
+            },
+            None => 100,
+        };
         let dashboard_dir = match src.pick("dashboard_dir", parsed.dashboard_dir) {
             Some((v, at)) if !Path::new(v.trim()).join("index.html").is_file() => {
                 return Err(invalid(
@@ -401,6 +415,7 @@ impl Config {
             mx_smtp_port,
             webhooks_allow_private,
             acme_caa_identities,
+            acme_orders_per_hour,
             acme_contact,
             dashboard_dir,
         })
@@ -429,6 +444,7 @@ impl Config {
             mx_smtp_port: u16,
             webhooks_allow_private: bool,
             acme_caa_identities: Vec<String>,
+            acme_orders_per_hour: u32,
             acme_contact: Option<&'a str>,
             dashboard_dir: Option<String>,
         }
@@ -460,6 +476,7 @@ impl Config {
             mx_smtp_port: self.mx_smtp_port,
             webhooks_allow_private: self.webhooks_allow_private,
             acme_caa_identities: self.acme_caa_identities.clone(),
+            acme_orders_per_hour: self.acme_orders_per_hour,
             acme_contact: self.acme_contact.as_deref(),
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };

@@ -307,6 +307,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         issuer,
         stsd_certs::WorkerConfig {
             service_hosts: vec![reports_host(&config)],
+            orders_per_hour: config.acme_orders_per_hour,
             ..stsd_certs::WorkerConfig::new(node_id())
         },
     )));
