@@ -1,4 +1,5 @@
 import { reportsDe } from './reports.de';
+import { domainDe } from './domain.de';
 import type { Catalogue } from './en';
 
 /** German. */
@@ -346,4 +347,5 @@ export const de: Catalogue = {
   },
   domainTabs: { label: 'Bereiche der Domain', overview: 'Übersicht', reports: 'Berichte' },
   reports: reportsDe,
+  ...domainDe,
 };

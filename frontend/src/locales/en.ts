@@ -1,4 +1,5 @@
 import { reportsEn } from './reports.en';
+import { domainEn } from './domain.en';
 /** English: the reference catalogue; every other language has exactly these keys. */
 export const en = {
   common: {
@@ -344,6 +345,7 @@ export const en = {
   },
   domainTabs: { label: 'Domain sections', overview: 'Overview', reports: 'Reports' },
   reports: reportsEn,
+  ...domainEn,
 };
 
 export type Catalogue = typeof en;

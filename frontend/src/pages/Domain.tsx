@@ -12,6 +12,8 @@ import { DomainTabs } from '../components/DomainTabs';
 import { useMemberEmails, useTenantRole } from '../hooks';
 import { describeActor } from './auditShape';
 import { canWrite } from '../roles';
+import { PolicyEditor } from '../domain/PolicyEditor';
+
 
 /** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
 function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
@@ -122,6 +124,8 @@ export function DomainPage() {
           )}
         </div>
       )}
+
+      {canWrite(role) && d.state !== 'offboarding' && <PolicyEditor tenant={tenant} name={d.name} names={[d.name, d.display_name]} newest={d.policy} role={role} />}
 
       {settingUp ? (
         <>

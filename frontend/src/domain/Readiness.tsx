@@ -1,0 +1,99 @@
+import { useId, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Role } from '../roles';
+import { RESULT_TONE, mayOverride, overrideConfirmed, sortChecks, type ReadinessCheckLike } from './policyLogic';
+
+const CHECK_CLASS: Record<string, string> = { ok: 'check-ok', warn: 'check-warn', bad: 'check-bad', muted: '' };
+
+/** Each readiness check with its result, explanation, the uncovered MX hosts and the fix. */
+export function ReadinessList({ checks }: { checks: readonly ReadinessCheckLike[] }) {
+  const { t } = useTranslation();
+  return (
+    <ul className="checks">
+      {sortChecks(checks).map((c) => {
+        const tone = RESULT_TONE[c.result] ?? 'muted';
+        const fixKey = c.name === 'mx_starttls' && c.result === 'not_run' ? 'mx_starttls_not_run' : c.name;
+        return (
+          <li key={c.name} className={`check ${CHECK_CLASS[tone]}`}>
+            <div className="check-head">
+              <span className={`badge badge-${tone}`}>{t(`enforce.result.${c.result}`, { defaultValue: c.result })}</span>
+              <strong>{t(`enforce.checkName.${c.name}`, { defaultValue: c.name })}</strong>
+            </div>
+            <p>{c.explanation}</p>
+            {c.uncovered && c.uncovered.length > 0 && (
+              <p>
+                {t('enforce.uncovered')} {c.uncovered.map((h) => <code key={h} className="chip">{h}</code>)}
+              </p>
+            )}
+            {tone !== 'ok' && (
+              <p className="fix">
+                <strong>{t('enforce.fixLabel')}</strong> {t(`enforce.fix.${fixKey}`, { defaultValue: '' })}
+              </p>
+            )}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+/**
+ * Enforce despite failing checks: owners and admins only, after typing the domain's name.
+ * Others are told why they cannot.
+ */
+export function OverrideBox({
+  role,
+  name,
+  names,
+  busy,
+  onOverride,
+}: {
+  role: Role | null | undefined;
+  name: string;
+  names: readonly string[];
+  busy: boolean;
+  onOverride: () => void;
+}) {
+  const { t } = useTranslation();
+  const [typed, setTyped] = useState('');
+  const [tried, setTried] = useState(false);
+  const inputId = useId();
+  const errId = useId();
+  if (!mayOverride(role)) return <p className="notice notice-info">{t('enforce.overrideDenied')}</p>;
+  const ok = overrideConfirmed(typed, names);
+  const showError = tried && !ok;
+  return (
+    <form
+      className="override"
+      aria-labelledby={`${inputId}-h`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setTried(true);
+        if (ok) onOverride();
+      }}
+    >
+      <h3 id={`${inputId}-h`}>{t('enforce.overrideTitle')}</h3>
+      <p>{t('enforce.overrideHelp', { role: role ? t(`roles.${role}`) : '' })}</p>
+      <div className={`field${showError ? ' field-invalid' : ''}`}>
+        <label htmlFor={inputId}>{t('enforce.overrideLabel', { name })}</label>
+        <input
+          id={inputId}
+          value={typed}
+          autoComplete="off"
+          spellCheck={false}
+          aria-invalid={showError || undefined}
+          aria-describedby={showError ? errId : undefined}
+          onChange={(e) => setTyped(e.target.value)}
+        />
+        {showError && (
+          <p id={errId} className="field-errors" role="alert">
+            {t('enforce.overrideMismatch', { name })}
+          </p>
+        )}
+      </div>
+      <button type="submit" className="btn btn-danger" disabled={busy}>
+        {t('enforce.override')}
+      </button>
+    </form>
+  );
+}
