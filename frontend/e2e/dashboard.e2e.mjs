@@ -205,6 +205,61 @@ try {
   check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'two versions in the history');
   await shoot('07b-policy-editor');
 
+  step = 'one-click enforce: confirmation, then refused';
+  const modePanel = page.getByRole('region', { name: 'Mode' });
+  await modePanel.getByRole('button', { name: 'Enforce…' }).click();
+  const confirmEnforce = page.getByRole('dialog', { name: `Switch ${domain} to enforce?` });
+  await confirmEnforce.getByText(`only to MX hosts matching these patterns: mx1.${domain}, *.mail.${domain}, mx3.${domain}`).waitFor();
+  check(await page.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement), 'Cancel has focus in the dialog');
+  await shoot('07c-enforce-confirm');
+  allowed.push({ path: '/mode', status: 409 });
+  await confirmEnforce.getByRole('button', { name: 'Run checks and enforce' }).click();
+  const refusedPanel = page.getByRole('region', { name: 'Enforce refused: fix these checks first' });
+  await refusedPanel.waitFor();
+  // Customer DNS refuses every query here: the MX lookup fails, so MX coverage blocks (error),
+  // and the MX hosts were never probed for STARTTLS.
+  const coverageCheck = refusedPanel.getByRole('listitem').filter({ hasText: 'MX coverage' });
+  await coverageCheck.getByText(/could not look up the MX hosts/).waitFor();
+  check((await coverageCheck.locator('.badge').innerText()) === 'Error', `MX coverage: ${await coverageCheck.innerText()}`);
+  await coverageCheck.getByText(/Make sure the domain's DNS answers MX queries/).waitFor();
+  check((await refusedPanel.locator('.check-bad').count()) >= 1, 'at least one blocking check');
+  check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'a refused enforce adds no version');
+  await shoot('07d-enforce-refused');
+
+  step = 'one-click enforce: the owner overrides after typing the name';
+  const typedName = refusedPanel.getByLabel(`Type ${domain} to confirm`);
+  await typedName.fill('not-this.example.org');
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  await refusedPanel.getByText(`The typed name does not match ${domain}.`).waitFor();
+  await typedName.fill(domain);
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  const enforcedText = await modePanel.getByText(/^Enforce is on: version /).innerText();
+  const enforcedVersion = /^Enforce is on: version (\S+) /.exec(enforcedText)?.[1];
+  await modePanel.getByText(/Senders now deliver only over verified TLS/).waitFor();
+  const enforcedRow = page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: enforcedVersion });
+  await enforcedRow.waitFor();
+  check((await enforcedRow.locator('.badge').innerText()) === 'Enforce', `the new version enforces: ${await enforcedRow.innerText()}`);
+  await page.locator('.page-head .badge', { hasText: 'Enforce' }).waitFor();
+  await shoot('07e-enforced');
+
+  step = 'turn off: mode none after a confirmation';
+  await modePanel.getByRole('button', { name: 'Turn off…' }).click();
+  const confirmOff = page.getByRole('dialog', { name: `Turn off MTA-STS for ${domain}?` });
+  await confirmOff.getByRole('button', { name: 'Cancel' }).click();
+  check((await page.getByRole('dialog').count()) === 0, 'Cancel closes the dialog');
+  await modePanel.getByRole('button', { name: 'Turn off…' }).click();
+  await confirmOff.getByRole('button', { name: 'Publish mode none' }).click();
+  const offText = await modePanel.getByText(/^Mode none published as version /).innerText();
+  const offVersion = /version (\S+)\.$/.exec(offText)?.[1];
+  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: offVersion }).waitFor();
+  // Back to testing for the rest of the run.
+  await modePanel.getByRole('button', { name: 'Enforce…' }).waitFor();
+  const back = await page.request.post(`${base}/api/v1/tenants/${page.url().split('/')[4]}/domains/${domain}/mode`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+    data: { mode: 'testing' },
+  });
+  check(back.status() === 201, `back to testing: ${back.status()}`);
+
   step = 'reports: none yet';
   await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
   await heading(domain).waitFor();
@@ -429,6 +484,31 @@ try {
   check(lastUsed !== 'never' && /\d/.test(lastUsed), `last used: ${lastUsed}`);
   check(!(await page.content()).includes(secret), 'the secret is never shown again');
   await shoot('13-tokens-list');
+
+  step = 'remove a domain: offboarding explained first';
+  const leaveDomain = `leave-${domain}`;
+  const addLeave = await page.request.post(`${base}/api/v1/tenants/${tenantId}/domains`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+    data: { name: leaveDomain },
+  });
+  check(addLeave.status() === 201, `add ${leaveDomain}: ${addLeave.status()}`);
+  await page.goto(`${base}/t/${tenantId}/domains/${leaveDomain}`);
+  await heading(leaveDomain).waitFor();
+  await page.getByRole('button', { name: 'Remove domain…' }).click();
+  const confirmRemove = page.getByRole('dialog', { name: `Remove ${leaveDomain} from stsd?` });
+  await confirmRemove.getByText(/serves mode none until every cached copy has expired/).waitFor();
+  await confirmRemove.getByText('Keep the three DNS records until then', { exact: false }).waitFor();
+  await shoot('07f-remove-confirm');
+  await confirmRemove.getByRole('button', { name: 'Start removal' }).click();
+  // Customer DNS answers nothing here, so this domain never went active and its policy was
+  // never served: the API removes it at once (200, no keep_records_until) and the page says
+  // so. A served domain answers 202 with the date to keep the records (see the unit tests).
+  await page.getByText(`${leaveDomain} was removed at once`, { exact: false }).waitFor();
+  await shoot('07g-removed');
+  await page.getByRole('link', { name: 'Back to the domains' }).click();
+  await heading('Domains').waitFor();
+  await page.getByRole('row').filter({ hasText: domain }).first().waitFor();
+  check((await page.getByRole('row').filter({ hasText: leaveDomain }).count()) === 0, 'the removed domain is not listed');
 
   step = 'members: invite a viewer';
   // Members must have an account: the second person signs up first (with their own tenant).

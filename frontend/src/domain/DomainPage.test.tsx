@@ -120,9 +120,106 @@ describe('policy editor', () => {
 
   it('is not shown to viewers', async () => {
     render('viewer');
-    await screen.findByRole('heading', { name: 'Version history' });
+    await screen.findByRole('heading', { name: 'Mode' });
     expect(screen.queryByRole('form', { name: 'Edit policy' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Enforce…' })).toBeNull();
   });
 });
 
+const notReady = () => json(409, {
+  error: {
+    code: 'not_ready',
+    message: 'the readiness checks for enforce failed; fix them or override',
+    details: [
+      { name: 'mx_coverage', result: 'fail', explanation: '1 MX host(s) match no mx pattern', uncovered: ['mx2.backup.example.net'] },
+      { name: 'mx_starttls', result: 'not_run', explanation: 'the MX hosts have not been probed' },
+      { name: 'tlsrpt_failures', result: 'warn', explanation: 'no counted TLS reports' },
+    ],
+  },
+});
+
+describe('one-click enforce', () => {
+  it('confirms, shows each failing check, and lets an owner override after typing the name', async () => {
+    const user = userEvent.setup();
+    let tries = 0;
+    const requests = render('owner', (r) => {
+      if (!r.url.endsWith('/mode')) return undefined;
+      tries += 1;
+      return tries === 1 ? notReady() : json(201, { changed: true, version: version({ version_id: 'v3', mode: 'enforce' }), checks: [] });
+    });
+    await user.click(await screen.findByRole('button', { name: 'Enforce…' }));
+    const dialog = screen.getByRole('dialog', { name: `Switch ${NAME} to enforce?` });
+    expect(within(dialog).getByText(/only to MX hosts matching these patterns: mx1\.example\.com/)).toBeTruthy();
+    await user.click(within(dialog).getByRole('button', { name: 'Run checks and enforce' }));
+
+    const refused = await screen.findByRole('region', { name: 'Enforce refused: fix these checks first' });
+    const items = within(refused).getAllByRole('listitem');
+    expect(items[0]?.textContent).toContain('MX coverage');
+    expect(items[0]?.textContent).toContain('mx2.backup.example.net');
+    expect(items[0]?.textContent).toContain('Add a pattern for each uncovered MX host');
+    expect(items[1]?.textContent).toContain('Not run');
+    expect(requests.filter((r) => r.url.endsWith('/mode'))[0]?.body).toEqual({ mode: 'enforce' });
+
+    const typed = within(refused).getByLabelText(`Type ${NAME} to confirm`);
+    await user.type(typed, 'example.org');
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    expect(within(refused).getByText(`The typed name does not match ${NAME}.`)).toBeTruthy();
+    expect(requests.filter((r) => r.url.endsWith('/mode'))).toHaveLength(1);
+
+    await user.clear(typed);
+    await user.type(typed, 'Example.com');
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    await screen.findByText(/Enforce is on: version v3/);
+    expect(screen.getByText(/Senders now deliver only over verified TLS/)).toBeTruthy();
+    expect(requests.filter((r) => r.url.endsWith('/mode'))[1]?.body).toEqual({ mode: 'enforce', override: true });
+  });
+
+  it('tells an editor that only owners and admins can override', async () => {
+    const user = userEvent.setup();
+    render('editor', (r) => (r.url.endsWith("/mode") ? notReady() : undefined));
+    await user.click(await screen.findByRole('button', { name: 'Enforce…' }));
+    await user.click(screen.getByRole('button', { name: 'Run checks and enforce' }));
+    await screen.findByText(/Only owners and admins can override the checks/);
+    expect(screen.queryByRole('button', { name: 'Enforce anyway' })).toBeNull();
+  });
+
+  it('turns off with a confirmation', async () => {
+    const user = userEvent.setup();
+    const requests = render('editor', (r) =>
+      r.url.endsWith('/mode') ? json(201, { changed: true, version: version({ version_id: 'v4', mode: 'none' }), checks: [] }) : undefined,
+    );
+    await user.click(await screen.findByRole('button', { name: 'Turn off…' }));
+    const dialog = screen.getByRole('dialog', { name: `Turn off MTA-STS for ${NAME}?` });
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    await user.click(screen.getByRole('button', { name: 'Turn off…' }));
+    await user.click(screen.getByRole('button', { name: 'Publish mode none' }));
+    await screen.findByText('Mode none published as version v4.');
+    expect(requests.find((r) => r.url.endsWith('/mode'))?.body).toEqual({ mode: 'none' });
+  });
+
+  it('removes a served domain: explains offboarding, then shows until when the records stay', async () => {
+    const user = userEvent.setup();
+    const until = Date.UTC(2027, 0, 15) / 1000;
+    render('admin', (r) =>
+      r.method === 'DELETE'
+        ? json(202, { ...domain(), state: 'offboarding', serve_until: until, keep_records_until: until, policy: version({ version_id: 'v5', mode: 'none' }) })
+        : undefined,
+    );
+    await user.click(await screen.findByRole('button', { name: 'Remove domain…' }));
+    const dialog = screen.getByRole('dialog', { name: `Remove ${NAME} from stsd?` });
+    expect(within(dialog).getByText(/Keep the three DNS records until then/)).toBeTruthy();
+    await user.click(within(dialog).getByRole('button', { name: 'Start removal' }));
+    await screen.findByText(/Keep the DNS records until Jan 15, 2027/);
+    expect(screen.getByText(/mode none is served as version v5/)).toBeTruthy();
+  });
+
+  it('says so when a never-served domain is removed at once', async () => {
+    const user = userEvent.setup();
+    render('editor', (r) => (r.method === 'DELETE' ? json(200, { ...domain(), state: 'removed' }) : undefined));
+    await user.click(await screen.findByRole('button', { name: 'Remove domain…' }));
+    await user.click(screen.getByRole('button', { name: 'Start removal' }));
+    await screen.findByText(/was removed at once/);
+    expect(screen.getByRole('link', { name: 'Back to the domains' })).toBeTruthy();
+  });
+});

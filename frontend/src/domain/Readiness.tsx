@@ -3,6 +3,13 @@ import { useTranslation } from 'react-i18next';
 import type { Role } from '../roles';
 import { RESULT_TONE, mayOverride, overrideConfirmed, sortChecks, type ReadinessCheckLike } from './policyLogic';
 
+/** The fix to show for a check: a lookup that failed or a probe not run needs something else. */
+function fixFor(c: ReadinessCheckLike): string {
+  if (c.name === 'mx_starttls' && c.result === 'not_run') return 'mx_starttls_not_run';
+  if (c.name === 'mx_coverage' && c.result === 'error') return 'mx_coverage_error';
+  return c.name;
+}
+
 const CHECK_CLASS: Record<string, string> = { ok: 'check-ok', warn: 'check-warn', bad: 'check-bad', muted: '' };
 
 /** Each readiness check with its result, explanation, the uncovered MX hosts and the fix. */
@@ -12,7 +19,7 @@ export function ReadinessList({ checks }: { checks: readonly ReadinessCheckLike[
     <ul className="checks">
       {sortChecks(checks).map((c) => {
         const tone = RESULT_TONE[c.result] ?? 'muted';
-        const fixKey = c.name === 'mx_starttls' && c.result === 'not_run' ? 'mx_starttls_not_run' : c.name;
+        const fixKey = fixFor(c);
         return (
           <li key={c.name} className={`check ${CHECK_CLASS[tone]}`}>
             <div className="check-head">

@@ -82,6 +82,7 @@ export const domainDe: typeof domainEn = {
     fixLabel: 'Lösung:',
     fix: {
       mx_coverage: 'Fügen Sie im Editor für jeden nicht abgedeckten MX-Host ein Muster hinzu oder entfernen Sie MX-Einträge, die keine Mail mehr annehmen.',
+      mx_coverage_error: 'Sorgen Sie dafür, dass das DNS der Domain MX-Anfragen beantwortet (die Abfrage ist gescheitert), und versuchen Sie es dann erneut.',
       mx_starttls: 'Sorgen Sie dafür, dass jeder MX-Host STARTTLS mit einem für seinen Namen gültigen Zertifikat anbietet, und prüfen Sie dann erneut.',
       mx_starttls_not_run: 'Führen Sie die Prüfungen aus (Jetzt prüfen), damit stsd die MX-Hosts testet, und versuchen Sie es dann erneut.',
       tlsrpt_failures: 'Im Tab Berichte stehen Ursache und Lösung der Fehler; schalten Sie Enforce ein, sobald die Berichte sauber sind.',

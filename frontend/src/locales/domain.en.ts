@@ -80,6 +80,7 @@ export const domainEn = {
     fixLabel: 'Fix:',
     fix: {
       mx_coverage: 'Add a pattern for each uncovered MX host in the editor, or remove MX records that no longer receive mail.',
+      mx_coverage_error: 'Make sure the domain\'s DNS answers MX queries (the lookup failed), then try again.',
       mx_starttls: 'Make every MX host offer STARTTLS with a certificate valid for its name, then run the checks again.',
       mx_starttls_not_run: 'Run the checks (Check now) so stsd probes the MX hosts, then try again.',
       tlsrpt_failures: 'Open the Reports tab for the cause of the failures and their fix; enforce once reports are clean.',
