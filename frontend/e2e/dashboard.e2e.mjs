@@ -181,6 +181,11 @@ try {
   await page.getByRole('heading', { name: 'Version history' }).waitFor();
   await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: version.version_id }).waitFor();
   await page.getByText(`*.mail.${domain}`).first().waitFor();
+  // The certificate panel: this domain's records never reached stsd, so no certificate yet.
+  const certPanel = page.getByRole('region', { name: 'Certificate' });
+  await certPanel.getByText(`The HTTPS certificate of mta-sts.${domain}`, { exact: false }).waitFor();
+  await certPanel.getByText('No certificate yet', { exact: false }).waitFor();
+  await certPanel.getByText(/Next renewal|Next attempt/).waitFor();
   await shoot('07-domain-page');
 
   step = 'policy editor: edit mx, a new version';

@@ -3,6 +3,7 @@ import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { json, renderPage, type Recorded } from '../test-utils';
 import { DomainPage } from '../pages/Domain';
+import { daysLeft, expiryTone } from './CertificatePanel';
 
 const NAME = 'example.com';
 const version = (over: Record<string, unknown> = {}) => ({
@@ -223,3 +224,30 @@ describe('one-click enforce', () => {
     expect(screen.getByRole('link', { name: 'Back to the domains' })).toBeTruthy();
   });
 });
+
+describe('certificate', () => {
+  it('shows issuer, validity, next renewal and the last error with attempts', async () => {
+    const now = Date.now() / 1000;
+    render('viewer', undefined, {
+      cert: {
+        host: `mta-sts.${NAME}`,
+        current: { not_before: now - 86400 * 30, not_after: now + 86400 * 60, issuer: "CN=R11, O=Let's Encrypt, C=US", serial: '0a1b' },
+        renewal: { next_attempt_at: now + 3600, attempts: 2, last_error: 'CAA record forbids the CA' },
+      },
+    });
+    const panel = await screen.findByRole('region', { name: 'Certificate' });
+    await within(panel).findByText("CN=R11, O=Let's Encrypt, C=US");
+    expect(within(panel).getByText(/days left/)).toBeTruthy();
+    expect(within(panel).getByText('Next attempt')).toBeTruthy();
+    expect(within(panel).getByText(/failed 2 times/)).toBeTruthy();
+    expect(within(panel).getByText('CAA record forbids the CA')).toBeTruthy();
+  });
+
+  it('rates the time left', () => {
+    expect(daysLeft(86400 * 10, 0)).toBe(10);
+    expect(expiryTone(30)).toBe('ok');
+    expect(expiryTone(14)).toBe('warn');
+    expect(expiryTone(-1)).toBe('bad');
+  });
+});
+

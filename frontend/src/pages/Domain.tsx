@@ -15,6 +15,7 @@ import { describeActor } from './auditShape';
 import { canWrite } from '../roles';
 import { PolicyEditor } from '../domain/PolicyEditor';
 import { ModePanel, RemovalNotice, type LeavingDomain } from '../domain/ModePanel';
+import { CertificatePanel } from '../domain/CertificatePanel';
 
 /** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
 function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
@@ -156,6 +157,8 @@ export function DomainPage() {
         />
       )}
       {canWrite(role) && d.state !== 'offboarding' && <PolicyEditor tenant={tenant} name={d.name} names={[d.name, d.display_name]} newest={d.policy} role={role} />}
+
+      <CertificatePanel tenant={tenant} name={d.name} />
 
       {settingUp ? (
         <>
