@@ -490,6 +490,47 @@ try {
   check(!(await page.content()).includes(secret), 'the secret is never shown again');
   await shoot('13-tokens-list');
 
+  step = 'alerts: a webhook, its secret shown once';
+  await nav.getByRole('link', { name: 'Alerts' }).click();
+  await heading('Alerts').waitFor();
+  await page.getByText('No webhooks yet').waitFor();
+  const hookUrl = page.getByLabel('URL', { exact: true });
+  await hookUrl.fill('http://hooks.example.com/x');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await page.getByText('Use an https:// URL.').waitFor();
+  check((await hookUrl.getAttribute('aria-invalid')) === 'true', 'the URL field is marked invalid');
+  await page.getByRole('checkbox', { name: /All events/ }).uncheck();
+  await page.getByRole('checkbox', { name: /Domain state changed/ }).check();
+  await page.getByRole('checkbox', { name: /Certificate failed/ }).check();
+  await hookUrl.fill('https://hooks.example.com/x');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await page.getByRole('heading', { name: 'Webhook added' }).waitFor();
+  const hookSecret = await page.getByLabel('Signing secret', { exact: true }).inputValue();
+  check(hookSecret.length >= 20, `webhook secret: ${hookSecret}`);
+  await page.getByText('This is the only time the signing secret is shown').waitFor();
+  await page.getByRole('button', { name: 'Copy Signing secret' }).click();
+  await page.getByText('Copied').first().waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === hookSecret, 'the copy button copies the secret');
+  await shoot('25-webhook-created');
+  await page.getByRole('button', { name: 'I have stored it' }).click();
+  const hookCard = page.getByRole('listitem', { name: 'https://hooks.example.com/x' });
+  await hookCard.waitFor();
+  await hookCard.getByText('Domain state changed').waitFor();
+  check(!(await page.content()).includes(hookSecret), 'the secret is gone once dismissed');
+
+  step = 'alerts: a test ping and its delivery';
+  await hookCard.getByRole('button', { name: 'Send test' }).click();
+  await page.getByText('Test queued for https://hooks.example.com/x', { exact: false }).waitFor();
+  const pingRow = hookCard.getByRole('row').filter({ hasText: 'Test' });
+  await pingRow.waitFor();
+  const pingStatus = await pingRow.locator('.badge').innerText();
+  check(['pending', 'delivered', 'failed'].includes(pingStatus), `delivery status: ${pingStatus}`);
+  await shoot('26-alerts');
+  await page.reload();
+  await heading('Alerts').waitFor();
+  await hookCard.waitFor();
+  check(!(await page.content()).includes(hookSecret), 'the secret is never shown again');
+
   step = 'remove a domain: offboarding explained first';
   const leaveDomain = `leave-${domain}`;
   const addLeave = await page.request.post(`${base}/api/v1/tenants/${tenantId}/domains`, {
