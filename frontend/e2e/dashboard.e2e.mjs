@@ -51,6 +51,9 @@ page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('requestfailed', (r) => {
   const error = r.failure()?.errorText ?? '';
   if (error === 'net::ERR_ABORTED' && new URL(r.url()).pathname === '/favicon.svg') return;
+  // The dashboard cancels its own API reads (AbortSignal) when a newer one supersedes them or
+  // the view goes away: the request did not fail, the page no longer wanted it.
+  if (error === 'net::ERR_ABORTED' && r.method() === 'GET' && new URL(r.url()).pathname.startsWith('/api/v1/')) return;
   problems.push(`request failed: ${r.url()} ${error}`);
 });
 
@@ -67,6 +70,27 @@ async function shoot(name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 const heading = (name) => page.getByRole('heading', { level: 1, name });
+
+// Accessibility: axe-core (npm) runs in the page on the main views and in their states (a dialog
+// open, a refusal shown); a serious or critical violation fails the run.
+const axeSource = await readFile(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const axeFindings = [];
+async function axeScan(name) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    // page.addScriptTag inserts an inline <script>, which the dashboard's CSP (script-src 'self')
+    // rightly refuses; evaluated through the DevTools protocol, which CSP does not govern, the
+    // source defines window.axe without weakening the page's policy for the rest of the run.
+    await page.evaluate(`${axeSource}\n;void 0`);
+  }
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } }),
+  );
+  for (const v of result.violations) {
+    const line = `${name}: [${v.impact}] ${v.id}: ${v.help} (${v.nodes.length}×: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')})`;
+    if (v.impact === 'serious' || v.impact === 'critical') axeFindings.push(line);
+    else console.log(`axe (not failing): ${line}`);
+  }
+}
 
 /** A UTC day `n` days before today, `YYYY-MM-DD`. */
 const daysAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
@@ -105,6 +129,7 @@ try {
   const csp = (await page.request.get(base + '/')).headers()['content-security-policy'];
   check(csp?.includes("script-src 'self'"), `CSP header missing: ${csp}`);
   await shoot('01-login');
+  await axeScan('login');
 
   step = 'sign up';
   await page.getByRole('link', { name: 'Sign up' }).click();
@@ -118,6 +143,7 @@ try {
   await page.getByText('No domains yet').waitFor();
   check((await page.getByLabel('Tenant').inputValue()) !== '', 'the tenant switcher shows the tenant');
   await shoot('03-domains-empty');
+  await axeScan('domains-empty');
 
   step = 'add domain: a bad name';
   await page.getByRole('link', { name: 'Add domain' }).first().click();
@@ -146,6 +172,7 @@ try {
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   check(copied.endsWith('.edge.sts.localhost'), `copied ${copied}`);
   await shoot('05-domain-added');
+  await axeScan('domain-added');
 
   step = 'check now';
   await page.getByRole('button', { name: 'Check now' }).click();
@@ -209,6 +236,7 @@ try {
   await editedRow.waitFor();
   check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'two versions in the history');
   await shoot('07b-policy-editor');
+  await axeScan('policy-editor');
 
   step = 'one-click enforce: confirmation, then refused';
   const modePanel = page.getByRole('region', { name: 'Mode' });
@@ -217,6 +245,7 @@ try {
   await confirmEnforce.getByText(`only to MX hosts matching these patterns: mx1.${domain}, *.mail.${domain}, mx3.${domain}`).waitFor();
   check(await page.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement), 'Cancel has focus in the dialog');
   await shoot('07c-enforce-confirm');
+  await axeScan('enforce-dialog');
   allowed.push({ path: '/mode', status: 409 });
   await confirmEnforce.getByRole('button', { name: 'Run checks and enforce' }).click();
   const refusedPanel = page.getByRole('region', { name: 'Enforce refused: fix these checks first' });
@@ -230,6 +259,7 @@ try {
   check((await refusedPanel.locator('.check-bad').count()) >= 1, 'at least one blocking check');
   check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'a refused enforce adds no version');
   await shoot('07d-enforce-refused');
+  await axeScan('enforce-refused');
 
   step = 'one-click enforce: the owner overrides after typing the name';
   const typedName = refusedPanel.getByLabel(`Type ${domain} to confirm`);
@@ -357,6 +387,7 @@ try {
   await page.getByText('10 failed sessions in the last 14 days (97.1% succeeded).').waitFor();
   await page.getByText(/The enforce readiness check looks at these/).waitFor();
   await shoot('21-domain-reports');
+  await axeScan('domain-reports');
 
   step = 'reports: list, filter, detail, raw download';
   const listRows = page.locator('section[aria-labelledby="list-h"] tbody tr');
@@ -405,6 +436,7 @@ try {
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByText('Reports are now kept for 180 days.').waitFor();
   await shoot('23-tenant-reports');
+  await axeScan('tenant-reports');
   await domainRow.getByRole('link', { name: domain }).click();
   await heading(domain).waitFor();
   await page.locator('.stats').waitFor();
@@ -416,6 +448,7 @@ try {
   await row.waitFor();
   check((await row.locator('.badge').count()) >= 2, 'state and mode badges');
   await shoot('08-domains-list');
+  await axeScan('domains-list');
   await page.getByLabel('Search').fill('no-such-name');
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByText('No domains match these filters').waitFor();
@@ -489,6 +522,7 @@ try {
   check(lastUsed !== 'never' && /\d/.test(lastUsed), `last used: ${lastUsed}`);
   check(!(await page.content()).includes(secret), 'the secret is never shown again');
   await shoot('13-tokens-list');
+  await axeScan('tokens');
 
   step = 'alerts: a webhook, its secret shown once';
   await nav.getByRole('link', { name: 'Alerts' }).click();
@@ -512,6 +546,7 @@ try {
   await page.getByText('Copied').first().waitFor();
   check((await page.evaluate(() => navigator.clipboard.readText())) === hookSecret, 'the copy button copies the secret');
   await shoot('25-webhook-created');
+  await axeScan('webhook-secret');
   await page.getByRole('button', { name: 'I have stored it' }).click();
   const hookCard = page.getByRole('listitem', { name: 'https://hooks.example.com/x' });
   await hookCard.waitFor();
@@ -526,6 +561,7 @@ try {
   const pingStatus = await pingRow.locator('.badge').innerText();
   check(['pending', 'delivered', 'failed'].includes(pingStatus), `delivery status: ${pingStatus}`);
   await shoot('26-alerts');
+  await axeScan('alerts');
   await page.reload();
   await heading('Alerts').waitFor();
   await hookCard.waitFor();
@@ -545,6 +581,7 @@ try {
   await confirmRemove.getByText(/serves mode none until every cached copy has expired/).waitFor();
   await confirmRemove.getByText('Keep the three DNS records until then', { exact: false }).waitFor();
   await shoot('07f-remove-confirm');
+  await axeScan('remove-dialog');
   await confirmRemove.getByRole('button', { name: 'Start removal' }).click();
   // Customer DNS answers nothing here, so this domain never went active and its policy was
   // never served: the API removes it at once (200, no keep_records_until) and the page says
@@ -585,6 +622,7 @@ try {
   const ownerRow = page.getByRole('row').filter({ hasText: email });
   check((await ownerRow.getByRole('button').count()) === 0, 'no remove button for the last owner');
   await shoot('14-members');
+  await axeScan('members');
 
   step = 'audit log';
   await nav.getByRole('link', { name: 'Audit log' }).click();
@@ -595,6 +633,7 @@ try {
   const created = page.getByRole('row').filter({ hasText: 'API token created: CI deploy' });
   check((await created.innerText()).includes(email), 'the audit log names who did it');
   await shoot('15-audit');
+  await axeScan('audit');
   await page.getByLabel('Kind of change').selectOption('member');
   await page.getByText(/1 of \d+ loaded entr(y|ies) match/).waitFor();
   check((await page.getByRole('row').count()) === 2, 'the filter leaves the member entry only');
@@ -628,6 +667,7 @@ try {
   // Version authors are named by e-mail, not by user id.
   await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: email }).first().waitFor();
   await shoot('17-viewer-domain');
+  await axeScan('viewer-domain');
   await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
   await page.locator('.stats').waitFor();
   await page.getByRole('heading', { name: 'Sessions by result type' }).waitFor();
@@ -667,12 +707,14 @@ try {
   await shoot('24-reports-de');
   await page.getByLabel('Sprache').selectOption('en');
 
+  check(axeFindings.length === 0, `accessibility (axe-core, serious or critical):\n${axeFindings.join('\n')}`);
   check(problems.length === 0, `browser problems:\n${problems.join('\n')}`);
   console.log(`e2e passed; screenshots in ${shots}`);
 } catch (e) {
   await page.screenshot({ path: `${shots}failure.png`, fullPage: true }).catch(() => {});
   console.error(e instanceof Error ? e.message : e);
   if (problems.length) console.error(problems.join('\n'));
+  if (axeFindings.length) console.error(axeFindings.join('\n'));
   process.exitCode = 1;
 } finally {
   await browser.close();
