@@ -705,6 +705,16 @@ try {
   await page.getByRole('heading', { name: 'Sitzungen nach Ergebnistyp' }).waitFor();
   await page.getByText('Ihr Mailserver hat ein abgelaufenes Zertifikat vorgelegt.').waitFor();
   await shoot('24-reports-de');
+  await page.getByRole('navigation', { name: 'Hauptmenü' }).getByRole('link', { name: 'Alarme' }).click();
+  await heading('Alarme').waitFor();
+  await page.getByText('Nur Inhaber und Admins verwalten Alarme').waitFor();
+  await shoot('27-alerts-viewer-de');
+  await page.goto(`${base}/t/${tenantId}/domains/${domain}`);
+  await heading(domain).waitFor();
+  await page.getByRole('heading', { name: 'Zertifikat' }).waitFor();
+  await page.getByText('Die neueste Version ist im Modus', { exact: false }).waitFor();
+  check((await page.getByRole('button', { name: 'Enforce …' }).count()) === 0, 'viewers get no mode switch');
+  await shoot('28-viewer-domain-de');
   await page.getByLabel('Sprache').selectOption('en');
 
   check(axeFindings.length === 0, `accessibility (axe-core, serious or critical):\n${axeFindings.join('\n')}`);

@@ -135,12 +135,12 @@ export function ModePanel({
               </strong>
             </p>
             <p className="m0">{t('enforce.enforcedSenders')}</p>
-            {outcome.change.checks.some((c) => c.result !== 'pass') && (
-              <>
-                <p className="m0">{t('enforce.warnings')}</p>
-                <ReadinessList checks={outcome.change.checks.filter((c) => c.result !== 'pass')} />
-              </>
-            )}
+          </div>
+        )}
+        {outcome?.kind === 'enforced' && outcome.change.checks.some((c) => c.result !== 'pass') && (
+          <div className="enforce-notes">
+            <p>{t('enforce.warnings')}</p>
+            <ReadinessList checks={outcome.change.checks.filter((c) => c.result !== 'pass')} />
           </div>
         )}
         {outcome?.kind === 'off' && (

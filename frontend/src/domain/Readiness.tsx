@@ -7,6 +7,7 @@ import { RESULT_TONE, mayOverride, overrideConfirmed, sortChecks, type Readiness
 function fixFor(c: ReadinessCheckLike): string {
   if (c.name === 'mx_starttls' && c.result === 'not_run') return 'mx_starttls_not_run';
   if (c.name === 'mx_coverage' && c.result === 'error') return 'mx_coverage_error';
+  if (c.name === 'tlsrpt_failures' && c.result === 'warn') return 'tlsrpt_none';
   return c.name;
 }
 

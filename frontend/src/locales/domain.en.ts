@@ -79,6 +79,7 @@ export const domainEn = {
     result: { pass: 'Pass', warn: 'Warning', fail: 'Fail', error: 'Error', not_run: 'Not run' },
     fixLabel: 'Fix:',
     fix: {
+      tlsrpt_none: 'Keep the _smtp._tls record pointing at stsd and let a few days of reports arrive before enforcing.',
       mx_coverage: 'Add a pattern for each uncovered MX host in the editor, or remove MX records that no longer receive mail.',
       mx_coverage_error: 'Make sure the domain\'s DNS answers MX queries (the lookup failed), then try again.',
       mx_starttls: 'Make every MX host offer STARTTLS with a certificate valid for its name, then run the checks again.',
@@ -91,7 +92,7 @@ export const domainEn = {
     override: 'Enforce anyway',
     overrideMismatch: 'The typed name does not match {{name}}.',
     overrideDenied: 'Only owners and admins can override the checks. Fix them, or ask an owner or admin.',
-    warnings: 'Notes from the readiness checks:',
+    warnings: 'What the readiness checks found (enforce is on regardless):',
     turnOffTitle: 'Turn off MTA-STS for {{name}}?',
     turnOffBody: 'stsd publishes a new version with mode none. Senders stop applying the policy once they fetch it; until then they follow the version they cached (for up to its max age). The records stay in place, so you can switch back any time.',
     turnOffConfirm: 'Publish mode none',
