@@ -1,7 +1,12 @@
 // End-to-end: sign up → add a domain (a bad name first) → the records are shown → checks run →
-// domain page → the domain is in the list → reload keeps the session → log out → log in again →
-// API token created (shown once, then listed, used, last use shown) → a second account invited
-// as viewer → audit log shows the changes → the viewer sees the domain read-only and is refused.
+// domain page (certificate panel) → policy editor: mx edited, the new version in the history →
+// one-click enforce: confirmation, refused with the blocking checks, overridden by the owner after
+// typing the name → turn off → reports → the domain is in the list → reload keeps the session →
+// log out → log in again → API token created (shown once, then listed, used, last use shown)
+// → alerts: a webhook (secret shown once), a test ping and its delivery → a never-served domain
+// removed → a second account invited as viewer → audit log shows the changes → the viewer sees
+// the domain read-only and is refused. axe-core scans the main views (serious or critical
+// findings fail the run).
 // Fails on any browser console error. Screenshots of each page at 1280 and 390 px go to
 // e2e/screenshots/.
 import { mkdir, readFile } from 'node:fs/promises';
