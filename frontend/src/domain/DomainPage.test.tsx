@@ -119,6 +119,33 @@ describe('policy editor', () => {
     expect(requests.some((r) => r.method === 'PUT')).toBe(false);
   });
 
+  it('saving enforce runs the gate: a refusal shows the checks, an admin overrides with the name typed', async () => {
+    const user = userEvent.setup();
+    let puts = 0;
+    const requests = render('admin', (r) => {
+      if (!(r.url.endsWith('/policy') && r.method === 'PUT')) return undefined;
+      puts += 1;
+      return puts === 1
+        ? json(409, {
+            error: {
+              code: 'not_ready',
+              message: 'not ready',
+              details: [{ name: 'mx_coverage', result: 'fail', explanation: '1 MX host(s) match no mx pattern', uncovered: ['mx2.backup.example.net'] }],
+            },
+          })
+        : json(201, { changed: true, version: version({ version_id: 'v9', mode: 'enforce' }), checks: [] });
+    });
+    const editor = await screen.findByRole('form', { name: 'Edit policy' });
+    await user.click(within(editor).getByRole('radio', { name: /^Enforce/ }));
+    await user.click(within(editor).getByRole('button', { name: 'Save as new version' }));
+    const refused = await within(editor).findByRole('region', { name: 'Not saved: enforce is not ready' });
+    expect(within(refused).getByText('mx2.backup.example.net')).toBeTruthy();
+    await user.type(within(refused).getByLabelText(`Type ${NAME} to confirm`), NAME);
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    await within(editor).findByText(/Saved as version v9/);
+    expect(requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { override?: boolean }).override)).toEqual([undefined, true]);
+  });
+
   it('is not shown to viewers', async () => {
     render('viewer');
     await screen.findByRole('heading', { name: 'Mode' });

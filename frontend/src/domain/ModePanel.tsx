@@ -10,7 +10,7 @@ import { ModeBadge } from '../components/common';
 import { Dialog } from '../components/Dialog';
 import { canWrite, type Role } from '../roles';
 import { blocks, readinessChecks, type ReadinessCheckLike } from './policyLogic';
-import { OverrideBox, ReadinessList } from './Readiness';
+import { FocusHeading, OverrideBox, ReadinessList } from './Readiness';
 import { policyKeys } from './PolicyEditor';
 
 type PolicyChange = components['schemas']['PolicyChange'];
@@ -156,7 +156,7 @@ export function ModePanel({
       </div>
       {outcome?.kind === 'refused' && (
         <section className="refused" aria-labelledby="refused-h">
-          <h3 id="refused-h" tabIndex={-1} ref={(el) => el?.focus()} className="focus-target">{t('enforce.refusedTitle')}</h3>
+          <FocusHeading id="refused-h">{t('enforce.refusedTitle')}</FocusHeading>
           <p>{t('enforce.refusedIntro')}</p>
           <ReadinessList checks={outcome.checks} />
           {outcome.checks.some(blocks) && (

@@ -26,7 +26,7 @@ import {
   type Draft,
   type ReadinessCheckLike,
 } from './policyLogic';
-import { OverrideBox, ReadinessList } from './Readiness';
+import { FocusHeading, OverrideBox, ReadinessList } from './Readiness';
 
 type PolicyChange = components['schemas']['PolicyChange'];
 export type MxCoverageAnswer = components['schemas']['MxCoverage'];
@@ -83,7 +83,7 @@ export function PolicyEditor({
   dirtyRef.current = dirty;
   useEffect(() => {
     if (!dirtyRef.current) setDraft(draftFrom(newest));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only a new version id matters here, not a refetched copy of the same version.
   }, [newestId]);
 
   useEffect(() => {
@@ -262,7 +262,7 @@ export function PolicyEditor({
 
       {refused && (
         <section className="refused" aria-labelledby={`${ids}-refused`}>
-          <h3 id={`${ids}-refused`} tabIndex={-1} ref={(el) => el?.focus()} className="focus-target">{t('editor.notReadyTitle')}</h3>
+          <FocusHeading id={`${ids}-refused`}>{t('editor.notReadyTitle')}</FocusHeading>
           <p>{t('enforce.refusedIntro')}</p>
           <ReadinessList checks={refused} />
           <OverrideBox role={role} name={name} names={names} busy={save.isPending} onOverride={() => save.mutate(true)} />

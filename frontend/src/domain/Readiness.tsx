@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Role } from '../roles';
 import { RESULT_TONE, mayOverride, overrideConfirmed, sortChecks, type ReadinessCheckLike } from './policyLogic';
@@ -45,6 +45,17 @@ export function ReadinessList({ checks }: { checks: readonly ReadinessCheckLike[
   );
 }
 
+/** A heading that takes focus once, when it appears (a refusal the user must read). */
+export function FocusHeading({ id, children }: { id: string; children: ReactNode }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <h3 id={id} ref={ref} tabIndex={-1} className="focus-target">
+      {children}
+    </h3>
+  );
+}
+
 /**
  * Enforce despite failing checks: owners and admins only, after typing the domain's name.
  * Others are told why they cannot.
@@ -70,16 +81,13 @@ export function OverrideBox({
   if (!mayOverride(role)) return <p className="notice notice-info">{t('enforce.overrideDenied')}</p>;
   const ok = overrideConfirmed(typed, names);
   const showError = tried && !ok;
+  function confirm() {
+    setTried(true);
+    if (ok) onOverride();
+  }
+  // A group, not a form: it also sits inside the policy editor's form.
   return (
-    <form
-      className="override"
-      aria-labelledby={`${inputId}-h`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        setTried(true);
-        if (ok) onOverride();
-      }}
-    >
+    <div className="override" role="group" aria-labelledby={`${inputId}-h`}>
       <h3 id={`${inputId}-h`}>{t('enforce.overrideTitle')}</h3>
       <p>{t('enforce.overrideHelp', { role: role ? t(`roles.${role}`) : '' })}</p>
       <div className={`field${showError ? ' field-invalid' : ''}`}>
@@ -92,6 +100,12 @@ export function OverrideBox({
           aria-invalid={showError || undefined}
           aria-describedby={showError ? errId : undefined}
           onChange={(e) => setTyped(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              confirm();
+            }
+          }}
         />
         {showError && (
           <p id={errId} className="field-errors" role="alert">
@@ -99,9 +113,9 @@ export function OverrideBox({
           </p>
         )}
       </div>
-      <button type="submit" className="btn btn-danger" disabled={busy}>
+      <button type="button" className="btn btn-danger" disabled={busy} onClick={confirm}>
         {t('enforce.override')}
       </button>
-    </form>
+    </div>
   );
 }
