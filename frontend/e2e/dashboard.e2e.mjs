@@ -1,7 +1,12 @@
 // End-to-end: sign up → add a domain (a bad name first) → the records are shown → checks run →
-// domain page → the domain is in the list → reload keeps the session → log out → log in again →
-// API token created (shown once, then listed, used, last use shown) → a second account invited
-// as viewer → audit log shows the changes → the viewer sees the domain read-only and is refused.
+// domain page (certificate panel) → policy editor: mx edited, the new version in the history →
+// one-click enforce: confirmation, refused with the blocking checks, overridden by the owner after
+// typing the name → turn off → reports → the domain is in the list → reload keeps the session →
+// log out → log in again → API token created (shown once, then listed, used, last use shown)
+// → alerts: a webhook (secret shown once), a test ping and its delivery → a never-served domain
+// removed → a second account invited as viewer → audit log shows the changes → the viewer sees
+// the domain read-only and is refused. axe-core scans the main views (serious or critical
+// findings fail the run).
 // Fails on any browser console error. Screenshots of each page at 1280 and 390 px go to
 // e2e/screenshots/.
 import { mkdir, readFile } from 'node:fs/promises';
@@ -51,6 +56,9 @@ page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('requestfailed', (r) => {
   const error = r.failure()?.errorText ?? '';
   if (error === 'net::ERR_ABORTED' && new URL(r.url()).pathname === '/favicon.svg') return;
+  // The dashboard cancels its own API reads (AbortSignal) when a newer one supersedes them or
+  // the view goes away: the request did not fail, the page no longer wanted it.
+  if (error === 'net::ERR_ABORTED' && r.method() === 'GET' && new URL(r.url()).pathname.startsWith('/api/v1/')) return;
   problems.push(`request failed: ${r.url()} ${error}`);
 });
 
@@ -67,6 +75,27 @@ async function shoot(name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 const heading = (name) => page.getByRole('heading', { level: 1, name });
+
+// Accessibility: axe-core (npm) runs in the page on the main views and in their states (a dialog
+// open, a refusal shown); a serious or critical violation fails the run.
+const axeSource = await readFile(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const axeFindings = [];
+async function axeScan(name) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    // page.addScriptTag inserts an inline <script>, which the dashboard's CSP (script-src 'self')
+    // rightly refuses; evaluated through the DevTools protocol, which CSP does not govern, the
+    // source defines window.axe without weakening the page's policy for the rest of the run.
+    await page.evaluate(`${axeSource}\n;void 0`);
+  }
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } }),
+  );
+  for (const v of result.violations) {
+    const line = `${name}: [${v.impact}] ${v.id}: ${v.help} (${v.nodes.length}×: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')})`;
+    if (v.impact === 'serious' || v.impact === 'critical') axeFindings.push(line);
+    else console.log(`axe (not failing): ${line}`);
+  }
+}
 
 /** A UTC day `n` days before today, `YYYY-MM-DD`. */
 const daysAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
@@ -105,6 +134,7 @@ try {
   const csp = (await page.request.get(base + '/')).headers()['content-security-policy'];
   check(csp?.includes("script-src 'self'"), `CSP header missing: ${csp}`);
   await shoot('01-login');
+  await axeScan('login');
 
   step = 'sign up';
   await page.getByRole('link', { name: 'Sign up' }).click();
@@ -118,6 +148,7 @@ try {
   await page.getByText('No domains yet').waitFor();
   check((await page.getByLabel('Tenant').inputValue()) !== '', 'the tenant switcher shows the tenant');
   await shoot('03-domains-empty');
+  await axeScan('domains-empty');
 
   step = 'add domain: a bad name';
   await page.getByRole('link', { name: 'Add domain' }).first().click();
@@ -146,6 +177,7 @@ try {
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   check(copied.endsWith('.edge.sts.localhost'), `copied ${copied}`);
   await shoot('05-domain-added');
+  await axeScan('domain-added');
 
   step = 'check now';
   await page.getByRole('button', { name: 'Check now' }).click();
@@ -181,7 +213,92 @@ try {
   await page.getByRole('heading', { name: 'Version history' }).waitFor();
   await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: version.version_id }).waitFor();
   await page.getByText(`*.mail.${domain}`).first().waitFor();
+  // The certificate panel: this domain's records never reached stsd, so no certificate yet.
+  const certPanel = page.getByRole('region', { name: 'Certificate' });
+  await certPanel.getByText(`The HTTPS certificate of mta-sts.${domain}`, { exact: false }).waitFor();
+  await certPanel.getByText('No certificate yet', { exact: false }).waitFor();
+  await certPanel.getByText(/Next renewal|Next attempt/).waitFor();
   await shoot('07-domain-page');
+
+  step = 'policy editor: edit mx, a new version';
+  const editor = page.getByRole('form', { name: 'Edit policy' });
+  // Customer DNS answers nothing here: the editor says the MX hosts are unknown.
+  await editor.getByText(/The current MX hosts are not known/).waitFor();
+  await editor.getByRole('button', { name: '+ Add pattern' }).click();
+  const row3 = editor.getByRole('textbox', { name: 'MX pattern 3' });
+  check(await row3.evaluate((el) => el === document.activeElement), 'the new row has focus');
+  await row3.fill('mx*.bad.example');
+  await editor.getByText('A wildcard is allowed only as the whole first label: *.example.com.').waitFor();
+  check((await row3.getAttribute('aria-invalid')) === 'true', 'the bad row is marked invalid');
+  await row3.fill(`mx3.${domain}`);
+  await editor.getByLabel('Max age (seconds)').fill('86400');
+  await editor.getByText('= 1 day').waitFor();
+  await editor.getByRole('button', { name: 'Save as new version' }).click();
+  const savedText = await editor.getByText(/^Saved as version /).innerText();
+  const editedVersion = /^Saved as version (\S+) /.exec(savedText)?.[1];
+  check(editedVersion && editedVersion !== version.version_id, `saved: ${savedText}`);
+  const editedRow = page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: editedVersion });
+  await editedRow.waitFor();
+  check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'two versions in the history');
+  await shoot('07b-policy-editor');
+  await axeScan('policy-editor');
+
+  step = 'one-click enforce: confirmation, then refused';
+  const modePanel = page.getByRole('region', { name: 'Mode' });
+  await modePanel.getByRole('button', { name: 'Enforce…' }).click();
+  const confirmEnforce = page.getByRole('dialog', { name: `Switch ${domain} to enforce?` });
+  await confirmEnforce.getByText(`only to MX hosts matching these patterns: mx1.${domain}, *.mail.${domain}, mx3.${domain}`).waitFor();
+  check(await page.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement), 'Cancel has focus in the dialog');
+  await shoot('07c-enforce-confirm');
+  await axeScan('enforce-dialog');
+  allowed.push({ path: '/mode', status: 409 });
+  await confirmEnforce.getByRole('button', { name: 'Run checks and enforce' }).click();
+  const refusedPanel = page.getByRole('region', { name: 'Enforce refused: fix these checks first' });
+  await refusedPanel.waitFor();
+  // Customer DNS refuses every query here: the MX lookup fails, so MX coverage blocks (error),
+  // and the MX hosts were never probed for STARTTLS.
+  const coverageCheck = refusedPanel.getByRole('listitem').filter({ hasText: 'MX coverage' });
+  await coverageCheck.getByText(/could not look up the MX hosts/).waitFor();
+  check((await coverageCheck.locator('.badge').innerText()) === 'Error', `MX coverage: ${await coverageCheck.innerText()}`);
+  await coverageCheck.getByText(/Make sure the domain's DNS answers MX queries/).waitFor();
+  check((await refusedPanel.locator('.check-bad').count()) >= 1, 'at least one blocking check');
+  check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'a refused enforce adds no version');
+  await shoot('07d-enforce-refused');
+  await axeScan('enforce-refused');
+
+  step = 'one-click enforce: the owner overrides after typing the name';
+  const typedName = refusedPanel.getByLabel(`Type ${domain} to confirm`);
+  await typedName.fill('not-this.example.org');
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  await refusedPanel.getByText(`The typed name does not match ${domain}.`).waitFor();
+  await typedName.fill(domain);
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  const enforcedText = await modePanel.getByText(/^Enforce is on: version /).innerText();
+  const enforcedVersion = /^Enforce is on: version (\S+) /.exec(enforcedText)?.[1];
+  await modePanel.getByText(/Senders now deliver only over verified TLS/).waitFor();
+  const enforcedRow = page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: enforcedVersion });
+  await enforcedRow.waitFor();
+  check((await enforcedRow.locator('.badge').innerText()) === 'Enforce', `the new version enforces: ${await enforcedRow.innerText()}`);
+  await page.locator('.page-head .badge', { hasText: 'Enforce' }).waitFor();
+  await shoot('07e-enforced');
+
+  step = 'turn off: mode none after a confirmation';
+  await modePanel.getByRole('button', { name: 'Turn off…' }).click();
+  const confirmOff = page.getByRole('dialog', { name: `Turn off MTA-STS for ${domain}?` });
+  await confirmOff.getByRole('button', { name: 'Cancel' }).click();
+  check((await page.getByRole('dialog').count()) === 0, 'Cancel closes the dialog');
+  await modePanel.getByRole('button', { name: 'Turn off…' }).click();
+  await confirmOff.getByRole('button', { name: 'Publish mode none' }).click();
+  const offText = await modePanel.getByText(/^Mode none published as version /).innerText();
+  const offVersion = /version (\S+)\.$/.exec(offText)?.[1];
+  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: offVersion }).waitFor();
+  // Back to testing for the rest of the run.
+  await modePanel.getByRole('button', { name: 'Enforce…' }).waitFor();
+  const back = await page.request.post(`${base}/api/v1/tenants/${page.url().split('/')[4]}/domains/${domain}/mode`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+    data: { mode: 'testing' },
+  });
+  check(back.status() === 201, `back to testing: ${back.status()}`);
 
   step = 'reports: none yet';
   await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
@@ -275,6 +392,7 @@ try {
   await page.getByText('10 failed sessions in the last 14 days (97.1% succeeded).').waitFor();
   await page.getByText(/The enforce readiness check looks at these/).waitFor();
   await shoot('21-domain-reports');
+  await axeScan('domain-reports');
 
   step = 'reports: list, filter, detail, raw download';
   const listRows = page.locator('section[aria-labelledby="list-h"] tbody tr');
@@ -323,6 +441,7 @@ try {
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByText('Reports are now kept for 180 days.').waitFor();
   await shoot('23-tenant-reports');
+  await axeScan('tenant-reports');
   await domainRow.getByRole('link', { name: domain }).click();
   await heading(domain).waitFor();
   await page.locator('.stats').waitFor();
@@ -334,6 +453,7 @@ try {
   await row.waitFor();
   check((await row.locator('.badge').count()) >= 2, 'state and mode badges');
   await shoot('08-domains-list');
+  await axeScan('domains-list');
   await page.getByLabel('Search').fill('no-such-name');
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByText('No domains match these filters').waitFor();
@@ -407,6 +527,76 @@ try {
   check(lastUsed !== 'never' && /\d/.test(lastUsed), `last used: ${lastUsed}`);
   check(!(await page.content()).includes(secret), 'the secret is never shown again');
   await shoot('13-tokens-list');
+  await axeScan('tokens');
+
+  step = 'alerts: a webhook, its secret shown once';
+  await nav.getByRole('link', { name: 'Alerts' }).click();
+  await heading('Alerts').waitFor();
+  await page.getByText('No webhooks yet').waitFor();
+  const hookUrl = page.getByLabel('URL', { exact: true });
+  await hookUrl.fill('http://hooks.example.com/x');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await page.getByText('Use an https:// URL.').waitFor();
+  check((await hookUrl.getAttribute('aria-invalid')) === 'true', 'the URL field is marked invalid');
+  await page.getByRole('checkbox', { name: /All events/ }).uncheck();
+  await page.getByRole('checkbox', { name: /Domain state changed/ }).check();
+  await page.getByRole('checkbox', { name: /Certificate failed/ }).check();
+  await hookUrl.fill('https://hooks.example.com/x');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await page.getByRole('heading', { name: 'Webhook added' }).waitFor();
+  const hookSecret = await page.getByLabel('Signing secret', { exact: true }).inputValue();
+  check(hookSecret.length >= 20, `webhook secret: ${hookSecret}`);
+  await page.getByText('This is the only time the signing secret is shown').waitFor();
+  await page.getByRole('button', { name: 'Copy Signing secret' }).click();
+  await page.getByText('Copied').first().waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === hookSecret, 'the copy button copies the secret');
+  await shoot('25-webhook-created');
+  await axeScan('webhook-secret');
+  await page.getByRole('button', { name: 'I have stored it' }).click();
+  const hookCard = page.getByRole('listitem', { name: 'https://hooks.example.com/x' });
+  await hookCard.waitFor();
+  await hookCard.getByText('Domain state changed').waitFor();
+  check(!(await page.content()).includes(hookSecret), 'the secret is gone once dismissed');
+
+  step = 'alerts: a test ping and its delivery';
+  await hookCard.getByRole('button', { name: 'Send test' }).click();
+  await page.getByText('Test queued for https://hooks.example.com/x', { exact: false }).waitFor();
+  const pingRow = hookCard.getByRole('row').filter({ hasText: 'Test' });
+  await pingRow.waitFor();
+  const pingStatus = await pingRow.locator('.badge').innerText();
+  check(['pending', 'delivered', 'failed'].includes(pingStatus), `delivery status: ${pingStatus}`);
+  await shoot('26-alerts');
+  await axeScan('alerts');
+  await page.reload();
+  await heading('Alerts').waitFor();
+  await hookCard.waitFor();
+  check(!(await page.content()).includes(hookSecret), 'the secret is never shown again');
+
+  step = 'remove a domain: offboarding explained first';
+  const leaveDomain = `leave-${domain}`;
+  const addLeave = await page.request.post(`${base}/api/v1/tenants/${tenantId}/domains`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+    data: { name: leaveDomain },
+  });
+  check(addLeave.status() === 201, `add ${leaveDomain}: ${addLeave.status()}`);
+  await page.goto(`${base}/t/${tenantId}/domains/${leaveDomain}`);
+  await heading(leaveDomain).waitFor();
+  await page.getByRole('button', { name: 'Remove domain…' }).click();
+  const confirmRemove = page.getByRole('dialog', { name: `Remove ${leaveDomain} from stsd?` });
+  await confirmRemove.getByText(/serves mode none until every cached copy has expired/).waitFor();
+  await confirmRemove.getByText('Keep the three DNS records until then', { exact: false }).waitFor();
+  await shoot('07f-remove-confirm');
+  await axeScan('remove-dialog');
+  await confirmRemove.getByRole('button', { name: 'Start removal' }).click();
+  // Customer DNS answers nothing here, so this domain never went active and its policy was
+  // never served: the API removes it at once (200, no keep_records_until) and the page says
+  // so. A served domain answers 202 with the date to keep the records (see the unit tests).
+  await page.getByText(`${leaveDomain} was removed at once`, { exact: false }).waitFor();
+  await shoot('07g-removed');
+  await page.getByRole('link', { name: 'Back to the domains' }).click();
+  await heading('Domains').waitFor();
+  await page.getByRole('row').filter({ hasText: domain }).first().waitFor();
+  check((await page.getByRole('row').filter({ hasText: leaveDomain }).count()) === 0, 'the removed domain is not listed');
 
   step = 'members: invite a viewer';
   // Members must have an account: the second person signs up first (with their own tenant).
@@ -437,6 +627,7 @@ try {
   const ownerRow = page.getByRole('row').filter({ hasText: email });
   check((await ownerRow.getByRole('button').count()) === 0, 'no remove button for the last owner');
   await shoot('14-members');
+  await axeScan('members');
 
   step = 'audit log';
   await nav.getByRole('link', { name: 'Audit log' }).click();
@@ -447,6 +638,7 @@ try {
   const created = page.getByRole('row').filter({ hasText: 'API token created: CI deploy' });
   check((await created.innerText()).includes(email), 'the audit log names who did it');
   await shoot('15-audit');
+  await axeScan('audit');
   await page.getByLabel('Kind of change').selectOption('member');
   await page.getByText(/1 of \d+ loaded entr(y|ies) match/).waitFor();
   check((await page.getByRole('row').count()) === 2, 'the filter leaves the member entry only');
@@ -478,8 +670,9 @@ try {
   await page.getByRole('heading', { name: 'Checks' }).waitFor();
   check((await page.getByRole('button', { name: 'Check now' }).count()) === 0, 'viewers get no Check now button');
   // Version authors are named by e-mail, not by user id.
-  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: email }).waitFor();
+  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: email }).first().waitFor();
   await shoot('17-viewer-domain');
+  await axeScan('viewer-domain');
   await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
   await page.locator('.stats').waitFor();
   await page.getByRole('heading', { name: 'Sessions by result type' }).waitFor();
@@ -517,14 +710,26 @@ try {
   await page.getByRole('heading', { name: 'Sitzungen nach Ergebnistyp' }).waitFor();
   await page.getByText('Ihr Mailserver hat ein abgelaufenes Zertifikat vorgelegt.').waitFor();
   await shoot('24-reports-de');
+  await page.getByRole('navigation', { name: 'Hauptmenü' }).getByRole('link', { name: 'Alarme' }).click();
+  await heading('Alarme').waitFor();
+  await page.getByText('Nur Inhaber und Admins verwalten Alarme').waitFor();
+  await shoot('27-alerts-viewer-de');
+  await page.goto(`${base}/t/${tenantId}/domains/${domain}`);
+  await heading(domain).waitFor();
+  await page.getByRole('heading', { name: 'Zertifikat' }).waitFor();
+  await page.getByText('Die neueste Version ist im Modus', { exact: false }).waitFor();
+  check((await page.getByRole('button', { name: 'Enforce …' }).count()) === 0, 'viewers get no mode switch');
+  await shoot('28-viewer-domain-de');
   await page.getByLabel('Sprache').selectOption('en');
 
+  check(axeFindings.length === 0, `accessibility (axe-core, serious or critical):\n${axeFindings.join('\n')}`);
   check(problems.length === 0, `browser problems:\n${problems.join('\n')}`);
   console.log(`e2e passed; screenshots in ${shots}`);
 } catch (e) {
   await page.screenshot({ path: `${shots}failure.png`, fullPage: true }).catch(() => {});
   console.error(e instanceof Error ? e.message : e);
   if (problems.length) console.error(problems.join('\n'));
+  if (axeFindings.length) console.error(axeFindings.join('\n'));
   process.exitCode = 1;
 } finally {
   await browser.close();

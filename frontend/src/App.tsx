@@ -18,6 +18,8 @@ const reports = () => import('./reports');
 const DomainReportsPage = lazy(() => reports().then((m) => ({ default: m.DomainReportsPage })));
 const ReportDetailPage = lazy(() => reports().then((m) => ({ default: m.ReportDetailPage })));
 const TenantReportsPage = lazy(() => reports().then((m) => ({ default: m.TenantReportsPage })));
+// Alerts are an admin page, visited rarely: loaded on first visit too.
+const AlertsPage = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.AlertsPage })));
 
 function Lazy({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading />}>{children}</Suspense>;
@@ -93,6 +95,7 @@ export function App() {
           <Route path="t/:tenant/reports" element={<Lazy><TenantReportsPage /></Lazy>} />
           <Route path="t/:tenant/members" element={<MembersPage />} />
           <Route path="t/:tenant/tokens" element={<TokensPage />} />
+          <Route path="t/:tenant/alerts" element={<Lazy><AlertsPage /></Lazy>} />
           <Route path="t/:tenant/audit" element={<AuditPage />} />
           <Route path="*" element={<NotFound />} />
         </Route>

@@ -59,7 +59,7 @@ export function Layout() {
         </Link>
         {tenant && (
           <nav aria-label={t('nav.main')} className="mainnav">
-            {(['domains', 'reports', 'members', 'tokens', 'audit'] as const).map((section) => (
+            {(['domains', 'reports', 'members', 'tokens', 'alerts', 'audit'] as const).map((section) => (
               <NavLink key={section} to={`/t/${encodeURIComponent(tenant)}/${section}`}>
                 {t(`nav.${section}`)}
               </NavLink>

@@ -1,3 +1,4 @@
+import { useId } from 'react';
 import { useTranslation } from 'react-i18next';
 import { coverage } from '../mxCoverage';
 
@@ -5,12 +6,14 @@ import { coverage } from '../mxCoverage';
  * Each MX host against the policy's mx patterns: covered (and by which), not covered (senders
  * enforcing the policy would refuse it), and the patterns that match no current host.
  */
-export function MxCoverageView({ patterns, hosts }: { patterns: readonly string[]; hosts: readonly string[] }) {
+export function MxCoverageView({ patterns, hosts, title, note }: { patterns: readonly string[]; hosts: readonly string[]; title?: string; note?: string }) {
   const { t } = useTranslation();
+  const headingId = useId();
   const c = coverage(patterns, hosts);
   return (
-    <section className="mx-coverage" aria-labelledby="mxcov-h">
-      <h3 id="mxcov-h">{t('mxCoverage.title')}</h3>
+    <section className="mx-coverage" aria-labelledby={headingId}>
+      <h3 id={headingId}>{title ?? t('mxCoverage.title')}</h3>
+      {note && <p className="muted small">{note}</p>}
       <p className={c.uncovered.length ? 'notice notice-warn' : 'notice notice-ok'}>
         {c.uncovered.length
           ? t('mxCoverage.uncovered', { count: c.uncovered.length, hosts: c.uncovered.join(', ') })
@@ -18,7 +21,7 @@ export function MxCoverageView({ patterns, hosts }: { patterns: readonly string[
       </p>
       <div className="table-wrap">
         <table className="table table-stack">
-          <caption className="visually-hidden">{t('mxCoverage.title')}</caption>
+          <caption className="visually-hidden">{title ?? t('mxCoverage.title')}</caption>
           <thead>
             <tr>
               <th scope="col">{t('mxCoverage.host')}</th>

@@ -87,11 +87,12 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
     }
     window.setTimeout(() => setState('idle'), 2000);
   }
+  const visible = state === 'copied' ? t('common.copied') : state === 'failed' ? t('common.copyFailed') : t('common.copy');
+  // The name always contains the visible text (WCAG 2.5.3), plus what is copied.
+  const name = state === 'idle' ? t('common.copyLabel', { what: label }) : `${visible} (${label})`;
   return (
-    <button type="button" className="btn btn-small" onClick={copy} aria-label={t('common.copyLabel', { what: label })}>
-      <span aria-live="polite">
-        {state === 'copied' ? t('common.copied') : state === 'failed' ? t('common.copyFailed') : t('common.copy')}
-      </span>
+    <button type="button" className="btn btn-small" onClick={copy} aria-label={name}>
+      <span aria-live="polite">{visible}</span>
     </button>
   );
 }

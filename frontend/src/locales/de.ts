@@ -1,4 +1,6 @@
 import { reportsDe } from './reports.de';
+import { domainDe } from './domain.de';
+import { alertsDe } from './alerts.de';
 import type { Catalogue } from './en';
 
 /** German. */
@@ -27,6 +29,7 @@ export const de: Catalogue = {
     reports: 'Berichte',
     members: 'Mitglieder',
     tokens: 'API-Tokens',
+    alerts: 'Alarme',
     audit: 'Audit-Log',
     tenant: 'Mandant',
     chooseTenant: 'Mandant wählen',
@@ -341,9 +344,13 @@ export const de: Catalogue = {
       domain_offboard: 'Offboarding begonnen:',
       policy_update: 'Richtlinie bearbeitet:',
       policy_mode: 'Modus gewechselt:',
+      webhook_create: 'Webhook hinzugefügt:',
+      webhook_delete: 'Webhook gelöscht:',
       session_reuse_detected: 'Refresh-Token erneut benutzt; Sitzung widerrufen:',
     },
   },
   domainTabs: { label: 'Bereiche der Domain', overview: 'Übersicht', reports: 'Berichte' },
   reports: reportsDe,
+  ...domainDe,
+  alerts: alertsDe,
 };

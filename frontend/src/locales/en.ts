@@ -1,4 +1,6 @@
 import { reportsEn } from './reports.en';
+import { domainEn } from './domain.en';
+import { alertsEn } from './alerts.en';
 /** English: the reference catalogue; every other language has exactly these keys. */
 export const en = {
   common: {
@@ -25,6 +27,7 @@ export const en = {
     reports: 'Reports',
     members: 'Members',
     tokens: 'API tokens',
+    alerts: 'Alerts',
     audit: 'Audit log',
     tenant: 'Tenant',
     chooseTenant: 'Choose a tenant',
@@ -339,11 +342,15 @@ export const en = {
       domain_offboard: 'Offboarding started:',
       policy_update: 'Policy edited:',
       policy_mode: 'Mode switched:',
+      webhook_create: 'Webhook added:',
+      webhook_delete: 'Webhook deleted:',
       session_reuse_detected: 'Reused refresh token; session revoked:',
     },
   },
   domainTabs: { label: 'Domain sections', overview: 'Overview', reports: 'Reports' },
   reports: reportsEn,
+  ...domainEn,
+  alerts: alertsEn,
 };
 
 export type Catalogue = typeof en;

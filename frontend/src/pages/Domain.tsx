@@ -1,9 +1,10 @@
+import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
 import { tenantPath, type DomainDetail, type PolicyState, type PolicyVersionList, type PolicyVersionView } from '../api/types';
-import { formatDuration, formatTime } from '../format';
+import { formatDate, formatDuration, formatTime } from '../format';
 import { ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
@@ -12,6 +13,9 @@ import { DomainTabs } from '../components/DomainTabs';
 import { useMemberEmails, useTenantRole } from '../hooks';
 import { describeActor } from './auditShape';
 import { canWrite } from '../roles';
+import { PolicyEditor } from '../domain/PolicyEditor';
+import { ModePanel, RemovalNotice, type LeavingDomain } from '../domain/ModePanel';
+import { CertificatePanel } from '../domain/CertificatePanel';
 
 /** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
 function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
@@ -68,6 +72,7 @@ export function DomainPage() {
     queryKey: ['policy', tenant, name],
     queryFn: ({ signal }) => client.get<PolicyState>(tenantPath(tenant, 'domains', name, 'policy'), signal),
   });
+  const [removal, setRemoval] = useState<{ leaving: LeavingDomain; status: 'removed' | 'offboarding' } | null>(null);
   const versions = useQuery({
     queryKey: ['versions', tenant, name],
     queryFn: ({ signal }) => client.get<PolicyVersionList>(tenantPath(tenant, 'domains', name, 'policy', 'versions'), signal),
@@ -78,6 +83,18 @@ export function DomainPage() {
       <Link to={`/t/${encodeURIComponent(tenant)}/domains`}>← {t('domains.title')}</Link>
     </p>
   );
+  if (removal?.status === 'removed') {
+    return (
+      <>
+        {back}
+        <PageTitle title={removal.leaving.display_name}>{removal.leaving.display_name}</PageTitle>
+        <RemovalNotice leaving={removal.leaving} status="removed" />
+        <p>
+          <Link to={`/t/${encodeURIComponent(tenant)}/domains`}>{t('enforce.backToDomains')}</Link>
+        </p>
+      </>
+    );
+  }
   if (domain.isPending) return <>{back}<Loading /></>;
   if (domain.isError) return <>{back}<ErrorState error={domain.error} onRetry={() => void domain.refetch()} /></>;
   const d = domain.data;
@@ -98,6 +115,12 @@ export function DomainPage() {
       </p>
 
       {role !== undefined && !canWrite(role) && <ReadOnlyNotice role={role} />}
+      {removal ? (
+        <RemovalNotice leaving={removal.leaving} status={removal.status} />
+      ) : (
+        d.state === 'offboarding' &&
+        d.serve_until && <p className="notice notice-warn">{t('enforce.offboardingNotice', { date: formatDate(d.serve_until, i18n.language) })}</p>
+      )}
 
       <h2>{t('policy.title')}</h2>
       {policy.isPending && <Loading />}
@@ -122,6 +145,20 @@ export function DomainPage() {
           )}
         </div>
       )}
+
+      {d.state !== 'offboarding' && (
+        <ModePanel
+          tenant={tenant}
+          name={d.name}
+          displayName={d.display_name}
+          newest={d.policy}
+          role={role}
+          onRemoved={(leaving, status) => setRemoval({ leaving, status })}
+        />
+      )}
+      {canWrite(role) && d.state !== 'offboarding' && <PolicyEditor tenant={tenant} name={d.name} names={[d.name, d.display_name]} newest={d.policy} role={role} />}
+
+      <CertificatePanel tenant={tenant} name={d.name} />
 
       {settingUp ? (
         <>

@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { json, renderPage, type Recorded } from '../test-utils';
+import { DomainPage } from '../pages/Domain';
+import { daysLeft, expiryTone } from './CertificatePanel';
+
+const NAME = 'example.com';
+const version = (over: Record<string, unknown> = {}) => ({
+  version_id: 'v1',
+  id: '20260101T000000',
+  mode: 'testing',
+  mx: ['mx1.example.com'],
+  max_age: 86400,
+  body: 'version: STSv1\n',
+  author: 'user:u-self',
+  created_at: 1_760_000_000,
+  published_at: null,
+  dns_at: null,
+  ...over,
+});
+const domain = (policy = version()) => ({
+  name: NAME,
+  display_name: NAME,
+  label: 'l1',
+  state: 'active',
+  ownership: 'cname',
+  mode: policy.mode,
+  created_at: 1_760_000_000,
+  state_changed_at: 1_760_000_000,
+  serve_until: null,
+  records: [],
+  zone_file: '',
+  note: '',
+  policy,
+  checks: null,
+});
+
+type Handler = (r: Recorded) => Response | undefined;
+
+function render(role: string, handler: Handler = () => undefined, opts: { cert?: unknown } = {}) {
+  return renderPage(<DomainPage />, {
+    path: `/t/ten1/domains/${NAME}`,
+    pattern: '/t/:tenant/domains/:name',
+    role,
+    answer: (r) => {
+      const own = handler(r);
+      if (own) return own;
+      const u = r.url;
+      if (u.endsWith('/members')) return json(200, { items: [] });
+      if (u.endsWith(`/domains/${NAME}`) && r.method === 'GET') return json(200, domain());
+      if (u.endsWith('/policy/versions')) return json(200, { items: [version()] });
+      if (u.endsWith('/policy') && r.method === 'GET') return json(200, { live: version(), pending: null, dns_version_id: 'v1' });
+      if (u.endsWith('/mx'))
+        return json(200, {
+          status: 'found',
+          hosts: [
+            { preference: 10, host: 'mx1.example.com', covered_by: 'mx1.example.com' },
+            { preference: 20, host: 'mx2.backup.example.net', covered_by: null },
+          ],
+          unused_patterns: [],
+        });
+      if (u.endsWith('/certificate'))
+        return json(200, opts.cert ?? { host: `mta-sts.${NAME}`, current: null, renewal: null });
+      if (u.endsWith('/checks')) return json(200, { state: 'active', checked_at: null, items: [] });
+      return json(404, { error: { code: 'not_found', message: 'nope', details: [] } });
+    },
+  });
+}
+
+describe('policy editor', () => {
+  it('validates rows and previews coverage as the patterns are typed, then saves a version', async () => {
+    const user = userEvent.setup();
+    const requests = render('editor', (r) =>
+      r.url.endsWith('/policy') && r.method === 'PUT'
+        ? json(201, { changed: true, version: version({ version_id: 'v2', id: '20260102T000000', mx: ['mx1.example.com', '*.backup.example.net'] }), checks: [] })
+        : undefined,
+    );
+    const editor = await screen.findByRole('form', { name: 'Edit policy' });
+    const coverage = await within(editor).findByRole('region', { name: 'Coverage of the patterns above' });
+    expect(within(coverage).getByText(/1 MX host matches no pattern: mx2\.backup\.example\.net/)).toBeTruthy();
+    expect(within(editor).getByText('matches mx1.example.com')).toBeTruthy();
+
+    await user.click(within(editor).getByRole('button', { name: '+ Add pattern' }));
+    const row2 = within(editor).getByRole('textbox', { name: 'MX pattern 2' });
+    expect(document.activeElement).toBe(row2);
+    await user.type(row2, '*.*.example.net');
+    expect(within(editor).getByText(/A wildcard is allowed only as the whole first label/)).toBeTruthy();
+    expect(row2.getAttribute('aria-invalid')).toBe('true');
+    await user.clear(row2);
+    await user.type(row2, '*.backup.example.net');
+    expect(within(coverage).getByText('All 2 MX hosts are covered by the policy.')).toBeTruthy();
+    expect(within(editor).getByText('matches mx2.backup.example.net')).toBeTruthy();
+
+    const age = within(editor).getByLabelText('Max age (seconds)');
+    await user.clear(age);
+    await user.type(age, '604800');
+    expect(within(editor).getByText('= 7 days')).toBeTruthy();
+    expect(within(editor).queryByText(/While testing, a short max age/)).toBeNull();
+
+    await user.click(within(editor).getByRole('button', { name: 'Save as new version' }));
+    await within(editor).findByText(/Saved as version v2 \(policy id 20260102T000000\)/);
+    const put = requests.find((r) => r.method === 'PUT');
+    expect(put?.body).toEqual({ mode: 'testing', mx: ['mx1.example.com', '*.backup.example.net'], max_age: 604800 });
+  });
+
+  it('advises on max_age by mode and refuses to send a broken draft', async () => {
+    const user = userEvent.setup();
+    const requests = render('editor');
+    const editor = await screen.findByRole('form', { name: 'Edit policy' });
+    await user.click(within(editor).getByRole('button', { name: '30 days' }));
+    expect(within(editor).getByText(/While testing, a short max age/)).toBeTruthy();
+    await user.click(within(editor).getByRole('radio', { name: /^Enforce/ }));
+    await user.click(within(editor).getByRole('button', { name: '1 day' }));
+    expect(within(editor).getByText(/Once enforce works, use at least a week/)).toBeTruthy();
+    await user.click(within(editor).getByRole('button', { name: 'Remove pattern 1' }));
+    await user.click(within(editor).getByRole('button', { name: 'Save as new version' }));
+    expect(within(editor).getByText('Testing and enforce need at least one MX pattern.')).toBeTruthy();
+    expect(requests.some((r) => r.method === 'PUT')).toBe(false);
+  });
+
+  it('saving enforce runs the gate: a refusal shows the checks, an admin overrides with the name typed', async () => {
+    const user = userEvent.setup();
+    let puts = 0;
+    const requests = render('admin', (r) => {
+      if (!(r.url.endsWith('/policy') && r.method === 'PUT')) return undefined;
+      puts += 1;
+      return puts === 1
+        ? json(409, {
+            error: {
+              code: 'not_ready',
+              message: 'not ready',
+              details: [{ name: 'mx_coverage', result: 'fail', explanation: '1 MX host(s) match no mx pattern', uncovered: ['mx2.backup.example.net'] }],
+            },
+          })
+        : json(201, { changed: true, version: version({ version_id: 'v9', mode: 'enforce' }), checks: [] });
+    });
+    const editor = await screen.findByRole('form', { name: 'Edit policy' });
+    await user.click(within(editor).getByRole('radio', { name: /^Enforce/ }));
+    await user.click(within(editor).getByRole('button', { name: 'Save as new version' }));
+    const refused = await within(editor).findByRole('region', { name: 'Not saved: enforce is not ready' });
+    expect(within(refused).getByText('mx2.backup.example.net')).toBeTruthy();
+    await user.type(within(refused).getByLabelText(`Type ${NAME} to confirm`), NAME);
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    await within(editor).findByText(/Saved as version v9/);
+    expect(requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { override?: boolean }).override)).toEqual([undefined, true]);
+  });
+
+  it('is not shown to viewers', async () => {
+    render('viewer');
+    await screen.findByRole('heading', { name: 'Mode' });
+    expect(screen.queryByRole('form', { name: 'Edit policy' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Enforce…' })).toBeNull();
+  });
+});
+
+const notReady = () => json(409, {
+  error: {
+    code: 'not_ready',
+    message: 'the readiness checks for enforce failed; fix them or override',
+    details: [
+      { name: 'mx_coverage', result: 'fail', explanation: '1 MX host(s) match no mx pattern', uncovered: ['mx2.backup.example.net'] },
+      { name: 'mx_starttls', result: 'not_run', explanation: 'the MX hosts have not been probed' },
+      { name: 'tlsrpt_failures', result: 'warn', explanation: 'no counted TLS reports' },
+    ],
+  },
+});
+
+describe('one-click enforce', () => {
+  it('confirms, shows each failing check, and lets an owner override after typing the name', async () => {
+    const user = userEvent.setup();
+    let tries = 0;
+    const requests = render('owner', (r) => {
+      if (!r.url.endsWith('/mode')) return undefined;
+      tries += 1;
+      return tries === 1 ? notReady() : json(201, { changed: true, version: version({ version_id: 'v3', mode: 'enforce' }), checks: [] });
+    });
+    await user.click(await screen.findByRole('button', { name: 'Enforce…' }));
+    const dialog = screen.getByRole('dialog', { name: `Switch ${NAME} to enforce?` });
+    expect(within(dialog).getByText(/only to MX hosts matching these patterns: mx1\.example\.com/)).toBeTruthy();
+    await user.click(within(dialog).getByRole('button', { name: 'Run checks and enforce' }));
+
+    const refused = await screen.findByRole('region', { name: 'Enforce refused: fix these checks first' });
+    const items = within(refused).getAllByRole('listitem');
+    expect(items[0]?.textContent).toContain('MX coverage');
+    expect(items[0]?.textContent).toContain('mx2.backup.example.net');
+    expect(items[0]?.textContent).toContain('Add a pattern for each uncovered MX host');
+    expect(items[1]?.textContent).toContain('Not run');
+    expect(requests.filter((r) => r.url.endsWith('/mode'))[0]?.body).toEqual({ mode: 'enforce' });
+
+    const typed = within(refused).getByLabelText(`Type ${NAME} to confirm`);
+    await user.type(typed, 'example.org');
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    expect(within(refused).getByText(`The typed name does not match ${NAME}.`)).toBeTruthy();
+    expect(requests.filter((r) => r.url.endsWith('/mode'))).toHaveLength(1);
+
+    await user.clear(typed);
+    await user.type(typed, 'Example.com');
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    await screen.findByText(/Enforce is on: version v3/);
+    expect(screen.getByText(/Senders now deliver only over verified TLS/)).toBeTruthy();
+    expect(requests.filter((r) => r.url.endsWith('/mode'))[1]?.body).toEqual({ mode: 'enforce', override: true });
+  });
+
+  it('tells an editor that only owners and admins can override', async () => {
+    const user = userEvent.setup();
+    render('editor', (r) => (r.url.endsWith("/mode") ? notReady() : undefined));
+    await user.click(await screen.findByRole('button', { name: 'Enforce…' }));
+    await user.click(screen.getByRole('button', { name: 'Run checks and enforce' }));
+    await screen.findByText(/Only owners and admins can override the checks/);
+    expect(screen.queryByRole('button', { name: 'Enforce anyway' })).toBeNull();
+  });
+
+  it('turns off with a confirmation', async () => {
+    const user = userEvent.setup();
+    const requests = render('editor', (r) =>
+      r.url.endsWith('/mode') ? json(201, { changed: true, version: version({ version_id: 'v4', mode: 'none' }), checks: [] }) : undefined,
+    );
+    await user.click(await screen.findByRole('button', { name: 'Turn off…' }));
+    const dialog = screen.getByRole('dialog', { name: `Turn off MTA-STS for ${NAME}?` });
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    await user.click(screen.getByRole('button', { name: 'Turn off…' }));
+    await user.click(screen.getByRole('button', { name: 'Publish mode none' }));
+    await screen.findByText('Mode none published as version v4.');
+    expect(requests.find((r) => r.url.endsWith('/mode'))?.body).toEqual({ mode: 'none' });
+  });
+
+  it('removes a served domain: explains offboarding, then shows until when the records stay', async () => {
+    const user = userEvent.setup();
+    const until = Date.UTC(2027, 0, 15) / 1000;
+    render('admin', (r) =>
+      r.method === 'DELETE'
+        ? json(202, { ...domain(), state: 'offboarding', serve_until: until, keep_records_until: until, policy: version({ version_id: 'v5', mode: 'none' }) })
+        : undefined,
+    );
+    await user.click(await screen.findByRole('button', { name: 'Remove domain…' }));
+    const dialog = screen.getByRole('dialog', { name: `Remove ${NAME} from stsd?` });
+    expect(within(dialog).getByText(/Keep the three DNS records until then/)).toBeTruthy();
+    await user.click(within(dialog).getByRole('button', { name: 'Start removal' }));
+    await screen.findByText(/Keep the DNS records until Jan 15, 2027/);
+    expect(screen.getByText(/mode none is served as version v5/)).toBeTruthy();
+  });
+
+  it('says so when a never-served domain is removed at once', async () => {
+    const user = userEvent.setup();
+    render('editor', (r) => (r.method === 'DELETE' ? json(200, { ...domain(), state: 'removed' }) : undefined));
+    await user.click(await screen.findByRole('button', { name: 'Remove domain…' }));
+    await user.click(screen.getByRole('button', { name: 'Start removal' }));
+    await screen.findByText(/was removed at once/);
+    expect(screen.getByRole('link', { name: 'Back to the domains' })).toBeTruthy();
+  });
+});
+
+describe('certificate', () => {
+  it('shows issuer, validity, next renewal and the last error with attempts', async () => {
+    const now = Date.now() / 1000;
+    render('viewer', undefined, {
+      cert: {
+        host: `mta-sts.${NAME}`,
+        current: { not_before: now - 86400 * 30, not_after: now + 86400 * 60, issuer: "CN=R11, O=Let's Encrypt, C=US", serial: '0a1b' },
+        renewal: { next_attempt_at: now + 3600, attempts: 2, last_error: 'CAA record forbids the CA' },
+      },
+    });
+    const panel = await screen.findByRole('region', { name: 'Certificate' });
+    await within(panel).findByText("CN=R11, O=Let's Encrypt, C=US");
+    expect(within(panel).getByText(/days left/)).toBeTruthy();
+    expect(within(panel).getByText('Next attempt')).toBeTruthy();
+    expect(within(panel).getByText(/failed 2 times/)).toBeTruthy();
+    expect(within(panel).getByText('CAA record forbids the CA')).toBeTruthy();
+  });
+
+  it('rates the time left', () => {
+    expect(daysLeft(86400 * 10, 0)).toBe(10);
+    expect(expiryTone(30)).toBe('ok');
+    expect(expiryTone(14)).toBe('warn');
+    expect(expiryTone(-1)).toBe('bad');
+  });
+});
+
