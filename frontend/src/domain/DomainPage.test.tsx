@@ -226,6 +226,26 @@ describe('one-click enforce', () => {
     expect(requests.find((r) => r.url.endsWith('/mode'))?.body).toEqual({ mode: 'none' });
   });
 
+  it('the editor follows a new version from the mode switch when its draft was untouched', async () => {
+    const user = userEvent.setup();
+    let switched = false;
+    render('editor', (r) => {
+      if (r.url.endsWith('/mode')) {
+        switched = true;
+        return json(201, { changed: true, version: version({ version_id: 'v4', mode: 'none' }), checks: [] });
+      }
+      if (switched && r.url.endsWith(`/domains/${NAME}`) && r.method === 'GET') {
+        return json(200, domain(version({ version_id: 'v4', mode: 'none' })));
+      }
+      return undefined;
+    });
+    expect((await screen.findByRole<HTMLInputElement>('radio', { name: /Testing/ })).checked).toBe(true);
+    await user.click(await screen.findByRole('button', { name: 'Turn off…' }));
+    await user.click(screen.getByRole('button', { name: 'Publish mode none' }));
+    await screen.findByText('Mode none published as version v4.');
+    await expect.poll(() => screen.getByRole<HTMLInputElement>('radio', { name: /None/ }).checked).toBe(true);
+  });
+
   it('removes a served domain: explains offboarding, then shows until when the records stay', async () => {
     const user = userEvent.setup();
     const until = Date.UTC(2027, 0, 15) / 1000;

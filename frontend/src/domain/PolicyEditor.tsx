@@ -77,12 +77,15 @@ export function PolicyEditor({
   const ids = useId();
   const dirty = draftChanged(draft, newest);
 
-  // A newer version from elsewhere (the mode switch, another user) replaces an untouched draft.
+  // A newer version from elsewhere (the mode switch, another user) replaces an untouched
+  // draft. "Untouched" means equal to the version it was made from, not to the new one.
   const newestId = newest?.version_id;
-  const dirtyRef = useRef(dirty);
-  dirtyRef.current = dirty;
+  const draftRef = useRef(draft);
+  draftRef.current = draft;
+  const basis = useRef(newest);
   useEffect(() => {
-    if (!dirtyRef.current) setDraft(draftFrom(newest));
+    if (!draftChanged(draftRef.current, basis.current)) setDraft(draftFrom(newest));
+    basis.current = newest;
     // Only a new version id matters here, not a refetched copy of the same version.
   }, [newestId]);
 

@@ -158,6 +158,8 @@ export const de: Catalogue = {
       tlsrpt: 'TLS-Berichte',
       mx_coverage: 'MX-Abdeckung',
       sts_record: 'Richtlinien-Eintrag',
+      mx_starttls: 'STARTTLS auf den MX-Hosts',
+      caa: 'CAA (wer Zertifikate ausstellen darf)',
     },
   },
   domain: { since: 'In diesem Status seit {{when}}.' },

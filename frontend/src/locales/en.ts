@@ -156,6 +156,8 @@ export const en = {
       tlsrpt: 'TLS reporting',
       mx_coverage: 'MX coverage',
       sts_record: 'Policy record',
+      mx_starttls: 'STARTTLS on the MX hosts',
+      caa: 'CAA (who may issue certificates)',
     },
   },
   domain: { since: 'In this state since {{when}}.' },
