@@ -17,6 +17,7 @@
 //! Errors are in one enum per concept, all re-exported here; their messages
 //! name the rule that failed.
 
+mod backoff;
 mod domain;
 mod error;
 mod label;
@@ -29,6 +30,7 @@ mod policy_parse;
 pub mod tlsrpt;
 mod txt;
 
+pub use backoff::backoff;
 pub use domain::DomainName;
 pub use error::{
     DomainNameError, LabelError, ModeError, MxPatternError, PolicyError, PolicyIdError,

@@ -237,12 +237,7 @@ fn connect_error(e: &hyper_util::client::legacy::Error) -> String {
 }
 
 fn backoff(attempts: i64, config: &AlertConfig) -> time::Duration {
-    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let delay = config
-        .backoff_base
-        .saturating_mul(2u32.saturating_pow(doublings))
-        .min(config.backoff_cap);
-    time::Duration::try_from(delay).unwrap_or(time::Duration::MAX)
+    stsd_core::backoff(attempts, config.backoff_base, config.backoff_cap)
 }
 
 #[cfg(test)]
