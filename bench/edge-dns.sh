@@ -19,7 +19,7 @@
 #
 # Usage: bench/edge-dns.sh [--duration S] [--warmup S] [--concurrency N] [--dns-seconds S]
 #          [--domains N] [--dns-names N] [--big-domains N (0 = skip)] [--workdir DIR]
-#          [--port-base P] [--rounds N] [--no-install] [--no-build]
+#          [--port-base P] [--rounds N] [--only https,dns,load] [--no-install] [--no-build]
 # With --rounds N the stsd and reference runs alternate N times and the report shows medians
 # (other work on the machine then disturbs both sides alike). Loopback only; everything it starts is stopped on exit. Defaults finish in well under ten
 # minutes once built (the first 100,000-domain seeding takes a few minutes and is cached in
@@ -40,6 +40,7 @@ INSTALL=1
 BUILD=1
 ZONE=bench.stsd.example
 ROUNDS=1
+ONLY=https,dns,load
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -53,6 +54,7 @@ while [[ $# -gt 0 ]]; do
         --workdir) WORK=$2; shift 2 ;;
         --port-base) PORT_BASE=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
@@ -70,6 +72,7 @@ KNOT_DNS=$((PORT_BASE + 14))    # 18454
 TCK=$(getconf CLK_TCK)
 RESULTS=$WORK/results.txt
 
+wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
@@ -104,8 +107,10 @@ if [[ ${#need_pkgs[@]} -gt 0 ]]; then
     [[ $INSTALL == 1 ]] || die "missing ${need_pkgs[*]} (run without --no-install, as root)"
     log "installing ${need_pkgs[*]}"
     for p in "${need_pkgs[@]}"; do
-        apt-cache policy "$p" | grep -q 'Candidate: [0-9]' || apt-get update -qq
-        apt-cache policy "$p" | grep -q 'Candidate: [0-9]' || die "no Debian candidate for $p"
+        # Captured, not piped into `grep -q`: under pipefail its early exit fails the pipe.
+        candidate() { [[ $(apt-cache policy "$1" 2>/dev/null) == *"Candidate: "[0-9]* ]]; }
+        candidate "$p" || apt-get update -qq
+        candidate "$p" || die "no Debian candidate for $p"
     done
     # Debian's policy-rc.d in containers keeps the packages from starting their services.
     DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "${need_pkgs[@]}" >&2
@@ -310,14 +315,18 @@ stop "$KNOT_PID"
 
 for round in $(seq "$ROUNDS"); do
     [[ $ROUNDS -gt 1 ]] && log "round $round of $ROUNDS"
-    https_stsd
-    https_nginx
-    dns_stsd
-    dns_knot
+    if wants https; then
+        https_stsd
+        https_nginx
+    fi
+    if wants dns; then
+        dns_stsd
+        dns_knot
+    fi
 done
 
 # --- 100,000 domains: load time and memory ---------------------------------------------------
-if [[ $BIG_DOMAINS -gt 0 ]]; then
+if [[ $BIG_DOMAINS -gt 0 ]] && wants load; then
     # The cached store is valid for this size and this schema.
     BIG_KEY="$BIG_DOMAINS $(cat "$ROOT"/migrations/sqlite/* 2>/dev/null | sha256sum | cut -c1-16)"
     if [[ -f $WORK/big.db && $(cat "$WORK/big.count" 2>/dev/null) == "$BIG_KEY" ]]; then
@@ -402,7 +411,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "?"; else pri
             echo "  note: $l: the generator used ${g}% of CPU 1, near its limit too"
         fi
     done
-    if [[ $BIG_DOMAINS -gt 0 ]]; then
+    if [[ $BIG_DOMAINS -gt 0 ]] && wants load; then
         echo
         echo "Snapshot of $(field big hosts) active domains with certificates (target: load < 5 s, memory < 1024 MiB):"
         echo "  pinned to CPU 0: load $(field big load_s) s wall, $(field big load_cpu_s) s CPU;" \

@@ -7,12 +7,14 @@
 //!
 //! - [`edge`]: the HTTPS server for `mta-sts.<domain>` (certificate chosen by SNI) and the
 //!   plain-HTTP listener for ACME HTTP-01 challenges.
+//! - [`dns`]: the authoritative DNS of the service zone, over UDP and TCP.
 
 pub mod dns;
 pub mod edge;
 mod error;
 mod fetch_log;
 mod follower;
+mod shards;
 mod snapshot;
 
 pub use error::ServingError;

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::shards::ShardedMap;
 use bytes::Bytes;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -38,10 +39,10 @@ pub struct LabelRecords {
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub(crate) seq: i64,
-    pub(crate) hosts: HashMap<String, Arc<EdgeHost>>,
-    pub(crate) labels: HashMap<String, LabelRecords>,
+    pub(crate) hosts: ShardedMap<String, Arc<EdgeHost>>,
+    pub(crate) labels: ShardedMap<String, LabelRecords>,
     /// Which host and label each registration contributed, to remove them on change.
-    pub(crate) by_domain: HashMap<DomainId, (String, String)>,
+    pub(crate) by_domain: ShardedMap<DomainId, (String, String)>,
     pub(crate) challenges: HashMap<String, Bytes>,
     /// Certificates of stsd's own hosts (`reports.<zone>`), by host.
     pub(crate) service_hosts: HashMap<String, Arc<CertifiedKey>>,

@@ -1,19 +1,103 @@
 //! The authoritative DNS of the service zone, answered from the snapshot.
 //!
-//! hickory-server does the protocol work (UDP and TCP, EDNS0, truncation for UDP, TCP
-//! timeouts); [`zone::ZoneConfig::answer`] decides what exists, purely from the snapshot.
+//! [`zone::ZoneConfig::answer`] decides what exists, purely from the snapshot; [`wire`] reads
+//! queries and writes answers straight from and into packet buffers. UDP is one loop per
+//! socket that drains every ready datagram before it waits again (no task, channel or message
+//! object per query: this is the path a storm of resolvers takes); TCP (RFC 7766) gets a task
+//! per connection, with a connection cap and idle timeouts.
 
-mod handler;
+mod wire;
 mod zone;
 
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
 
-pub use zone::{Answer, ZoneConfig};
+pub use zone::{Answer, Data, Owner, Rcode, Rr, ZoneConfig, rtype};
 
 use crate::follower::SnapshotHandle;
+use crate::snapshot::{Acknowledged, Snapshot};
+
+/// Idle TCP connections are closed after this long (no slowloris).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Most TCP connections served at once; more are closed at once.
+const TCP_CONNECTIONS: usize = 4096;
+/// Datagrams answered before the UDP loop lets other tasks run.
+const UDP_BATCH: usize = 64;
+/// Largest DNS message over TCP.
+const TCP_MAX: usize = 65_535;
+
+/// Answers queries from one snapshot handle.
+struct Responder {
+    snapshots: SnapshotHandle,
+    zone: ZoneConfig,
+    zone_wire_len: usize,
+}
+
+impl Responder {
+    fn new(snapshots: SnapshotHandle, zone: ZoneConfig) -> Responder {
+        let zone_wire_len = wire::wire_len(zone.zone());
+        Responder {
+            snapshots,
+            zone,
+            zone_wire_len,
+        }
+    }
+
+    /// Writes the response to `msg` into `out`; false when nothing is to be sent.
+    fn respond(&self, msg: &[u8], udp: bool, name: &mut String, out: &mut Vec<u8>) -> bool {
+        respond(
+            &self.zone,
+            self.zone_wire_len,
+            &self.snapshots.guard(),
+            self.snapshots.acknowledged(),
+            Transport { msg, udp },
+            name,
+            out,
+        )
+    }
+}
+
+/// One received message and how it came.
+struct Transport<'a> {
+    msg: &'a [u8],
+    /// UDP answers must fit the requester's payload size; TCP ones 64 KiB.
+    udp: bool,
+}
+
+/// Writes the response to a received message into `out`; false when nothing is to be sent.
+/// `name` is a scratch buffer for the question's name.
+fn respond(
+    zone: &ZoneConfig,
+    zone_wire_len: usize,
+    snapshot: &Snapshot,
+    acked: Acknowledged,
+    received: Transport<'_>,
+    name: &mut String,
+    out: &mut Vec<u8>,
+) -> bool {
+    let query = match wire::parse(received.msg, name) {
+        wire::Parsed::Drop => return false,
+        wire::Parsed::Query(q) => q,
+    };
+    let answer = if query.refusal.is_some() {
+        wire::empty_answer()
+    } else {
+        zone.answer(snapshot, acked, name, query.qtype)
+    };
+    let limit = if received.udp {
+        query.udp_limit()
+    } else {
+        TCP_MAX
+    };
+    wire::write_response(&query, &answer, zone_wire_len, limit, out);
+    true
+}
 
 /// Serves DNS on `udp` and `tcp` until the task is aborted.
 pub async fn serve_dns(
@@ -22,11 +106,114 @@ pub async fn serve_dns(
     snapshots: SnapshotHandle,
     zone: ZoneConfig,
 ) {
-    let mut server = Server::new(handler::Handler::new(snapshots, zone));
-    server.register_socket(udp);
-    // Idle TCP connections are closed after this long (no slowloris).
-    server.register_listener(tcp, Duration::from_secs(10), 4096);
-    if let Err(e) = server.block_until_done().await {
-        tracing::error!(error = %e, "DNS server stopped");
+    let responder = Arc::new(Responder::new(snapshots, zone));
+    let tcp_task = tokio::spawn(serve_tcp(tcp, Arc::clone(&responder)));
+    if let Err(e) = serve_udp(&udp, &responder).await {
+        tracing::error!(error = %e, "DNS over UDP stopped");
+    }
+    tcp_task.abort();
+}
+
+async fn serve_udp(socket: &UdpSocket, responder: &Responder) -> io::Result<()> {
+    let mut buf = vec![0u8; usize::from(wire::UDP_PAYLOAD).max(4096)];
+    let mut out = Vec::with_capacity(usize::from(wire::UDP_PAYLOAD));
+    let mut name = String::with_capacity(256);
+    loop {
+        socket.readable().await?;
+        let mut answered = 0;
+        while answered < UDP_BATCH {
+            let (len, peer) = match socket.try_recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // ICMP errors from earlier sends surface here on some systems; they concern
+                // that peer only.
+                Err(e) => {
+                    tracing::debug!(error = %e, "DNS UDP receive error");
+                    continue;
+                }
+            };
+            answered += 1;
+            let Some(msg) = buf.get(..len) else { continue };
+            if responder.respond(msg, true, &mut name, &mut out) {
+                send(socket, &out, peer).await;
+            }
+        }
+        if answered == UDP_BATCH {
+            tokio::task::yield_now().await;
+        }
     }
 }
+
+async fn send(socket: &UdpSocket, out: &[u8], peer: SocketAddr) {
+    let result = match socket.try_send_to(out, peer) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(out, peer).await,
+        r => r,
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "DNS UDP send error");
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>) {
+    let slots = Arc::new(Semaphore::new(TCP_CONNECTIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %e, "DNS TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(%peer, "DNS TCP connection limit reached");
+            continue;
+        };
+        let responder = Arc::clone(&responder);
+        tokio::spawn(async move {
+            if let Err(e) = serve_connection(stream, &responder).await {
+                tracing::debug!(error = %e, %peer, "DNS TCP connection ended");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Answers length-prefixed queries (RFC 1035 §4.2.2) in order until the peer closes, goes
+/// idle or sends something unreadable.
+async fn serve_connection(mut stream: TcpStream, responder: &Responder) -> io::Result<()> {
+    let mut msg = Vec::new();
+    let mut out = Vec::new();
+    let mut name = String::with_capacity(256);
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Ok(()),
+        }
+        msg.resize(usize::from(u16::from_be_bytes(len)), 0);
+        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        };
+        if !responder.respond(&msg, false, &mut name, &mut out) {
+            continue;
+        }
+        let Ok(out_len) = u16::try_from(out.len()) else {
+            continue;
+        };
+        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.extend_from_slice(&out_len.to_be_bytes());
+        framed.extend_from_slice(&out);
+        match tokio::time::timeout(TCP_IDLE, stream.write_all(&framed)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

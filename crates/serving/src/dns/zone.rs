@@ -1,11 +1,8 @@
 //! What the service zone contains, derived from the snapshot (DESIGN.md, "The three records").
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, MX, NS, SOA, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
 use stsd_core::{DomainName, PolicyId, RuaUri, StsRecord, TlsRptRecord};
 
 use crate::snapshot::{Acknowledged, Snapshot};
@@ -14,9 +11,7 @@ use crate::snapshot::{Acknowledged, Snapshot};
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
     zone: DomainName,
-    apex: Name,
     edge_addresses: Vec<IpAddr>,
-    nameservers: Vec<Name>,
     /// TTL of the policy and report TXT records: senders see a new id only after it expires.
     pub txt_ttl: u32,
     /// TTL of everything else.
@@ -25,86 +20,142 @@ pub struct ZoneConfig {
     pub settle: std::time::Duration,
 }
 
+/// Record types the zone holds, and `ANY` (RFC 1035 §3.2.2, §3.2.3).
+pub mod rtype {
+    /// IPv4 address.
+    pub const A: u16 = 1;
+    /// Name server.
+    pub const NS: u16 = 2;
+    /// Start of authority.
+    pub const SOA: u16 = 6;
+    /// Mail exchanger.
+    pub const MX: u16 = 15;
+    /// Text.
+    pub const TXT: u16 = 16;
+    /// IPv6 address.
+    pub const AAAA: u16 = 28;
+    /// Every type (a query type only).
+    pub const ANY: u16 = 255;
+}
+
+/// Response codes the zone gives (RFC 1035 §4.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rcode {
+    /// The name exists (possibly with no record of the asked type: NODATA).
+    NoError,
+    /// The name does not exist.
+    NxDomain,
+    /// The name is outside the zone.
+    Refused,
+}
+
+/// Whose name a record is: the question's, or the zone apex.
+///
+/// Every record of the zone is owned by one of the two, which is what lets the wire encoder
+/// write each owner as a two-byte pointer into the question (RFC 1035 §4.1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The name asked for.
+    Question,
+    /// The zone apex.
+    Apex,
+}
+
+/// The data of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    /// An edge address.
+    A(Ipv4Addr),
+    /// An edge address.
+    Aaaa(Ipv6Addr),
+    /// A TXT record's value, split into 255-byte strings on the wire.
+    Txt(String),
+    /// The apex's name server, `ns1.<zone>`.
+    Ns,
+    /// `reports.<zone>` is its own mail exchanger, at this preference.
+    MxSelf(u16),
+    /// The apex SOA: `ns1.<zone>`, `hostmaster.<zone>`, this serial.
+    Soa(u32),
+}
+
+/// One record of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rr {
+    /// Its owner name.
+    pub owner: Owner,
+    /// Its TTL in seconds.
+    pub ttl: u32,
+    /// Its type and data.
+    pub data: Data,
+}
+
+impl Rr {
+    /// The record's type code.
+    pub fn rtype(&self) -> u16 {
+        match self.data {
+            Data::A(_) => rtype::A,
+            Data::Aaaa(_) => rtype::AAAA,
+            Data::Txt(_) => rtype::TXT,
+            Data::Ns => rtype::NS,
+            Data::MxSelf(_) => rtype::MX,
+            Data::Soa(_) => rtype::SOA,
+        }
+    }
+}
+
 /// The outcome of a query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// NOERROR, NXDOMAIN or REFUSED.
-    pub rcode: ResponseCode,
+    pub rcode: Rcode,
     /// Whether the answer is authoritative (false only for REFUSED).
     pub authoritative: bool,
     /// The answer section.
-    pub answers: Vec<Record>,
-    /// The authority section: the SOA for negative answers, NS for the apex.
-    pub authority: Vec<Record>,
-}
-
-/// Longest character-string in a TXT record (RFC 1035 §3.3).
-const TXT_CHUNK: usize = 255;
-
-fn txt(value: &str) -> TXT {
-    // Split on byte boundaries that are char boundaries; the records are ASCII anyway.
-    let mut parts = Vec::new();
-    let mut rest = value;
-    while !rest.is_empty() {
-        let mut cut = rest.len().min(TXT_CHUNK);
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (head, tail) = rest.split_at(cut);
-        parts.push(head.to_owned());
-        rest = tail;
-    }
-    TXT::new(parts)
+    pub answers: Vec<Rr>,
+    /// The authority section: the SOA for negative answers.
+    pub authority: Vec<Rr>,
 }
 
 impl ZoneConfig {
     /// A zone `zone` whose edge names resolve to `edge_addresses`, served by `ns1.<zone>`.
     pub fn new(zone: DomainName, edge_addresses: Vec<IpAddr>) -> ZoneConfig {
-        let apex = Name::from_ascii(format!("{}.", zone.as_str())).unwrap_or_else(|_| Name::root());
-        let ns =
-            Name::from_ascii(format!("ns1.{}.", zone.as_str())).unwrap_or_else(|_| Name::root());
         ZoneConfig {
             zone,
-            apex,
             edge_addresses,
-            nameservers: vec![ns],
             txt_ttl: 300,
             ttl: 300,
             settle: std::time::Duration::from_secs(30),
         }
     }
 
-    fn name(&self, relative: &str) -> Name {
-        Name::from_ascii(format!("{relative}.{}.", self.zone.as_str()))
-            .unwrap_or_else(|_| Name::root())
+    /// The zone's name (lower case, no trailing dot).
+    pub fn zone(&self) -> &str {
+        self.zone.as_str()
     }
 
-    fn soa(&self, serial: i64) -> Record {
-        let rname = self.name("hostmaster");
-        let mname = self.nameservers.first().cloned().unwrap_or_else(Name::root);
+    fn soa(&self, serial: i64) -> Rr {
         // The serial follows the change feed, wrapping as RFC 1982 allows.
         let serial = u32::try_from(serial.rem_euclid(i64::from(u32::MAX))).unwrap_or(0);
-        let soa = SOA::new(mname, rname, serial, 3600, 600, 1_209_600, self.ttl);
-        Record::from_rdata(self.apex.clone(), self.ttl, RData::SOA(soa))
+        Rr {
+            owner: Owner::Apex,
+            ttl: self.ttl,
+            data: Data::Soa(serial),
+        }
     }
 
-    fn addresses(&self, owner: &Name, qtype: RecordType) -> Vec<Record> {
-        self.edge_addresses
-            .iter()
-            .filter_map(|ip| match (ip, qtype) {
-                (IpAddr::V4(v4), RecordType::A | RecordType::ANY) => Some(Record::from_rdata(
-                    owner.clone(),
-                    self.ttl,
-                    RData::A(A(*v4)),
-                )),
-                (IpAddr::V6(v6), RecordType::AAAA | RecordType::ANY) => Some(Record::from_rdata(
-                    owner.clone(),
-                    self.ttl,
-                    RData::AAAA(AAAA(*v6)),
-                )),
-                _ => None,
-            })
-            .collect()
+    fn addresses(&self, qtype: u16, out: &mut Vec<Rr>) {
+        for ip in &self.edge_addresses {
+            let data = match (ip, qtype) {
+                (IpAddr::V4(v4), rtype::A | rtype::ANY) => Data::A(*v4),
+                (IpAddr::V6(v6), rtype::AAAA | rtype::ANY) => Data::Aaaa(*v6),
+                _ => continue,
+            };
+            out.push(Rr {
+                owner: Owner::Question,
+                ttl: self.ttl,
+                data,
+            });
+        }
     }
 
     /// The `_mta-sts` TXT value for a policy id.
@@ -131,7 +182,7 @@ impl ZoneConfig {
         snapshot: &Snapshot,
         acked: Acknowledged,
         qname: &str,
-        qtype: RecordType,
+        qtype: u16,
     ) -> Answer {
         let qname = qname.trim_end_matches('.');
         let zone = self.zone.as_str();
@@ -142,47 +193,48 @@ impl ZoneConfig {
         };
         let Some(relative) = relative else {
             return Answer {
-                rcode: ResponseCode::Refused,
+                rcode: Rcode::Refused,
                 authoritative: false,
                 answers: Vec::new(),
                 authority: Vec::new(),
             };
         };
-        let owner = Name::from_ascii(format!("{qname}.")).unwrap_or_else(|_| Name::root());
         let serial = snapshot.seq();
         let mut exists = true;
         let mut answers = Vec::new();
-        let wants = |t: RecordType| qtype == t || qtype == RecordType::ANY;
+        let wants = |t: u16| qtype == t || qtype == rtype::ANY;
         match relative.rsplit_once('.') {
             None if relative.is_empty() => {
-                if wants(RecordType::SOA) {
+                if wants(rtype::SOA) {
                     answers.push(self.soa(serial));
                 }
-                if wants(RecordType::NS) {
-                    answers.extend(self.nameservers.iter().map(|ns| {
-                        Record::from_rdata(owner.clone(), self.ttl, RData::NS(NS(ns.clone())))
-                    }));
+                if wants(rtype::NS) {
+                    answers.push(Rr {
+                        owner: Owner::Question,
+                        ttl: self.ttl,
+                        data: Data::Ns,
+                    });
                 }
             }
             None => match relative {
                 "reports" => {
-                    answers.extend(self.addresses(&owner, qtype));
-                    if wants(RecordType::MX) {
-                        answers.push(Record::from_rdata(
-                            owner.clone(),
-                            self.ttl,
-                            RData::MX(MX::new(10, owner.clone())),
-                        ));
+                    self.addresses(qtype, &mut answers);
+                    if wants(rtype::MX) {
+                        answers.push(Rr {
+                            owner: Owner::Question,
+                            ttl: self.ttl,
+                            data: Data::MxSelf(10),
+                        });
                     }
                 }
-                "ns1" => answers.extend(self.addresses(&owner, qtype)),
+                "ns1" => self.addresses(qtype, &mut answers),
                 // Empty non-terminals above the labels.
                 "edge" | "policy" | "report" => {}
                 _ => exists = false,
             },
             Some((label, kind)) => match (snapshot.label(label), kind) {
                 (Some(records), "edge") if records.edge => {
-                    answers.extend(self.addresses(&owner, qtype));
+                    self.addresses(qtype, &mut answers);
                 }
                 (Some(records), "policy") => {
                     let now_ms = i64::try_from(
@@ -191,23 +243,22 @@ impl ZoneConfig {
                     .unwrap_or(i64::MAX);
                     let settle_ms = i64::try_from(self.settle.as_millis()).unwrap_or(i64::MAX);
                     if let Some(live) = records.announced(acked, now_ms, settle_ms)
-                        && wants(RecordType::TXT)
+                        && wants(rtype::TXT)
                     {
-                        let id = &live.id;
-                        answers.push(Record::from_rdata(
-                            owner.clone(),
-                            self.txt_ttl,
-                            RData::TXT(txt(&Self::sts_txt(id))),
-                        ));
+                        answers.push(Rr {
+                            owner: Owner::Question,
+                            ttl: self.txt_ttl,
+                            data: Data::Txt(Self::sts_txt(&live.id)),
+                        });
                     }
                 }
                 (Some(records), "report") if records.report => {
-                    if wants(RecordType::TXT) {
-                        answers.push(Record::from_rdata(
-                            owner.clone(),
-                            self.txt_ttl,
-                            RData::TXT(txt(&self.tlsrpt_txt(label))),
-                        ));
+                    if wants(rtype::TXT) {
+                        answers.push(Rr {
+                            owner: Owner::Question,
+                            ttl: self.txt_ttl,
+                            data: Data::Txt(self.tlsrpt_txt(label)),
+                        });
                     }
                 }
                 (Some(_), "edge" | "report") => {}
@@ -221,9 +272,9 @@ impl ZoneConfig {
         };
         Answer {
             rcode: if exists {
-                ResponseCode::NoError
+                Rcode::NoError
             } else {
-                ResponseCode::NXDomain
+                Rcode::NxDomain
             },
             authoritative: true,
             answers,

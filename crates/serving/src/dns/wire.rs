@@ -1,0 +1,395 @@
+//! DNS messages on the wire (RFC 1035 §4, EDNS0 from RFC 6891): reading a query and writing
+//! the answer, without building a message object in between.
+//!
+//! Every record the zone serves is owned by the question's name or by the zone apex, which is a
+//! suffix of the question's name whenever the zone answers with records. So an answer is the
+//! request's header and question followed by records whose owners (and the names inside SOA,
+//! NS and MX data) are two-byte pointers into that question. Nothing is looked up or
+//! allocated per query beyond the answer itself.
+
+use super::zone::{Answer, Data, Owner, Rcode, Rr};
+
+/// Length of the DNS header.
+const HEADER: usize = 12;
+/// Longest name on the wire (RFC 1035 §3.1), length octets and the root included.
+const MAX_NAME: usize = 255;
+/// Longest character-string inside a TXT record (RFC 1035 §3.3).
+const TXT_CHUNK: usize = 255;
+/// The OPT pseudo-record's type (RFC 6891 §6.1.1).
+const OPT: u16 = 41;
+/// Class IN.
+const CLASS_IN: u16 = 1;
+/// Class ANY, accepted in questions like IN.
+const CLASS_ANY: u16 = 255;
+/// The UDP payload size stsd offers and answers within (the DNS Flag Day 2020 value).
+pub(super) const UDP_PAYLOAD: u16 = 1232;
+/// Without EDNS a UDP answer must fit in 512 octets (RFC 1035 §4.2.1).
+const UDP_PLAIN: usize = 512;
+
+/// Response codes beyond what the zone decides: the protocol's own refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// FORMERR: the query is malformed.
+    FormErr,
+    /// NOTIMP: an opcode other than QUERY.
+    NotImp,
+    /// BADVERS: an EDNS version above 0 (RFC 6891 §6.1.3).
+    BadVers,
+    /// REFUSED: a class other than IN.
+    Refused,
+}
+
+impl Refusal {
+    fn code(self) -> u16 {
+        match self {
+            Refusal::FormErr => 1,
+            Refusal::NotImp => 4,
+            Refusal::Refused => 5,
+            Refusal::BadVers => 16,
+        }
+    }
+}
+
+/// The EDNS part of a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Edns {
+    /// The requester's UDP payload size.
+    pub(super) payload: u16,
+}
+
+/// A query read from the wire, borrowing the message.
+#[derive(Debug)]
+pub(super) struct Query<'a> {
+    id: [u8; 2],
+    /// Opcode, RD and CD, as the response repeats them.
+    opcode: u8,
+    rd: bool,
+    cd: bool,
+    /// The question as received: name (case kept), type and class.
+    question: Option<&'a [u8]>,
+    /// Length of the question's name on the wire.
+    name_len: usize,
+    /// The question's type.
+    pub(super) qtype: u16,
+    edns: Option<Edns>,
+    /// Set when the query gets an error instead of an answer from the zone.
+    pub(super) refusal: Option<Refusal>,
+}
+
+/// What to do with a received message.
+#[derive(Debug)]
+pub(super) enum Parsed<'a> {
+    /// Send nothing: shorter than a header, or a response (answering responses would let two
+    /// servers reflect each other forever).
+    Drop,
+    /// Answer it.
+    Query(Query<'a>),
+}
+
+fn u16_at(msg: &[u8], at: usize) -> Option<u16> {
+    let b = msg.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Reads the uncompressed name at `at` into `name` as lower-case dotted text. Returns the
+/// offset after it. Bytes that cannot appear in a host name (`.` inside a label, non-ASCII)
+/// are kept as characters no zone name contains, so such a name simply does not exist.
+fn read_question_name(msg: &[u8], mut at: usize, name: &mut String) -> Option<usize> {
+    let start = at;
+    name.clear();
+    loop {
+        let len = usize::from(*msg.get(at)?);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        // A pointer (or the reserved 0x40/0x80 forms) cannot appear in the first name of a
+        // message: there is nothing before it to point to.
+        if len > 63 {
+            return None;
+        }
+        let label = msg.get(at..at + len)?;
+        at += len;
+        if at - start > MAX_NAME {
+            return None;
+        }
+        if !name.is_empty() {
+            name.push('.');
+        }
+        name.extend(label.iter().map(|&b| match b {
+            b'.' => '\u{0}',
+            b => char::from(b.to_ascii_lowercase()),
+        }));
+    }
+    (at - start <= MAX_NAME).then_some(at)
+}
+
+/// Skips a possibly compressed name; returns the offset after it.
+fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            1..=63 => at += 1 + usize::from(len),
+            // A pointer ends the name.
+            0xC0..=0xFF => return msg.get(at + 1).map(|_| at + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// Reads a query. `name` receives the question's name, lower case, without a trailing dot.
+pub(super) fn parse<'a>(msg: &'a [u8], name: &mut String) -> Parsed<'a> {
+    let Some(header) = msg.get(..HEADER) else {
+        return Parsed::Drop;
+    };
+    if header[2] & 0x80 != 0 {
+        return Parsed::Drop;
+    }
+    let mut query = Query {
+        id: [header[0], header[1]],
+        opcode: (header[2] >> 3) & 0x0F,
+        rd: header[2] & 0x01 != 0,
+        cd: header[3] & 0x10 != 0,
+        question: None,
+        name_len: 0,
+        qtype: 0,
+        edns: None,
+        refusal: None,
+    };
+    match read_sections(msg, name, &mut query) {
+        Some(()) => {}
+        None => query.refusal = Some(Refusal::FormErr),
+    }
+    Parsed::Query(query)
+}
+
+/// Reads the question and the EDNS record into `query`; `None` means malformed.
+fn read_sections<'a>(msg: &'a [u8], name: &mut String, query: &mut Query<'a>) -> Option<()> {
+    let count = |at| u16_at(msg, at);
+    let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
+    let mut at = HEADER;
+    if qd == 1 {
+        let end = read_question_name(msg, at, name)?;
+        let qtype = u16_at(msg, end)?;
+        let qclass = u16_at(msg, end + 2)?;
+        query.question = Some(msg.get(at..end + 4)?);
+        query.name_len = end - at;
+        query.qtype = qtype;
+        if qclass != CLASS_IN && qclass != CLASS_ANY {
+            query.refusal = Some(Refusal::Refused);
+        }
+        at = end + 4;
+    } else if qd > 1 {
+        // RFC 9619: exactly one question.
+        return None;
+    }
+    let mut edns = None;
+    for i in 0..u32::from(an) + u32::from(ns) + u32::from(ar) {
+        let name_start = at;
+        at = skip_name(msg, at)?;
+        let rtype = u16_at(msg, at)?;
+        let class = u16_at(msg, at + 2)?;
+        let ttl = msg.get(at + 4..at + 8)?;
+        let rdlen = usize::from(u16_at(msg, at + 8)?);
+        let rdata_end = at + 10 + rdlen;
+        msg.get(at + 10..rdata_end)?;
+        if rtype == OPT {
+            let additional = i >= u32::from(an) + u32::from(ns);
+            // One OPT, in the additional section, owned by the root (RFC 6891 §6.1.1).
+            if !additional || edns.is_some() || msg.get(name_start) != Some(&0) {
+                return None;
+            }
+            edns = Some((Edns { payload: class }, ttl[1]));
+        }
+        at = rdata_end;
+    }
+    if qd == 0 {
+        return None;
+    }
+    if let Some((e, version)) = edns {
+        query.edns = Some(e);
+        if version > 0 {
+            query.refusal = Some(Refusal::BadVers);
+        }
+    }
+    if query.opcode != 0 {
+        query.refusal = Some(Refusal::NotImp);
+    }
+    Some(())
+}
+
+impl Query<'_> {
+    /// The largest answer the requester takes over UDP.
+    pub(super) fn udp_limit(&self) -> usize {
+        match self.edns {
+            Some(e) => usize::from(e.payload.clamp(512, UDP_PAYLOAD)),
+            None => UDP_PLAIN,
+        }
+    }
+}
+
+/// The answer of a refused query: no records (the response code comes from the refusal).
+pub(super) fn empty_answer() -> Answer {
+    Answer {
+        rcode: Rcode::NoError,
+        authoritative: false,
+        answers: Vec::new(),
+        authority: Vec::new(),
+    }
+}
+
+/// Writes the response to `query` into `out` (cleared first). `zone_len` is the wire length
+/// of the zone apex's name; answers larger than `limit` are truncated (TC set, no records) so
+/// that the requester retries over TCP.
+pub(super) fn write_response(
+    query: &Query<'_>,
+    answer: &Answer,
+    zone_wire_len: usize,
+    limit: usize,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    let rcode = match (query.refusal, answer.rcode) {
+        (Some(r), _) => r.code(),
+        (None, Rcode::NoError) => 0,
+        (None, Rcode::NxDomain) => 3,
+        (None, Rcode::Refused) => 5,
+    };
+    let records = query.refusal.is_none();
+    let aa = records && answer.authoritative;
+    write_header(query, aa, false, rcode, out);
+    let Some(question) = query.question else {
+        set_counts(out, 0, 0, 0);
+        write_opt(query, rcode, out);
+        return;
+    };
+    out.extend_from_slice(question);
+    let (mut an, mut ns) = (0, 0);
+    if records {
+        // The apex is the question name's suffix whenever the zone answers with records.
+        let apex = (HEADER + query.name_len)
+            .checked_sub(zone_wire_len)
+            .filter(|&a| a >= HEADER);
+        for rr in &answer.answers {
+            an += u16::from(write_rr(rr, apex, out));
+        }
+        for rr in &answer.authority {
+            ns += u16::from(write_rr(rr, apex, out));
+        }
+    }
+    set_counts(out, 1, an, ns);
+    write_opt(query, rcode, out);
+    if out.len() > limit {
+        out.clear();
+        write_header(query, aa, true, rcode, out);
+        out.extend_from_slice(question);
+        set_counts(out, 1, 0, 0);
+        write_opt(query, rcode, out);
+    }
+}
+
+fn write_header(query: &Query<'_>, aa: bool, tc: bool, rcode: u16, out: &mut Vec<u8>) {
+    out.extend_from_slice(&query.id);
+    let flags1 =
+        0x80 | (query.opcode << 3) | (u8::from(aa) << 2) | (u8::from(tc) << 1) | u8::from(query.rd);
+    // The low four bits of the response code; EDNS carries the rest.
+    let flags2 = (u8::from(query.cd) << 4) | (rcode & 0x0F) as u8;
+    out.extend_from_slice(&[flags1, flags2]);
+    out.extend_from_slice(&[0; 8]);
+}
+
+fn set_counts(out: &mut [u8], qd: u16, an: u16, ns: u16) {
+    out[4..6].copy_from_slice(&qd.to_be_bytes());
+    out[6..8].copy_from_slice(&an.to_be_bytes());
+    out[8..10].copy_from_slice(&ns.to_be_bytes());
+}
+
+/// Appends the OPT record when the query had one (RFC 6891 §7: never otherwise).
+fn write_opt(query: &Query<'_>, rcode: u16, out: &mut Vec<u8>) {
+    if query.edns.is_none() {
+        return;
+    }
+    out.push(0);
+    out.extend_from_slice(&OPT.to_be_bytes());
+    out.extend_from_slice(&UDP_PAYLOAD.to_be_bytes());
+    // Extended RCODE (upper eight bits), version 0, no flags, no options.
+    out.extend_from_slice(&[(rcode >> 4) as u8, 0, 0, 0, 0, 0]);
+    out[10..12].copy_from_slice(&1u16.to_be_bytes());
+}
+
+/// A pointer to `offset` (RFC 1035 §4.1.4).
+fn pointer(offset: usize) -> [u8; 2] {
+    // Offsets here lie inside the question, far below the 14-bit limit.
+    let o = (offset & 0x3FFF) as u16;
+    (0xC000 | o).to_be_bytes()
+}
+
+/// Appends `label` and then a pointer to the apex.
+fn write_name_under_apex(label: &[u8], apex: usize, out: &mut Vec<u8>) {
+    out.push(label.len() as u8);
+    out.extend_from_slice(label);
+    out.extend_from_slice(&pointer(apex));
+}
+
+/// Appends one record; false when it cannot be written (no apex to point to: never for the
+/// zone's own answers).
+fn write_rr(rr: &Rr, apex: Option<usize>, out: &mut Vec<u8>) -> bool {
+    let owner = match rr.owner {
+        Owner::Question => HEADER,
+        Owner::Apex => match apex {
+            Some(a) => a,
+            None => return false,
+        },
+    };
+    let needs_apex = matches!(rr.data, Data::Ns | Data::Soa(_));
+    let Some(apex) = apex.or((!needs_apex).then_some(0)) else {
+        return false;
+    };
+    out.extend_from_slice(&pointer(owner));
+    out.extend_from_slice(&rr.rtype().to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&rr.ttl.to_be_bytes());
+    let len_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    match &rr.data {
+        Data::A(v4) => out.extend_from_slice(&v4.octets()),
+        Data::Aaaa(v6) => out.extend_from_slice(&v6.octets()),
+        Data::Txt(text) => {
+            for chunk in text.as_bytes().chunks(TXT_CHUNK) {
+                out.push(chunk.len() as u8);
+                out.extend_from_slice(chunk);
+            }
+            if text.is_empty() {
+                out.push(0);
+            }
+        }
+        Data::Ns => write_name_under_apex(b"ns1", apex, out),
+        // The exchange is the owner itself: `reports.<zone>`.
+        Data::MxSelf(preference) => {
+            out.extend_from_slice(&preference.to_be_bytes());
+            out.extend_from_slice(&pointer(HEADER));
+        }
+        Data::Soa(serial) => {
+            write_name_under_apex(b"ns1", apex, out);
+            write_name_under_apex(b"hostmaster", apex, out);
+            out.extend_from_slice(&serial.to_be_bytes());
+            for v in [3600u32, 600, 1_209_600, rr.ttl] {
+                out.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+    }
+    let rdlen = (out.len() - len_at - 2) as u16;
+    out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+    true
+}
+
+/// The wire length of a dotted name (without trailing dot): its text plus a length octet per
+/// label and the root octet.
+pub(super) fn wire_len(dotted: &str) -> usize {
+    if dotted.is_empty() {
+        1
+    } else {
+        dotted.len() + 2
+    }
+}
