@@ -20,5 +20,9 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     environmentOptions: { jsdom: { url: 'http://localhost/' } },
     setupFiles: ['src/test-setup.ts'],
+    // The longest component tests type a few dozen keystrokes through user-event; on a loaded
+    // two-core CI machine they took over five seconds (Vitest's default limit) though nothing
+    // was wrong. A hung test still fails, just later.
+    testTimeout: 30_000,
   },
 });
