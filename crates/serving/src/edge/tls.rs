@@ -21,7 +21,7 @@ impl ResolvesServerCert for SniResolver {
         let name = hello.server_name()?;
         let snapshot = self.snapshots.guard();
         match snapshot.host(name) {
-            Some(h) => Some(h.key.clone()),
+            Some(h) => h.key(),
             None => snapshot.service_host(name).cloned(),
         }
     }
