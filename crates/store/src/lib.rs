@@ -25,6 +25,7 @@ mod overview;
 mod policies;
 mod report_ingest;
 mod reports;
+mod rotation;
 mod sealing;
 mod service_certs;
 mod serving;
@@ -52,6 +53,7 @@ pub use reports::{
     FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
     ReportIngest, ReportScope, ReportTotals, StoredReport, TotalsBy,
 };
+pub use rotation::ResealCount;
 pub use sealing::{MasterKey, SealError};
 pub use service_certs::ServiceCertificate;
 pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};

@@ -53,6 +53,7 @@ struct FileConfig {
     acme_directory: Option<String>,
     resolvers: Option<Vec<String>>,
     master_key: Option<String>,
+    master_key_previous: Option<Vec<String>>,
     log_format: Option<String>,
     domain_quota: Option<i64>,
     acme_ca_roots: Option<String>,
@@ -102,6 +103,9 @@ pub(crate) struct Config {
     pub(crate) resolvers: Vec<SocketAddr>,
     /// `STSD_MASTER_KEY` as given (base64), if given; see [`crate::master_key`].
     pub(crate) master_key: Option<String>,
+    /// `STSD_MASTER_KEY_PREVIOUS` (comma-separated base64 keys): keys still accepted for
+    /// opening sealed values during a master-key rotation, never used to seal.
+    pub(crate) master_key_previous: Vec<String>,
     /// `STSD_LOG_FORMAT`.
     pub(crate) log_format: LogFormat,
     /// `STSD_DOMAIN_QUOTA`: most live domains per tenant.
@@ -291,6 +295,10 @@ impl Config {
             None => LogFormat::Text,
         };
         let master_key = src.pick("master_key", parsed.master_key).map(|(v, _)| v);
+        let master_key_previous = src
+            .pick_list("master_key_previous", parsed.master_key_previous)
+            .map(|(v, _)| v)
+            .unwrap_or_default();
         let acme_ca_roots = match src.pick("acme_ca_roots", parsed.acme_ca_roots) {
             Some((v, at)) if !Path::new(v.trim()).is_file() => {
                 return Err(invalid(&at, format!("`{v}` is not a readable file")));
@@ -408,6 +416,7 @@ impl Config {
             acme_directory,
             resolvers,
             master_key,
+            master_key_previous,
             log_format,
             domain_quota,
             acme_ca_roots,
@@ -437,6 +446,7 @@ impl Config {
             acme_directory: &'a str,
             resolvers: Vec<String>,
             master_key: &'a str,
+            master_key_previous: String,
             log_format: LogFormat,
             domain_quota: i64,
             acme_ca_roots: Option<String>,
@@ -468,6 +478,10 @@ impl Config {
                 "*** (set)"
             } else {
                 "(not set: generated into the data directory as master.key)"
+            },
+            master_key_previous: match self.master_key_previous.len() {
+                0 => "(none)".to_owned(),
+                n => format!("*** ({n} set)"),
             },
             log_format: self.log_format,
             domain_quota: self.domain_quota,
@@ -603,12 +617,22 @@ mod tests {
                     "STSD_MASTER_KEY",
                     "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
                 ),
+                (
+                    "STSD_MASTER_KEY_PREVIOUS",
+                    "b2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkMTI=, b3RoZXJvdGhlcm90aGVyb3RoZXJvdGhlcm90aGVyMTI=",
+                ),
             ]),
         )
         .unwrap();
+        assert_eq!(c.master_key_previous.len(), 2);
         let shown = c.to_masked_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(
+            !shown.contains("b2xkb2xk") && !shown.contains("b3RoZXJ"),
+            "{shown}"
+        );
+        assert!(shown.contains("*** (2 set)"), "{shown}");
         assert!(shown.contains("postgres://stsd:***@db/stsd"), "{shown}");
     }
 }
