@@ -8,6 +8,7 @@
 //! - [`edge`]: the HTTPS server for `mta-sts.<domain>` (certificate chosen by SNI) and the
 //!   plain-HTTP listener for ACME HTTP-01 challenges.
 
+mod alpn;
 pub mod dns;
 pub mod edge;
 mod error;

@@ -36,7 +36,7 @@ mod verify_jobs;
 mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
-pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
+pub use certificates::{AcmeAccount, Certificate, Challenge, ChallengeKind, NewCertificate};
 pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord, SERVICE_CERT_JOB_KIND};
 pub use db::{Backend, Store, mask_url};
 pub use domains::{Domain, DomainFilter, DomainState, Ownership, Transition};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use stsd_certs::AcmeChallenge;
 use stsd_core::DomainName;
 
 /// A configuration problem, naming the key (and where it came from) and what is wrong.
@@ -63,6 +64,9 @@ struct FileConfig {
     acme_caa_identities: Option<Vec<String>>,
     acme_orders_per_hour: Option<u32>,
     acme_contact: Option<String>,
+    acme_eab_kid: Option<String>,
+    acme_eab_hmac_key: Option<String>,
+    acme_challenge: Option<String>,
     dashboard_dir: Option<String>,
 }
 
@@ -126,6 +130,11 @@ pub(crate) struct Config {
     pub(crate) acme_orders_per_hour: u32,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
+    /// `STSD_ACME_EAB_KID` and `STSD_ACME_EAB_HMAC_KEY` (decoded from base64url): the External
+    /// Account Binding some CAs require to create the account. The key is a secret.
+    pub(crate) acme_eab: Option<stsd_certs::EabKey>,
+    /// `STSD_ACME_CHALLENGE`: `http-01` (default) or `tls-alpn-01`.
+    pub(crate) acme_challenge: AcmeChallenge,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
     pub(crate) dashboard_dir: Option<PathBuf>,
 }
@@ -379,6 +388,45 @@ impl Config {
             }
             None => None,
         };
+        let eab_kid = src.pick("acme_eab_kid", parsed.acme_eab_kid);
+        let eab_key = src.pick("acme_eab_hmac_key", parsed.acme_eab_hmac_key);
+        let acme_eab = match (eab_kid, eab_key) {
+            (None, None) => None,
+            (Some((_, at)), None) => {
+                return Err(invalid(&at, "set together with STSD_ACME_EAB_HMAC_KEY"));
+            }
+            (None, Some((_, at))) => {
+                return Err(invalid(&at, "set together with STSD_ACME_EAB_KID"));
+            }
+            (Some((kid, kid_at)), Some((key, key_at))) => {
+                let kid = kid.trim().to_owned();
+                if kid.is_empty() {
+                    return Err(invalid(&kid_at, "must not be empty"));
+                }
+                // CAs hand the key out as base64url, some with padding; never echo it.
+                let key = base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    key.trim().trim_end_matches('='),
+                )
+                .ok()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| invalid(&key_at, "is not base64url (the value is not shown)"))?;
+                Some(stsd_certs::EabKey { kid, hmac_key: key })
+            }
+        };
+        let acme_challenge = match src.pick("acme_challenge", parsed.acme_challenge) {
+            Some((v, at)) => match v.trim() {
+                "http-01" => AcmeChallenge::Http01,
+                "tls-alpn-01" => AcmeChallenge::TlsAlpn01,
+                other => {
+                    return Err(invalid(
+                        &at,
+                        format!("`{other}` is not a challenge type (http-01, tls-alpn-01)"),
+                    ));
+                }
+            },
+            None => AcmeChallenge::Http01,
+        };
         let domain_quota =
             match src.pick("domain_quota", parsed.domain_quota.map(|n| n.to_string())) {
                 Some((v, at)) => match v.trim().parse::<i64>() {
@@ -426,6 +474,8 @@ impl Config {
             acme_caa_identities,
             acme_orders_per_hour,
             acme_contact,
+            acme_eab,
+            acme_challenge,
             dashboard_dir,
         })
     }
@@ -456,6 +506,9 @@ impl Config {
             acme_caa_identities: Vec<String>,
             acme_orders_per_hour: u32,
             acme_contact: Option<&'a str>,
+            acme_eab_kid: Option<&'a str>,
+            acme_eab_hmac_key: Option<&'a str>,
+            acme_challenge: &'static str,
             dashboard_dir: Option<String>,
         }
         let shown = Shown {
@@ -492,6 +545,12 @@ impl Config {
             acme_caa_identities: self.acme_caa_identities.clone(),
             acme_orders_per_hour: self.acme_orders_per_hour,
             acme_contact: self.acme_contact.as_deref(),
+            acme_eab_kid: self.acme_eab.as_ref().map(|k| k.kid.as_str()),
+            acme_eab_hmac_key: self.acme_eab.as_ref().map(|_| "*** (set)"),
+            acme_challenge: match self.acme_challenge {
+                AcmeChallenge::Http01 => "http-01",
+                AcmeChallenge::TlsAlpn01 => "tls-alpn-01",
+            },
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
@@ -634,5 +693,59 @@ mod tests {
         );
         assert!(shown.contains("*** (2 set)"), "{shown}");
         assert!(shown.contains("postgres://stsd:***@db/stsd"), "{shown}");
+    }
+
+    #[test]
+    fn external_account_binding_is_decoded_and_masked() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("STSD_ACME_EAB_KID", "kid-1"),
+                (
+                    "STSD_ACME_EAB_HMAC_KEY",
+                    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+                ),
+                ("STSD_ACME_CHALLENGE", "tls-alpn-01"),
+            ]),
+        )
+        .unwrap();
+        let eab = c.acme_eab.clone().unwrap();
+        assert_eq!(eab.kid, "kid-1");
+        assert_eq!(eab.hmac_key.len(), 48);
+        assert_eq!(c.acme_challenge, AcmeChallenge::TlsAlpn01);
+        let shown = c.to_masked_toml();
+        assert!(!shown.contains("zWNDZM6e"), "{shown}");
+        assert!(shown.contains("acme_eab_kid = \"kid-1\""), "{shown}");
+        assert!(
+            shown.contains("acme_challenge = \"tls-alpn-01\""),
+            "{shown}"
+        );
+        let debug = format!("{c:?}");
+        assert!(
+            debug.contains("kid-1") && !debug.contains("hmac_key"),
+            "{debug}"
+        );
+
+        let e = Config::load(None, &env(&[("STSD_ACME_EAB_KID", "kid-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_ACME_EAB_KID:"), "{e}");
+        let e = Config::load(
+            None,
+            &env(&[
+                ("STSD_ACME_EAB_KID", "kid-1"),
+                ("STSD_ACME_EAB_HMAC_KEY", "not base64url!!secret"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("STSD_ACME_EAB_HMAC_KEY:") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = Config::load(None, &env(&[("STSD_ACME_CHALLENGE", "dns-01")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_ACME_CHALLENGE:"), "{e}");
     }
 }

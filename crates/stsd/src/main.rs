@@ -315,6 +315,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         &config.acme_directory,
         config.acme_contact.clone(),
         extra_roots,
+        config.acme_eab.clone(),
+        config.acme_challenge,
     )
     .await
     .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
