@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::error::CertsError;
 use crate::issuer::{Issued, Issuer};
+use crate::propagation::{Propagation, wait_for_edges};
 use crate::rate_limit::{CapturingClient, with_retry_after};
 
 /// How long a published challenge may stay in the store if cleanup fails.
@@ -36,9 +37,11 @@ pub struct AcmeConfig {
     /// Extra trust roots for the directory's TLS certificate, a PEM bundle
     /// (the contents of the file `STSD_ACME_CA_ROOTS` names). Added to the public roots.
     pub extra_roots_pem: Option<String>,
-    /// How long to wait after publishing a challenge before asking the CA to validate it:
-    /// edges follow the change feed within about a second.
+    /// How long to wait after publishing a challenge before asking the CA to validate it when
+    /// no edge reports heartbeats (else the worker waits until every live edge serves it).
     pub propagation_delay: Duration,
+    /// The longest wait for every live edge to serve a challenge; then the CA is asked anyway.
+    pub propagation_timeout: Duration,
     /// How long to wait for the CA to validate, and then to issue.
     pub order_timeout: Duration,
     /// Which challenge the CA validates (`STSD_ACME_CHALLENGE`).
@@ -78,14 +81,15 @@ impl std::fmt::Debug for EabKey {
 }
 
 impl AcmeConfig {
-    /// Defaults for `directory_url`: no contact, public roots only, 2 s propagation, 2 min
-    /// per order.
+    /// Defaults for `directory_url`: no contact, public roots only, wait for the edges up to
+    /// 30 s (2 s without heartbeats), 2 min per order.
     pub fn new(directory_url: impl Into<String>) -> AcmeConfig {
         AcmeConfig {
             directory_url: directory_url.into(),
             contact_email: None,
             extra_roots_pem: None,
             propagation_delay: Duration::from_secs(2),
+            propagation_timeout: Duration::from_secs(30),
             order_timeout: Duration::from_secs(120),
             challenge: AcmeChallenge::Http01,
             eab: None,
@@ -206,7 +210,8 @@ impl Acme {
                     },
                 ),
             };
-            self.store
+            let seq = self
+                .store
                 .put_challenge(&Challenge {
                     token: token.clone(),
                     domain_id: owner.cloned(),
@@ -216,9 +221,17 @@ impl Acme {
                 })
                 .await?;
             tokens.push(token);
-            // The edges learn of the challenge through the change feed; give them time before
-            // the CA looks.
-            tokio::time::sleep(self.config.propagation_delay).await;
+            // The edges learn of the challenge through the change feed; the CA may ask any.
+            let propagation = wait_for_edges(
+                &self.store,
+                seq,
+                self.config.propagation_delay,
+                self.config.propagation_timeout,
+            )
+            .await?;
+            if propagation == Propagation::TimedOut {
+                tracing::warn!(%host, "not every edge serves the challenge yet; asking the CA anyway");
+            }
             challenge.set_ready().await?;
         }
         let retries = RetryPolicy::new()

@@ -13,6 +13,7 @@ mod acme;
 mod error;
 mod issuer;
 mod local_ca;
+mod propagation;
 mod rate_limit;
 mod select;
 mod worker;
@@ -21,6 +22,7 @@ pub use acme::{Acme, AcmeChallenge, AcmeConfig, EabKey};
 pub use error::CertsError;
 pub use issuer::{Issued, Issuer, leaf_validity, mta_sts_host};
 pub use local_ca::LocalCa;
+pub use propagation::{Propagation, wait_for_edges};
 pub use rate_limit::next_attempt;
 pub use select::{directory_url, issuer_for_directory};
 pub use worker::{

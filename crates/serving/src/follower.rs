@@ -235,7 +235,8 @@ impl SnapshotHandle {
 
     /// Follows the change feed until the returned task is aborted: wakes on notifications
     /// (or every `poll`), applies changes, and sends a heartbeat with the served position
-    /// every `heartbeat` so the publisher knows what this node serves.
+    /// after applying changes and every `heartbeat`, so the publisher and the certs worker
+    /// know what this node serves.
     pub fn spawn_follower(
         &self,
         store: Store,
@@ -251,7 +252,12 @@ impl SnapshotHandle {
             loop {
                 tokio::select! {
                     () = subscription.changed() => {
-                        let _ = handle.catch_up(&store).await;
+                        if handle.catch_up(&store).await.is_ok() {
+                            // Report the new position now, not at the next beat: the certs
+                            // worker waits for every edge to serve a fresh ACME challenge, the
+                            // publisher for a new policy.
+                            beat.reset_immediately();
+                        }
                     }
                     _ = beat.tick() => {
                         // Catch up first so the heartbeat never claims more than is served.

@@ -222,8 +222,9 @@ impl Store {
         row.map(Certificate::try_from).transpose()
     }
 
-    /// Publishes an HTTP-01 challenge response to every edge.
-    pub async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
+    /// Publishes a challenge answer to every edge. Returns the change-feed position of the
+    /// change, which edges report in their heartbeats once they serve it.
+    pub async fn put_challenge(&self, challenge: &Challenge) -> Result<i64> {
         let at = now();
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -241,7 +242,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict("challenge token"))?;
-        feed::append(
+        let seq = feed::append(
             &mut tx,
             self.backend,
             ChangeKind::Challenge,
@@ -251,7 +252,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.changed_locally();
-        Ok(())
+        Ok(seq)
     }
 
     /// The challenge for `token`, if pending.
