@@ -1,6 +1,6 @@
-//! Issuing through an ACME CA (RFC 8555) with instant-acme, answering HTTP-01 through the
-//! store: the key authorization is written as a challenge row, and every edge serves it from
-//! its snapshot.
+//! Issuing through an ACME CA (RFC 8555) with instant-acme, answering HTTP-01 or
+//! TLS-ALPN-01 (RFC 8737) through the store: the key authorization (for TLS-ALPN-01 its
+//! digest) is written as a challenge row, and every edge answers it from its snapshot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,17 +9,20 @@ use async_trait::async_trait;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, ChallengeType, HttpClient,
-    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, ChallengeType,
+    ExternalAccountKey, HttpClient, Identifier, NewAccount, NewOrder, Order, OrderStatus,
+    RetryPolicy,
 };
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use stsd_store::{AcmeAccount, Challenge, DomainId, MasterKey, Store};
+use stsd_store::{AcmeAccount, Challenge, ChallengeKind, DomainId, MasterKey, Store};
 use time::OffsetDateTime;
 
 use crate::error::CertsError;
 use crate::issuer::{Issued, Issuer};
+use crate::propagation::{Propagation, wait_for_edges};
+use crate::rate_limit::{CapturingClient, with_retry_after};
 
 /// How long a published challenge may stay in the store if cleanup fails.
 const CHALLENGE_TTL: time::Duration = time::Duration::hours(1);
@@ -34,23 +37,62 @@ pub struct AcmeConfig {
     /// Extra trust roots for the directory's TLS certificate, a PEM bundle
     /// (the contents of the file `STSD_ACME_CA_ROOTS` names). Added to the public roots.
     pub extra_roots_pem: Option<String>,
-    /// How long to wait after publishing a challenge before asking the CA to validate it:
-    /// edges follow the change feed within about a second.
+    /// How long to wait after publishing a challenge before asking the CA to validate it when
+    /// no edge reports heartbeats (else the worker waits until every live edge serves it).
     pub propagation_delay: Duration,
+    /// The longest wait for every live edge to serve a challenge; then the CA is asked anyway.
+    pub propagation_timeout: Duration,
     /// How long to wait for the CA to validate, and then to issue.
     pub order_timeout: Duration,
+    /// Which challenge the CA validates (`STSD_ACME_CHALLENGE`).
+    pub challenge: AcmeChallenge,
+    /// External Account Binding (RFC 8555 §7.3.4), for CAs that require one to create the
+    /// account (`STSD_ACME_EAB_KID`, `STSD_ACME_EAB_HMAC_KEY`).
+    pub eab: Option<EabKey>,
+}
+
+/// How the CA validates control of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AcmeChallenge {
+    /// HTTP-01: the edge's plain-HTTP listener (port 80) answers the token.
+    #[default]
+    Http01,
+    /// TLS-ALPN-01 (RFC 8737): the edge's HTTPS listener (port 443) presents a challenge
+    /// certificate to a client offering only ALPN `acme-tls/1`.
+    TlsAlpn01,
+}
+
+/// An External Account Binding: the key id and HMAC key the CA issued. The key is a secret:
+/// `Debug` shows only the id.
+#[derive(Clone)]
+pub struct EabKey {
+    /// The key identifier the CA gave.
+    pub kid: String,
+    /// The raw HMAC key (already decoded from the CA's base64url).
+    pub hmac_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for EabKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EabKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AcmeConfig {
-    /// Defaults for `directory_url`: no contact, public roots only, 2 s propagation, 2 min
-    /// per order.
+    /// Defaults for `directory_url`: no contact, public roots only, wait for the edges up to
+    /// 30 s (2 s without heartbeats), 2 min per order.
     pub fn new(directory_url: impl Into<String>) -> AcmeConfig {
         AcmeConfig {
             directory_url: directory_url.into(),
             contact_email: None,
             extra_roots_pem: None,
             propagation_delay: Duration::from_secs(2),
+            propagation_timeout: Duration::from_secs(30),
             order_timeout: Duration::from_secs(120),
+            challenge: AcmeChallenge::Http01,
+            eab: None,
         }
     }
 }
@@ -91,6 +133,11 @@ impl Acme {
             None => {
                 let contact = config.contact_email.as_ref().map(|e| format!("mailto:{e}"));
                 let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+                // The binding is needed only here: once created, the account stands alone.
+                let eab = config
+                    .eab
+                    .as_ref()
+                    .map(|k| ExternalAccountKey::new(k.kid.clone(), &k.hmac_key));
                 let (account, credentials) = Account::builder_with_http(http)
                     .create(
                         &NewAccount {
@@ -99,7 +146,7 @@ impl Acme {
                             only_return_existing: false,
                         },
                         url.clone(),
-                        None,
+                        eab.as_ref(),
                     )
                     .await?;
                 let json = serde_json::to_vec(&credentials)?;
@@ -111,7 +158,9 @@ impl Acme {
                         key_id: master.id().to_owned(),
                     })
                     .await?;
-                tracing::info!(directory = %config.directory_url, "created ACME account");
+                tracing::info!(directory = %config.directory_url,
+                    eab_kid = config.eab.as_ref().map(|k| k.kid.as_str()),
+                    "created ACME account");
                 account
             }
         };
@@ -122,7 +171,7 @@ impl Acme {
         })
     }
 
-    /// Publishes the HTTP-01 answers, has the CA validate them and finalizes the order.
+    /// Publishes the challenge answers, has the CA validate them and finalizes the order.
     /// Every published token is pushed to `tokens` so that the caller can remove it.
     async fn complete(
         &self,
@@ -140,22 +189,49 @@ impl Acme {
                 AuthorizationStatus::Valid => continue,
                 other => return Err(order_failed(host, format!("authorization {other:?}"))),
             }
+            let (wanted, name) = match self.config.challenge {
+                AcmeChallenge::Http01 => (ChallengeType::Http01, "http-01"),
+                AcmeChallenge::TlsAlpn01 => (ChallengeType::TlsAlpn01, "tls-alpn-01"),
+            };
             let mut challenge = authz
-                .challenge(ChallengeType::Http01)
-                .ok_or_else(|| order_failed(host, "the CA offers no http-01 challenge".into()))?;
+                .challenge(wanted)
+                .ok_or_else(|| order_failed(host, format!("the CA offers no {name} challenge")))?;
             let token = challenge.token.clone();
-            self.store
+            let key_authorization = challenge.key_authorization();
+            let (key_authorization, kind) = match self.config.challenge {
+                AcmeChallenge::Http01 => {
+                    (key_authorization.as_str().to_owned(), ChallengeKind::Http01)
+                }
+                // The edge needs only the digest for the acmeIdentifier extension.
+                AcmeChallenge::TlsAlpn01 => (
+                    hex(key_authorization.digest().as_ref()),
+                    ChallengeKind::TlsAlpn01 {
+                        host: host.to_owned(),
+                    },
+                ),
+            };
+            let seq = self
+                .store
                 .put_challenge(&Challenge {
                     token: token.clone(),
                     domain_id: owner.cloned(),
-                    key_authorization: challenge.key_authorization().as_str().to_owned(),
+                    key_authorization,
                     expires_at: OffsetDateTime::now_utc() + CHALLENGE_TTL,
+                    kind,
                 })
                 .await?;
             tokens.push(token);
-            // The edges learn of the challenge through the change feed; give them time before
-            // the CA looks.
-            tokio::time::sleep(self.config.propagation_delay).await;
+            // The edges learn of the challenge through the change feed; the CA may ask any.
+            let propagation = wait_for_edges(
+                &self.store,
+                seq,
+                self.config.propagation_delay,
+                self.config.propagation_timeout,
+            )
+            .await?;
+            if propagation == Propagation::TimedOut {
+                tracing::warn!(%host, "not every edge serves the challenge yet; asking the CA anyway");
+            }
             challenge.set_ready().await?;
         }
         let retries = RetryPolicy::new()
@@ -183,18 +259,26 @@ impl Issuer for Acme {
     }
 
     async fn issue_host(&self, host: &str, owner: Option<&DomainId>) -> Result<Issued, CertsError> {
-        let identifiers = [Identifier::Dns(host.to_owned())];
-        let mut order = self.account.new_order(&NewOrder::new(&identifiers)).await?;
-        let mut tokens = Vec::new();
-        let result = self.complete(&mut order, owner, host, &mut tokens).await;
-        // Whatever the outcome, the challenges have served their purpose.
-        for token in tokens {
-            if let Err(e) = self.store.delete_challenge(&token).await {
-                tracing::warn!(%host, error = %e, "could not remove an ACME challenge");
+        with_retry_after(async {
+            let identifiers = [Identifier::Dns(host.to_owned())];
+            let mut order = self.account.new_order(&NewOrder::new(&identifiers)).await?;
+            let mut tokens = Vec::new();
+            let result = self.complete(&mut order, owner, host, &mut tokens).await;
+            // Whatever the outcome, the challenges have served their purpose.
+            for token in tokens {
+                if let Err(e) = self.store.delete_challenge(&token).await {
+                    tracing::warn!(%host, error = %e, "could not remove an ACME challenge");
+                }
             }
-        }
-        result
+            result
+        })
+        .await
     }
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn order_failed(host: &str, detail: String) -> CertsError {
@@ -255,5 +339,5 @@ fn http_client(extra_roots_pem: Option<&str>) -> Result<Box<dyn HttpClient>, Cer
         .build();
     let client: Client<_, BodyWrapper<bytes::Bytes>> =
         Client::builder(TokioExecutor::new()).build(connector);
-    Ok(Box::new(client))
+    Ok(Box::new(CapturingClient::new(Box::new(client))))
 }

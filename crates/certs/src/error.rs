@@ -17,6 +17,15 @@ pub enum CertsError {
     /// The ACME server refused or failed a request (the problem document, if any, is included).
     #[error("ACME: {0}")]
     Acme(#[from] instant_acme::Error),
+    /// The CA refused with `urn:ietf:params:acme:error:rateLimited`. The worker waits until
+    /// `retry_after` (the CA's `Retry-After`, bounded) instead of its normal backoff.
+    #[error("the CA rate-limits this account: {detail}{}", until(.retry_after.as_ref()))]
+    RateLimited {
+        /// The CA's problem document, as text.
+        detail: String,
+        /// When the CA said to try again, if it did.
+        retry_after: Option<time::OffsetDateTime>,
+    },
     /// The order could not be completed: a challenge failed or the order went invalid.
     #[error("ACME order for {host} failed: {detail}")]
     Order {
@@ -37,4 +46,14 @@ pub enum CertsError {
     /// The stored ACME account credentials do not decode.
     #[error("stored ACME account credentials are corrupt: {0}")]
     Credentials(#[from] serde_json::Error),
+}
+
+/// " (retry after <RFC 3339 time>)" when the CA named a time.
+fn until(at: Option<&time::OffsetDateTime>) -> String {
+    at.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .map(|t| format!(" (retry after {t})"))
+    .unwrap_or_default()
 }

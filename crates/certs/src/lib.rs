@@ -13,13 +13,17 @@ mod acme;
 mod error;
 mod issuer;
 mod local_ca;
+mod propagation;
+mod rate_limit;
 mod select;
 mod worker;
 
-pub use acme::{Acme, AcmeConfig};
+pub use acme::{Acme, AcmeChallenge, AcmeConfig, EabKey};
 pub use error::CertsError;
 pub use issuer::{Issued, Issuer, leaf_validity, mta_sts_host};
 pub use local_ca::LocalCa;
+pub use propagation::{Propagation, wait_for_edges};
+pub use rate_limit::next_attempt;
 pub use select::{directory_url, issuer_for_directory};
 pub use worker::{
     Outcome, ServiceOutcome, WorkerConfig, jittered_renewal, renewal_due, renewal_point, run_next,

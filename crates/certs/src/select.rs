@@ -5,7 +5,7 @@ use std::sync::Arc;
 use instant_acme::LetsEncrypt;
 use stsd_store::{MasterKey, Store};
 
-use crate::acme::{Acme, AcmeConfig};
+use crate::acme::{Acme, AcmeChallenge, AcmeConfig, EabKey};
 use crate::error::CertsError;
 use crate::issuer::Issuer;
 use crate::local_ca::LocalCa;
@@ -24,13 +24,16 @@ pub fn directory_url(directory: &str) -> Option<String> {
 
 /// The issuer for a `STSD_ACME_DIRECTORY` value: the local CA (created in the store on
 /// first use), or an ACME account on the directory (created on first use), trusting
-/// `extra_roots_pem` (the contents of `STSD_ACME_CA_ROOTS`) besides the public roots.
+/// `extra_roots_pem` (the contents of `STSD_ACME_CA_ROOTS`) besides the public roots and
+/// binding the account to `eab` when the CA requires it and answering `challenge`.
 pub async fn issuer_for_directory(
     store: &Store,
     master: Arc<MasterKey>,
     directory: &str,
     contact_email: Option<String>,
     extra_roots_pem: Option<String>,
+    eab: Option<EabKey>,
+    challenge: AcmeChallenge,
 ) -> Result<Arc<dyn Issuer>, CertsError> {
     match directory_url(directory) {
         None => Ok(Arc::new(LocalCa::load_or_create(store, &master).await?)),
@@ -38,6 +41,8 @@ pub async fn issuer_for_directory(
             let config = AcmeConfig {
                 contact_email,
                 extra_roots_pem,
+                eab,
+                challenge,
                 ..AcmeConfig::new(url)
             };
             Ok(Arc::new(

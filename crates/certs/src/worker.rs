@@ -29,6 +29,9 @@ pub struct WorkerConfig {
     pub backoff_base: Duration,
     /// The longest delay between attempts.
     pub backoff_cap: Duration,
+    /// The longest a CA's `Retry-After` on a `rateLimited` refusal is honoured: a later
+    /// time is cut to this.
+    pub rate_limit_cap: Duration,
     /// stsd's own hosts that need a certificate on the edge (`reports.<zone>`).
     pub service_hosts: Vec<String>,
     /// Orders run at once (each is mostly waiting for the CA).
@@ -40,8 +43,8 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h,
-    /// 8 orders at once, 100 new orders per hour (burst 300).
+    /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h
+    /// (a CA's rate limit up to 24 h), 8 orders at once, 100 new orders per hour (burst 300).
     pub fn new(owner: impl Into<String>) -> WorkerConfig {
         WorkerConfig {
             owner: owner.into(),
@@ -50,6 +53,7 @@ impl WorkerConfig {
             sweep_interval: Duration::from_secs(60),
             backoff_base: Duration::from_secs(60),
             backoff_cap: Duration::from_secs(6 * 3600),
+            rate_limit_cap: Duration::from_secs(24 * 3600),
             service_hosts: Vec::new(),
             concurrency: 8,
             orders_per_hour: 100,
@@ -246,7 +250,7 @@ async fn run_next_limited(
         }
         Err(e) => {
             let error = e.to_string();
-            let retry_at = now + backoff(job.attempts, config);
+            let retry_at = retry_time(now, job.attempts, config, &e);
             store.fail_job(&job, &error, retry_at).await?;
             tracing::warn!(domain = %domain.name, attempts = job.attempts, %retry_at, %error,
                 "certificate issuance failed");
@@ -329,7 +333,7 @@ pub async fn run_next_service(
         }
         Err(e) => {
             let error = e.to_string();
-            let retry_at = now + backoff(job.attempts, config);
+            let retry_at = retry_time(now, job.attempts, config, &e);
             store.fail_job(&job, &error, retry_at).await?;
             tracing::warn!(%host, attempts = job.attempts, %retry_at, %error,
                 "service certificate issuance failed");
@@ -434,6 +438,18 @@ pub fn jittered_renewal(not_before: OffsetDateTime, not_after: OffsetDateTime) -
     at.replace_nanosecond(0).unwrap_or(at)
 }
 
+/// When a job that failed with `error` runs again: after the backoff, or at the time a
+/// rate-limiting CA named (bounded by [`WorkerConfig::rate_limit_cap`]).
+fn retry_time(
+    now: OffsetDateTime,
+    attempts: i64,
+    config: &WorkerConfig,
+    error: &CertsError,
+) -> OffsetDateTime {
+    let cap = time::Duration::try_from(config.rate_limit_cap).unwrap_or(time::Duration::DAY);
+    crate::rate_limit::next_attempt(now, backoff(attempts, config), cap, error)
+}
+
 /// The delay after the `attempts`-th failure: base, doubling, capped.
 fn backoff(attempts: i64, config: &WorkerConfig) -> time::Duration {
     stsd_core::backoff(attempts, config.backoff_base, config.backoff_cap)
@@ -499,6 +515,30 @@ mod tests {
         assert_eq!(mins(9), 256);
         assert_eq!(mins(10), 360);
         assert_eq!(mins(i64::MAX), 360);
+    }
+
+    #[test]
+    fn a_rate_limit_moves_the_next_attempt_to_the_cas_time() {
+        let c = WorkerConfig::new("t");
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let limited = |hours: i64| CertsError::RateLimited {
+            detail: "too many".into(),
+            retry_after: Some(now + time::Duration::hours(hours)),
+        };
+        assert_eq!(
+            retry_time(now, 1, &c, &limited(5)),
+            now + time::Duration::hours(5)
+        );
+        assert_eq!(
+            retry_time(now, 1, &c, &limited(100)),
+            now + time::Duration::hours(24),
+            "capped"
+        );
+        let other = CertsError::Random("x".into());
+        assert_eq!(
+            retry_time(now, 1, &c, &other),
+            now + time::Duration::minutes(1)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Building the snapshot from the store and following the change feed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -194,7 +194,10 @@ impl SnapshotHandle {
                 rows.push((id.clone(), store.served_domain(id).await?));
             }
             let fresh_challenges = if challenges {
-                Some(store.live_challenges().await?)
+                Some((
+                    store.live_challenges().await?,
+                    store.live_tls_alpn_challenges().await?,
+                ))
             } else {
                 None
             };
@@ -214,11 +217,13 @@ impl SnapshotHandle {
                     None => next.remove_domain(&id),
                 }
             }
-            if let Some(list) = fresh_challenges {
-                next.challenges = list
+            if let Some((http, alpn)) = fresh_challenges {
+                next.challenges = http
                     .into_iter()
                     .map(|(t, k)| (t, Bytes::from(k.into_bytes())))
                     .collect();
+                next.tls_alpn =
+                    crate::alpn::challenge_keys(alpn, &base.tls_alpn, &self.shared.provider);
             }
             next.seq = last_seq;
             self.shared.current.store(Arc::new(next));
@@ -230,7 +235,8 @@ impl SnapshotHandle {
 
     /// Follows the change feed until the returned task is aborted: wakes on notifications
     /// (or every `poll`), applies changes, and sends a heartbeat with the served position
-    /// every `heartbeat` so the publisher knows what this node serves.
+    /// after applying changes and every `heartbeat`, so the publisher and the certs worker
+    /// know what this node serves.
     pub fn spawn_follower(
         &self,
         store: Store,
@@ -246,7 +252,12 @@ impl SnapshotHandle {
             loop {
                 tokio::select! {
                     () = subscription.changed() => {
-                        let _ = handle.catch_up(&store).await;
+                        if handle.catch_up(&store).await.is_ok() {
+                            // Report the new position now, not at the next beat: the certs
+                            // worker waits for every edge to serve a fresh ACME challenge, the
+                            // publisher for a new policy.
+                            beat.reset_immediately();
+                        }
                     }
                     _ = beat.tick() => {
                         // Catch up first so the heartbeat never claims more than is served.
@@ -315,10 +326,12 @@ async fn full_load(
     let seq = store.latest_change_seq().await?;
     let rows = store.served_domains().await?;
     let challenges = store.live_challenges().await?;
+    let alpn = store.live_tls_alpn_challenges().await?;
     let service = store.service_certificates().await?;
     let mut snapshot = Snapshot {
         seq,
         service_hosts: service_keys(&service, master, provider),
+        tls_alpn: crate::alpn::challenge_keys(alpn, &HashMap::new(), provider),
         ..Snapshot::default()
     };
     // Opening sealed keys and loading them into rustls is the bulk of a start with many

@@ -9,6 +9,7 @@
 //!   plain-HTTP listener for ACME HTTP-01 challenges.
 //! - [`dns`]: the authoritative DNS of the service zone, over UDP and TCP.
 
+mod alpn;
 pub mod dns;
 pub mod edge;
 mod error;

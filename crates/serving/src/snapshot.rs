@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use crate::alpn::AlpnChallenge;
 use crate::shards::ShardedMap;
 use bytes::Bytes;
 use rustls::crypto::{CryptoProvider, KeyProvider};
@@ -88,6 +89,8 @@ pub struct Snapshot {
     pub(crate) challenges: HashMap<String, Bytes>,
     /// Certificates of stsd's own hosts (`reports.<zone>`), by host.
     pub(crate) service_hosts: HashMap<String, Arc<CertifiedKey>>,
+    /// Pending TLS-ALPN-01 challenge certificates, by host.
+    pub(crate) tls_alpn: HashMap<String, AlpnChallenge>,
 }
 
 impl LabelRecords {
@@ -134,6 +137,11 @@ impl Snapshot {
     /// The key authorization for an HTTP-01 token, if pending.
     pub fn challenge(&self, token: &str) -> Option<&Bytes> {
         self.challenges.get(token)
+    }
+
+    /// The TLS-ALPN-01 challenge certificate for a host, if a validation is pending.
+    pub fn tls_alpn_challenge(&self, host: &str) -> Option<&Arc<CertifiedKey>> {
+        self.tls_alpn.get(host).map(|c| &c.key)
     }
 
     /// How many hosts the edge serves.

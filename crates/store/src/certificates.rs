@@ -59,17 +59,60 @@ impl std::fmt::Debug for Certificate {
     }
 }
 
-/// A pending ACME HTTP-01 challenge, answered by every edge.
+/// A pending ACME challenge, answered by every edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
-    /// The token in `/.well-known/acme-challenge/{token}`.
+    /// The challenge's token (for HTTP-01 the last segment of
+    /// `/.well-known/acme-challenge/{token}`).
     pub token: String,
     /// The registration being validated; `None` for a service host (`reports.<zone>`).
     pub domain_id: Option<DomainId>,
-    /// The response body.
+    /// HTTP-01: the response body (the key authorization). TLS-ALPN-01: the hex SHA-256 of
+    /// the key authorization, which the challenge certificate's acmeIdentifier carries.
     pub key_authorization: String,
     /// When it may be dropped.
     pub expires_at: OffsetDateTime,
+    /// How the CA validates it.
+    pub kind: ChallengeKind,
+}
+
+/// How the CA looks for a challenge's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeKind {
+    /// HTTP-01: a plain-HTTP GET of `/.well-known/acme-challenge/{token}`.
+    Http01,
+    /// TLS-ALPN-01 (RFC 8737): a TLS handshake for `host` offering only ALPN `acme-tls/1`.
+    TlsAlpn01 {
+        /// The host name being validated (lower case, no trailing dot).
+        host: String,
+    },
+}
+
+impl ChallengeKind {
+    fn as_str(&self) -> &'static str {
+        match self {
+            ChallengeKind::Http01 => "http-01",
+            ChallengeKind::TlsAlpn01 { .. } => "tls-alpn-01",
+        }
+    }
+
+    fn host(&self) -> Option<&str> {
+        match self {
+            ChallengeKind::Http01 => None,
+            ChallengeKind::TlsAlpn01 { host } => Some(host),
+        }
+    }
+
+    fn from_row(kind: &str, host: Option<String>) -> Result<ChallengeKind> {
+        match (kind, host) {
+            ("http-01", _) => Ok(ChallengeKind::Http01),
+            ("tls-alpn-01", Some(host)) => Ok(ChallengeKind::TlsAlpn01 { host }),
+            (other, _) => Err(StoreError::Corrupt {
+                what: "challenge kind",
+                detail: format!("`{other}` (a tls-alpn-01 challenge needs a host)"),
+            }),
+        }
+    }
 }
 
 /// ACME account credentials for one directory.
@@ -179,23 +222,27 @@ impl Store {
         row.map(Certificate::try_from).transpose()
     }
 
-    /// Publishes an HTTP-01 challenge response to every edge.
-    pub async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
+    /// Publishes a challenge answer to every edge. Returns the change-feed position of the
+    /// change, which edges report in their heartbeats once they serve it.
+    pub async fn put_challenge(&self, challenge: &Challenge) -> Result<i64> {
         let at = now();
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO acme_challenges (token, domain_id, key_authorization, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO acme_challenges (token, domain_id, key_authorization, created_at, expires_at,
+                                          kind, host)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&challenge.token)
         .bind(challenge.domain_id.as_ref().map(|d| d.as_str().to_owned()))
         .bind(&challenge.key_authorization)
         .bind(to_ms(at))
         .bind(to_ms(challenge.expires_at))
+        .bind(challenge.kind.as_str())
+        .bind(challenge.kind.host().map(str::to_owned))
         .execute(&mut *tx)
         .await
         .map_err(conflict("challenge token"))?;
-        feed::append(
+        let seq = feed::append(
             &mut tx,
             self.backend,
             ChangeKind::Challenge,
@@ -205,26 +252,34 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.changed_locally();
-        Ok(())
+        Ok(seq)
     }
 
     /// The challenge for `token`, if pending.
     pub async fn challenge(&self, token: &str) -> Result<Option<Challenge>> {
-        let row: Option<(String, Option<String>, String, i64)> = sqlx::query_as(
-            "SELECT token, domain_id, key_authorization, expires_at FROM acme_challenges
-             WHERE token = $1",
+        #[allow(
+            clippy::type_complexity,
+            reason = "one row of the query right below, read once"
+        )]
+        let row: Option<(String, Option<String>, String, i64, String, Option<String>)> =
+            sqlx::query_as(
+                "SELECT token, domain_id, key_authorization, expires_at, kind, host
+                 FROM acme_challenges WHERE token = $1",
+            )
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(
+            |(token, domain_id, key_authorization, expires_at, kind, host)| {
+                Ok(Challenge {
+                    token,
+                    domain_id: domain_id.map(DomainId::from_raw),
+                    key_authorization,
+                    expires_at: from_ms(expires_at)?,
+                    kind: ChallengeKind::from_row(&kind, host)?,
+                })
+            },
         )
-        .bind(token)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(token, domain_id, key_authorization, expires_at)| {
-            Ok(Challenge {
-                token,
-                domain_id: domain_id.map(DomainId::from_raw),
-                key_authorization,
-                expires_at: from_ms(expires_at)?,
-            })
-        })
         .transpose()
     }
 

@@ -25,6 +25,7 @@ mod overview;
 mod policies;
 mod report_ingest;
 mod reports;
+mod rotation;
 mod sealing;
 mod service_certs;
 mod serving;
@@ -35,7 +36,7 @@ mod verify_jobs;
 mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
-pub use certificates::{AcmeAccount, Certificate, Challenge, NewCertificate};
+pub use certificates::{AcmeAccount, Certificate, Challenge, ChallengeKind, NewCertificate};
 pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord, SERVICE_CERT_JOB_KIND};
 pub use db::{Backend, Store, mask_url};
 pub use domains::{Domain, DomainFilter, DomainState, Ownership, Transition};
@@ -52,6 +53,7 @@ pub use reports::{
     FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
     ReportIngest, ReportScope, ReportTotals, StoredReport, TotalsBy,
 };
+pub use rotation::ResealCount;
 pub use sealing::{MasterKey, SealError};
 pub use service_certs::ServiceCertificate;
 pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};

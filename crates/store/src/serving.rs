@@ -194,7 +194,21 @@ impl Store {
     /// Every unexpired HTTP-01 challenge: token and key authorization.
     pub async fn live_challenges(&self) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
-            "SELECT token, key_authorization FROM acme_challenges WHERE expires_at > $1",
+            "SELECT token, key_authorization FROM acme_challenges
+             WHERE expires_at > $1 AND kind = 'http-01'",
+        )
+        .bind(to_ms(now()))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every unexpired TLS-ALPN-01 challenge: host and hex SHA-256 of the key authorization.
+    /// Should a host have two (an abandoned order's), the newest comes last.
+    pub async fn live_tls_alpn_challenges(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT host, key_authorization FROM acme_challenges
+             WHERE expires_at > $1 AND kind = 'tls-alpn-01' AND host IS NOT NULL
+             ORDER BY created_at",
         )
         .bind(to_ms(now()))
         .fetch_all(&self.pool)

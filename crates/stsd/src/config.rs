@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use stsd_certs::AcmeChallenge;
 use stsd_core::DomainName;
 
 /// A configuration problem, naming the key (and where it came from) and what is wrong.
@@ -53,6 +54,7 @@ struct FileConfig {
     acme_directory: Option<String>,
     resolvers: Option<Vec<String>>,
     master_key: Option<String>,
+    master_key_previous: Option<Vec<String>>,
     log_format: Option<String>,
     domain_quota: Option<i64>,
     acme_ca_roots: Option<String>,
@@ -62,6 +64,9 @@ struct FileConfig {
     acme_caa_identities: Option<Vec<String>>,
     acme_orders_per_hour: Option<u32>,
     acme_contact: Option<String>,
+    acme_eab_kid: Option<String>,
+    acme_eab_hmac_key: Option<String>,
+    acme_challenge: Option<String>,
     dashboard_dir: Option<String>,
 }
 
@@ -102,6 +107,9 @@ pub(crate) struct Config {
     pub(crate) resolvers: Vec<SocketAddr>,
     /// `STSD_MASTER_KEY` as given (base64), if given; see [`crate::master_key`].
     pub(crate) master_key: Option<String>,
+    /// `STSD_MASTER_KEY_PREVIOUS` (comma-separated base64 keys): keys still accepted for
+    /// opening sealed values during a master-key rotation, never used to seal.
+    pub(crate) master_key_previous: Vec<String>,
     /// `STSD_LOG_FORMAT`.
     pub(crate) log_format: LogFormat,
     /// `STSD_DOMAIN_QUOTA`: most live domains per tenant.
@@ -122,6 +130,11 @@ pub(crate) struct Config {
     pub(crate) acme_orders_per_hour: u32,
     /// `STSD_ACME_CONTACT`: the e-mail address given to the CA.
     pub(crate) acme_contact: Option<String>,
+    /// `STSD_ACME_EAB_KID` and `STSD_ACME_EAB_HMAC_KEY` (decoded from base64url): the External
+    /// Account Binding some CAs require to create the account. The key is a secret.
+    pub(crate) acme_eab: Option<stsd_certs::EabKey>,
+    /// `STSD_ACME_CHALLENGE`: `http-01` (default) or `tls-alpn-01`.
+    pub(crate) acme_challenge: AcmeChallenge,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
     pub(crate) dashboard_dir: Option<PathBuf>,
 }
@@ -291,6 +304,10 @@ impl Config {
             None => LogFormat::Text,
         };
         let master_key = src.pick("master_key", parsed.master_key).map(|(v, _)| v);
+        let master_key_previous = src
+            .pick_list("master_key_previous", parsed.master_key_previous)
+            .map(|(v, _)| v)
+            .unwrap_or_default();
         let acme_ca_roots = match src.pick("acme_ca_roots", parsed.acme_ca_roots) {
             Some((v, at)) if !Path::new(v.trim()).is_file() => {
                 return Err(invalid(&at, format!("`{v}` is not a readable file")));
@@ -371,6 +388,45 @@ impl Config {
             }
             None => None,
         };
+        let eab_kid = src.pick("acme_eab_kid", parsed.acme_eab_kid);
+        let eab_key = src.pick("acme_eab_hmac_key", parsed.acme_eab_hmac_key);
+        let acme_eab = match (eab_kid, eab_key) {
+            (None, None) => None,
+            (Some((_, at)), None) => {
+                return Err(invalid(&at, "set together with STSD_ACME_EAB_HMAC_KEY"));
+            }
+            (None, Some((_, at))) => {
+                return Err(invalid(&at, "set together with STSD_ACME_EAB_KID"));
+            }
+            (Some((kid, kid_at)), Some((key, key_at))) => {
+                let kid = kid.trim().to_owned();
+                if kid.is_empty() {
+                    return Err(invalid(&kid_at, "must not be empty"));
+                }
+                // CAs hand the key out as base64url, some with padding; never echo it.
+                let key = base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    key.trim().trim_end_matches('='),
+                )
+                .ok()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| invalid(&key_at, "is not base64url (the value is not shown)"))?;
+                Some(stsd_certs::EabKey { kid, hmac_key: key })
+            }
+        };
+        let acme_challenge = match src.pick("acme_challenge", parsed.acme_challenge) {
+            Some((v, at)) => match v.trim() {
+                "http-01" => AcmeChallenge::Http01,
+                "tls-alpn-01" => AcmeChallenge::TlsAlpn01,
+                other => {
+                    return Err(invalid(
+                        &at,
+                        format!("`{other}` is not a challenge type (http-01, tls-alpn-01)"),
+                    ));
+                }
+            },
+            None => AcmeChallenge::Http01,
+        };
         let domain_quota =
             match src.pick("domain_quota", parsed.domain_quota.map(|n| n.to_string())) {
                 Some((v, at)) => match v.trim().parse::<i64>() {
@@ -408,6 +464,7 @@ impl Config {
             acme_directory,
             resolvers,
             master_key,
+            master_key_previous,
             log_format,
             domain_quota,
             acme_ca_roots,
@@ -417,6 +474,8 @@ impl Config {
             acme_caa_identities,
             acme_orders_per_hour,
             acme_contact,
+            acme_eab,
+            acme_challenge,
             dashboard_dir,
         })
     }
@@ -437,6 +496,7 @@ impl Config {
             acme_directory: &'a str,
             resolvers: Vec<String>,
             master_key: &'a str,
+            master_key_previous: String,
             log_format: LogFormat,
             domain_quota: i64,
             acme_ca_roots: Option<String>,
@@ -446,6 +506,9 @@ impl Config {
             acme_caa_identities: Vec<String>,
             acme_orders_per_hour: u32,
             acme_contact: Option<&'a str>,
+            acme_eab_kid: Option<&'a str>,
+            acme_eab_hmac_key: Option<&'a str>,
+            acme_challenge: &'static str,
             dashboard_dir: Option<String>,
         }
         let shown = Shown {
@@ -469,6 +532,10 @@ impl Config {
             } else {
                 "(not set: generated into the data directory as master.key)"
             },
+            master_key_previous: match self.master_key_previous.len() {
+                0 => "(none)".to_owned(),
+                n => format!("*** ({n} set)"),
+            },
             log_format: self.log_format,
             domain_quota: self.domain_quota,
             acme_ca_roots: self.acme_ca_roots.as_ref().map(|p| p.display().to_string()),
@@ -478,6 +545,12 @@ impl Config {
             acme_caa_identities: self.acme_caa_identities.clone(),
             acme_orders_per_hour: self.acme_orders_per_hour,
             acme_contact: self.acme_contact.as_deref(),
+            acme_eab_kid: self.acme_eab.as_ref().map(|k| k.kid.as_str()),
+            acme_eab_hmac_key: self.acme_eab.as_ref().map(|_| "*** (set)"),
+            acme_challenge: match self.acme_challenge {
+                AcmeChallenge::Http01 => "http-01",
+                AcmeChallenge::TlsAlpn01 => "tls-alpn-01",
+            },
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
@@ -603,12 +676,76 @@ mod tests {
                     "STSD_MASTER_KEY",
                     "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
                 ),
+                (
+                    "STSD_MASTER_KEY_PREVIOUS",
+                    "b2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkMTI=, b3RoZXJvdGhlcm90aGVyb3RoZXJvdGhlcm90aGVyMTI=",
+                ),
             ]),
         )
         .unwrap();
+        assert_eq!(c.master_key_previous.len(), 2);
         let shown = c.to_masked_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(
+            !shown.contains("b2xkb2xk") && !shown.contains("b3RoZXJ"),
+            "{shown}"
+        );
+        assert!(shown.contains("*** (2 set)"), "{shown}");
         assert!(shown.contains("postgres://stsd:***@db/stsd"), "{shown}");
+    }
+
+    #[test]
+    fn external_account_binding_is_decoded_and_masked() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("STSD_ACME_EAB_KID", "kid-1"),
+                (
+                    "STSD_ACME_EAB_HMAC_KEY",
+                    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+                ),
+                ("STSD_ACME_CHALLENGE", "tls-alpn-01"),
+            ]),
+        )
+        .unwrap();
+        let eab = c.acme_eab.clone().unwrap();
+        assert_eq!(eab.kid, "kid-1");
+        assert_eq!(eab.hmac_key.len(), 48);
+        assert_eq!(c.acme_challenge, AcmeChallenge::TlsAlpn01);
+        let shown = c.to_masked_toml();
+        assert!(!shown.contains("zWNDZM6e"), "{shown}");
+        assert!(shown.contains("acme_eab_kid = \"kid-1\""), "{shown}");
+        assert!(
+            shown.contains("acme_challenge = \"tls-alpn-01\""),
+            "{shown}"
+        );
+        let debug = format!("{c:?}");
+        assert!(
+            debug.contains("kid-1") && !debug.contains("hmac_key"),
+            "{debug}"
+        );
+
+        let e = Config::load(None, &env(&[("STSD_ACME_EAB_KID", "kid-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_ACME_EAB_KID:"), "{e}");
+        let e = Config::load(
+            None,
+            &env(&[
+                ("STSD_ACME_EAB_KID", "kid-1"),
+                ("STSD_ACME_EAB_HMAC_KEY", "not base64url!!secret"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("STSD_ACME_EAB_HMAC_KEY:") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = Config::load(None, &env(&[("STSD_ACME_CHALLENGE", "dns-01")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_ACME_CHALLENGE:"), "{e}");
     }
 }

@@ -59,6 +59,16 @@ enum Admin {
     /// Print the local development CA's root certificate (PEM), creating the CA if needed:
     /// trust it to see the whole flow on a laptop (`STSD_ACME_DIRECTORY=local`).
     LocalCaRoot,
+    /// Re-seal every encrypted value (ACME account credentials, private keys, the local CA
+    /// key, webhook secrets) under the current master key (`STSD_MASTER_KEY`), opening them
+    /// with it or with a key in `STSD_MASTER_KEY_PREVIOUS`. Safe on a live cluster, one
+    /// transaction per batch; idempotent, so it can be run again after an interruption.
+    /// Prints counts per table; fails if some value could not be read.
+    RotateMasterKey {
+        /// Rows re-sealed per transaction.
+        #[arg(long, default_value_t = 200)]
+        batch_size: usize,
+    },
     /// Create a tenant owned by an existing user.
     CreateTenant {
         /// Display name.
@@ -218,9 +228,17 @@ async fn start_smtp(
     )))
 }
 
+/// The master key with the previous keys of a rotation (`STSD_MASTER_KEY_PREVIOUS`).
 fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
+    let previous = master_key::decode_previous(&config.master_key_previous)?;
     let (key, origin) =
         master_key::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
+    let key = key.with_previous(previous);
+    if !key.previous_ids().is_empty() {
+        // Ids are hash prefixes, safe to log; they tell which keys a node accepts.
+        tracing::info!(current = key.id(), previous = ?key.previous_ids(),
+            "previous master keys accepted for reading during a rotation");
+    }
     match origin {
         Origin::Generated => tracing::warn!(
             path = %config.data_dir.join("master.key").display(),
@@ -297,6 +315,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         &config.acme_directory,
         config.acme_contact.clone(),
         extra_roots,
+        config.acme_eab.clone(),
+        config.acme_challenge,
     )
     .await
     .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
@@ -325,7 +345,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = stsd_api::AppState::new(
         store.clone(),
         api_config,
-        stsd_api::auth::JwtKeys::from_master_key(key.bytes()),
+        stsd_api::auth::JwtKeys::from_master_key(key.bytes()).with_previous(&key.previous_bytes()),
         resolvers,
     );
     state.set_master_key(key.clone());
@@ -520,6 +540,7 @@ async fn run_admin(config: &Config, store: &Store, admin: Admin) -> anyhow::Resu
             }
             Ok(())
         }
+        Admin::RotateMasterKey { batch_size } => rotate_master_key(config, store, batch_size).await,
         Admin::CreateUser { email } => {
             let email = email.trim().to_lowercase();
             if !valid_email(&email) {
@@ -551,6 +572,57 @@ async fn run_admin(config: &Config, store: &Store, admin: Admin) -> anyhow::Resu
             Ok(())
         }
     }
+}
+
+/// `stsd admin rotate-master-key`: re-seals everything under the current key.
+async fn rotate_master_key(
+    config: &Config,
+    store: &Store,
+    batch_size: usize,
+) -> anyhow::Result<()> {
+    // Generating a fresh key here would re-seal everything under a key that exists only on
+    // this machine: the current key must be one the operator chose.
+    if config.master_key.is_none() && !config.data_dir.join("master.key").is_file() {
+        bail!(
+            "no master key configured: set STSD_MASTER_KEY to the new key and \
+             STSD_MASTER_KEY_PREVIOUS to the old one"
+        );
+    }
+    let key = load_master_key(config)?;
+    let counts = store
+        .reseal_all(&key, batch_size)
+        .await
+        .context("master key rotation failed; what was committed stays, run it again")?;
+    #[allow(clippy::print_stdout, reason = "the counts are the command's output")]
+    {
+        println!(
+            "master key {} (previous: {})",
+            key.id(),
+            key.previous_ids().join(", ")
+        );
+        println!(
+            "{:<22} {:>9} {:>9} {:>10} {:>8}",
+            "table", "resealed", "current", "unreadable", "skipped"
+        );
+        for c in &counts {
+            println!(
+                "{:<22} {:>9} {:>9} {:>10} {:>8}",
+                c.table, c.resealed, c.current, c.unreadable, c.skipped
+            );
+        }
+    }
+    let unreadable: u64 = counts.iter().map(|c| c.unreadable).sum();
+    let skipped: u64 = counts.iter().map(|c| c.skipped).sum();
+    if unreadable > 0 {
+        bail!(
+            "{unreadable} value(s) are sealed under a key that is neither STSD_MASTER_KEY nor in \
+             STSD_MASTER_KEY_PREVIOUS: add that key to STSD_MASTER_KEY_PREVIOUS and run again"
+        );
+    }
+    if skipped > 0 {
+        bail!("{skipped} value(s) changed during the rotation: run it again");
+    }
+    Ok(())
 }
 
 /// A deliberately loose check: one `@`, a non-empty local part, a valid domain.

@@ -61,6 +61,16 @@ fn decode(text: &str, origin: &str) -> Result<MasterKey, MasterKeyError> {
     Ok(MasterKey::from_bytes(bytes))
 }
 
+/// The previous keys (`STSD_MASTER_KEY_PREVIOUS`), each base64 of 32 bytes; an error names
+/// the position, never the value.
+pub(crate) fn decode_previous(texts: &[String]) -> Result<Vec<MasterKey>, MasterKeyError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| decode(text, &format!("STSD_MASTER_KEY_PREVIOUS (key {})", i + 1)))
+        .collect()
+}
+
 /// The configured key; else the one in `<data_dir>/master.key`; else a new random key,
 /// written there with mode 0600.
 pub(crate) fn load_or_generate(
@@ -133,5 +143,18 @@ mod tests {
         let e = load_or_generate(Some("%%%"), dir.path()).unwrap_err();
         assert!(e.to_string().starts_with("STSD_MASTER_KEY"), "{e}");
         assert!(!dir.path().join("master.key").exists());
+    }
+
+    #[test]
+    fn previous_keys_decode_and_errors_name_the_position() {
+        let keys =
+            decode_previous(&[STANDARD.encode([1u8; 32]), STANDARD.encode([2u8; 32])]).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[1].bytes(), &[2u8; 32]);
+        let secret = STANDARD.encode([3u8; 20]);
+        let e = decode_previous(&[STANDARD.encode([1u8; 32]), secret.clone()]).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("(key 2)") && e.contains("20 bytes"), "{e}");
+        assert!(!e.contains(&secret), "{e}");
     }
 }

@@ -32,6 +32,9 @@ pub struct JwtKeys {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Keys derived from the previous master keys of a rotation, by `kid`: tokens signed by
+    /// a node still sealing with another key stay valid. Verify only, never sign.
+    previous: Vec<(String, DecodingKey)>,
     validation: Validation,
 }
 
@@ -54,20 +57,7 @@ impl hkdf::KeyType for Len {
 impl JwtKeys {
     /// Derives the signing key from the 32-byte master key.
     pub fn from_master_key(master: &[u8; 32]) -> JwtKeys {
-        let mut key = [0u8; 32];
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"stsd").extract(master);
-        // Expanding 32 bytes from SHA-256 cannot fail (the limit is 255 * 32).
-        if let Ok(okm) = prk.expand(&[b"stsd access-token hs256 v1"], Len(32)) {
-            let _ = okm.fill(&mut key);
-        }
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key);
-        let kid = format!(
-            "hs1-{}",
-            digest.as_ref()[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let (kid, key) = derive(master);
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_audience(&[AUDIENCE]);
@@ -78,8 +68,21 @@ impl JwtKeys {
             kid,
             encoding: EncodingKey::from_secret(&key),
             decoding: DecodingKey::from_secret(&key),
+            previous: Vec::new(),
             validation,
         }
+    }
+
+    /// Also accepts tokens signed under keys derived from `previous` master keys (during a
+    /// master-key rotation nodes sign with different keys for a while).
+    pub fn with_previous(mut self, previous: &[&[u8; 32]]) -> JwtKeys {
+        for master in previous {
+            let (kid, key) = derive(master);
+            if kid != self.kid {
+                self.previous.push((kid, DecodingKey::from_secret(&key)));
+            }
+        }
+        self
     }
 
     /// A token for `user`, valid for `ttl`.
@@ -102,12 +105,37 @@ impl JwtKeys {
     /// changed byte) is refused.
     pub fn verify(&self, token: &str) -> Option<UserId> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+        if header.alg != Algorithm::HS256 {
             return None;
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        let kid = header.kid.as_deref()?;
+        let key = if kid == self.kid {
+            &self.decoding
+        } else {
+            &self.previous.iter().find(|(k, _)| k == kid)?.1
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).ok()?;
         Some(UserId::from_raw(data.claims.sub))
     }
+}
+
+/// The HS256 key derived from a master key, and its `kid` (a hash of the key, never the key).
+fn derive(master: &[u8; 32]) -> (String, [u8; 32]) {
+    let mut key = [0u8; 32];
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"stsd").extract(master);
+    // Expanding 32 bytes from SHA-256 cannot fail (the limit is 255 * 32).
+    if let Ok(okm) = prk.expand(&[b"stsd access-token hs256 v1"], Len(32)) {
+        let _ = okm.fill(&mut key);
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key);
+    let kid = format!(
+        "hs1-{}",
+        digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    (kid, key)
 }
 
 #[cfg(test)]
@@ -130,6 +158,25 @@ mod tests {
         assert_eq!(k.verify(&t), Some(UserId::from_raw("u1")));
         // Another master key, another signing key.
         assert_eq!(JwtKeys::from_master_key(&[1; 32]).verify(&t), None);
+    }
+
+    #[test]
+    fn previous_master_keys_verify_during_a_rotation() {
+        let old = keys();
+        let t = old
+            .issue(&UserId::from_raw("u1"), Duration::from_secs(60))
+            .unwrap();
+        let rotated = JwtKeys::from_master_key(&[1; 32]).with_previous(&[&[42; 32]]);
+        assert_eq!(rotated.verify(&t), Some(UserId::from_raw("u1")));
+        // New tokens are signed with the new key only.
+        let fresh = rotated
+            .issue(&UserId::from_raw("u2"), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(old.verify(&fresh), None);
+        assert_eq!(
+            JwtKeys::from_master_key(&[1; 32]).verify(&fresh),
+            Some(UserId::from_raw("u2"))
+        );
     }
 
     #[test]

@@ -339,9 +339,17 @@ async fn dead_workers_job_is_taken_over(db: TestDatabase) {
 /// The worker loop on its own: sweeps, issues, and the edge serves the result.
 async fn worker_loop_certifies_verified_domains(db: TestDatabase) {
     let w = World::start(db).await;
-    let issuer = issuer_for_directory(&w.store, w.master.clone(), "local", None, None)
-        .await
-        .unwrap();
+    let issuer = issuer_for_directory(
+        &w.store,
+        w.master.clone(),
+        "local",
+        None,
+        None,
+        None,
+        stsd_certs::AcmeChallenge::Http01,
+    )
+    .await
+    .unwrap();
     assert_eq!(issuer.name(), "local");
     let root = LocalCa::load_or_create(&w.store, &w.master)
         .await

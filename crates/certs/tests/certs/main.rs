@@ -9,4 +9,5 @@
 
 mod local;
 mod pebble;
+mod propagation;
 mod world;

@@ -6,9 +6,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::ServerName;
-use stsd_certs::{Acme, AcmeConfig, Outcome, WorkerConfig, run_next, schedule_due};
+use stsd_certs::{
+    Acme, AcmeChallenge, AcmeConfig, EabKey, Outcome, WorkerConfig, run_next, schedule_due,
+};
 use stsd_store::{CERT_JOB_KIND, DomainState};
 use stsd_testkit::{FakeDns, TestDatabase};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,10 +47,28 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The External Account Binding key Pebble's own test configuration uses (base64url).
+const EAB_KID: &str = "kid-1";
+const EAB_HMAC_KEY: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
+/// How to run Pebble beyond the defaults.
+#[derive(Default)]
+struct PebbleOptions {
+    /// Where TLS-ALPN-01 validations connect (a free, unused port by default).
+    tls_port: Option<u16>,
+    /// Require an External Account Binding with [`EAB_KID`] / [`EAB_HMAC_KEY`].
+    require_eab: bool,
+}
+
 impl Pebble {
     /// Starts Pebble with its HTTP-01 validations going to `http_port` on whatever `dns`
     /// resolves the name to.
     async fn start(http_port: u16, dns: SocketAddr) -> Pebble {
+        Pebble::start_with(http_port, dns, PebbleOptions::default()).await
+    }
+
+    /// [`Pebble::start`] with `options`.
+    async fn start_with(http_port: u16, dns: SocketAddr, options: PebbleOptions) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         // Pebble's listener certificate, from a throwaway CA of the test.
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -72,9 +94,10 @@ impl Pebble {
                 "certificate": cert_path,
                 "privateKey": key_path,
                 "httpPort": http_port,
-                "tlsPort": free_port(),
+                "tlsPort": options.tls_port.unwrap_or_else(free_port),
                 "ocspResponderURL": "",
-                "externalAccountBindingRequired": false
+                "externalAccountBindingRequired": options.require_eab,
+                "externalAccountMACKeys": { (EAB_KID): EAB_HMAC_KEY }
             }
         });
         let config_path = dir.path().join("pebble-config.json");
@@ -236,4 +259,180 @@ async fn pebble_issues_through_the_edge(db: TestDatabase) {
     w.finish().await;
 }
 
-both_backends!(pebble_issues_through_the_edge);
+/// With External Account Binding required, creating the account without a binding (or
+/// with a wrong key) fails with the CA's problem; with the configured binding it succeeds
+/// and a certificate is issued.
+async fn pebble_requires_external_account_binding(db: TestDatabase) {
+    let w = World::start(db).await;
+    let dns = FakeDns::start().await.unwrap();
+    dns.set_a("mta-sts.example.com", &[Ipv4Addr::LOCALHOST]);
+    let pebble = Pebble::start_with(
+        w.http.port(),
+        dns.addr(),
+        PebbleOptions {
+            require_eab: true,
+            ..PebbleOptions::default()
+        },
+    )
+    .await;
+
+    let refused = Acme::connect(w.store.clone(), w.master.clone(), pebble.acme_config())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("externalAccountRequired"), "{refused}");
+    let wrong = AcmeConfig {
+        eab: Some(EabKey {
+            kid: EAB_KID.to_owned(),
+            hmac_key: vec![1; 48],
+        }),
+        ..pebble.acme_config()
+    };
+    let refused = Acme::connect(w.store.clone(), w.master.clone(), wrong)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("ACME"), "{refused}");
+    assert!(
+        w.store
+            .acme_account(&pebble.directory)
+            .await
+            .unwrap()
+            .is_none(),
+        "no account is stored after a refusal"
+    );
+
+    let bound = AcmeConfig {
+        eab: Some(EabKey {
+            kid: EAB_KID.to_owned(),
+            hmac_key: URL_SAFE_NO_PAD.decode(EAB_HMAC_KEY).unwrap(),
+        }),
+        ..pebble.acme_config()
+    };
+    let acme = Acme::connect(w.store.clone(), w.master.clone(), bound)
+        .await
+        .unwrap();
+    let d = w.verified_domain("example.com").await;
+    assert_eq!(schedule_due(&w.store).await.unwrap(), 1);
+    let outcome = run_next(&w.store, &w.master, &acme, &WorkerConfig::new("worker-a"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, Some(Outcome::Issued { domain, .. }) if domain == &d.id),
+        "{outcome:?}"
+    );
+    let root = pebble.root_pem().await;
+    w.served_chain("mta-sts.example.com", &root, Duration::from_secs(5))
+        .await;
+    drop(pebble);
+    w.finish().await;
+}
+
+/// TLS-ALPN-01: Pebble validates by a handshake on the edge's HTTPS port offering only
+/// `acme-tls/1`; the edge answers with the challenge certificate built from the store's
+/// digest, no HTTP-01 token is published, and the certificate is issued and served. Once the
+/// challenge is gone, an `acme-tls/1` handshake gets no certificate at all.
+async fn pebble_validates_tls_alpn_01_on_the_edge(db: TestDatabase) {
+    let w = World::start(db).await;
+    let dns = FakeDns::start().await.unwrap();
+    dns.set_a("mta-sts.example.com", &[Ipv4Addr::LOCALHOST]);
+    // HTTP-01 validations would go to a closed port: only TLS-ALPN-01 can succeed.
+    let pebble = Pebble::start_with(
+        free_port(),
+        dns.addr(),
+        PebbleOptions {
+            tls_port: Some(w.https.port()),
+            ..PebbleOptions::default()
+        },
+    )
+    .await;
+    let config = AcmeConfig {
+        challenge: AcmeChallenge::TlsAlpn01,
+        ..pebble.acme_config()
+    };
+    let acme = Acme::connect(w.store.clone(), w.master.clone(), config)
+        .await
+        .unwrap();
+    let d = w.verified_domain("example.com").await;
+    assert_eq!(schedule_due(&w.store).await.unwrap(), 1);
+    let outcome = run_next(&w.store, &w.master, &acme, &WorkerConfig::new("worker-a"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, Some(Outcome::Issued { domain, .. }) if domain == &d.id),
+        "{outcome:?}"
+    );
+    assert!(w.store.live_tls_alpn_challenges().await.unwrap().is_empty());
+    let root = pebble.root_pem().await;
+    let stored = w.store.current_certificate(&d.id).await.unwrap().unwrap();
+    let served = w
+        .served_chain("mta-sts.example.com", &root, Duration::from_secs(5))
+        .await;
+    assert_eq!(served, chain_der(&stored.chain_pem));
+
+    // No validation pending: a client offering only acme-tls/1 gets no certificate.
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AcceptAnything))
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+    let tcp = TcpStream::connect(w.https).await.unwrap();
+    let name = ServerName::try_from("mta-sts.example.com").unwrap();
+    let refused = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await;
+    assert!(refused.is_err(), "no challenge pending, no handshake");
+    drop(pebble);
+    w.finish().await;
+}
+
+/// Accepts any server certificate: for checking that the edge presents none at all.
+#[derive(Debug)]
+struct AcceptAnything;
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+both_backends!(
+    pebble_issues_through_the_edge,
+    pebble_requires_external_account_binding,
+    pebble_validates_tls_alpn_01_on_the_edge
+);

@@ -1,4 +1,5 @@
-//! The edge: HTTPS for `mta-sts.<domain>` and plain HTTP for ACME HTTP-01.
+//! The edge: HTTPS for `mta-sts.<domain>` (and ACME TLS-ALPN-01 handshakes) and plain HTTP
+//! for ACME HTTP-01.
 //!
 //! Connections are bounded (a semaphore), handshakes and request headers time out (no
 //! slowloris), HTTP/2 streams and header lists are capped. Request bodies are never read,
@@ -160,6 +161,10 @@ pub async fn serve_https_with(
                     }
                     Err(_) => return,
                 };
+            // A TLS-ALPN-01 validation is over once the handshake is: no request follows.
+            if tls::negotiated_acme_validation(tls.get_ref().1.alpn_protocol()) {
+                return;
+            }
             let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
             let handler = sni.as_deref().and_then(|s| services.get(s)).cloned();
             let service = service_fn(move |req: Request<Incoming>| {

@@ -118,6 +118,7 @@ async fn acme_challenges_over_http(db: TestDatabase) {
             domain_id: Some(d.id.clone()),
             key_authorization: "tok_123-abc.thumbprint".into(),
             expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+            kind: stsd_store::ChallengeKind::Http01,
         })
         .await
         .unwrap();

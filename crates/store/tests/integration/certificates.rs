@@ -1,7 +1,7 @@
 use std::str::FromStr;
 
 use stsd_core::DomainName;
-use stsd_store::{AcmeAccount, Challenge, NewCertificate, Ownership, StoreError};
+use stsd_store::{AcmeAccount, Challenge, ChallengeKind, NewCertificate, Ownership, StoreError};
 use time::{Duration, OffsetDateTime};
 
 use crate::harness::TestDb;
@@ -47,12 +47,38 @@ async fn certificates_challenges_accounts(db: &TestDb) {
         domain_id: Some(d.id.clone()),
         key_authorization: "tok-123.thumbprint".into(),
         expires_at: now + Duration::hours(1),
+        kind: ChallengeKind::Http01,
     };
     s.put_challenge(&ch).await.unwrap();
     let dup = s.put_challenge(&ch).await.unwrap_err();
     assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
     let got = s.challenge("tok-123").await.unwrap().unwrap();
     assert_eq!(got.key_authorization, "tok-123.thumbprint");
+    // A TLS-ALPN-01 challenge is listed for its host, never among HTTP-01 tokens.
+    let alpn = Challenge {
+        token: "tok-alpn".into(),
+        key_authorization: "ab".repeat(32),
+        kind: ChallengeKind::TlsAlpn01 {
+            host: "mta-sts.cert.example".into(),
+        },
+        ..ch.clone()
+    };
+    s.put_challenge(&alpn).await.unwrap();
+    let got = s.challenge("tok-alpn").await.unwrap().unwrap();
+    assert_eq!(
+        (&got.kind, &got.key_authorization),
+        (&alpn.kind, &alpn.key_authorization)
+    );
+    assert_eq!(
+        s.live_challenges().await.unwrap(),
+        [("tok-123".to_owned(), "tok-123.thumbprint".to_owned())]
+    );
+    assert_eq!(
+        s.live_tls_alpn_challenges().await.unwrap(),
+        [("mta-sts.cert.example".to_owned(), "ab".repeat(32))]
+    );
+    s.delete_challenge("tok-alpn").await.unwrap();
+    assert!(s.live_tls_alpn_challenges().await.unwrap().is_empty());
     s.delete_challenge("tok-123").await.unwrap();
     assert!(s.challenge("tok-123").await.unwrap().is_none());
     s.delete_challenge("tok-123").await.unwrap();

@@ -17,5 +17,6 @@ mod jobs;
 mod nodes;
 mod policies;
 mod reports;
+mod rotation;
 mod tenants;
 mod tokens;

@@ -288,3 +288,74 @@ fn runs_on_postgres() {
         .unwrap();
     });
 }
+
+/// `stsd admin rotate-master-key` as an operator runs it on SQLite: the local CA's key, sealed
+/// under the old key, is re-sealed under the new one; a second run changes nothing; afterwards
+/// the new key alone reads it and the old key alone does not. Without the old key listed as
+/// previous the command fails and says which setting is missing; no key is ever printed.
+#[test]
+fn rotate_master_key_reseals_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=";
+    let new = "MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI=";
+    let root = |key: &str| {
+        stsd(dir.path())
+            .args(["admin", "local-ca-root"])
+            .env("STSD_MASTER_KEY", key)
+            .output()
+            .unwrap()
+    };
+    let first = root(old);
+    assert!(first.status.success());
+
+    let refused = stsd(dir.path())
+        .args(["admin", "rotate-master-key"])
+        .env("STSD_MASTER_KEY", new)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("STSD_MASTER_KEY_PREVIOUS"), "{err}");
+
+    let rotate = || {
+        run(stsd(dir.path())
+            .args(["admin", "rotate-master-key", "--batch-size", "1"])
+            .env("STSD_MASTER_KEY", new)
+            .env("STSD_MASTER_KEY_PREVIOUS", old))
+    };
+    let out = rotate();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ca_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("local_ca "))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        ca_line(&text),
+        "1 0 0 0",
+        "resealed current unreadable skipped: {text}"
+    );
+    let everything = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !everything.contains("MTEx") && !everything.contains("MjIy"),
+        "{everything}"
+    );
+    let again = String::from_utf8(rotate().stdout).unwrap();
+    assert_eq!(ca_line(&again), "0 1 0 0", "{again}");
+
+    let with_new = root(new);
+    assert!(with_new.status.success());
+    assert_eq!(
+        with_new.stdout, first.stdout,
+        "the same CA, read with the new key"
+    );
+    let with_old = root(old);
+    assert!(
+        !with_old.status.success(),
+        "the old key alone cannot read it"
+    );
+}
