@@ -13,6 +13,7 @@ mod accounts;
 mod attacks;
 mod domains;
 mod errors;
+mod invitations;
 mod isolation;
 mod openapi;
 mod reports;
