@@ -133,6 +133,9 @@ impl AppState {
         jwt: auth::JwtKeys,
         resolvers: discovery::Resolvers,
     ) -> AppState {
+        // Computed now, not by the first login for an unknown account, which would otherwise
+        // take one hash longer than a wrong password and tell the two apart.
+        auth::prewarm_dummy_hash();
         let limits = auth::Limits::new(&config.auth_limits);
         AppState {
             inner: Arc::new(Inner {

@@ -22,4 +22,4 @@ pub(crate) fn principal_prefix() -> &'static str {
     principal::API_TOKEN_PREFIX
 }
 pub(crate) use secret::{hash_token, hashes_equal, random_token};
-pub(crate) use session::{routes, valid_email};
+pub(crate) use session::{prewarm_dummy_hash, routes, valid_email};

@@ -17,5 +17,6 @@ mod invitations;
 mod isolation;
 mod openapi;
 mod reports;
+mod sessions;
 mod tokens;
 mod webhooks;
