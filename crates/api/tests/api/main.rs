@@ -16,6 +16,7 @@ mod errors;
 mod invitations;
 mod isolation;
 mod openapi;
+mod proxies;
 mod reports;
 mod sessions;
 mod tokens;
