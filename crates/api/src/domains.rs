@@ -1,11 +1,10 @@
 //! Domain registrations: add (with MX discovery and a proposed policy), list, show, records,
 //! and offboarding.
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 
 use axum::Json as AxumJson;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
-use crate::auth::{Access, Need, Principal};
+use crate::auth::{Access, ClientIp, Need, Principal};
 use crate::discovery::{MxHost, MxLookup};
 use crate::error::{ApiError, ErrorEnvelope, FieldError};
 use crate::extract::{Path, Query, has_control};
@@ -405,7 +404,7 @@ pub(crate) struct CreateDomain {
 )]
 async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path(tenant): Path<String>,
     Json(req): Json<CreateDomain>,
@@ -543,7 +542,7 @@ async fn create(
         "domain.create",
         domain.name.as_str(),
         json!({ "after": { "label": domain.label.as_str(), "policy": version.as_ref().map(|v| &v.body) } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     let body = CreatedDomain {
@@ -636,7 +635,7 @@ async fn records(
 )]
 async fn offboard(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<(StatusCode, AxumJson<LeavingDomain>), ApiError> {
@@ -677,7 +676,7 @@ async fn offboard(
             "domain.remove",
             domain.name.as_str(),
             json!({ "before": { "state": domain.state.as_str() } }),
-            Some(peer.ip()),
+            Some(peer),
         )
         .await;
         return Ok((
@@ -724,7 +723,7 @@ async fn offboard(
         "domain.offboard",
         domain.name.as_str(),
         json!({ "before": { "state": domain.state.as_str() }, "after": { "state": "offboarding", "serve_until": serve_until.unix_timestamp() } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     let body = LeavingDomain {

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod fetches;
 mod health;
+mod invitations;
 mod json;
 mod metrics;
 mod mx;
@@ -59,10 +60,17 @@ pub struct ApiConfig {
     pub webhooks_allow_private: bool,
     /// The built dashboard (`frontend/dist`) served at `/`; `None` serves no dashboard.
     pub dashboard_dir: Option<std::path::PathBuf>,
+    /// How long an invitation token works.
+    pub invitation_ttl: Duration,
+    /// Rate limits of login and sign-up.
+    pub auth_limits: auth::AuthLimits,
+    /// Peers whose `X-Forwarded-For` names the client (`STSD_TRUSTED_PROXIES`).
+    pub trusted_proxies: auth::TrustedProxies,
 }
 
 impl ApiConfig {
-    /// Defaults for `zone`: 1000 domains per tenant, 15-minute access tokens, 30-day sessions.
+    /// Defaults for `zone`: 1000 domains per tenant, 15-minute access tokens, 30-day sessions,
+    /// 7-day invitations, [`auth::AuthLimits::default`], no trusted proxies.
     pub fn new(service_zone: DomainName) -> ApiConfig {
         ApiConfig {
             service_zone,
@@ -72,6 +80,9 @@ impl ApiConfig {
             secure_cookies: true,
             webhooks_allow_private: false,
             dashboard_dir: assets_spa::default_dashboard_dir(),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            auth_limits: auth::AuthLimits::default(),
+            trusted_proxies: auth::TrustedProxies::default(),
         }
     }
 }
@@ -122,12 +133,16 @@ impl AppState {
         jwt: auth::JwtKeys,
         resolvers: discovery::Resolvers,
     ) -> AppState {
+        // Computed now, not by the first login for an unknown account, which would otherwise
+        // take one hash longer than a wrong password and tell the two apart.
+        auth::prewarm_dummy_hash();
+        let limits = auth::Limits::new(&config.auth_limits);
         AppState {
             inner: Arc::new(Inner {
                 store,
                 config,
                 jwt,
-                limits: auth::Limits::new(),
+                limits,
                 resolvers,
                 metrics: metrics::Metrics::new(),
                 snapshot: std::sync::OnceLock::new(),
@@ -171,6 +186,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(health::routes())
         .merge(auth::routes())
         .merge(tenants::routes())
+        .merge(invitations::routes())
         .merge(tokens::routes())
         .merge(domains::routes())
         .merge(fetches::routes())

@@ -1,11 +1,10 @@
 //! Policies: the live and pending versions, edits, version history, and the one-click mode
 //! switch with its readiness gate (DESIGN.md, "Enforce is deliberate").
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 
 use axum::Json as AxumJson;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
-use crate::auth::{Access, Need, Principal};
+use crate::auth::{Access, ClientIp, Need, Principal};
 use crate::discovery::MxLookup;
 use crate::domains::load;
 use crate::error::{ApiError, ErrorDetail, ErrorEnvelope, FieldError};
@@ -491,7 +490,7 @@ async fn apply(
     domain: &Domain,
     policy: &Policy,
     override_: bool,
-    peer: SocketAddr,
+    peer: std::net::IpAddr,
     action: &str,
 ) -> Result<(StatusCode, AxumJson<PolicyChange>), ApiError> {
     let store = &state.inner.store;
@@ -523,7 +522,7 @@ async fn apply(
             "after": outcome.version.body,
             "override": override_ && checks.iter().any(ReadinessCheck::blocks),
         }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok((
@@ -558,7 +557,7 @@ async fn apply(
 )]
 async fn update(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
     Json(req): Json<UpdatePolicy>,
@@ -616,7 +615,7 @@ pub(crate) struct SwitchMode {
 )]
 async fn switch_mode(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
     Json(req): Json<SwitchMode>,

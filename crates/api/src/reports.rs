@@ -7,6 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use stsd_core::tlsrpt::{self, ReportError};
 use stsd_store::{
     DomainId, FailuresBy, IngestError, ReportFilter, ReportScope, StoredReport, Submission,
@@ -19,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Access, Need, Principal};
+use crate::auth::{Access, ClientIp, Need, Principal};
 use crate::domains::load;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Path, Query};
@@ -340,6 +341,7 @@ fn report_error(e: &ReportError) -> ApiError {
 )]
 async fn upload(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     principal: Principal,
     Path((tenant, name)): Path<(String, String)>,
     headers: HeaderMap,
@@ -376,6 +378,22 @@ async fn upload(
         Err(IngestError::Report(e)) => return Err(report_error(&e)),
         Err(IngestError::Store(e)) => return Err(e.into()),
     };
+    // Duplicates too: the log says who sent what, even when nothing new was stored.
+    crate::audit::record(
+        &state,
+        Some(&access.tenant),
+        &principal.actor(),
+        "report.upload",
+        domain.name.as_str(),
+        json!({
+            "report": ingested.id,
+            "organization": ingested.organization,
+            "report_id": ingested.report_id,
+            "duplicate": ingested.duplicate,
+        }),
+        Some(ip),
+    )
+    .await;
     let status = if ingested.duplicate {
         StatusCode::OK
     } else {
@@ -892,6 +910,7 @@ async fn settings(
 )]
 async fn update_settings(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     principal: Principal,
     Path(tenant): Path<String>,
     crate::json::Json(body): crate::json::Json<ReportSettings>,
@@ -907,10 +926,23 @@ async fn update_settings(
             ),
         ));
     }
-    state
-        .inner
-        .store
+    let store = &state.inner.store;
+    let before = store.report_retention_days(&access.tenant).await?;
+    store
         .set_report_retention_days(&access.tenant, body.retention_days)
         .await?;
+    crate::audit::record(
+        &state,
+        Some(&access.tenant),
+        &principal.actor(),
+        "reports.settings",
+        access.tenant.as_str(),
+        json!({
+            "before": { "retention_days": before },
+            "after": { "retention_days": body.retention_days },
+        }),
+        Some(ip),
+    )
+    .await;
     Ok(AxumJson(body))
 }

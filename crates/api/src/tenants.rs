@@ -1,9 +1,7 @@
 //! Tenants and their members.
 
-use std::net::SocketAddr;
-
 use axum::Json as AxumJson;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -14,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
-use crate::auth::{Access, Need, Principal};
+use crate::auth::{Access, ClientIp, Need, Principal};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Path, has_control};
 use crate::json::Json;
@@ -123,7 +121,7 @@ fn member_id(raw: String) -> Result<UserId, ApiError> {
     Ok(UserId::from_raw(raw))
 }
 
-fn parse_role(raw: &str) -> Result<Role, ApiError> {
+pub(crate) fn parse_role(raw: &str) -> Result<Role, ApiError> {
     raw.parse::<Role>()
         .map_err(|e| ApiError::invalid_field("role", e))
 }
@@ -185,7 +183,7 @@ async fn list(
 )]
 async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Json(req): Json<CreateTenant>,
 ) -> Result<(StatusCode, AxumJson<TenantView>), ApiError> {
@@ -209,7 +207,7 @@ async fn create(
         "tenant.create",
         name,
         json!({}),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok((
@@ -259,7 +257,11 @@ async fn members(
 }
 
 /// Only an owner may make or unmake owners.
-fn may_grant(access: &Access, from: Option<Role>, to: Option<Role>) -> Result<(), ApiError> {
+pub(crate) fn may_grant(
+    access: &Access,
+    from: Option<Role>,
+    to: Option<Role>,
+) -> Result<(), ApiError> {
     let touches_owner = from == Some(Role::Owner) || to == Some(Role::Owner);
     if touches_owner && access.role != Role::Owner {
         return Err(ApiError::forbidden(
@@ -285,7 +287,7 @@ fn may_grant(access: &Access, from: Option<Role>, to: Option<Role>) -> Result<()
 )]
 async fn add_member(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path(tenant): Path<String>,
     Json(req): Json<AddMember>,
@@ -302,7 +304,7 @@ async fn add_member(
     let Some(user) = found else {
         return Err(ApiError::invalid_field(
             "email",
-            "no account uses this e-mail; ask them to sign up first",
+            "no account uses this e-mail; invite them instead (POST …/members/invitations)",
         ));
     };
     match store.add_member(&access.tenant, &user.id, role).await {
@@ -322,7 +324,7 @@ async fn add_member(
         "member.add",
         &user.email,
         json!({ "after": { "role": role.as_str() } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok((
@@ -350,7 +352,7 @@ async fn add_member(
 )]
 async fn change_role(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, user)): Path<(String, String)>,
     Json(req): Json<ChangeRole>,
@@ -374,7 +376,7 @@ async fn change_role(
         "member.role",
         user.as_str(),
         json!({ "before": { "role": before.as_str() }, "after": { "role": role.as_str() } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok(AxumJson(RoleChanged {
@@ -411,7 +413,7 @@ fn last_owner(e: StoreError) -> ApiError {
 )]
 async fn remove_member(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -438,7 +440,7 @@ async fn remove_member(
         "member.remove",
         user.as_str(),
         json!({ "before": { "role": current.as_str() } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

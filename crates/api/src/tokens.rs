@@ -1,9 +1,7 @@
 //! API tokens: created by admins, shown once, stored hashed, scoped read or write.
 
-use std::net::SocketAddr;
-
 use axum::Json as AxumJson;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,7 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::audit::record;
 use crate::auth::principal_prefix;
-use crate::auth::{Access, Need, Principal, hash_token, random_token};
+use crate::auth::{Access, ClientIp, Need, Principal, hash_token, random_token};
 use crate::error::ApiError;
 use crate::extract::{Path, has_control};
 use crate::json::Json;
@@ -128,7 +126,7 @@ async fn list(
 )]
 async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path(tenant): Path<String>,
     Json(req): Json<CreateToken>,
@@ -176,7 +174,7 @@ async fn create(
         "token.create",
         &token.id,
         json!({ "after": { "name": name, "scope": scope.as_str() } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     // The only time the secret is ever shown.
@@ -202,7 +200,7 @@ async fn create(
 )]
 async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -222,7 +220,7 @@ async fn revoke(
         "token.revoke",
         &id,
         json!({}),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

@@ -1,10 +1,8 @@
 //! Webhooks: where a tenant's alerts go (state changes, failing checks, certificate
 //! problems). The signing secret is shown once at creation and kept sealed.
 
-use std::net::SocketAddr;
-
 use axum::Json as AxumJson;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::record;
-use crate::auth::{Access, Need, Principal, random_token};
+use crate::auth::{Access, ClientIp, Need, Principal, random_token};
 use crate::error::ApiError;
 use crate::extract::{Path, has_control};
 use crate::json::Json;
@@ -211,7 +209,7 @@ async fn list(
 )]
 async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path(tenant): Path<String>,
     Json(req): Json<CreateWebhook>,
@@ -245,7 +243,7 @@ async fn create(
         "webhook.create",
         &hook.id,
         json!({ "after": { "url": url, "events": events } }),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok((
@@ -272,7 +270,7 @@ async fn create(
 )]
 async fn delete(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -293,7 +291,7 @@ async fn delete(
         "webhook.delete",
         &id,
         json!({}),
-        Some(peer.ip()),
+        Some(peer),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

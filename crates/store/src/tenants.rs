@@ -379,7 +379,7 @@ impl Store {
     }
 }
 
-async fn insert_membership(
+pub(crate) async fn insert_membership(
     conn: &mut sqlx::AnyConnection,
     tenant: &TenantId,
     user: &UserId,

@@ -68,6 +68,7 @@ struct FileConfig {
     acme_eab_hmac_key: Option<String>,
     acme_challenge: Option<String>,
     dashboard_dir: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// Log output format.
@@ -137,6 +138,9 @@ pub(crate) struct Config {
     pub(crate) acme_challenge: AcmeChallenge,
     /// `STSD_DASHBOARD_DIR`: the built dashboard (`frontend/dist`) served at `/`.
     pub(crate) dashboard_dir: Option<PathBuf>,
+    /// `STSD_TRUSTED_PROXIES`: addresses or CIDR networks of reverse proxies whose
+    /// `X-Forwarded-For` names the client (none: the header is ignored).
+    pub(crate) trusted_proxies: Vec<stsd_api::auth::ProxyNet>,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -441,6 +445,17 @@ impl Config {
                 None => 1000,
             };
 
+        let trusted_proxies = match src.pick_list("trusted_proxies", parsed.trusted_proxies) {
+            Some((items, at)) => items
+                .iter()
+                .map(|s| {
+                    s.parse()
+                        .map_err(|e: stsd_api::auth::ProxyNetError| invalid(&at, e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+
         Ok(Config {
             database_url,
             api_listen: socket(&src, "api_listen", parsed.api_listen, "127.0.0.1:8080")?,
@@ -477,6 +492,7 @@ impl Config {
             acme_eab,
             acme_challenge,
             dashboard_dir,
+            trusted_proxies,
         })
     }
 
@@ -510,6 +526,7 @@ impl Config {
             acme_eab_hmac_key: Option<&'a str>,
             acme_challenge: &'static str,
             dashboard_dir: Option<String>,
+            trusted_proxies: Vec<String>,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -552,6 +569,11 @@ impl Config {
                 AcmeChallenge::TlsAlpn01 => "tls-alpn-01",
             },
             dashboard_dir: self.dashboard_dir.as_ref().map(|p| p.display().to_string()),
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
@@ -639,6 +661,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`x`"), "{e}");
+        let e = Config::load(
+            None,
+            &env(&[("STSD_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.0/40")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("STSD_TRUSTED_PROXIES:") && e.contains("10.0.0.0/40"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        assert!(
+            Config::load(None, &BTreeMap::new())
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
+        );
+        let c = Config::load(
+            None,
+            &env(&[(
+                "STSD_TRUSTED_PROXIES",
+                "10.0.0.0/8, 192.0.2.7, 2001:db8::/32",
+            )]),
+        )
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]);
     }
 
     #[test]

@@ -342,6 +342,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     api_config.webhooks_allow_private = config.webhooks_allow_private;
     api_config.domain_quota = config.domain_quota;
     api_config.dashboard_dir = config.dashboard_dir.clone().or(api_config.dashboard_dir);
+    api_config.trusted_proxies =
+        stsd_api::auth::TrustedProxies::new(config.trusted_proxies.clone());
     let state = stsd_api::AppState::new(
         store.clone(),
         api_config,

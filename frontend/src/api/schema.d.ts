@@ -46,7 +46,8 @@ export interface paths {
         put?: never;
         /**
          * Creates an account and its first tenant, and starts a session (also sets the refresh
-         *     cookie).
+         *     cookie). With an `invitation` token the account joins the inviting tenant instead; its
+         *     e-mail must be the invited one.
          */
         post: operations["signUp"];
         delete?: never;
@@ -181,6 +182,66 @@ export interface paths {
         head?: never;
         /** Changes a member's role (owners and admins; only owners touch `owner`). */
         patch: operations["changeMemberRole"];
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/members/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the tenant's pending invitations, without their tokens (owners and admins). */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invites an e-mail address to the tenant with a role (owners and admins; only owners
+         *     invite owners). Answers the token once; stsd sends no mail, so pass it on yourself.
+         *     Inviting an address again replaces its pending invitation.
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/members/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes a pending invitation (owners and admins): its token stops working. */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accepts an invitation as the logged-in user, whose e-mail must be the invited one
+         *     (compared case-insensitively); joins the tenant with the invited role. Users only, not
+         *     API tokens.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/tenants/{tenant}/tokens": {
@@ -688,6 +749,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An invitation token to accept. */
+        AcceptInvitation: {
+            /** @description The token the inviter passed on. */
+            token: string;
+        };
         /** @description A member to add: an existing account. */
         AddMember: {
             /** @description The account's login e-mail. */
@@ -781,6 +847,19 @@ export interface components {
             /** @description How ownership is proven: `cname` (default) or `txt`. */
             ownership?: string | null;
             policy?: components["schemas"]["PolicyInput"] | null;
+        };
+        /** @description An invitation to create. */
+        CreateInvitation: {
+            /**
+             * @description The invitee's e-mail; only an account with this address can accept.
+             * @example new.colleague@example.com
+             */
+            email: string;
+            /**
+             * @description `owner`, `admin`, `editor` or `viewer`; only owners invite owners.
+             * @example editor
+             */
+            role: string;
         };
         /** @description A new tenant. */
         CreateTenant: {
@@ -1042,6 +1121,42 @@ export interface components {
         Health: {
             /** @description Always `ok`. */
             status: string;
+        };
+        /** @description A new invitation with its token, shown this once. */
+        InvitationCreated: {
+            /** @description The invitation. */
+            invitation: components["schemas"]["InvitationView"];
+            /**
+             * @description The secret to pass to the invitee (stsd sends no mail): they accept it with
+             *     `POST /api/v1/invitations/accept`, or sign up with it as `invitation`. Not shown again.
+             */
+            token: string;
+        };
+        /** @description The tenant's pending invitations. */
+        InvitationList: {
+            /** @description Unused, unexpired invitations, oldest first. */
+            items: components["schemas"]["InvitationView"][];
+        };
+        /** @description A pending invitation (never its token). */
+        InvitationView: {
+            /** @description Invitation id, to revoke it. */
+            id: string;
+            /** @description The invited e-mail, lower-cased. */
+            email: string;
+            /** @description The role the invitee gets. */
+            role: string;
+            /** @description The user id of whoever invited, while that account exists. */
+            invited_by: string | null;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description Unix seconds; after this the token no longer works.
+             */
+            expires_at: number;
         };
         /** @description A domain being removed. */
         LeavingDomain: components["schemas"]["DomainView"] & {
@@ -1399,10 +1514,10 @@ export interface components {
              */
             recent_successful_sessions: number;
         };
-        /** @description A new account with its first tenant. */
+        /** @description A new account with its first tenant, or joining a tenant by invitation. */
         SignupRequest: {
             /**
-             * @description Login e-mail.
+             * @description Login e-mail. With `invitation`, it must be the invited address.
              * @example ops@example.com
              */
             email: string;
@@ -1412,16 +1527,22 @@ export interface components {
              */
             password: string;
             /**
-             * @description Name of the first tenant, 1 to 200 characters.
+             * @description Name of the first tenant, 1 to 200 characters; required without `invitation`, and
+             *     left out with it.
              * @example Example Inc.
              */
-            tenant_name: string;
+            tenant_name?: string | null;
+            /**
+             * @description An invitation token: the account joins the inviting tenant with the invited role
+             *     instead of creating a tenant of its own (it can create one later).
+             */
+            invitation?: string | null;
         };
         /** @description A new account, its tenant and a session. */
         SignupResponse: {
             /** @description The account. */
             user: components["schemas"]["UserView"];
-            /** @description Its tenant, owned by it. */
+            /** @description Its new tenant, owned by it; or the tenant it joined by invitation, with its role. */
             tenant: components["schemas"]["TenantView"];
             /** @description JWT to send as `Authorization: Bearer …`. */
             access_token: string;
@@ -1830,7 +1951,15 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["ValidationFailed"];
+            /** @description A field is invalid, including an unusable `invitation` (unknown, expired, used, or for another e-mail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Too many attempts from this address (`rate_limited`) */
             429: {
                 headers: {
@@ -2192,6 +2321,196 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description It would leave no owner (`last_owner`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pending invitations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitation"];
+            };
+        };
+        responses: {
+            /** @description Invited; the token is in the answer, and only there */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an owner or admin, or an admin inviting an owner (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description The address already belongs to a member (`already_member`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not an e-mail address, or an unknown role */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Invitation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such pending invitation (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitation"];
+            };
+        };
+        responses: {
+            /** @description Joined; the tenant with the caller's new role */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description An API token, or the invitation is for another e-mail (`invitation_email_mismatch`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such invitation: never issued, revoked or replaced (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Already a member (`already_member`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Expired (`invitation_expired`) or already used (`invitation_used`) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,6 +16,10 @@ use crate::error::ApiError;
 
 const ISSUER: &str = "stsd";
 const AUDIENCE: &str = "stsd-api";
+/// How far in the future an `iat` may lie: clocks of the nodes drift a little, but a token
+/// "issued" later than that was not issued by a node of ours and would outlive its `exp`
+/// bookkeeping (jsonwebtoken checks `exp` and `nbf`, not `iat`).
+const IAT_LEEWAY_SECS: i64 = 60;
 
 /// The claims of an access token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -101,7 +105,8 @@ impl JwtKeys {
     }
 
     /// The user a token was issued to, if it is valid: HS256 with our key and `kid`, not
-    /// expired, right issuer and audience. Anything else (`alg: none`, another algorithm, a
+    /// expired, not issued in the future (beyond a minute of clock skew), right issuer and
+    /// audience. Anything else (`alg: none`, another algorithm, a
     /// changed byte) is refused.
     pub fn verify(&self, token: &str) -> Option<UserId> {
         let header = jsonwebtoken::decode_header(token).ok()?;
@@ -115,6 +120,10 @@ impl JwtKeys {
             &self.previous.iter().find(|(k, _)| k == kid)?.1
         };
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).ok()?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if data.claims.iat > now.saturating_add(IAT_LEEWAY_SECS) {
+            return None;
+        }
         Some(UserId::from_raw(data.claims.sub))
     }
 }
@@ -216,6 +225,19 @@ mod tests {
         };
         let wrong_aud = jsonwebtoken::encode(&h, &other, &k.encoding).unwrap();
         assert_eq!(k.verify(&wrong_aud), None);
+        // Issued in the future: a minute of skew passes, an hour does not.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let at = |iat: i64| Claims {
+            sub: "u1".into(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat,
+            exp: now + 7200,
+        };
+        let skewed = jsonwebtoken::encode(&h, &at(now + 30), &k.encoding).unwrap();
+        assert_eq!(k.verify(&skewed), Some(UserId::from_raw("u1")));
+        let future = jsonwebtoken::encode(&h, &at(now + 3600), &k.encoding).unwrap();
+        assert_eq!(k.verify(&future), None);
         assert_eq!(k.verify("garbage"), None);
     }
 }

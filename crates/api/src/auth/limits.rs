@@ -12,6 +12,39 @@ use crate::error::ApiError;
 /// Keys beyond which old entries are swept, bounding memory under a flood of addresses.
 const SWEEP_ABOVE: usize = 50_000;
 
+/// How many attempts the auth endpoints allow: a burst, then a steady rate per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// Login attempts per account: burst.
+    pub login_account_burst: u32,
+    /// Login attempts per account: per minute after the burst.
+    pub login_account_per_minute: u32,
+    /// Login attempts per client address: burst.
+    pub login_address_burst: u32,
+    /// Login attempts per client address: per minute after the burst.
+    pub login_address_per_minute: u32,
+    /// Sign-ups per client address: burst.
+    pub signup_address_burst: u32,
+    /// Sign-ups per client address: per minute after the burst.
+    pub signup_address_per_minute: u32,
+}
+
+impl Default for AuthLimits {
+    /// Limits suitable for a public service: 10 login attempts per account in a burst, then
+    /// 2 per minute; 30 per address, then 10 per minute; 5 sign-ups per address, then one
+    /// per minute.
+    fn default() -> AuthLimits {
+        AuthLimits {
+            login_account_burst: 10,
+            login_account_per_minute: 2,
+            login_address_burst: 30,
+            login_address_per_minute: 10,
+            signup_address_burst: 5,
+            signup_address_per_minute: 1,
+        }
+    }
+}
+
 /// The limiters of the auth endpoints.
 #[derive(Debug)]
 pub(crate) struct Limits {
@@ -28,14 +61,21 @@ fn quota(per_minute: u32, burst: u32) -> Quota {
 }
 
 impl Limits {
-    /// Limits suitable for a public service: 10 login attempts per account in a burst, then
-    /// 2 per minute; 30 per address, then 10 per minute; 5 sign-ups per address, then one
-    /// per minute.
-    pub(crate) fn new() -> Limits {
+    /// Limiters with these settings (zero counts as one).
+    pub(crate) fn new(l: &AuthLimits) -> Limits {
         Limits {
-            login_account: RateLimiter::keyed(quota(2, 10)),
-            login_address: RateLimiter::keyed(quota(10, 30)),
-            signup_address: RateLimiter::keyed(quota(1, 5)),
+            login_account: RateLimiter::keyed(quota(
+                l.login_account_per_minute,
+                l.login_account_burst,
+            )),
+            login_address: RateLimiter::keyed(quota(
+                l.login_address_per_minute,
+                l.login_address_burst,
+            )),
+            signup_address: RateLimiter::keyed(quota(
+                l.signup_address_per_minute,
+                l.signup_address_burst,
+            )),
             clock: DefaultClock::default(),
         }
     }
@@ -82,7 +122,7 @@ mod tests {
 
     #[test]
     fn account_limit_applies_across_addresses() {
-        let l = Limits::new();
+        let l = Limits::new(&AuthLimits::default());
         let mut refused = None;
         for i in 0..20u8 {
             if let Err(e) = l.login("Victim@Example.com", IpAddr::from([10, 0, 0, i])) {

@@ -3,6 +3,7 @@
 //! handler starts with.
 
 mod access;
+mod client_ip;
 mod jwt;
 mod limits;
 mod principal;
@@ -10,7 +11,9 @@ mod secret;
 mod session;
 
 pub use access::{Access, Need};
+pub use client_ip::{ClientIp, ProxyNet, ProxyNetError, TrustedProxies};
 pub use jwt::JwtKeys;
+pub use limits::AuthLimits;
 pub(crate) use limits::Limits;
 pub use principal::Principal;
 
@@ -18,5 +21,5 @@ pub use principal::Principal;
 pub(crate) fn principal_prefix() -> &'static str {
     principal::API_TOKEN_PREFIX
 }
-pub(crate) use secret::{hash_token, random_token};
-pub(crate) use session::routes;
+pub(crate) use secret::{hash_token, hashes_equal, random_token};
+pub(crate) use session::{prewarm_dummy_hash, routes, valid_email};

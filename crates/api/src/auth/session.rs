@@ -3,10 +3,9 @@
 //! Login answers unknown accounts and wrong passwords identically, and spends the same
 //! argon2 work on both, so neither the answer nor its timing tells whether an account exists.
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -17,7 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Principal, hash_token, random_token};
+use crate::auth::{ClientIp, Principal, hash_token, random_token};
 use crate::error::{ApiError, ErrorEnvelope, FieldError};
 use crate::extract::has_control;
 use crate::json::Json;
@@ -41,19 +40,23 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
 }
 
-/// A new account with its first tenant.
+/// A new account with its first tenant, or joining a tenant by invitation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupRequest {
-    /// Login e-mail.
+    /// Login e-mail. With `invitation`, it must be the invited address.
     #[schema(examples("ops@example.com"))]
     email: String,
     /// At least 12 characters, and hard to guess.
     #[schema(examples("violet quarry lantern 42 drift"))]
     password: String,
-    /// Name of the first tenant, 1 to 200 characters.
+    /// Name of the first tenant, 1 to 200 characters; required without `invitation`, and
+    /// left out with it.
     #[schema(examples("Example Inc."))]
-    tenant_name: String,
+    tenant_name: Option<String>,
+    /// An invitation token: the account joins the inviting tenant with the invited role
+    /// instead of creating a tenant of its own (it can create one later).
+    invitation: Option<String>,
 }
 
 /// Credentials.
@@ -91,7 +94,7 @@ pub(crate) struct UserView {
 pub(crate) struct SignupResponse {
     /// The account.
     user: UserView,
-    /// Its tenant, owned by it.
+    /// Its new tenant, owned by it; or the tenant it joined by invitation, with its role.
     tenant: TenantView,
     /// JWT to send as `Authorization: Bearer …`.
     access_token: String,
@@ -156,7 +159,8 @@ pub(crate) enum Me {
     Token(TokenMe),
 }
 
-fn valid_email(email: &str) -> bool {
+/// Whether `email` looks like a deliverable address: a local part and a public host name.
+pub(crate) fn valid_email(email: &str) -> bool {
     email.len() <= 254
         && match email.rsplit_once('@') {
             Some((local, domain)) => {
@@ -243,7 +247,8 @@ fn cleared_cookie() -> Cookie<'static> {
 }
 
 /// Creates an account and its first tenant, and starts a session (also sets the refresh
-/// cookie).
+/// cookie). With an `invitation` token the account joins the inviting tenant instead; its
+/// e-mail must be the invited one.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/signup",
@@ -253,81 +258,150 @@ fn cleared_cookie() -> Cookie<'static> {
     responses(
         (status = 201, description = "Created and logged in; sets the `stsd_refresh` cookie", body = SignupResponse),
         (status = 409, description = "The e-mail is taken (`email_taken`)", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid, including an unusable `invitation` (unknown, expired, used, or for another e-mail)", body = ErrorEnvelope),
         (status = 429, description = "Too many attempts from this address (`rate_limited`)", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 async fn signup(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     jar: CookieJar,
     Json(req): Json<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    state.inner.limits.signup(peer.ip())?;
+    state.inner.limits.signup(peer)?;
     let email = req.email.trim().to_lowercase();
-    let tenant_name = req.tenant_name.trim();
+    let tenant_name = req.tenant_name.as_deref().map(str::trim);
     let mut errors = Vec::new();
+    let field = |field: &str, message: &str| FieldError {
+        field: field.into(),
+        message: message.into(),
+    };
     if !valid_email(&email) {
-        errors.push(FieldError {
-            field: "email".into(),
-            message: "is not an e-mail address".into(),
-        });
+        errors.push(field("email", "is not an e-mail address"));
     }
-    if tenant_name.is_empty() || tenant_name.chars().count() > 200 || has_control(tenant_name) {
-        errors.push(FieldError {
-            field: "tenant_name".into(),
-            message: "must be 1 to 200 characters, none of them control characters".into(),
-        });
+    match (tenant_name, &req.invitation) {
+        (None, None) => errors.push(field(
+            "tenant_name",
+            "is required (unless signing up with an invitation)",
+        )),
+        (Some(_), Some(_)) => errors.push(field(
+            "tenant_name",
+            "must be left out when signing up with an invitation; create tenants later",
+        )),
+        (Some(name), None)
+            if name.is_empty() || name.chars().count() > 200 || has_control(name) =>
+        {
+            errors.push(field(
+                "tenant_name",
+                "must be 1 to 200 characters, none of them control characters",
+            ));
+        }
+        _ => {}
     }
-    if let Some(problem) = check_password(&req.password, &[&email, tenant_name]) {
+    if let Some(problem) = check_password(&req.password, &[&email, tenant_name.unwrap_or("")]) {
         errors.push(FieldError {
             field: "password".into(),
             message: problem,
         });
     }
+    let invitation = match &req.invitation {
+        Some(token) if errors.is_empty() => {
+            match crate::invitations::usable(&state, token, &email).await? {
+                Ok(invitation) => Some(invitation),
+                Err(refusal) => {
+                    errors.push(field("invitation", refusal.field_message()));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let hash = password::hash(&req.password).map_err(|e| ApiError::internal(&e))?;
     let store = &state.inner.store;
-    let user = match store.create_user(&email, &hash).await {
-        Ok(u) => u,
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::conflict(
-                "email_taken",
-                "an account with this e-mail exists; log in instead",
-            ));
-        }
-        Err(e) => return Err(e.into()),
+    let email_taken = || {
+        ApiError::conflict(
+            "email_taken",
+            "an account with this e-mail exists; log in instead",
+        )
     };
-    let tenant = store
-        .create_tenant_with_owner(tenant_name, &user.id)
-        .await?;
-    crate::audit::record(
-        &state,
-        Some(&tenant.id),
-        &format!("user:{}", user.id),
-        "account.signup",
-        &email,
-        json!({ "tenant": tenant.name }),
-        Some(peer.ip()),
-    )
-    .await;
+    let (user, tenant) = match (invitation, tenant_name) {
+        (Some(invitation), _) => {
+            let (user, invitation) = match store
+                .create_user_accepting_invitation(&email, &hash, &invitation.id)
+                .await
+            {
+                Ok(done) => done,
+                Err(StoreError::Conflict("user with this e-mail")) => return Err(email_taken()),
+                Err(e) => return Err(crate::invitations::acceptance_error(e)),
+            };
+            crate::invitations::record_acceptance(&state, &user, &invitation, peer).await;
+            let tenant = store
+                .tenant(&invitation.tenant_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("tenant"))?;
+            crate::audit::record(
+                &state,
+                Some(&tenant.id),
+                &format!("user:{}", user.id),
+                "account.signup",
+                &email,
+                json!({ "tenant": tenant.name, "invitation": invitation.id }),
+                Some(peer),
+            )
+            .await;
+            let view = TenantView {
+                id: tenant.id.as_str().to_owned(),
+                name: tenant.name,
+                role: Some(invitation.role.as_str()),
+            };
+            (user, view)
+        }
+        (None, name) => {
+            let name = name.unwrap_or_default();
+            let user = match store.create_user(&email, &hash).await {
+                Ok(u) => u,
+                Err(StoreError::Conflict(_)) => return Err(email_taken()),
+                Err(e) => return Err(e.into()),
+            };
+            let tenant = store.create_tenant_with_owner(name, &user.id).await?;
+            crate::audit::record(
+                &state,
+                Some(&tenant.id),
+                &format!("user:{}", user.id),
+                "account.signup",
+                &email,
+                json!({ "tenant": tenant.name }),
+                Some(peer),
+            )
+            .await;
+            let view = TenantView {
+                id: tenant.id.as_str().to_owned(),
+                name: tenant.name,
+                role: Some(stsd_store::Role::Owner.as_str()),
+            };
+            (user, view)
+        }
+    };
     let (jar, tokens) = start_session(&state, jar, &user.id).await?;
     let body = SignupResponse {
         user: UserView {
             id: user.id.as_str().to_owned(),
             email: user.email,
         },
-        tenant: TenantView {
-            id: tenant.id.as_str().to_owned(),
-            name: tenant.name,
-            role: Some(stsd_store::Role::Owner.as_str()),
-        },
+        tenant,
         access_token: tokens.access_token,
         token_type: tokens.token_type,
         expires_in: tokens.expires_in,
     };
     Ok((StatusCode::CREATED, jar, axum::Json(body)).into_response())
+}
+
+/// Computes the dummy hash now (see [`dummy_hash`]); called at start-up.
+pub(crate) fn prewarm_dummy_hash() {
+    let _ = dummy_hash();
 }
 
 /// A hash to verify against when the account does not exist, so that both paths cost the same.
@@ -354,12 +428,12 @@ fn dummy_hash() -> &'static str {
 )]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     jar: CookieJar,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = req.email.trim().to_lowercase();
-    state.inner.limits.login(&email, peer.ip())?;
+    state.inner.limits.login(&email, peer)?;
     // Text with control characters is no account's e-mail; not asking the store keeps NUL
     // bytes (which PostgreSQL refuses) from becoming a server error.
     let user = if has_control(&email) {

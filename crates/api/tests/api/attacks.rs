@@ -1,7 +1,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use stsd_api::auth::JwtKeys;
 use stsd_store::UserId;
@@ -54,6 +54,17 @@ async fn forged_tokens_are_refused(server: &TestServer) {
     forged.push(format!("{}.{}.{}", parts[0], b64(&json!({ "sub": "someone-else", "iss": "stsd", "aud": "stsd-api", "iat": now, "exp": now + 600 })), parts[2]));
     // Expired, correctly signed.
     forged.push(expired_token(&user_id));
+    // Right key, wrong issuer.
+    forged.push(sign(
+        &json!({ "sub": user_id, "iss": "evil", "aud": "stsd-api", "iat": now, "exp": now + 600 }),
+    ));
+    // Right key, but another `kid`, or none at all.
+    forged.push(sign_with_kid(Some("hs1-0000000000000000"), &claims));
+    forged.push(sign_with_kid(None, &claims));
+    // Right key, issued an hour in the future (a minute of clock skew is allowed).
+    forged.push(sign(
+        &json!({ "sub": user_id, "iss": "stsd", "aud": "stsd-api", "iat": now + 3600, "exp": now + 7200 }),
+    ));
     // Garbage and an unknown API token.
     forged.push("not-a-jwt".to_owned());
     forged.push("stsd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned());
@@ -63,6 +74,14 @@ async fn forged_tokens_are_refused(server: &TestServer) {
     let mut check = server.client();
     check.token = Some(sign(&claims));
     assert_eq!(check.get("/api/v1/me").await.0, StatusCode::OK);
+    check.token = Some(sign(
+        &json!({ "sub": user_id, "iss": "stsd", "aud": "stsd-api", "iat": now + 30, "exp": now + 600 }),
+    ));
+    assert_eq!(
+        check.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "30 s of clock skew is tolerated"
+    );
 
     for token in forged {
         let mut c = server.client();
@@ -91,6 +110,18 @@ fn expired_token(user_id: &str) -> String {
 
 /// Signs claims exactly as the server would (same derived key and `kid`).
 fn sign(claims: &serde_json::Value) -> String {
+    sign_with_kid(Some(&server_kid()), claims)
+}
+
+/// Signs claims with the server's key under the given `kid` header (or none).
+fn sign_with_kid(kid: Option<&str>, claims: &serde_json::Value) -> String {
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&h, claims, &EncodingKey::from_secret(&derive_key())).unwrap()
+}
+
+/// The `kid` the test servers put into their tokens.
+fn server_kid() -> String {
     let keys = JwtKeys::from_master_key(&crate::harness::MASTER_KEY);
     let probe = keys
         .issue(
@@ -104,9 +135,7 @@ fn sign(claims: &serde_json::Value) -> String {
             .unwrap(),
     )
     .unwrap();
-    let mut h = Header::new(Algorithm::HS256);
-    h.kid = header["kid"].as_str().map(str::to_owned);
-    jsonwebtoken::encode(&h, claims, &EncodingKey::from_secret(&derive_key())).unwrap()
+    header["kid"].as_str().unwrap().to_owned()
 }
 
 /// The same HKDF derivation the server uses, so the expired token's signature is genuine.
@@ -128,4 +157,47 @@ fn derive_key() -> [u8; 32] {
     key
 }
 
-crate::both_backends!(forged_tokens_are_refused);
+/// Sign-ups are limited per address: the sixth attempt in a burst answers 429 with a
+/// Retry-After, even when the attempts themselves were invalid.
+async fn signup_is_rate_limited(server: &TestServer) {
+    let mut anon = server.client();
+    let attempt = |i: usize| {
+        serde_json::to_vec(
+            &json!({ "email": format!("nope{i}"), "password": "x", "tenant_name": "T" }),
+        )
+        .unwrap()
+    };
+    for i in 0..5 {
+        let (status, _, body) = anon
+            .raw(
+                Method::POST,
+                "/api/v1/auth/signup",
+                Some(("application/json", attempt(i))),
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{i}: {body}");
+    }
+    let (status, headers, body) = anon
+        .raw(
+            Method::POST,
+            "/api/v1/auth/signup",
+            Some(("application/json", attempt(5))),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=61).contains(&wait), "Retry-After: {wait}");
+    // A well-formed sign-up is refused too: the limit is on the address, not the content.
+    let (status, _) = anon
+        .post(
+            "/api/v1/auth/signup",
+            json!({ "email": "late@example.com", "password": crate::harness::PASSWORD, "tenant_name": "T" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+crate::both_backends!(forged_tokens_are_refused, signup_is_rate_limited);

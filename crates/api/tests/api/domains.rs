@@ -517,7 +517,183 @@ async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
     );
 }
 
+/// Overriding the enforce gate is for owners and admins: an admin may, an editor may not,
+/// through both the mode switch and a policy edit; the audit log names the override.
+async fn only_admins_override_the_enforce_gate(server: &TestServer) {
+    server
+        .dns
+        .set_mx("gate.example", &[(10, "mx1.gate.example")]);
+    let (mut owner, tenant) = server.signup("owner@gate.example", "T").await;
+    let (mut admin, _) = server.signup("admin@gate.example", "A").await;
+    let (mut editor, _) = server.signup("editor@gate.example", "E").await;
+    let members = format!("/api/v1/tenants/{tenant}/members");
+    for (email, role) in [
+        ("admin@gate.example", "admin"),
+        ("editor@gate.example", "editor"),
+    ] {
+        let (status, body) = owner
+            .post(&members, json!({ "email": email, "role": role }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    let (status, body) = owner.post(&base, json!({ "name": "gate.example" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let policy = format!("{base}/gate.example/policy");
+    let mode = format!("{base}/gate.example/mode");
+    // A second MX the policy does not cover: enforce is not ready.
+    server.dns.set_mx(
+        "gate.example",
+        &[(10, "mx1.gate.example"), (20, "backup.elsewhere.example")],
+    );
+    let enforce = json!({ "mode": "enforce", "mx": ["mx1.gate.example"], "max_age": 604800 });
+    let mut forced = enforce.clone();
+    forced["override"] = json!(true);
+    for who in [&mut admin, &mut editor] {
+        let (status, body) = who.post(&mode, json!({ "mode": "enforce" })).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["error"]["code"], "not_ready");
+        assert_eq!(
+            who.put(&policy, enforce.clone()).await.0,
+            StatusCode::CONFLICT
+        );
+    }
+
+    // The editor may edit, but not override.
+    let (status, body) = editor
+        .post(&mode, json!({ "mode": "enforce", "override": true }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = editor.put(&policy, forced.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, current) = owner.get(&policy).await;
+    assert_ne!(current["pending"]["mode"], "enforce", "{current}");
+
+    // The admin may, both ways.
+    let (status, body) = admin
+        .post(&mode, json!({ "mode": "enforce", "override": true }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"]["mode"], "enforce");
+    let (_, audit) = owner.get(&format!("/api/v1/tenants/{tenant}/audit")).await;
+    assert_eq!(audit["items"][0]["action"], "policy.mode");
+    assert_eq!(audit["items"][0]["details"]["override"], true);
+    let (_, me) = admin.get("/api/v1/me").await;
+    assert_eq!(
+        audit["items"][0]["actor"],
+        format!("user:{}", me["user"]["id"].as_str().unwrap())
+    );
+    assert_eq!(
+        editor.post(&mode, json!({ "mode": "testing" })).await.0,
+        StatusCode::CREATED,
+        "leaving enforce needs no gate"
+    );
+    let (status, body) = admin.put(&policy, forced).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"]["mode"], "enforce");
+    let (_, audit) = owner.get(&format!("/api/v1/tenants/{tenant}/audit")).await;
+    assert_eq!(audit["items"][0]["action"], "policy.update");
+    assert_eq!(audit["items"][0]["details"]["override"], true);
+}
+
+/// The newest audit entry of the tenant at `t` (`/api/v1/tenants/<id>`).
+async fn last_audit(c: &mut crate::harness::Client, t: &str) -> Value {
+    let (status, body) = c.get(&format!("{t}/audit?limit=1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["items"][0].clone()
+}
+
+/// The audit log keeps what a change replaced: a policy edit's old and new policy, a role
+/// change's old and new role, report settings, and report uploads.
+async fn audit_keeps_before_and_after(server: &TestServer) {
+    server
+        .dns
+        .set_mx("audit.example", &[(10, "mx1.audit.example")]);
+    let (mut owner, tenant) = server.signup("owner@audit.example", "T").await;
+    let (_viewer, _) = server.signup("viewer@audit.example", "V").await;
+    let t = format!("/api/v1/tenants/{tenant}");
+    let (status, _) = owner
+        .post(&format!("{t}/domains"), json!({ "name": "audit.example" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let policy = format!("{t}/domains/audit.example/policy");
+    let (_, start) = owner.get(&policy).await;
+    let old_body = start["pending"]["body"].as_str().unwrap().to_owned();
+    let (status, edit) = owner
+        .put(
+            &policy,
+            json!({ "mode": "testing", "mx": ["*.audit.example"], "max_age": 604800 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{edit}");
+    let entry = last_audit(&mut owner, &t).await;
+    assert_eq!(entry["action"], "policy.update");
+    assert_eq!(entry["target"], "audit.example");
+    assert_eq!(entry["details"]["before"], old_body.as_str());
+    assert_eq!(entry["details"]["after"], edit["version"]["body"]);
+    assert!(
+        entry["details"]["after"]
+            .as_str()
+            .unwrap()
+            .contains("mx: *.audit.example")
+    );
+
+    let (status, added) = owner
+        .post(
+            &format!("{t}/members"),
+            json!({ "email": "viewer@audit.example", "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let user = added["user_id"].as_str().unwrap();
+    let (status, _) = owner
+        .patch(&format!("{t}/members/{user}"), json!({ "role": "editor" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = last_audit(&mut owner, &t).await;
+    assert_eq!(entry["action"], "member.role");
+    assert_eq!(entry["target"], user);
+    assert_eq!(
+        entry["details"],
+        json!({ "before": { "role": "viewer" }, "after": { "role": "editor" } })
+    );
+
+    let (status, _) = owner
+        .put(
+            &format!("{t}/reports/settings"),
+            json!({ "retention_days": 30 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = last_audit(&mut owner, &t).await;
+    assert_eq!(entry["action"], "reports.settings");
+    assert_eq!(entry["details"]["after"], json!({ "retention_days": 30 }));
+    assert!(
+        entry["details"]["before"]["retention_days"].is_number(),
+        "{entry}"
+    );
+
+    let report = json!({
+        "organization-name": "Reporter", "report-id": "audit-1",
+        "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+        "policies": [{"policy": {"policy-type": "sts", "policy-domain": "audit.example"},
+                      "summary": {"total-successful-session-count": 1, "total-failure-session-count": 0}}]
+    });
+    let (status, uploaded) = owner
+        .post(&format!("{t}/domains/audit.example/reports"), report)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let entry = last_audit(&mut owner, &t).await;
+    assert_eq!(entry["action"], "report.upload");
+    assert_eq!(entry["target"], "audit.example");
+    assert_eq!(entry["details"]["report"], uploaded["id"]);
+    assert_eq!(entry["details"]["report_id"], "audit-1");
+    assert_eq!(entry["details"]["duplicate"], false);
+}
+
 crate::both_backends!(
+    only_admins_override_the_enforce_gate,
+    audit_keeps_before_and_after,
     enforce_gate_reads_the_mx_starttls_probe,
     checks_run_through_the_worker,
     policy_fetches_per_day,

@@ -28,6 +28,14 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start(db: TestDatabase) -> TestServer {
+        TestServer::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server whose configuration `configure` adjusts after the test defaults.
+    pub(crate) async fn start_with(
+        db: TestDatabase,
+        configure: impl FnOnce(&mut ApiConfig),
+    ) -> TestServer {
         let store = Store::connect(db.url()).await.unwrap();
         store.migrate().await.unwrap();
         let dns = FakeDns::start().await.unwrap();
@@ -35,6 +43,7 @@ impl TestServer {
         let mut config = ApiConfig::new(DomainName::parse_host("sts.test.example").unwrap());
         config.secure_cookies = false;
         config.domain_quota = 5;
+        configure(&mut config);
         let state = AppState::new(
             store.clone(),
             config,
@@ -89,6 +98,31 @@ impl TestServer {
             db.drop_database().await;
         }
     }
+}
+
+/// Rate limits no test reaches: for tests that sign up many accounts or time logins.
+pub(crate) fn generous_limits(config: &mut ApiConfig) {
+    config.auth_limits = stsd_api::auth::AuthLimits {
+        login_account_burst: 10_000,
+        login_account_per_minute: 10_000,
+        login_address_burst: 10_000,
+        login_address_per_minute: 10_000,
+        signup_address_burst: 10_000,
+        signup_address_per_minute: 10_000,
+    };
+}
+
+/// The SHA-256 hex under which the server stores a token (API, refresh, invitation).
+pub(crate) fn token_hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The JSON body of `(status, body)`, after checking the status.
+#[track_caller]
+pub(crate) fn expect(got: (StatusCode, Value), status: StatusCode) -> Value {
+    assert_eq!(got.0, status, "{}", got.1);
+    got.1
 }
 
 pub(crate) struct Client {
@@ -169,9 +203,34 @@ impl Client {
 }
 
 /// `both_backends!(a, b)` turns `async fn a(server: &TestServer)` into tests `sqlite::a` and
-/// `postgres::a`.
+/// `postgres::a`. `both_backends!(configure = f; a, b)` starts their servers with
+/// `f(&mut ApiConfig)` applied.
 #[macro_export]
 macro_rules! both_backends {
+    (configure = $configure:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = stsd_testkit::TestDatabase::sqlite().await;
+                    let server = $crate::harness::TestServer::start_with(db, $configure).await;
+                    super::$name(&server).await;
+                    server.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = stsd_testkit::TestDatabase::postgres().await;
+                    let server = $crate::harness::TestServer::start_with(db, $configure).await;
+                    super::$name(&server).await;
+                    server.finish().await;
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(

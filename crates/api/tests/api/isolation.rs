@@ -1,5 +1,9 @@
-//! Tenants are walls: every tenant-scoped route, called with another tenant's credentials
-//! (a user session and an API token), answers 404 and changes nothing.
+//! Tenants are walls: every tenant-scoped operation of the OpenAPI document, called with
+//! another tenant's credentials (a user session and an API token), answers 404 and changes
+//! nothing. The operations come from `stsd_api::openapi()`, so a new route without a sample
+//! request here fails this test instead of going unchecked.
+
+use std::collections::BTreeMap;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -7,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::{Client, TestServer};
 
 /// Everything tenant B has, as B sees it.
-async fn snapshot(b: &mut Client, tenant: &str) -> Vec<Value> {
+async fn snapshot(b: &mut Client, tenant: &str, hook: &str, report: &str) -> Vec<Value> {
     let base = format!("/api/v1/tenants/{tenant}");
     let mut out = Vec::new();
     for path in [
@@ -15,8 +19,15 @@ async fn snapshot(b: &mut Client, tenant: &str) -> Vec<Value> {
         format!("{base}/domains/victim.example"),
         format!("{base}/domains/victim.example/policy"),
         format!("{base}/domains/victim.example/policy/versions"),
+        format!("{base}/domains/victim.example/reports"),
+        format!("{base}/domains/victim.example/reports/{report}"),
         format!("{base}/members"),
+        format!("{base}/members/invitations"),
         format!("{base}/tokens"),
+        format!("{base}/webhooks"),
+        format!("{base}/webhooks/{hook}/deliveries"),
+        format!("{base}/reports/settings"),
+        format!("{base}/audit?limit=200"),
     ] {
         let (status, mut body) = b.get(&path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -31,6 +42,25 @@ async fn snapshot(b: &mut Client, tenant: &str) -> Vec<Value> {
         out.push(body);
     }
     out
+}
+
+/// The tenant-scoped operations of the OpenAPI document, as (METHOD, path template).
+fn tenant_operations() -> Vec<(String, String)> {
+    let doc = serde_json::to_value(stsd_api::openapi()).unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.contains("{tenant}") {
+            continue;
+        }
+        for method in [
+            "get", "put", "post", "delete", "patch", "head", "options", "trace",
+        ] {
+            if item.get(method).is_some() {
+                ops.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
 }
 
 async fn foreign_credentials_see_nothing(server: &TestServer) {
@@ -84,9 +114,17 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     let b_hook = hook["webhook"]["id"].as_str().unwrap().to_owned();
+    let (status, invited) = b
+        .post(
+            &format!("{bb}/members/invitations"),
+            json!({ "email": "colleague@victim.example", "role": "editor" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    let b_invitation = invited["invitation"]["id"].as_str().unwrap().to_owned();
     let (_, me_b) = b.get("/api/v1/me").await;
     let b_user = me_b["user"]["id"].as_str().unwrap().to_owned();
-    let before = snapshot(&mut b, &tenant_b).await;
+    let before = snapshot(&mut b, &tenant_b, &b_hook, &b_report).await;
 
     // A's credentials: its session, and a write token of its own tenant.
     let (_, a_token) = a
@@ -99,131 +137,185 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
     a_bot.token = Some(a_token["token"].as_str().unwrap().to_owned());
 
     let policy = json!({ "mode": "enforce", "mx": ["*.attacker.example"], "max_age": 1 });
-    let routes: Vec<(Method, String, Option<Value>)> = vec![
-        (Method::GET, format!("{bb}/domains"), None),
+    // A sample request per operation: (METHOD, template) -> body. The attacker's bodies are
+    // valid where possible, so that a missing wall would show as a change, not a 422.
+    let samples: BTreeMap<(&str, &str), Option<Value>> = BTreeMap::from([
+        (("GET", "/api/v1/tenants/{tenant}/domains"), None),
         (
-            Method::POST,
-            format!("{bb}/domains"),
+            ("POST", "/api/v1/tenants/{tenant}/domains"),
             Some(json!({ "name": "planted.example" })),
         ),
-        (Method::GET, format!("{bb}/domains/victim.example"), None),
-        (Method::DELETE, format!("{bb}/domains/victim.example"), None),
+        (("GET", "/api/v1/tenants/{tenant}/domains/{name}"), None),
+        (("DELETE", "/api/v1/tenants/{tenant}/domains/{name}"), None),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/records"),
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/records"),
             None,
         ),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/policy"),
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/policy"),
             None,
         ),
         (
-            Method::PUT,
-            format!("{bb}/domains/victim.example/policy"),
+            ("PUT", "/api/v1/tenants/{tenant}/domains/{name}/policy"),
             Some(policy.clone()),
         ),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/policy/versions"),
+            (
+                "GET",
+                "/api/v1/tenants/{tenant}/domains/{name}/policy/versions",
+            ),
             None,
         ),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/fetches"),
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/fetches"),
             None,
         ),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/checks"),
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/checks"),
             None,
         ),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/reports"),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("{bb}/domains/victim.example/reports"),
+            ("POST", "/api/v1/tenants/{tenant}/domains/{name}/checks"),
             Some(json!({})),
         ),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/reports/summary"),
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/reports"),
             None,
         ),
         (
-            Method::POST,
-            format!("{bb}/domains/victim.example/checks"),
-            Some(json!({})),
+            ("POST", "/api/v1/tenants/{tenant}/domains/{name}/reports"),
+            Some(report.clone()),
         ),
         (
-            Method::POST,
-            format!("{bb}/domains/victim.example/mode"),
+            (
+                "GET",
+                "/api/v1/tenants/{tenant}/domains/{name}/reports/summary",
+            ),
+            None,
+        ),
+        (
+            (
+                "GET",
+                "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}",
+            ),
+            None,
+        ),
+        (
+            (
+                "GET",
+                "/api/v1/tenants/{tenant}/domains/{name}/reports/{id}/raw",
+            ),
+            None,
+        ),
+        (
+            ("POST", "/api/v1/tenants/{tenant}/domains/{name}/mode"),
             Some(json!({ "mode": "none" })),
         ),
-        (Method::GET, format!("{bb}/members"), None),
         (
-            Method::POST,
-            format!("{bb}/members"),
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/certificate"),
+            None,
+        ),
+        (("GET", "/api/v1/tenants/{tenant}/domains/{name}/mx"), None),
+        (("GET", "/api/v1/tenants/{tenant}/members"), None),
+        (
+            ("POST", "/api/v1/tenants/{tenant}/members"),
             Some(json!({ "email": "attacker@example.com", "role": "owner" })),
         ),
         (
-            Method::PATCH,
-            format!("{bb}/members/{b_user}"),
+            ("PATCH", "/api/v1/tenants/{tenant}/members/{user}"),
             Some(json!({ "role": "viewer" })),
         ),
-        (Method::DELETE, format!("{bb}/members/{b_user}"), None),
-        (Method::GET, format!("{bb}/tokens"), None),
+        (("DELETE", "/api/v1/tenants/{tenant}/members/{user}"), None),
         (
-            Method::POST,
-            format!("{bb}/tokens"),
+            ("GET", "/api/v1/tenants/{tenant}/members/invitations"),
+            None,
+        ),
+        (
+            ("POST", "/api/v1/tenants/{tenant}/members/invitations"),
+            Some(json!({ "email": "attacker@example.com", "role": "owner" })),
+        ),
+        (
+            (
+                "DELETE",
+                "/api/v1/tenants/{tenant}/members/invitations/{id}",
+            ),
+            None,
+        ),
+        (("GET", "/api/v1/tenants/{tenant}/tokens"), None),
+        (
+            ("POST", "/api/v1/tenants/{tenant}/tokens"),
             Some(json!({ "name": "x", "scope": "write" })),
         ),
-        (Method::DELETE, format!("{bb}/tokens/{b_token_id}"), None),
-        (Method::GET, format!("{bb}/audit"), None),
+        (("DELETE", "/api/v1/tenants/{tenant}/tokens/{id}"), None),
+        (("GET", "/api/v1/tenants/{tenant}/audit"), None),
+        (("GET", "/api/v1/tenants/{tenant}/reports/summary"), None),
+        (("GET", "/api/v1/tenants/{tenant}/reports/settings"), None),
         (
-            Method::GET,
-            format!("{bb}/domains/victim.example/certificate"),
-            None,
-        ),
-        (Method::GET, format!("{bb}/domains/victim.example/mx"), None),
-        (
-            Method::GET,
-            format!("{bb}/domains/victim.example/reports/{b_report}"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("{bb}/domains/victim.example/reports/{b_report}/raw"),
-            None,
-        ),
-        (Method::GET, format!("{bb}/reports/summary"), None),
-        (Method::GET, format!("{bb}/reports/settings"), None),
-        (
-            Method::PUT,
-            format!("{bb}/reports/settings"),
+            ("PUT", "/api/v1/tenants/{tenant}/reports/settings"),
             Some(json!({ "retention_days": 7 })),
         ),
-        (Method::GET, format!("{bb}/webhooks"), None),
+        (("GET", "/api/v1/tenants/{tenant}/webhooks"), None),
         (
-            Method::POST,
-            format!("{bb}/webhooks"),
+            ("POST", "/api/v1/tenants/{tenant}/webhooks"),
             Some(json!({ "url": "https://attacker.example/hook" })),
         ),
-        (Method::DELETE, format!("{bb}/webhooks/{b_hook}"), None),
+        (("DELETE", "/api/v1/tenants/{tenant}/webhooks/{id}"), None),
         (
-            Method::GET,
-            format!("{bb}/webhooks/{b_hook}/deliveries"),
+            ("GET", "/api/v1/tenants/{tenant}/webhooks/{id}/deliveries"),
             None,
         ),
         (
-            Method::POST,
-            format!("{bb}/webhooks/{b_hook}/ping"),
+            ("POST", "/api/v1/tenants/{tenant}/webhooks/{id}/ping"),
             Some(json!({})),
         ),
-    ];
+    ]);
+    let operations = tenant_operations();
+    let missing: Vec<String> = operations
+        .iter()
+        .filter(|(m, p)| !samples.contains_key(&(m.as_str(), p.as_str())))
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "tenant-scoped operations without a sample request in the isolation walk: {missing:?}"
+    );
+    let stale: Vec<String> = samples
+        .keys()
+        .filter(|(m, p)| !operations.iter().any(|(om, op)| om == m && op == p))
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "samples for operations that no longer exist: {stale:?}"
+    );
+    // Real ids of B's resources, so that a missing wall would find something.
+    let id_for = |path: &str| -> &str {
+        if path.contains("/members/invitations/") {
+            &b_invitation
+        } else if path.contains("/tokens/") {
+            &b_token_id
+        } else if path.contains("/webhooks/") {
+            &b_hook
+        } else {
+            &b_report
+        }
+    };
+    let routes: Vec<(Method, String, Option<Value>)> = samples
+        .iter()
+        .map(|((method, template), body)| {
+            let path = template
+                .replace("{tenant}", &tenant_b)
+                .replace("{name}", "victim.example")
+                .replace("{user}", &b_user)
+                .replace("{id}", id_for(template));
+            assert!(!path.contains('{'), "unfilled parameter in {template}");
+            (
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                path,
+                body.clone(),
+            )
+        })
+        .collect();
     for client in [&mut a, &mut a_bot] {
         for (method, path, body) in &routes {
             let (status, resp) = client.send(method.clone(), path, body.clone()).await;
@@ -247,10 +339,19 @@ async fn foreign_credentials_see_nothing(server: &TestServer) {
     );
 
     assert_eq!(
-        snapshot(&mut b, &tenant_b).await,
+        snapshot(&mut b, &tenant_b, &b_hook, &b_report).await,
         before,
         "tenant B's data changed"
     );
+    // A's invitation to B cannot be accepted by B's invitee, and B's by nobody else.
+    let invite_token = invited["token"].as_str().unwrap();
+    let (status, _) = a
+        .post(
+            "/api/v1/invitations/accept",
+            json!({ "token": invite_token }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another e-mail's invitation");
     // A's own tenant list does not show B.
     let (_, tenants) = a.get("/api/v1/tenants").await;
     assert_eq!(tenants["items"].as_array().unwrap().len(), 1);

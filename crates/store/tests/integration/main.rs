@@ -13,6 +13,7 @@ mod audit;
 mod certificates;
 mod domains;
 mod feed;
+mod invitations;
 mod jobs;
 mod nodes;
 mod policies;
