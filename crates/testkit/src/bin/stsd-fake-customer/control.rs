@@ -92,12 +92,7 @@ async fn set_records(
 }
 
 /// Replaces the `rtype` records at `name` with `values`, after checking every value.
-fn apply(
-    dns: &FakeDns,
-    name: &str,
-    rtype: &str,
-    values: &[String],
-) -> Result<(), Refused> {
+fn apply(dns: &FakeDns, name: &str, rtype: &str, values: &[String]) -> Result<(), Refused> {
     match rtype.to_ascii_uppercase().as_str() {
         "CNAME" => match values {
             [] => dns.remove(name),
