@@ -83,6 +83,18 @@ async function shoot(name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 const heading = (name) => page.getByRole('heading', { level: 1, name });
+/**
+ * A 1280 px screenshot of the page from its top down to the end of `last` (for the README,
+ * docs/screenshots/: `cp e2e/screenshots/readme-*.png ../docs/screenshots/`).
+ */
+async function shootReadme(name, last) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const box = await last.boundingBox();
+  const scroll = await page.evaluate(() => window.scrollY);
+  check(box !== null, `readme screenshot ${name}: nothing to frame`);
+  const height = Math.ceil(box.y + scroll + box.height + 24);
+  await page.screenshot({ path: `${shots}readme-${name}.png`, fullPage: true, clip: { x: 0, y: 0, width: 1280, height } });
+}
 
 // The customer's DNS and MX (stsd-fake-customer's control endpoint).
 const customer = process.env.STSD_E2E_CUSTOMER;
@@ -276,6 +288,7 @@ try {
   const editedId = (await editedRow.locator('td').nth(2).innerText()).trim();
   check(/^\w{1,32}$/.test(editedId) && savedText.includes(editedId), `the new policy id ${editedId} in: ${savedText}`);
   await shoot('07b-policy-editor');
+  await shootReadme('domain', editor);
   await axeScan('policy-editor');
 
   step = 'the customer adds a second MX host';
@@ -489,6 +502,7 @@ try {
   await page.getByText('10 failed sessions in the last 14 days (97.1% succeeded).').waitFor();
   await page.getByText(/The enforce readiness check looks at these/).waitFor();
   await shoot('21-domain-reports');
+  await shootReadme('reports', page.locator('section[aria-labelledby="results-h"]'));
   await axeScan('domain-reports');
 
   step = 'reports: list, filter, detail, raw download';
