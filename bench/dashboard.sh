@@ -136,6 +136,9 @@ done
 curl -fsS -o /dev/null -w "GET domains?q=d9999.&limit=50 (search): %{time_total}s\n" \
     -H "Authorization: Bearer $listed" "$base/api/v1/tenants/$tenant/domains?q=d9999.&limit=50"
 
+status=0
 STSD_URL="$base" STSD_EMAIL="$email" STSD_PASSWORD="$password" STSD_TENANT="$tenant" \
-    node "$repo/frontend/scripts/budget.mjs" --runs "$runs"
-(cd "$repo/frontend" && node scripts/bundle-size.mjs)
+    node "$repo/frontend/scripts/budget.mjs" --runs "$runs" || status=1
+(cd "$repo/frontend" && node scripts/bundle-size.mjs) || status=1
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $status
