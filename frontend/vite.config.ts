@@ -20,5 +20,8 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     environmentOptions: { jsdom: { url: 'http://localhost/' } },
     setupFiles: ['src/test-setup.ts'],
+    // The user-event tests type and click through whole forms; on a shared two-core CI machine
+    // under load (a load average of 8 was seen) 5 s was not always enough for the slowest.
+    testTimeout: 20_000,
   },
 });
