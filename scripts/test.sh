@@ -55,7 +55,7 @@ cargo test --workspace --locked --all-targets "$@"
 # The dashboard: build, unit tests and the API types check, then the browser e2e test against
 # a real `stsd serve` built into the same target dir as the tests above.
 target="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build -p stsd --locked
+cargo build --locked -p stsd -p stsd-testkit --bin stsd --bin stsd-fake-customer
 (
     cd frontend
     [[ -d node_modules ]] || npm ci --no-audit --no-fund

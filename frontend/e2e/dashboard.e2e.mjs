@@ -1,12 +1,20 @@
-// End-to-end: sign up → add a domain (a bad name first) → the records are shown → checks run →
-// domain page (certificate panel) → policy editor: mx edited, the new version in the history →
-// one-click enforce: confirmation, refused with the blocking checks, overridden by the owner after
-// typing the name → turn off → reports → the domain is in the list → reload keeps the session →
-// log out → log in again → API token created (shown once, then listed, used, last use shown)
-// → alerts: a webhook (secret shown once), a test ping and its delivery → a never-served domain
-// removed → a second account invited as viewer → audit log shows the changes → the viewer sees
-// the domain read-only and is refused. axe-core scans the main views (serious or critical
-// findings fail the run).
+// End-to-end: sign up → add a domain (a bad name first; its MX discovered in the customer's
+// DNS) → the records are shown → checks name what is missing → the test publishes the three
+// CNAMEs in the customer's DNS → checks pass → the page shows the domain active (certificate
+// from stsd's local CA) → policy editor: mx edited, the new version and its id in the history →
+// the customer adds a second MX host → one-click enforce refused naming the uncovered host →
+// the policy is fixed → enforce passes its readiness checks (MX STARTTLS probed for real) →
+// turn off → a second domain whose DNS fails: refused, overridden by the owner after typing the
+// name → reports uploaded through the API and the page appear in the charts → the domain is in
+// the list → reload keeps the session → log out → log in again → API token created (shown
+// once, then listed, used, last use shown) → alerts: a webhook (secret shown once), a test ping
+// and its delivery → a never-served domain removed → a second account invited as viewer → audit
+// log shows the changes → the viewer sees the domain read-only and is refused. axe-core scans
+// the main views (serious or critical findings fail the run).
+//
+// The customer's world is `stsd-fake-customer` (crates/testkit), started by e2e/run.sh: their
+// authoritative DNS (stsd's STSD_RESOLVERS) and their STARTTLS MX (STSD_MX_SMTP_PORT, its CA in
+// STSD_MX_CA_ROOTS), changed through its HTTP control endpoint (STSD_E2E_CUSTOMER).
 // Fails on any browser console error. Screenshots of each page at 1280 and 390 px go to
 // e2e/screenshots/.
 import { mkdir, readFile } from 'node:fs/promises';
@@ -75,6 +83,30 @@ async function shoot(name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 const heading = (name) => page.getByRole('heading', { level: 1, name });
+/**
+ * A 1280 px screenshot of the page from its top down to the end of `last` (for the README,
+ * docs/screenshots/: `cp e2e/screenshots/readme-*.png ../docs/screenshots/`).
+ */
+async function shootReadme(name, last) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const box = await last.boundingBox();
+  const scroll = await page.evaluate(() => window.scrollY);
+  check(box !== null, `readme screenshot ${name}: nothing to frame`);
+  const height = Math.ceil(box.y + scroll + box.height + 24);
+  await page.screenshot({ path: `${shots}readme-${name}.png`, fullPage: true, clip: { x: 0, y: 0, width: 1280, height } });
+}
+
+// The customer's DNS and MX (stsd-fake-customer's control endpoint).
+const customer = process.env.STSD_E2E_CUSTOMER;
+if (!customer) throw new Error('STSD_E2E_CUSTOMER is not set: run e2e/run.sh');
+async function control(path, body) {
+  const r = await fetch(customer + path, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`${step}: customer ${path}: ${r.status} ${await r.text()}`);
+}
+/** Replaces the customer's `type` records at `name` with `values`. */
+const customerDns = (name, type, values) => control(`/records/${encodeURIComponent(name)}/${type}`, { values });
+/** Makes every query for `name` fail (SERVFAIL) while `on`. */
+const customerServfail = (name, on) => control(`/servfail/${encodeURIComponent(name)}`, { on });
 
 // Accessibility: axe-core (npm) runs in the page on the main views and in their states (a dialog
 // open, a refusal shown); a serious or critical violation fails the run.
@@ -127,6 +159,13 @@ const password = 'violet quarry lantern 42 drift';
 const domain = `e2e${Date.now() % 100000}.example.org`;
 
 try {
+  step = 'the customer has mail';
+  // Before stsd knows of it: one MX host, with a certificate for its name (and for the host
+  // added later) from the customer's CA, which stsd's STARTTLS check trusts.
+  await customerDns(domain, 'MX', [`10 mx1.${domain}`]);
+  for (const host of [`mx1.${domain}`, `mx2.mail.${domain}`]) await customerDns(host, 'A', ['127.0.0.1']);
+  await control('/mx-certificate', { hosts: [`mx1.${domain}`, `mx2.mail.${domain}`] });
+
   step = 'login page';
   await page.goto(base + '/');
   await heading('Log in').waitFor();
@@ -179,75 +218,90 @@ try {
   await shoot('05-domain-added');
   await axeScan('domain-added');
 
-  step = 'check now';
+  step = 'check now: nothing published yet';
   await page.getByRole('button', { name: 'Check now' }).click();
   await page.getByRole('button', { name: 'Check now' }).waitFor({ timeout: 30_000 });
   await page.locator('.check').first().waitFor({ timeout: 30_000 });
-  // Here customer DNS refuses every query: each check reports an error with its explanation
-  // (a fix is shown when the verifier gives one).
+  // The customer's DNS answers, but the three records are not there yet: each check says
+  // what is missing and how to fix it.
   const checkCount = await page.locator('.check').count();
   check(checkCount >= 3, `expected the DNS checks, saw ${checkCount}`);
   const explanations = await page.locator('.check > p').allInnerTexts();
   check(explanations.length >= checkCount && explanations.every((t) => t.trim().length > 10), `explanations: ${explanations}`);
+  await page.locator('.check-bad', { hasText: 'Ownership' }).getByText(`Publish this record: _mta-sts.${domain}. CNAME`, { exact: false }).waitFor();
   await shoot('06-checks');
 
-  step = 'publish a policy through the API';
-  // Customer DNS answers nothing here, so no policy was proposed: set one as an API client
-  // would, then the domain page shows it with its ids.
-  const api = await request.newContext({ baseURL: base });
-  const login = await api.post('/api/v1/auth/login', { data: { email, password } });
-  check(login.ok(), `API login: ${login.status()}`);
-  const { access_token } = await login.json();
-  const tenantId = page.url().split('/')[4];
-  const put = await api.put(`/api/v1/tenants/${tenantId}/domains/${domain}/policy`, {
-    headers: { Authorization: `Bearer ${access_token}` },
-    data: { mode: 'testing', mx: [`mx1.${domain}`, `*.mail.${domain}`], max_age: 604800 },
-  });
-  check(put.ok(), `PUT policy: ${put.status()} ${await put.text()}`);
-  const { version } = await put.json();
-  await api.dispose();
+  step = 'the customer publishes the CNAMEs';
+  // Exactly the records the page shows (its zone-file snippet), into the customer's DNS.
+  const published = zone
+    .split('\n')
+    .map((line) => /^(\S+)\s+\d+\s+IN\s+CNAME\s+(\S+)$/.exec(line.trim()))
+    .filter(Boolean);
+  check(published.length === 3, `three CNAMEs in the snippet: ${zone}`);
+  for (const [, name, target] of published) await customerDns(name, 'CNAME', [target]);
 
-  step = 'domain page';
+  step = 'checks pass, the domain goes active';
+  await page.getByRole('button', { name: 'Check now' }).click();
+  for (const name of ['Ownership', 'STARTTLS on the MX hosts']) {
+    await page.locator('.check-ok', { hasText: name }).first().waitFor({ timeout: 30_000 });
+  }
   await page.getByRole('link', { name: 'Open the domain page' }).click();
   await heading(domain).waitFor();
-  await page.getByRole('heading', { name: 'Version history' }).waitFor();
-  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: version.version_id }).waitFor();
-  await page.getByText(`*.mail.${domain}`).first().waitFor();
-  // The certificate panel: this domain's records never reached stsd, so no certificate yet.
+  // Verified at once; active when the certificate is stored. The page follows by itself.
+  await page.locator('.page-head .badge', { hasText: 'Active' }).waitFor({ timeout: 60_000 });
   const certPanel = page.getByRole('region', { name: 'Certificate' });
   await certPanel.getByText(`The HTTPS certificate of mta-sts.${domain}`, { exact: false }).waitFor();
-  await certPanel.getByText('No certificate yet', { exact: false }).waitFor();
-  await certPanel.getByText(/Next renewal|Next attempt/).waitFor();
+  await certPanel.getByText(/\d+ days left/).waitFor({ timeout: 30_000 });
+  check((await certPanel.getByText('No certificate yet', { exact: false }).count()) === 0, 'a certificate is shown');
+  // The proposed policy (MX discovered when the domain was added) is the first version.
+  const history = page.locator('section[aria-labelledby="history-h"] tbody tr');
+  await history.first().waitFor();
+  check((await history.count()) === 1, `one version: ${await history.count()}`);
+  // The publisher serves it on the edge, then announces its id in DNS; the page follows.
+  const livePolicy = page.getByRole('region', { name: 'Live', exact: true });
+  await livePolicy.getByText(`mx1.${domain}`).first().waitFor({ timeout: 30_000 });
+  await livePolicy.locator('.badge', { hasText: 'in DNS' }).waitFor({ timeout: 30_000 });
+  for (const name of ['Ownership', 'Policy host', 'MX coverage', 'STARTTLS on the MX hosts']) {
+    await page.locator('.check-ok', { hasText: name }).first().waitFor();
+  }
   await shoot('07-domain-page');
+  await axeScan('domain-page-active');
 
   step = 'policy editor: edit mx, a new version';
   const editor = page.getByRole('form', { name: 'Edit policy' });
-  // Customer DNS answers nothing here: the editor says the MX hosts are unknown.
-  await editor.getByText(/The current MX hosts are not known/).waitFor();
   await editor.getByRole('button', { name: '+ Add pattern' }).click();
-  const row3 = editor.getByRole('textbox', { name: 'MX pattern 3' });
-  check(await row3.evaluate((el) => el === document.activeElement), 'the new row has focus');
-  await row3.fill('mx*.bad.example');
+  const row2 = editor.getByRole('textbox', { name: 'MX pattern 2' });
+  check(await row2.evaluate((el) => el === document.activeElement), 'the new row has focus');
+  await row2.fill('mx*.bad.example');
   await editor.getByText('A wildcard is allowed only as the whole first label: *.example.com.').waitFor();
-  check((await row3.getAttribute('aria-invalid')) === 'true', 'the bad row is marked invalid');
-  await row3.fill(`mx3.${domain}`);
+  check((await row2.getAttribute('aria-invalid')) === 'true', 'the bad row is marked invalid');
+  await row2.fill(`*.backup.${domain}`);
   await editor.getByLabel('Max age (seconds)').fill('86400');
   await editor.getByText('= 1 day').waitFor();
   await editor.getByRole('button', { name: 'Save as new version' }).click();
   const savedText = await editor.getByText(/^Saved as version /).innerText();
   const editedVersion = /^Saved as version (\S+) /.exec(savedText)?.[1];
-  check(editedVersion && editedVersion !== version.version_id, `saved: ${savedText}`);
-  const editedRow = page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: editedVersion });
+  check(editedVersion && /policy id \w+/.test(savedText), `saved: ${savedText}`);
+  const editedRow = history.filter({ hasText: editedVersion });
   await editedRow.waitFor();
-  check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'two versions in the history');
+  check((await history.count()) === 2, 'two versions in the history');
+  const editedId = (await editedRow.locator('td').nth(2).innerText()).trim();
+  check(/^\w{1,32}$/.test(editedId) && savedText.includes(editedId), `the new policy id ${editedId} in: ${savedText}`);
   await shoot('07b-policy-editor');
+  await shootReadme('domain', editor);
   await axeScan('policy-editor');
 
-  step = 'one-click enforce: confirmation, then refused';
+  step = 'the customer adds a second MX host';
+  await customerDns(domain, 'MX', [`10 mx1.${domain}`, `20 mx2.mail.${domain}`]);
+  await page.getByRole('button', { name: 'Check now' }).click();
+  // The verifier sees it at once: not covered by the policy (its STARTTLS is fine).
+  await page.locator('.check-bad', { hasText: 'MX coverage' }).getByText(`mx2.mail.${domain}`, { exact: false }).first().waitFor({ timeout: 30_000 });
+
+  step = 'one-click enforce: refused, the uncovered MX named';
   const modePanel = page.getByRole('region', { name: 'Mode' });
   await modePanel.getByRole('button', { name: 'Enforce…' }).click();
   const confirmEnforce = page.getByRole('dialog', { name: `Switch ${domain} to enforce?` });
-  await confirmEnforce.getByText(`only to MX hosts matching these patterns: mx1.${domain}, *.mail.${domain}, mx3.${domain}`).waitFor();
+  await confirmEnforce.getByText(`only to MX hosts matching these patterns: mx1.${domain}, *.backup.${domain}`).waitFor();
   check(await page.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement), 'Cancel has focus in the dialog');
   await shoot('07c-enforce-confirm');
   await axeScan('enforce-dialog');
@@ -255,28 +309,36 @@ try {
   await confirmEnforce.getByRole('button', { name: 'Run checks and enforce' }).click();
   const refusedPanel = page.getByRole('region', { name: 'Enforce refused: fix these checks first' });
   await refusedPanel.waitFor();
-  // Customer DNS refuses every query here: the MX lookup fails, so MX coverage blocks (error),
-  // and the MX hosts were never probed for STARTTLS.
   const coverageCheck = refusedPanel.getByRole('listitem').filter({ hasText: 'MX coverage' });
-  await coverageCheck.getByText(/could not look up the MX hosts/).waitFor();
-  check((await coverageCheck.locator('.badge').innerText()) === 'Error', `MX coverage: ${await coverageCheck.innerText()}`);
-  await coverageCheck.getByText(/Make sure the domain's DNS answers MX queries/).waitFor();
-  check((await refusedPanel.locator('.check-bad').count()) >= 1, 'at least one blocking check');
-  check((await page.locator('section[aria-labelledby="history-h"] tbody tr').count()) === 2, 'a refused enforce adds no version');
+  await coverageCheck.getByText('1 MX host(s) match no mx pattern', { exact: false }).waitFor();
+  check((await coverageCheck.locator('.chip').allInnerTexts()).join(',') === `mx2.mail.${domain}`, `uncovered: ${await coverageCheck.innerText()}`);
+  // Only coverage blocks: both MX hosts offer STARTTLS with a valid certificate.
+  check((await refusedPanel.locator('.check-bad').count()) === 1, `one blocking check: ${await refusedPanel.innerText()}`);
+  await refusedPanel.getByRole('listitem').filter({ hasText: 'STARTTLS on the MX hosts' }).locator('.badge', { hasText: 'Pass' }).waitFor();
+  check((await history.count()) === 2, 'a refused enforce adds no version');
   await shoot('07d-enforce-refused');
   await axeScan('enforce-refused');
 
-  step = 'one-click enforce: the owner overrides after typing the name';
-  const typedName = refusedPanel.getByLabel(`Type ${domain} to confirm`);
-  await typedName.fill('not-this.example.org');
-  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
-  await refusedPanel.getByText(`The typed name does not match ${domain}.`).waitFor();
-  await typedName.fill(domain);
-  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  step = 'fix the policy: cover the new MX host';
+  await editor.getByRole('button', { name: '+ Add pattern' }).click();
+  await editor.getByRole('textbox', { name: 'MX pattern 3' }).fill(`*.mail.${domain}`);
+  await editor.getByRole('button', { name: 'Save as new version' }).click();
+  const fixedText = await editor.getByText(/^Saved as version /).filter({ hasNotText: editedVersion }).innerText();
+  const fixedVersion = /^Saved as version (\S+) /.exec(fixedText)?.[1];
+  await history.filter({ hasText: fixedVersion }).waitFor();
+  // The verifier agrees: both MX hosts are covered now.
+  await page.getByRole('button', { name: 'Check now' }).click();
+  await page.locator('.check', { hasText: 'MX coverage' }).getByText(/^Every MX host is covered/).waitFor({ timeout: 30_000 });
+
+  step = 'one-click enforce: passes its readiness checks';
+  await modePanel.getByRole('button', { name: 'Enforce…' }).click();
+  await confirmEnforce.getByText(`*.mail.${domain}`, { exact: false }).waitFor();
+  await confirmEnforce.getByRole('button', { name: 'Run checks and enforce' }).click();
   const enforcedText = await modePanel.getByText(/^Enforce is on: version /).innerText();
   const enforcedVersion = /^Enforce is on: version (\S+) /.exec(enforcedText)?.[1];
   await modePanel.getByText(/Senders now deliver only over verified TLS/).waitFor();
-  const enforcedRow = page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: enforcedVersion });
+  check((await page.getByRole('region', { name: 'Enforce refused: fix these checks first' }).count()) === 0, 'the refusal is gone');
+  const enforcedRow = history.filter({ hasText: enforcedVersion });
   await enforcedRow.waitFor();
   check((await enforcedRow.locator('.badge').innerText()) === 'Enforce', `the new version enforces: ${await enforcedRow.innerText()}`);
   await page.locator('.page-head .badge', { hasText: 'Enforce' }).waitFor();
@@ -291,14 +353,64 @@ try {
   await confirmOff.getByRole('button', { name: 'Publish mode none' }).click();
   const offText = await modePanel.getByText(/^Mode none published as version /).innerText();
   const offVersion = /version (\S+)\.$/.exec(offText)?.[1];
-  await page.locator('section[aria-labelledby="history-h"] tbody tr', { hasText: offVersion }).waitFor();
+  await history.filter({ hasText: offVersion }).waitFor();
   // Back to testing for the rest of the run.
   await modePanel.getByRole('button', { name: 'Enforce…' }).waitFor();
-  const back = await page.request.post(`${base}/api/v1/tenants/${page.url().split('/')[4]}/domains/${domain}/mode`, {
+  const api = await request.newContext({ baseURL: base });
+  const login = await api.post('/api/v1/auth/login', { data: { email, password } });
+  check(login.ok(), `API login: ${login.status()}`);
+  const { access_token } = await login.json();
+  const tenantId = page.url().split('/')[4];
+  const back = await api.post(`/api/v1/tenants/${tenantId}/domains/${domain}/mode`, {
     headers: { Authorization: `Bearer ${access_token}` },
     data: { mode: 'testing' },
   });
   check(back.status() === 201, `back to testing: ${back.status()}`);
+
+  step = 'a domain whose DNS fails: a policy through the API';
+  // Another domain, whose DNS server fails every query for its name (SERVFAIL): no MX was
+  // discovered, so an API client sets the policy.
+  const broken = domain.replace(/^e2e/, 'dnsfail');
+  await customerServfail(broken, true);
+  const addBroken = await api.post(`/api/v1/tenants/${tenantId}/domains`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+    data: { name: broken },
+  });
+  check(addBroken.status() === 201, `add ${broken}: ${addBroken.status()} ${await addBroken.text()}`);
+  const put = await api.put(`/api/v1/tenants/${tenantId}/domains/${broken}/policy`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+    data: { mode: 'testing', mx: [`mx1.${broken}`, `*.mail.${broken}`], max_age: 604800 },
+  });
+  check(put.ok(), `PUT policy: ${put.status()} ${await put.text()}`);
+  const { version } = await put.json();
+  await page.goto(`${base}/t/${tenantId}/domains/${broken}`);
+  await heading(broken).waitFor();
+  await history.filter({ hasText: version.version_id }).waitFor();
+  await page.getByRole('form', { name: 'Edit policy' }).getByText(/The current MX hosts are not known/).waitFor();
+  await page.getByRole('region', { name: 'Certificate' }).getByText('No certificate yet', { exact: false }).waitFor();
+
+  step = 'a domain whose DNS fails: enforce refused, the owner overrides after typing the name';
+  await modePanel.getByRole('button', { name: 'Enforce…' }).click();
+  allowed.push({ path: '/mode', status: 409 });
+  await page.getByRole('dialog', { name: `Switch ${broken} to enforce?` }).getByRole('button', { name: 'Run checks and enforce' }).click();
+  await refusedPanel.waitFor();
+  const brokenCoverage = refusedPanel.getByRole('listitem').filter({ hasText: 'MX coverage' });
+  await brokenCoverage.getByText(/could not look up the MX hosts/).waitFor();
+  check((await brokenCoverage.locator('.badge').innerText()) === 'Error', `MX coverage: ${await brokenCoverage.innerText()}`);
+  await brokenCoverage.getByText(/Make sure the domain's DNS answers MX queries/).waitFor();
+  await shoot('07d2-enforce-refused-dns-error');
+  const typedName = refusedPanel.getByLabel(`Type ${broken} to confirm`);
+  await typedName.fill('not-this.example.org');
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  await refusedPanel.getByText(`The typed name does not match ${broken}.`).waitFor();
+  await typedName.fill(broken);
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  await modePanel.getByText(/^Enforce is on: version /).waitFor();
+  await page.locator('.page-head .badge', { hasText: 'Enforce' }).waitFor();
+  await shoot('07e2-enforced-override');
+  await api.dispose();
+  await page.goto(`${base}/t/${tenantId}/domains/${domain}`);
+  await heading(domain).waitFor();
 
   step = 'reports: none yet';
   await page.getByRole('navigation', { name: 'Domain sections' }).getByRole('link', { name: 'Reports' }).click();
@@ -392,6 +504,7 @@ try {
   await page.getByText('10 failed sessions in the last 14 days (97.1% succeeded).').waitFor();
   await page.getByText(/The enforce readiness check looks at these/).waitFor();
   await shoot('21-domain-reports');
+  await shootReadme('reports', page.locator('section[aria-labelledby="results-h"]'));
   await axeScan('domain-reports');
 
   step = 'reports: list, filter, detail, raw download';

@@ -1,9 +1,10 @@
 import { useEffect, useRef, type ReactNode } from 'react';
-import { Link, NavLink, Outlet, useNavigate, useParams } from 'react-router';
+import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
 import { useMe } from '../hooks';
 import { LanguageSelect } from './LanguageSelect';
+import { SECTIONS, switchTenantPath } from '../tenantSwitch';
 
 /** A page's heading: sets the document title and takes focus after navigation. */
 export function PageTitle({ children, title }: { children: ReactNode; title: string }) {
@@ -24,12 +25,13 @@ function TenantSwitcher() {
   const { tenant } = useParams();
   const me = useMe();
   const navigate = useNavigate();
+  const { pathname } = useLocation();
   const memberships = me.data?.memberships ?? [];
   if (memberships.length === 0) return null;
   return (
     <label className="tenant-switcher">
       <span className="label-text">{t('nav.tenant')}</span>
-      <select value={tenant ?? ''} onChange={(e) => navigate(`/t/${encodeURIComponent(e.target.value)}/domains`)}>
+      <select value={tenant ?? ''} onChange={(e) => navigate(switchTenantPath(pathname, e.target.value))}>
         {!tenant && <option value="">{t('nav.chooseTenant')}</option>}
         {memberships.map((m) => (
           <option key={m.tenant.id} value={m.tenant.id}>
@@ -59,7 +61,7 @@ export function Layout() {
         </Link>
         {tenant && (
           <nav aria-label={t('nav.main')} className="mainnav">
-            {(['domains', 'reports', 'members', 'tokens', 'alerts', 'audit'] as const).map((section) => (
+            {SECTIONS.map((section) => (
               <NavLink key={section} to={`/t/${encodeURIComponent(tenant)}/${section}`}>
                 {t(`nav.${section}`)}
               </NavLink>

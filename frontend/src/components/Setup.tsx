@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
@@ -55,8 +56,20 @@ function purposeKey(name: string): string {
 const RESULT_TONE: Record<string, string> = { pass: 'ok', warn: 'warn', fail: 'bad', error: 'bad' };
 
 /**
+ * How often the checks are polled in `state`: not once active; every few seconds while
+ * verified, when the certificate is being issued and the domain turns active any moment;
+ * otherwise every 10 s (the verifier re-checks on its own schedule, or on "Check now").
+ */
+export function checksPollInterval(state: string | undefined): number | false {
+  if (state === 'active') return false;
+  if (state === 'verified') return 3_000;
+  return 10_000;
+}
+
+/**
  * The DNS checks: latest results with explanation and fix, a "Check now" button, and polling
- * until the domain is active.
+ * until the domain is active. When a poll finds the domain in another state (verified, then
+ * active once its certificate is issued), the rest of the page is refreshed too.
  */
 export function ChecksPanel({ tenant, name }: { tenant: string; name: string }) {
   const { t, i18n } = useTranslation();
@@ -66,8 +79,19 @@ export function ChecksPanel({ tenant, name }: { tenant: string; name: string }) 
   const checks = useQuery({
     queryKey: key,
     queryFn: ({ signal }) => client.get<Checks>(tenantPath(tenant, 'domains', name, 'checks'), signal),
-    refetchInterval: (q) => (q.state.data?.state === 'active' ? false : 10_000),
+    refetchInterval: (q) => checksPollInterval(q.state.data?.state),
   });
+  const seenState = useRef<string | undefined>(undefined);
+  const polledState = checks.data?.state;
+  useEffect(() => {
+    if (polledState === undefined) return;
+    const before = seenState.current;
+    seenState.current = polledState;
+    if (before === undefined || before === polledState) return;
+    for (const k of [['domain', tenant, name], ['domains', tenant], ['certificate', tenant, name], ['policy', tenant, name]]) {
+      void qc.invalidateQueries({ queryKey: k });
+    }
+  }, [polledState, qc, tenant, name]);
   const run = useMutation({
     mutationFn: () => client.post<Checks>(tenantPath(tenant, 'domains', name, 'checks')),
     onSuccess: (data) => {

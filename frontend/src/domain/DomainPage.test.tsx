@@ -298,3 +298,18 @@ describe('certificate', () => {
   });
 });
 
+
+describe('publishing', () => {
+  const v = (id: string) => ({ version_id: id }) as never;
+  it('polls a served domain until its newest version is live and its id in DNS', async () => {
+    const { publishing } = await import('../pages/Domain');
+    expect(publishing('active', { live: null, pending: v('v1'), dns_version_id: null })).toBe(true);
+    expect(publishing('active', { live: v('v1'), pending: null, dns_version_id: null })).toBe(true);
+    expect(publishing('degraded', { live: v('v1'), pending: v('v2'), dns_version_id: 'v1' })).toBe(true);
+    expect(publishing('active', { live: v('v2'), pending: null, dns_version_id: 'v2' })).toBe(false);
+    // Not served yet: nothing will be published until the domain is active.
+    expect(publishing('pending', { live: null, pending: v('v1'), dns_version_id: null })).toBe(false);
+    expect(publishing('verified', { live: null, pending: v('v1'), dns_version_id: null })).toBe(false);
+    expect(publishing('active', undefined)).toBe(false);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { render, screen } from '@testing-library/react';
+import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { MemoryRouter, Route, Routes } from 'react-router';
@@ -81,5 +81,30 @@ describe('added domain', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
     expect(await screen.findByRole('heading', { name: 'MX coverage' })).toBeTruthy();
     expect(screen.getByText('All 2 MX hosts are covered by the policy.')).toBeTruthy();
+  });
+
+  it('shows the state the checks find, not the one the domain was created in', async () => {
+    setup((body) =>
+      body
+        ? json(201, {
+            name: 'example.com',
+            display_name: 'example.com',
+            state: 'pending',
+            mode: 'testing',
+            state_changed_at: 1,
+            label: 'k7q2m9x4c1',
+            mx_discovery: { status: 'none', hosts: [] },
+            policy: null,
+            records: [],
+            zone_file: '',
+            note: '',
+          })
+        : json(200, { state: 'verified', checked_at: 1, items: [] }),
+    );
+    await userEvent.type(screen.getByLabelText('Domain name'), 'example.com');
+    await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
+    const lead = (await screen.findByText(/Publish the records below/)).closest('p')!;
+    await within(lead).findByText('Verified');
+    expect(within(lead).queryByText('Pending')).toBeNull();
   });
 });

@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
 import { formErrors } from '../api/errors';
-import { tenantPath, type CreatedDomain } from '../api/types';
+import { tenantPath, type Checks, type CreatedDomain } from '../api/types';
 import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
@@ -13,6 +13,21 @@ import { MxCoverageView } from '../components/MxCoverage';
 import { useTenantRole } from '../hooks';
 import { ReadOnlyNotice } from '../components/ReadOnly';
 import { canWrite } from '../roles';
+
+/**
+ * The new domain's state: as created, then as the checks panel below finds it (it polls): the
+ * page must not say "pending" above checks that say "active". Reads the panel's cached
+ * answers; fetches nothing itself.
+ */
+function LiveState({ tenant, created }: { tenant: string; created: CreatedDomain }) {
+  const { client } = useAuth();
+  const checks = useQuery({
+    queryKey: ['checks', tenant, created.name],
+    queryFn: ({ signal }) => client.get<Checks>(tenantPath(tenant, 'domains', created.name, 'checks'), signal),
+    enabled: false,
+  });
+  return <StateBadge state={checks.data?.state ?? created.state} />;
+}
 
 export function AddDomainPage() {
   const { t } = useTranslation();
@@ -41,7 +56,7 @@ export function AddDomainPage() {
           {t('add.addedTitle', { name: created.display_name })}
         </PageTitle>
         <p className="lead">
-          <StateBadge state={created.state} /> <ModeBadge mode={created.mode} /> {t('add.nextStep')}
+          <LiveState tenant={tenant} created={created} /> <ModeBadge mode={created.mode} /> {t('add.nextStep')}
         </p>
         <div className="card">
           <h2>{t('add.discovery')}</h2>

@@ -1,6 +1,6 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
 import { tenantPath, type DomainDetail, type PolicyState, type PolicyVersionList, type PolicyVersionView } from '../api/types';
@@ -58,6 +58,16 @@ function PolicyCard({ title, version, dnsVersionId }: { title: string; version: 
   );
 }
 
+/**
+ * Whether a served domain's newest policy is on its way out: a version not live on the edges
+ * yet, or the live one's id not yet in DNS. The publisher finishes within seconds; the page
+ * polls until it has, so "not yet" turns into the times without a reload.
+ */
+export function publishing(state: string | undefined, p: PolicyState | undefined): boolean {
+  if (!p || !(state === 'active' || state === 'degraded' || state === 'offboarding')) return false;
+  return p.pending !== null || (p.live !== null && p.dns_version_id !== p.live.version_id);
+}
+
 export function DomainPage() {
   const { t, i18n } = useTranslation();
   const { tenant = '', name = '' } = useParams();
@@ -71,7 +81,18 @@ export function DomainPage() {
   const policy = useQuery({
     queryKey: ['policy', tenant, name],
     queryFn: ({ signal }) => client.get<PolicyState>(tenantPath(tenant, 'domains', name, 'policy'), signal),
+    refetchInterval: (q) => (publishing(domain.data?.state, q.state.data) ? 2_000 : false),
   });
+  // The history shows the same times: it follows when a poll finds the policy moved on.
+  const qc = useQueryClient();
+  const moved = `${policy.data?.live?.version_id ?? ''}/${policy.data?.dns_version_id ?? ''}/${policy.data?.pending?.version_id ?? ''}`;
+  const seen = useRef<string | null>(null);
+  useEffect(() => {
+    if (!policy.data) return;
+    const before = seen.current;
+    seen.current = moved;
+    if (before !== null && before !== moved) void qc.invalidateQueries({ queryKey: ['versions', tenant, name] });
+  }, [moved, policy.data, qc, tenant, name]);
   const [removal, setRemoval] = useState<{ leaving: LeavingDomain; status: 'removed' | 'offboarding' } | null>(null);
   const versions = useQuery({
     queryKey: ['versions', tenant, name],

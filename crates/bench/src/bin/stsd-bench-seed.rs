@@ -32,9 +32,13 @@ use time::OffsetDateTime;
 /// Seeds a benchmark store.
 #[derive(Debug, Parser)]
 struct Args {
-    /// SQLite file to create (replaced if it exists).
+    /// SQLite file to create (replaced if it exists, unless `--tenant` is given).
     #[arg(long)]
     db: PathBuf,
+    /// Add the domains to this existing tenant of an existing store (`bench/dashboard.sh`: a
+    /// tenant made by signing up through the API) instead of a new store and tenant.
+    #[arg(long)]
+    tenant: Option<String>,
     /// Directory for the CA, names, nginx and Knot files.
     #[arg(long)]
     out: PathBuf,
@@ -163,7 +167,12 @@ fn new_ca() -> anyhow::Result<CertifiedIssuer<'static, KeyPair>> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let started = Instant::now();
-    for suffix in ["", "-wal", "-shm"] {
+    let suffixes: &[&str] = if args.tenant.is_some() {
+        &[]
+    } else {
+        &["", "-wal", "-shm"]
+    };
+    for suffix in suffixes {
         let mut p = args.db.clone().into_os_string();
         p.push(suffix);
         match std::fs::remove_file(&p) {
@@ -192,7 +201,10 @@ async fn main() -> anyhow::Result<()> {
     store.migrate().await?;
     let ca = new_ca()?;
     write(&args.out.join("ca.pem"), &ca.pem())?;
-    let tenant = store.create_tenant("bench").await?.id;
+    let tenant = match &args.tenant {
+        Some(id) => TenantId::from_raw(id.clone()),
+        None => store.create_tenant("bench").await?.id,
+    };
     let seeder = Arc::new(Seeder {
         store: store.clone(),
         master: master_key(&args.master_key)?,
