@@ -67,8 +67,10 @@ trap 'exit 130' INT TERM
 if ! command -v pebble >/dev/null; then
     [[ $INSTALL == 1 ]] || die "pebble is missing (run without --no-install, as root)"
     log "installing pebble"
-    apt-cache policy pebble | grep -q 'Candidate: [0-9]' || apt-get update -qq
-    apt-cache policy pebble | grep -q 'Candidate: [0-9]' || die "no Debian candidate for pebble"
+    # Captured, not piped into `grep -q`: under pipefail its early exit fails the pipe.
+    candidate() { [[ $(apt-cache policy pebble 2>/dev/null) == *"Candidate: "[0-9]* ]]; }
+    candidate || apt-get update -qq
+    candidate || die "no Debian candidate for pebble"
     DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq pebble >&2
 fi
 
