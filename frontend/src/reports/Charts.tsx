@@ -90,6 +90,8 @@ export function DailyChart({ labels, ok, failed, rate, lang, text }: DailyChartP
           spanGaps: false,
           pointRadius: labels.length > 60 ? 0 : 3,
           borderWidth: 2,
+          // A day at 100% sits on the top edge: drawn whole, not cut in half by the chart area.
+          clip: 6,
           order: 0,
         },
         { type: 'bar', label: text.ok, data: ok, backgroundColor: COLORS.ok, stack: 's', yAxisID: 'sessions', order: 1 },
@@ -98,6 +100,7 @@ export function DailyChart({ labels, ok, failed, rate, lang, text }: DailyChartP
     },
     options: {
       ...BASE,
+      layout: { padding: { top: 6 } },
       interaction: { mode: 'index', intersect: false },
       plugins: {
         legend: { position: 'bottom', labels: { boxWidth: 12 } },
