@@ -3,7 +3,9 @@
 # store suite on PostgreSQL, which is mandatory (it fails, never skips, without a server).
 #
 # PostgreSQL: uses STSD_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
-# When nothing answers there, it starts the local Debian cluster, installing it if needed.
+# When nothing answers there, it starts the local Debian cluster. Missing Debian packages
+# (PostgreSQL, Pebble, Unbound, Chromium, Node, python3-venv) are installed first
+# (scripts/deps.sh; needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,7 @@ ensure_postgres() {
     fi
 }
 
+./scripts/deps.sh
 ensure_postgres
 # The real MTA-STS client of the end-to-end world (tests/world), from PyPI into a venv; the
 # test runs this itself too, but installing here keeps the download out of the test's time.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs when they are missing (idempotent; quick
+# when everything is there). Used by scripts/test.sh and .ci/run. Needs root or sudo.
+set -euo pipefail
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+updated=no
+install() {
+    if [[ $updated == no ]]; then
+        as_root apt-get update -qq
+        updated=yes
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+need=()
+# pebble: the ACME server the certificate tests issue from; unbound: the recursive resolver of
+# the end-to-end world (tests/world); chromium: the dashboard's e2e test.
+for pkg in postgresql postgresql-client pebble unbound chromium; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+# scripts/fuzz-api.sh installs schemathesis into a venv; Debian ships venv separately.
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+for tool in curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+# Node.js and npm build the dashboard; the machines here bring Node 20, a bare Debian gets its
+# own packages (Vite needs Node 20.19 or later: install a newer one when apt's is older).
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if ((${#need[@]})); then
+    echo "installing ${need[*]}" >&2
+    install "${need[@]}"
+fi
