@@ -1,7 +1,9 @@
 use std::str::FromStr;
 
 use stsd_core::DomainName;
-use stsd_store::{AcmeAccount, Challenge, ChallengeKind, NewCertificate, Ownership, StoreError};
+use stsd_store::{
+    AcmeAccount, Challenge, ChallengeKind, DomainState, NewCertificate, Ownership, StoreError,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::harness::TestDb;
@@ -35,6 +37,17 @@ async fn certificates_challenges_accounts(db: &TestDb) {
         "the certificate valid longest is served"
     );
     assert_eq!(current.key_ciphertext, vec![0, 159, 255, 7]);
+    // What the edges load (all registrations at once, or one) is that same certificate; an
+    // expired one is never picked.
+    s.put_certificate(&new(-1, "expired")).await.unwrap();
+    s.transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "t")
+        .await
+        .unwrap();
+    let all = s.served_domains().await.unwrap();
+    let mine = all.iter().find(|r| r.domain_id == d.id).unwrap();
+    assert_eq!(mine.certificate.as_ref().unwrap().chain_pem, "long");
+    let one = s.served_domain(&d.id).await.unwrap().unwrap();
+    assert_eq!(one.certificate.as_ref().unwrap().chain_pem, "long");
     // (Not a search for "159" alone: ids and times in the output may contain it by chance.)
     let shown = format!("{short:?}");
     assert!(
