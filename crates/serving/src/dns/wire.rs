@@ -265,17 +265,20 @@ pub(super) fn write_response(
         return;
     };
     out.extend_from_slice(question);
-    let (mut an, mut ns) = (0, 0);
-    if records {
-        // The apex is the question name's suffix whenever the zone answers with records.
-        let apex = (HEADER + query.name_len)
-            .checked_sub(zone_wire_len)
-            .filter(|&a| a >= HEADER);
+    // The apex is the question name's suffix whenever the zone answers with records (it
+    // answers only for names in the zone), so every owner can point into the question.
+    let apex = (HEADER + query.name_len)
+        .checked_sub(zone_wire_len)
+        .filter(|&a| a >= HEADER);
+    let (mut an, mut ns) = (0u16, 0u16);
+    if records && let Some(apex) = apex {
         for rr in &answer.answers {
-            an += u16::from(write_rr(rr, apex, out));
+            write_rr(rr, apex, out);
+            an += 1;
         }
         for rr in &answer.authority {
-            ns += u16::from(write_rr(rr, apex, out));
+            write_rr(rr, apex, out);
+            ns += 1;
         }
     }
     set_counts(out, 1, an, ns);
@@ -332,19 +335,11 @@ fn write_name_under_apex(label: &[u8], apex: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&pointer(apex));
 }
 
-/// Appends one record; false when it cannot be written (no apex to point to: never for the
-/// zone's own answers).
-fn write_rr(rr: &Rr, apex: Option<usize>, out: &mut Vec<u8>) -> bool {
+/// Appends one record; `apex` is where the zone's name starts inside the question.
+fn write_rr(rr: &Rr, apex: usize, out: &mut Vec<u8>) {
     let owner = match rr.owner {
         Owner::Question => HEADER,
-        Owner::Apex => match apex {
-            Some(a) => a,
-            None => return false,
-        },
-    };
-    let needs_apex = matches!(rr.data, Data::Ns | Data::Soa(_));
-    let Some(apex) = apex.or((!needs_apex).then_some(0)) else {
-        return false;
+        Owner::Apex => apex,
     };
     out.extend_from_slice(&pointer(owner));
     out.extend_from_slice(&rr.rtype().to_be_bytes());
@@ -381,7 +376,6 @@ fn write_rr(rr: &Rr, apex: Option<usize>, out: &mut Vec<u8>) -> bool {
     }
     let rdlen = (out.len() - len_at - 2) as u16;
     out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
-    true
 }
 
 /// The wire length of a dotted name (without trailing dot): its text plus a length octet per
