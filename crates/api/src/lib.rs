@@ -35,6 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router};
 use stsd_core::DomainName;
 use stsd_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::{ApiError, FieldError};
 
@@ -231,5 +232,53 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A bug that panics in a handler answers 500 with the usual envelope and is logged;
+        // without this the connection is dropped with no response at all.
+        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// The response to a handler that panicked.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    axum::response::IntoResponse::into_response(ApiError::internal(&format!(
+        "handler panicked: {what}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_envelope() {
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async {
+                    let v: Vec<u8> = Vec::new();
+                    // An index out of bounds: the kind of bug the layer is for.
+                    std::hint::black_box(&v)[3]
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response));
+        let response = tower::ServiceExt::oneshot(
+            app,
+            axum::http::Request::get("/boom")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal", "{v}");
+    }
 }

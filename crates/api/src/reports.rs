@@ -29,6 +29,8 @@ use crate::extract::{Path, Query};
 const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// Largest report once decompressed.
 const MAX_DECOMPRESSED: usize = tlsrpt::DEFAULT_MAX_DECOMPRESSED;
+/// Largest `offset` of the report list; larger ones are this (an empty page).
+const MAX_OFFSET: i64 = 1 << 40;
 /// Longest summary range, in days.
 const MAX_RANGE_DAYS: i64 = 400;
 /// Days without a report, after earlier reports, before a domain counts as silent. Senders
@@ -442,7 +444,9 @@ async fn list(
         organization: query.organization.filter(|o| !o.is_empty()),
     };
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let offset = query.offset.unwrap_or(0).max(0);
+    // Bounded so that `offset + limit` cannot overflow (an offset past every row is an
+    // empty page, whatever its size).
+    let offset = query.offset.unwrap_or(0).clamp(0, MAX_OFFSET);
     // One more than asked tells whether there is a next page.
     let mut rows = state
         .inner
@@ -453,7 +457,7 @@ async fn list(
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(AxumJson(ReportList {
         items: rows.into_iter().map(item).collect(),
-        next_offset: more.then_some(offset + limit),
+        next_offset: more.then(|| offset.saturating_add(limit)),
     }))
 }
 

@@ -92,6 +92,21 @@ async fn upload_gzip_and_json_then_summarize(server: &TestServer) {
     let (_, list) = c.get(&format!("{path}?organization=Microsoft")).await;
     assert_eq!(list["items"][0]["report_id"], "r2");
     assert_eq!(list["next_offset"], Value::Null);
+
+    // Offsets near i64::MAX (found by schemathesis: `offset + limit` overflowed and the
+    // connection dropped) are an empty last page.
+    for offset in [i64::MAX, i64::MAX - 200, 9_223_372_036_854_775_608] {
+        let (s, list) = c.get(&format!("{path}?limit=200&offset={offset}")).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), 0);
+        assert_eq!(list["next_offset"], Value::Null);
+    }
+    let (s, list) = c.get(&format!("{path}?offset=-5&limit=1")).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(
+        list["next_offset"], 1,
+        "a negative offset is the first page"
+    );
 }
 
 async fn duplicates_count_once_per_organization(server: &TestServer) {
