@@ -118,9 +118,9 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
     tail -n 50 "$work/server.log" >&2
     status=1
 fi
-if grep -q '"level":"ERROR"\| ERROR ' "$work/server.log"; then
+if grep -q '"level":"ERROR"\| ERROR \|panicked' "$work/server.log"; then
     echo "stsd logged errors during the fuzz run:" >&2
-    grep '"level":"ERROR"\| ERROR ' "$work/server.log" | head -n 20 >&2
+    grep '"level":"ERROR"\| ERROR \|panicked' "$work/server.log" | head -n 20 >&2
     status=1
 fi
 
