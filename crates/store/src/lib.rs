@@ -24,6 +24,7 @@ mod jobs;
 mod nodes;
 mod overview;
 mod policies;
+mod rate_limits;
 mod report_ingest;
 mod reports;
 mod rotation;
@@ -50,6 +51,7 @@ pub use jobs::Job;
 pub use nodes::Node;
 pub use overview::DomainOverview;
 pub use policies::{PolicyVersion, VersionOutcome};
+pub use rate_limits::{RateDecision, RateQuota};
 pub use report_ingest::{IngestError, Ingested, Submission, Transport, essence};
 pub use reports::{
     FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,

@@ -130,4 +130,15 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Deletes refresh tokens that expired at or before `at` (they can only be refused, and
+    /// a token presented after its expiry is refused whether its row exists or not); returns
+    /// how many.
+    pub async fn purge_expired_refresh_tokens(&self, at: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+            .bind(to_ms(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

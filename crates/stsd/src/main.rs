@@ -302,6 +302,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         Duration::from_secs(3600),
     )));
+    tasks.push(tokio::spawn(stsd_api::run_housekeeping(
+        store.clone(),
+        Duration::from_secs(600),
+    )));
     let extra_roots = match &config.acme_ca_roots {
         Some(path) => Some(
             std::fs::read_to_string(path)

@@ -268,7 +268,7 @@ async fn signup(
     jar: CookieJar,
     Json(req): Json<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    state.inner.limits.signup(peer)?;
+    state.inner.limits.signup(&state.inner.store, peer).await?;
     let email = req.email.trim().to_lowercase();
     let tenant_name = req.tenant_name.as_deref().map(str::trim);
     let mut errors = Vec::new();
@@ -433,7 +433,11 @@ async fn login(
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = req.email.trim().to_lowercase();
-    state.inner.limits.login(&email, peer)?;
+    state
+        .inner
+        .limits
+        .login(&state.inner.store, &email, peer)
+        .await?;
     // Text with control characters is no account's e-mail; not asking the store keeps NUL
     // bytes (which PostgreSQL refuses) from becoming a server error.
     let user = if has_control(&email) {

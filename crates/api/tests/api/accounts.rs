@@ -191,4 +191,45 @@ async fn brute_force_hits_the_rate_limit(server: &TestServer) {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-crate::both_backends!(signup_login_refresh_logout, brute_force_hits_the_rate_limit);
+/// Behind a load balancer the limits hold across API nodes: wrong passwords spread over two
+/// nodes are refused after the account's burst (10), although each node saw only half of
+/// them (its own limiter alone would allow 10 per node).
+async fn rate_limits_hold_across_nodes(server: &TestServer) {
+    server.signup("victim@example.com", "V").await;
+    let mut nodes = [server.client(), server.second_node().await];
+    let mut refused_at = None;
+    for i in 0..16 {
+        let (status, body) = nodes[i % 2]
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": "victim@example.com", "password": format!("guess {i}") }),
+            )
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    // The 11th attempt; the 12th if a slow machine took over 30 s (one more allowed per 30 s).
+    assert!(
+        refused_at.is_some_and(|i| (10..=11).contains(&i)),
+        "refused at attempt {refused_at:?}"
+    );
+    // Both nodes refuse now, the right password too.
+    for node in &mut nodes {
+        let (status, _) = node
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": "Victim@Example.com", "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+crate::both_backends!(
+    signup_login_refresh_logout,
+    brute_force_hits_the_rate_limit,
+    rate_limits_hold_across_nodes,
+);

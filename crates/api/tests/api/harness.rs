@@ -39,26 +39,9 @@ impl TestServer {
         let store = Store::connect(db.url()).await.unwrap();
         store.migrate().await.unwrap();
         let dns = FakeDns::start().await.unwrap();
-        let resolvers = Resolvers::new(&[dns.addr()], Duration::from_secs(2)).unwrap();
-        let mut config = ApiConfig::new(DomainName::parse_host("sts.test.example").unwrap());
-        config.secure_cookies = false;
-        config.domain_quota = 5;
+        let mut config = test_config();
         configure(&mut config);
-        let state = AppState::new(
-            store.clone(),
-            config,
-            JwtKeys::from_master_key(&MASTER_KEY),
-            resolvers,
-        );
-        state.set_master_key(std::sync::Arc::new(stsd_store::MasterKey::from_bytes(
-            MASTER_KEY,
-        )));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = stsd_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let (addr, task) = serve(store.clone(), &dns, config).await;
         TestServer {
             base: format!("http://{addr}"),
             dns,
@@ -72,6 +55,20 @@ impl TestServer {
         Client {
             http: reqwest::Client::new(),
             base: self.base.clone(),
+            token: None,
+            cookie: None,
+        }
+    }
+
+    /// Starts another API node on the same database (its own connection pool, limiters and
+    /// caches), as behind a load balancer; returns a client of it. It stops with the test.
+    pub(crate) async fn second_node(&self) -> Client {
+        let url = self.db.as_ref().map(|d| d.url().to_owned()).unwrap();
+        let store = Store::connect(&url).await.unwrap();
+        let (addr, _task) = serve(store, &self.dns, test_config()).await;
+        Client {
+            http: reqwest::Client::new(),
+            base: format!("http://{addr}"),
             token: None,
             cookie: None,
         }
@@ -98,6 +95,39 @@ impl TestServer {
             db.drop_database().await;
         }
     }
+}
+
+/// The test servers' configuration before a test's own changes.
+fn test_config() -> ApiConfig {
+    let mut config = ApiConfig::new(DomainName::parse_host("sts.test.example").unwrap());
+    config.secure_cookies = false;
+    config.domain_quota = 5;
+    config
+}
+
+/// Serves the API on a free loopback port.
+async fn serve(
+    store: Store,
+    dns: &FakeDns,
+    config: ApiConfig,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let resolvers = Resolvers::new(&[dns.addr()], Duration::from_secs(2)).unwrap();
+    let state = AppState::new(
+        store,
+        config,
+        JwtKeys::from_master_key(&MASTER_KEY),
+        resolvers,
+    );
+    state.set_master_key(std::sync::Arc::new(stsd_store::MasterKey::from_bytes(
+        MASTER_KEY,
+    )));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = stsd_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, task)
 }
 
 /// Rate limits no test reaches: for tests that sign up many accounts or time logins.

@@ -17,6 +17,7 @@ mod invitations;
 mod jobs;
 mod nodes;
 mod policies;
+mod rate_limits;
 mod reports;
 mod rotation;
 mod tenants;
