@@ -18,12 +18,14 @@
 
 mod database;
 mod fake_mx;
+mod pebble;
 mod postgres_server;
 mod server;
 mod zone;
 
 pub use database::{TestDatabase, postgres_admin_url};
 pub use fake_mx::FakeMx;
+pub use pebble::{PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServer, tls_connector};
 pub use postgres_server::PostgresServer;
 
 use std::io;

@@ -2,41 +2,29 @@
 //! loopback ports, resolving through a fake DNS zone, validating HTTP-01 against the edge.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::ServerName;
 use stsd_certs::{
     Acme, AcmeChallenge, AcmeConfig, EabKey, Outcome, WorkerConfig, run_next, schedule_due,
 };
 use stsd_store::{CERT_JOB_KIND, DomainState};
-use stsd_testkit::{FakeDns, TestDatabase};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use stsd_testkit::{
+    FakeDns, PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServer, TestDatabase,
+};
 use tokio::net::TcpStream;
 
 use crate::both_backends;
-use crate::world::{World, chain_der, connector};
+use crate::world::{World, chain_der};
 
-/// A running Pebble, killed on drop.
+/// Pebble (from `stsd-testkit`) with what these tests ask of it.
 struct Pebble {
-    child: Child,
+    server: PebbleServer,
     /// The ACME directory URL.
     directory: String,
-    management: SocketAddr,
-    /// The root of Pebble's own HTTPS listeners (what `STSD_ACME_CA_ROOTS` would name).
-    listener_root_pem: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Pebble {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn free_port() -> u16 {
@@ -47,122 +35,30 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The External Account Binding key Pebble's own test configuration uses (base64url).
-const EAB_KID: &str = "kid-1";
-const EAB_HMAC_KEY: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
-
-/// How to run Pebble beyond the defaults.
-#[derive(Default)]
-struct PebbleOptions {
-    /// Where TLS-ALPN-01 validations connect (a free, unused port by default).
-    tls_port: Option<u16>,
-    /// Require an External Account Binding with [`EAB_KID`] / [`EAB_HMAC_KEY`].
-    require_eab: bool,
-}
-
 impl Pebble {
     /// Starts Pebble with its HTTP-01 validations going to `http_port` on whatever `dns`
     /// resolves the name to.
     async fn start(http_port: u16, dns: SocketAddr) -> Pebble {
-        Pebble::start_with(http_port, dns, PebbleOptions::default()).await
+        Pebble::start_with(PebbleOptions::new(dns, http_port)).await
     }
 
     /// [`Pebble::start`] with `options`.
-    async fn start_with(http_port: u16, dns: SocketAddr, options: PebbleOptions) -> Pebble {
-        let dir = tempfile::tempdir().unwrap();
-        // Pebble's listener certificate, from a throwaway CA of the test.
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "pebble listener test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let cert_path = dir.path().join("cert.pem");
-        let key_path = dir.path().join("key.pem");
-        std::fs::write(&cert_path, cert.pem()).unwrap();
-        std::fs::write(&key_path, key.serialize_pem()).unwrap();
-        let (listen, management) = (free_port(), free_port());
-        let config = serde_json::json!({
-            "pebble": {
-                "listenAddress": format!("127.0.0.1:{listen}"),
-                "managementListenAddress": format!("127.0.0.1:{management}"),
-                "certificate": cert_path,
-                "privateKey": key_path,
-                "httpPort": http_port,
-                "tlsPort": options.tls_port.unwrap_or_else(free_port),
-                "ocspResponderURL": "",
-                "externalAccountBindingRequired": options.require_eab,
-                "externalAccountMACKeys": { (EAB_KID): EAB_HMAC_KEY }
-            }
-        });
-        let config_path = dir.path().join("pebble-config.json");
-        std::fs::write(&config_path, config.to_string()).unwrap();
-        let log = std::fs::File::create(dir.path().join("pebble.log")).unwrap();
-        let child = Command::new("pebble")
-            .arg("-config")
-            .arg(&config_path)
-            .arg("-dnsserver")
-            .arg(dns.to_string())
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_VA_ALWAYS_VALID", "0")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("pebble is not installed (apt-get install pebble)");
-        let pebble = Pebble {
-            child,
-            directory: format!("https://127.0.0.1:{listen}/dir"),
-            management: SocketAddr::from((Ipv4Addr::LOCALHOST, management)),
-            listener_root_pem: ca.pem(),
-            _dir: dir,
-        };
-        let start = std::time::Instant::now();
-        for port in [listen, management] {
-            while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "pebble did not start"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+    async fn start_with(options: PebbleOptions) -> Pebble {
+        let server = PebbleServer::start(options).await.unwrap();
+        Pebble {
+            directory: server.directory().to_owned(),
+            server,
         }
-        pebble
     }
 
     /// Pebble's issuing root, from its management interface.
     async fn root_pem(&self) -> String {
-        let tcp = TcpStream::connect(self.management).await.unwrap();
-        let name = ServerName::try_from("127.0.0.1").unwrap();
-        let mut tls = connector(&self.listener_root_pem)
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        // HTTP/1.0: no chunked encoding, the body ends with the connection.
-        tls.write_all(b"GET /roots/0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .await
-            .unwrap();
-        let mut response = Vec::new();
-        let _ = tls.read_to_end(&mut response).await;
-        let response = String::from_utf8(response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-            "{head}"
-        );
-        assert!(body.contains("BEGIN CERTIFICATE"), "{body}");
-        body.to_owned()
+        self.server.issuing_root().await.unwrap()
     }
 
     fn acme_config(&self) -> AcmeConfig {
         AcmeConfig {
-            extra_roots_pem: Some(self.listener_root_pem.clone()),
+            extra_roots_pem: Some(self.server.listener_root_pem().to_owned()),
             contact_email: Some("ops@example.com".to_owned()),
             propagation_delay: Duration::from_millis(800),
             order_timeout: Duration::from_secs(30),
@@ -266,14 +162,10 @@ async fn pebble_requires_external_account_binding(db: TestDatabase) {
     let w = World::start(db).await;
     let dns = FakeDns::start().await.unwrap();
     dns.set_a("mta-sts.example.com", &[Ipv4Addr::LOCALHOST]);
-    let pebble = Pebble::start_with(
-        w.http.port(),
-        dns.addr(),
-        PebbleOptions {
-            require_eab: true,
-            ..PebbleOptions::default()
-        },
-    )
+    let pebble = Pebble::start_with(PebbleOptions {
+        require_eab: true,
+        ..PebbleOptions::new(dns.addr(), w.http.port())
+    })
     .await;
 
     let refused = Acme::connect(w.store.clone(), w.master.clone(), pebble.acme_config())
@@ -283,7 +175,7 @@ async fn pebble_requires_external_account_binding(db: TestDatabase) {
     assert!(refused.contains("externalAccountRequired"), "{refused}");
     let wrong = AcmeConfig {
         eab: Some(EabKey {
-            kid: EAB_KID.to_owned(),
+            kid: PEBBLE_EAB_KID.to_owned(),
             hmac_key: vec![1; 48],
         }),
         ..pebble.acme_config()
@@ -304,8 +196,8 @@ async fn pebble_requires_external_account_binding(db: TestDatabase) {
 
     let bound = AcmeConfig {
         eab: Some(EabKey {
-            kid: EAB_KID.to_owned(),
-            hmac_key: URL_SAFE_NO_PAD.decode(EAB_HMAC_KEY).unwrap(),
+            kid: PEBBLE_EAB_KID.to_owned(),
+            hmac_key: URL_SAFE_NO_PAD.decode(PEBBLE_EAB_HMAC_KEY).unwrap(),
         }),
         ..pebble.acme_config()
     };
@@ -337,14 +229,10 @@ async fn pebble_validates_tls_alpn_01_on_the_edge(db: TestDatabase) {
     let dns = FakeDns::start().await.unwrap();
     dns.set_a("mta-sts.example.com", &[Ipv4Addr::LOCALHOST]);
     // HTTP-01 validations would go to a closed port: only TLS-ALPN-01 can succeed.
-    let pebble = Pebble::start_with(
-        free_port(),
-        dns.addr(),
-        PebbleOptions {
-            tls_port: Some(w.https.port()),
-            ..PebbleOptions::default()
-        },
-    )
+    let pebble = Pebble::start_with(PebbleOptions {
+        tls_port: Some(w.https.port()),
+        ..PebbleOptions::new(dns.addr(), free_port())
+    })
     .await;
     let config = AcmeConfig {
         challenge: AcmeChallenge::TlsAlpn01,

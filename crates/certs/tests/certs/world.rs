@@ -152,18 +152,7 @@ impl World {
 
 /// A TLS connector that trusts exactly the certificates in `root_pem`.
 pub(crate) fn connector(root_pem: &str) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
+    stsd_testkit::tls_connector(root_pem).unwrap()
 }
 
 /// The DER certificates of a PEM chain.

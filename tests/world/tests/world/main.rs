@@ -99,7 +99,7 @@ impl World {
             dir.path(),
         )
         .await;
-        let pebble = Pebble::start(http_port, unbound.addr, dir.path()).await;
+        let pebble = Pebble::start(http_port, unbound.addr).await;
         let stsd = Stsd::start(
             &StsdSetup {
                 database_url,

@@ -1,7 +1,7 @@
 //! Child processes of the world: killed and reaped on drop, their logs shown when the test
 //! fails, and a free loopback address of the world's own.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -95,17 +95,4 @@ pub(crate) fn world_address() -> Ipv4Addr {
         }
     }
     panic!("no free loopback address with ports 443 and 53 (binding them needs root)");
-}
-
-/// Waits until something accepts TCP connections at `addr`.
-pub(crate) async fn wait_for_tcp(what: &str, addr: SocketAddr, proc: &mut Proc) {
-    let start = std::time::Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        proc.assert_running();
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "{what} does not listen on {addr}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }

@@ -1,0 +1,259 @@
+//! A real ACME server for tests: Debian's `pebble`, started on free loopback ports with a
+//! listener certificate from a throwaway CA, resolving names through a given DNS server
+//! (the customer's fake zone, or a recursive resolver) and validating HTTP-01 and
+//! TLS-ALPN-01 on the ports a test names.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// The External Account Binding key id Pebble accepts when [`PebbleOptions::require_eab`].
+pub const PEBBLE_EAB_KID: &str = "kid-1";
+/// Its HMAC key (base64url), as in Pebble's own test configuration.
+pub const PEBBLE_EAB_HMAC_KEY: &str =
+    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
+/// How long Pebble may take to open its listeners.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to run Pebble.
+#[derive(Debug, Clone, Copy)]
+pub struct PebbleOptions {
+    /// The DNS server Pebble resolves validation targets with.
+    pub dns: SocketAddr,
+    /// Where HTTP-01 validations connect, on whatever address `dns` gives.
+    pub http_port: u16,
+    /// Where TLS-ALPN-01 validations connect (a free, unused port when `None`).
+    pub tls_port: Option<u16>,
+    /// Refuse accounts without an External Account Binding ([`PEBBLE_EAB_KID`]).
+    pub require_eab: bool,
+}
+
+impl PebbleOptions {
+    /// Validations of HTTP-01 on `http_port`, names resolved by `dns`, no EAB.
+    pub fn new(dns: SocketAddr, http_port: u16) -> PebbleOptions {
+        PebbleOptions {
+            dns,
+            http_port,
+            tls_port: None,
+            require_eab: false,
+        }
+    }
+}
+
+/// A running Pebble; killed and reaped on drop, its log's last lines printed when the test
+/// is failing.
+#[derive(Debug)]
+pub struct PebbleServer {
+    child: Child,
+    directory: String,
+    management: SocketAddr,
+    listener_root_pem: String,
+    listener_root_path: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PebbleServer {
+    /// Starts Pebble and waits until it listens. Fails when `pebble` is not installed
+    /// (`apt-get install pebble`) or does not come up.
+    pub async fn start(options: PebbleOptions) -> io::Result<PebbleServer> {
+        let dir = tempfile::tempdir()?;
+        let (ca_pem, cert_pem, key_pem) = listener_certificate().map_err(io::Error::other)?;
+        let cert_path = dir.path().join("pebble-cert.pem");
+        let key_path = dir.path().join("pebble-key.pem");
+        let listener_root_path = dir.path().join("pebble-listener-root.pem");
+        std::fs::write(&cert_path, cert_pem)?;
+        std::fs::write(&key_path, key_pem)?;
+        std::fs::write(&listener_root_path, &ca_pem)?;
+        let (listen, management) = (free_port()?, free_port()?);
+        let tls_port = match options.tls_port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        let config = serde_json::json!({
+            "pebble": {
+                "listenAddress": format!("127.0.0.1:{listen}"),
+                "managementListenAddress": format!("127.0.0.1:{management}"),
+                "certificate": cert_path,
+                "privateKey": key_path,
+                "httpPort": options.http_port,
+                "tlsPort": tls_port,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": options.require_eab,
+                "externalAccountMACKeys": { (PEBBLE_EAB_KID): PEBBLE_EAB_HMAC_KEY }
+            }
+        });
+        let config_path = dir.path().join("pebble-config.json");
+        std::fs::write(&config_path, config.to_string())?;
+        let log = dir.path().join("pebble.log");
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new("pebble")
+            .arg("-config")
+            .arg(&config_path)
+            .arg("-dnsserver")
+            .arg(options.dns.to_string())
+            // No random validation delays, no always-valid shortcut, no bad-nonce lottery:
+            // every validation is real and every run the same.
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_VA_ALWAYS_VALID", "0")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot start pebble (apt-get install pebble): {e}"),
+                )
+            })?;
+        let mut pebble = PebbleServer {
+            child,
+            directory: format!("https://127.0.0.1:{listen}/dir"),
+            management: SocketAddr::from((Ipv4Addr::LOCALHOST, management)),
+            listener_root_pem: ca_pem,
+            listener_root_path,
+            log,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        for port in [listen, management] {
+            while TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                .await
+                .is_err()
+            {
+                pebble.check_running()?;
+                if start.elapsed() > START_TIMEOUT {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("pebble did not listen on {port}:\n{}", pebble.log_tail(40)),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(pebble)
+    }
+
+    /// The ACME directory URL (`STSD_ACME_DIRECTORY`).
+    pub fn directory(&self) -> &str {
+        &self.directory
+    }
+
+    /// The root of Pebble's own HTTPS listeners (PEM), to trust for the directory.
+    pub fn listener_root_pem(&self) -> &str {
+        &self.listener_root_pem
+    }
+
+    /// The same root as a file (`STSD_ACME_CA_ROOTS`).
+    pub fn listener_root_path(&self) -> &Path {
+        &self.listener_root_path
+    }
+
+    /// Pebble's issuing root (PEM), from its management interface: what issued
+    /// certificates chain to.
+    pub async fn issuing_root(&self) -> io::Result<String> {
+        let tcp = TcpStream::connect(self.management).await?;
+        let name = ServerName::from(std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
+        let mut tls = tls_connector(&self.listener_root_pem)?
+            .connect(name, tcp)
+            .await?;
+        // HTTP/1.0: no chunked encoding, the body ends with the connection.
+        tls.write_all(b"GET /roots/0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let mut response = Vec::new();
+        // Pebble closes without a TLS close_notify; what arrived before is the answer.
+        let _ = tls.read_to_end(&mut response).await;
+        let response = String::from_utf8_lossy(&response);
+        match response.split_once("\r\n\r\n") {
+            Some((head, body))
+                if (head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"))
+                    && body.contains("BEGIN CERTIFICATE") =>
+            {
+                Ok(body.to_owned())
+            }
+            _ => Err(io::Error::other(format!(
+                "pebble's management interface answered: {response}"
+            ))),
+        }
+    }
+
+    /// An error with the log's last lines if Pebble has exited.
+    pub fn check_running(&mut self) -> io::Result<()> {
+        match self.child.try_wait()? {
+            None => Ok(()),
+            Some(status) => Err(io::Error::other(format!(
+                "pebble exited ({status}); its log:\n{}",
+                self.log_tail(80)
+            ))),
+        }
+    }
+
+    fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+impl Drop for PebbleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- last lines of pebble's log -----\n{}",
+                self.log_tail(60)
+            );
+        }
+    }
+}
+
+/// A TLS connector trusting only the certificates in `root_pem` (aws-lc-rs, as stsd).
+pub fn tls_connector(root_pem: &str) -> io::Result<TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+        let cert = cert.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(io::Error::other)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Pebble's listener certificate for 127.0.0.1 and localhost: (CA, certificate, key) as PEM.
+fn listener_certificate() -> Result<(String, String, String), rcgen::Error> {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "pebble listener test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
+        .signed_by(&key, &ca)?;
+    Ok((ca.pem(), cert.pem(), key.serialize_pem()))
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
