@@ -175,5 +175,10 @@ export function InvitePage() {
       </AuthShell>
     );
   }
-  return <AuthShell title={t('invite.title')}>{status === 'in' ? <Accept token={token} /> : <SignupToJoin token={token} />}</AuthShell>;
+  // Keyed by the token: another link opened in this tab starts afresh (no earlier refusal).
+  return (
+    <AuthShell title={t('invite.title')}>
+      {status === 'in' ? <Accept key={token} token={token} /> : <SignupToJoin key={token} token={token} />}
+    </AuthShell>
+  );
 }
