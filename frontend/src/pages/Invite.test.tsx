@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { screen } from '@testing-library/react';
+import { Link } from 'react-router';
 import userEvent from '@testing-library/user-event';
 import { apiError, json, meAs, renderPage, type Recorded } from '../test-utils';
 import { ApiError } from '../api/errors';
@@ -166,6 +167,29 @@ describe('invitation page', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('This invitation has expired.');
     expect(screen.queryByLabelText('Password')).toBeNull();
     expect(screen.getByRole('link', { name: 'Log in' })).toBeTruthy();
+  });
+
+  it('another link opened in the same tab starts afresh', async () => {
+    renderPage(
+      <>
+        <InvitePage />
+        <Link to="/invite#stsdinv_other">other link</Link>
+      </>,
+      {
+        path: `/invite#${TOKEN}`,
+        pattern: '/invite',
+        role: null,
+        status: 'out',
+        answer: () => apiError(422, 'validation_failed', 'x', [{ field: 'invitation', message: 'was already used' }]),
+      },
+    );
+    await userEvent.type(await screen.findByLabelText('E-mail'), 'new@example.com');
+    await userEvent.type(screen.getByLabelText('Password'), 'violet quarry lantern 42');
+    await userEvent.click(screen.getByRole('button', { name: 'Create account and join' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('already used');
+    await userEvent.click(screen.getByRole('link', { name: 'other link' }));
+    expect(await screen.findByRole('button', { name: 'Create account and join' })).toBeTruthy();
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 
   it('logged out: “Log in” comes back to the invitation, logged in', async () => {
