@@ -28,9 +28,13 @@ function Lazy({ children }: { children: ReactNode }) {
 }
 
 export function RequireAuth({ children }: { children: ReactNode }) {
-  const { status } = useAuth();
+  const { status, loggedOut } = useAuth();
   const location = useLocation();
-  if (status === 'out') return <Navigate to="/login" replace state={{ from: location.pathname + location.search + location.hash }} />;
+  if (status === 'out') {
+    // A lost session comes back here after login; a logout starts afresh.
+    const from = loggedOut ? undefined : { from: location.pathname + location.search + location.hash };
+    return <Navigate to="/login" replace state={from} />;
+  }
   return <>{children}</>;
 }
 

@@ -19,6 +19,11 @@ export function signupBody(email: string, password: string, join: SignupJoin): S
 interface Auth {
   client: Client;
   status: Status;
+  /**
+   * Whether the session ended by logging out here (not by expiring): the next login then
+   * starts afresh instead of returning to the page left, which may be someone else's.
+   */
+  loggedOut: boolean;
   /** Tries the refresh cookie once at start. */
   resume(): Promise<void>;
   login(email: string, password: string): Promise<void>;
@@ -55,6 +60,7 @@ export function AuthProvider({
 }) {
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<Status>(initialStatus);
+  const [loggedOut, setLoggedOut] = useState(false);
   const client = useMemo(
     () =>
       given ??
@@ -82,6 +88,7 @@ export function AuthProvider({
       });
       client.setToken(t.access_token);
       hint(true);
+      setLoggedOut(false);
       setStatus('in');
     },
     [client],
@@ -95,6 +102,7 @@ export function AuthProvider({
       });
       client.setToken(r.access_token);
       hint(true);
+      setLoggedOut(false);
       setStatus('in');
       return r;
     },
@@ -108,13 +116,14 @@ export function AuthProvider({
       client.setToken(null);
       hint(false);
       queryClient.clear();
+      setLoggedOut(true);
       setStatus('out');
     }
   }, [client, queryClient]);
 
   const value = useMemo(
-    () => ({ client, status, resume, login, signup, logout }),
-    [client, status, resume, login, signup, logout],
+    () => ({ client, status, loggedOut, resume, login, signup, logout }),
+    [client, status, loggedOut, resume, login, signup, logout],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

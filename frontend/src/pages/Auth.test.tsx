@@ -4,11 +4,21 @@ import userEvent from '@testing-library/user-event';
 import { useLocation } from 'react-router';
 import { json, renderPage } from '../test-utils';
 import { PublicOnly, RequireAuth } from '../App';
+import { useAuth } from '../auth';
 import { LoginPage, returnTarget, SignupPage } from './Auth';
 
 function Here() {
   const { pathname, search, hash } = useLocation();
   return <p>here: {pathname + search + hash}</p>;
+}
+
+function LogoutButton() {
+  const { logout } = useAuth();
+  return (
+    <button type="button" onClick={() => void logout()}>
+      log out
+    </button>
+  );
 }
 
 describe('where login returns to', () => {
@@ -62,6 +72,28 @@ describe('auth pages', () => {
     expect(screen.getByRole('link', { name: 'Sign up' }).getAttribute('href')).toBe('/signup');
     await userEvent.click(screen.getByRole('button', { name: 'Log in' }));
     expect(await screen.findByText('here: /t/ten1/audit?x=1#frag')).toBeTruthy();
+  });
+
+  it('after logging out, the next login starts afresh (not on the page left)', async () => {
+    renderPage(
+      <RequireAuth>
+        <Here />
+        <LogoutButton />
+      </RequireAuth>,
+      {
+        path: '/t/ten1/audit',
+        pattern: '/t/:tenant/audit',
+        role: 'owner',
+        status: 'in',
+        routes: [{ pattern: '/login', element: <LoginPage /> }],
+        answer: (r) => (r.url === '/api/v1/auth/logout' ? new Response(null, { status: 204 }) : json(200, { access_token: 'jwt', token_type: 'Bearer', expires_in: 900 })),
+      },
+    );
+    await userEvent.click(await screen.findByRole('button', { name: 'log out' }));
+    await userEvent.type(await screen.findByLabelText('E-mail'), 'someone@example.com');
+    await userEvent.type(screen.getByLabelText('Password'), 'violet quarry lantern 42');
+    await userEvent.click(screen.getByRole('button', { name: 'Log in' }));
+    expect(await screen.findByText('elsewhere: /')).toBeTruthy();
   });
 
   it('a logged-in visitor on the login page goes on to where they were going', async () => {
