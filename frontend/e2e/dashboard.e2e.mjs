@@ -8,7 +8,10 @@
 // name → reports uploaded through the API and the page appear in the charts → the domain is in
 // the list → reload keeps the session → log out → log in again → API token created (shown
 // once, then listed, used, last use shown) → alerts: a webhook (secret shown once), a test ping
-// and its delivery → a never-served domain removed → a second account invited as viewer → audit
+// and its delivery → a never-served domain removed → a second account invited as viewer → a new
+// address invited by link as editor (a second one revoked): in a new browser context the revoked
+// link is refused, the invitee signs up from the link and lands in the tenant, then accepts a
+// second invitation logged in; the owner sees the new editor, nothing pending → audit
 // log shows the changes → the viewer sees the domain read-only and is refused. axe-core scans
 // the main views (serious or critical findings fail the run).
 //
@@ -50,37 +53,41 @@ const problems = [];
 // Chromium logs every 4xx answer as a console error. The test provokes exactly these on
 // purpose (a 422 for a bad name); each allowance is used up once, anything else fails.
 const allowed = [];
-page.on('console', (m) => {
-  if (m.type() !== 'error') return;
-  const text = m.text();
-  const url = m.location().url;
-  const i = allowed.findIndex((a) => url.endsWith(a.path) && text.includes(`status of ${a.status}`));
-  if (i >= 0) allowed.splice(i, 1);
-  else problems.push(`console error: ${text} (${url})`);
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-// The browser cancels its own favicon fetch when a navigation starts first; that is not
-// something the page did, so only that exact case is let through.
-page.on('requestfailed', (r) => {
-  const error = r.failure()?.errorText ?? '';
-  if (error === 'net::ERR_ABORTED' && new URL(r.url()).pathname === '/favicon.svg') return;
-  // The dashboard cancels its own API reads (AbortSignal) when a newer one supersedes them or
-  // the view goes away: the request did not fail, the page no longer wanted it.
-  if (error === 'net::ERR_ABORTED' && r.method() === 'GET' && new URL(r.url()).pathname.startsWith('/api/v1/')) return;
-  problems.push(`request failed: ${r.url()} ${error}`);
-});
+/** Fails the run on `p`'s console errors (but the allowed ones), page errors and failed requests. */
+function watch(p) {
+  p.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    const url = m.location().url;
+    const i = allowed.findIndex((a) => url.endsWith(a.path) && text.includes(`status of ${a.status}`));
+    if (i >= 0) allowed.splice(i, 1);
+    else problems.push(`console error: ${text} (${url})`);
+  });
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // The browser cancels its own favicon fetch when a navigation starts first; that is not
+  // something the page did, so only that exact case is let through.
+  p.on('requestfailed', (r) => {
+    const error = r.failure()?.errorText ?? '';
+    if (error === 'net::ERR_ABORTED' && new URL(r.url()).pathname === '/favicon.svg') return;
+    // The dashboard cancels its own API reads (AbortSignal) when a newer one supersedes them or
+    // the view goes away: the request did not fail, the page no longer wanted it.
+    if (error === 'net::ERR_ABORTED' && r.method() === 'GET' && new URL(r.url()).pathname.startsWith('/api/v1/')) return;
+    problems.push(`request failed: ${r.url()} ${error}`);
+  });
+}
+watch(page);
 
 let step = 'start';
 function check(cond, message) {
   if (!cond) throw new Error(`${step}: ${message}`);
 }
-async function shoot(name) {
+async function shoot(name, p = page) {
   for (const [width, height] of [[1280, 900], [390, 844]]) {
-    await page.setViewportSize({ width, height });
-    await page.waitForTimeout(100);
-    await page.screenshot({ path: `${shots}${name}-${width}.png`, fullPage: true });
+    await p.setViewportSize({ width, height });
+    await p.waitForTimeout(100);
+    await p.screenshot({ path: `${shots}${name}-${width}.png`, fullPage: true });
   }
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await p.setViewportSize({ width: 1280, height: 900 });
 }
 const heading = (name) => page.getByRole('heading', { level: 1, name });
 /**
@@ -112,14 +119,14 @@ const customerServfail = (name, on) => control(`/servfail/${encodeURIComponent(n
 // open, a refusal shown); a serious or critical violation fails the run.
 const axeSource = await readFile(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 const axeFindings = [];
-async function axeScan(name) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+async function axeScan(name, p = page) {
+  if (!(await p.evaluate(() => typeof window.axe === 'object'))) {
     // page.addScriptTag inserts an inline <script>, which the dashboard's CSP (script-src 'self')
     // rightly refuses; evaluated through the DevTools protocol, which CSP does not govern, the
     // source defines window.axe without weakening the page's policy for the rest of the run.
-    await page.evaluate(`${axeSource}\n;void 0`);
+    await p.evaluate(`${axeSource}\n;void 0`);
   }
-  const result = await page.evaluate(() =>
+  const result = await p.evaluate(() =>
     window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } }),
   );
   for (const v of result.violations) {
@@ -719,17 +726,22 @@ try {
     data: { email: viewerEmail, password, tenant_name: 'Viewer Co' },
   });
   check(signup.status() === 201, `viewer signup: ${signup.status()} ${await signup.text()}`);
-  const viewerToken = (await signup.json()).access_token;
+  const viewerSignup = await signup.json();
+  const viewerToken = viewerSignup.access_token;
   await nav.getByRole('link', { name: 'Members' }).click();
   await heading('Members').waitFor();
   await page.getByRole('row').filter({ hasText: email }).waitFor();
   const inviteEmail = page.getByRole('textbox', { name: 'E-mail' });
-  await inviteEmail.fill(`nobody-${Date.now()}@example.com`);
+  const nobody = `nobody-${Date.now()}@example.com`;
+  await inviteEmail.fill(nobody);
   allowed.push({ path: '/members', status: 422 });
   await page.getByRole('button', { name: 'Invite' }).click();
-  await page.getByText('no account uses this e-mail').waitFor();
-  check((await inviteEmail.getAttribute('aria-invalid')) === 'true', 'the e-mail field is marked invalid');
+  // No account: an invitation link is offered, not made, and the address is not "wrong".
+  await page.getByText(`No stsd account uses ${nobody} yet.`).waitFor();
+  await page.getByRole('button', { name: 'Create an invitation link' }).waitFor();
+  check((await inviteEmail.getAttribute('aria-invalid')) === null, 'an address without an account is not marked invalid');
   await inviteEmail.fill(viewerEmail);
+  check((await page.getByRole('button', { name: 'Create an invitation link' }).count()) === 0, 'the offer goes with the address');
   await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption('viewer');
   await page.getByRole('button', { name: 'Invite' }).click();
   await page.getByText(`${viewerEmail} was added as viewer.`).waitFor();
@@ -742,10 +754,136 @@ try {
   await shoot('14-members');
   await axeScan('members');
 
+  step = 'members: invite a new address by link';
+  // Someone without an account: the page offers an invitation link, made only when asked.
+  const newEmail = `new-${Date.now()}@example.com`;
+  await inviteEmail.fill(newEmail);
+  await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption('editor');
+  allowed.push({ path: '/members', status: 422 });
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByText(`No stsd account uses ${newEmail} yet.`).waitFor();
+  await page.getByText('they sign up with this address and join as editor', { exact: false }).waitFor();
+  await shoot('14b-members-invite-offer');
+  await axeScan('members-invite-offer');
+  await page.getByRole('button', { name: 'Create an invitation link' }).click();
+  await page.getByRole('heading', { name: `Invitation for ${newEmail}` }).waitFor();
+  await page.getByText(`stsd sends no e-mail: send this link to ${newEmail} yourself.`).waitFor();
+  await page.getByText('It works once, for 7 days, only for an account with that address. It is not shown again.').waitFor();
+  const inviteLink = await page.getByLabel('Invitation link', { exact: true }).inputValue();
+  check(new RegExp(`^${base.replace(/[.]/g, '\\.')}/invite#stsdinv_[A-Za-z0-9_-]{20,}$`).test(inviteLink), `invitation link: ${inviteLink}`);
+  await page.getByRole('button', { name: 'Copy Invitation link' }).click();
+  await page.getByText('Copied').first().waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === inviteLink, 'the copy button copies the link');
+  await shoot('14c-invitation-link');
+  await axeScan('invitation-link');
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const pending = page.getByRole('region', { name: 'Pending invitations' });
+  const pendingNew = pending.getByRole('row').filter({ hasText: newEmail });
+  await pendingNew.waitFor();
+  check((await pendingNew.locator('.badge').innerText()) === 'editor', 'the pending invitation is for an editor');
+  const inviteToken = inviteLink.split('#')[1];
+  check(!(await page.content()).includes(inviteToken), 'the link is gone from the page once dismissed');
+
+  step = 'members: a second invitation, revoked';
+  const revokedEmail = `revoked-${Date.now()}@example.com`;
+  await inviteEmail.fill(revokedEmail);
+  await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption('viewer');
+  allowed.push({ path: '/members', status: 422 });
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Create an invitation link' }).click();
+  await page.getByRole('heading', { name: `Invitation for ${revokedEmail}` }).waitFor();
+  const revokedLink = await page.getByLabel('Invitation link', { exact: true }).inputValue();
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const pendingRevoked = pending.getByRole('row').filter({ hasText: revokedEmail });
+  await pendingRevoked.waitFor();
+  check((await pending.getByRole('row').count()) === 3, 'two pending invitations (and the header row)');
+  await shoot('14d-pending-invitations');
+  await axeScan('pending-invitations');
+  await pendingRevoked.getByRole('button', { name: 'Revoke' }).click();
+  await pendingRevoked.getByRole('button', { name: 'Revoke invitation' }).click();
+  await page.getByText(`The invitation for ${revokedEmail} was revoked.`).waitFor();
+  await pendingRevoked.waitFor({ state: 'detached' });
+  await pendingNew.waitFor();
+
+  step = 'invitee: a revoked link says so';
+  // The invitee's own browser: a new context, logged out, with its own watchers.
+  const inviteeContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+  const invitee = await inviteeContext.newPage();
+  invitee.setDefaultTimeout(20_000);
+  watch(invitee);
+  await invitee.goto(revokedLink);
+  await invitee.getByRole('heading', { level: 1, name: 'You were invited to join a tenant on stsd' }).waitFor();
+  await invitee.getByLabel('E-mail').fill(revokedEmail);
+  await invitee.getByLabel('Password').fill(password);
+  allowed.push({ path: '/api/v1/auth/signup', status: 422 });
+  await invitee.getByRole('button', { name: 'Create account and join' }).click();
+  await invitee.getByRole('alert').getByText('This invitation no longer works: it was revoked, or replaced by a newer one', { exact: false }).waitFor();
+  check((await invitee.getByLabel('Password').count()) === 0, 'no sign-up form for a revoked invitation');
+  await shoot('29-invite-revoked', invitee);
+  await axeScan('invite-revoked', invitee);
+
+  step = 'invitee: an incomplete link says so';
+  await invitee.goto(`${base}/invite#stsdinv_`);
+  await invitee.getByRole('heading', { level: 1, name: 'This invitation link is incomplete' }).waitFor();
+  await shoot('30-invite-incomplete', invitee);
+  await axeScan('invite-incomplete', invitee);
+
+  step = 'invitee: signs up from the link, joins as editor';
+  await invitee.goto(inviteLink);
+  await invitee.getByRole('heading', { level: 1, name: 'You were invited to join a tenant on stsd' }).waitFor();
+  check((await invitee.getByLabel('Organization').count()) === 0, 'no tenant name when joining by invitation');
+  await shoot('31-invite-signup', invitee);
+  await axeScan('invite-signup', invitee);
+  await invitee.getByLabel('E-mail').fill(newEmail);
+  await invitee.getByLabel('Password').fill(password);
+  await invitee.getByRole('button', { name: 'Create account and join' }).click();
+  await invitee.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
+  check(new URL(invitee.url()).pathname === `/t/${tenantId}/domains`, `the invitee lands on the inviter's domains: ${invitee.url()}`);
+  check((await invitee.getByLabel('Tenant').inputValue()) === tenantId, 'the tenant switcher shows the inviting tenant');
+  await invitee.getByRole('row').filter({ hasText: domain }).first().waitFor();
+  // An editor adds domains.
+  await invitee.getByRole('link', { name: 'Add domain' }).first().waitFor();
+
+  step = 'invitee: accepts a second invitation, logged in';
+  // The viewer's own tenant invites the new account too; the link opens in its session.
+  const viewerTenant = viewerSignup.tenant.id;
+  const second = await viewerApi.post(`/api/v1/tenants/${viewerTenant}/members/invitations`, {
+    headers: { Authorization: `Bearer ${viewerToken}` },
+    data: { email: newEmail, role: 'viewer' },
+  });
+  check(second.status() === 201, `second invitation: ${second.status()}`);
+  await invitee.goto(`${base}/invite#${(await second.json()).token}`);
+  await invitee.getByRole('heading', { level: 1, name: 'You were invited to join a tenant on stsd' }).waitFor();
+  await invitee.getByText(newEmail, { exact: true }).waitFor();
+  await shoot('32-invite-accept', invitee);
+  await axeScan('invite-accept', invitee);
+  await invitee.getByRole('button', { name: 'Accept invitation' }).click();
+  await invitee.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
+  check(new URL(invitee.url()).pathname === `/t/${viewerTenant}/domains`, `accepting opens the tenant: ${invitee.url()}`);
+  check((await invitee.getByLabel('Tenant').inputValue()) === viewerTenant, 'the tenant switcher shows the joined tenant');
+  await inviteeContext.close();
+
+  step = 'members: the invitee is a member, no longer pending';
+  await page.reload();
+  await heading('Members').waitFor();
+  const newRow = page.getByRole('row').filter({ hasText: newEmail });
+  await newRow.first().waitFor();
+  check((await newRow.getByRole('combobox').inputValue()) === 'editor', 'the invitee is an editor');
+  check((await page.getByRole('region', { name: 'Pending invitations' }).count()) === 0, 'nothing pending any more');
+  await shoot('14e-members-joined');
+
   step = 'audit log';
   await nav.getByRole('link', { name: 'Audit log' }).click();
   await heading('Audit log').waitFor();
-  for (const text of [`Member added: ${viewerEmail}`, 'API token created: CI deploy', `Policy edited: ${domain}`, `Domain added: ${domain}`]) {
+  for (const text of [
+    `Member added: ${viewerEmail}`,
+    `Invitation created: ${newEmail}`,
+    `Invitation revoked: ${revokedEmail}`,
+    `Invitation accepted: ${newEmail}`,
+    'API token created: CI deploy',
+    `Policy edited: ${domain}`,
+    `Domain added: ${domain}`,
+  ]) {
     await page.getByRole('row').filter({ hasText: text }).first().waitFor();
   }
   const created = page.getByRole('row').filter({ hasText: 'API token created: CI deploy' });
@@ -753,8 +891,9 @@ try {
   await shoot('15-audit');
   await axeScan('audit');
   await page.getByLabel('Kind of change').selectOption('member');
-  await page.getByText(/1 of \d+ loaded entr(y|ies) match/).waitFor();
-  check((await page.getByRole('row').count()) === 2, 'the filter leaves the member entry only');
+  // The viewer added; two invitations created, one revoked, one accepted.
+  await page.getByText(/5 of \d+ loaded entries match/).waitFor();
+  check((await page.getByRole('row').count()) === 6, 'the filter leaves the member entries only');
   await shoot('16-audit-filtered');
 
   step = 'viewer: edits are refused';

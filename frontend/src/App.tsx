@@ -5,7 +5,7 @@ import { useAuth } from './auth';
 import { useMe } from './hooks';
 import { Layout, PageTitle } from './components/Layout';
 import { Empty, ErrorState, Loading } from './components/common';
-import { LoginPage, SignupPage } from './pages/Auth';
+import { LoginPage, returnTarget, SignupPage } from './pages/Auth';
 import { DomainsPage } from './pages/Domains';
 import { AddDomainPage } from './pages/AddDomain';
 import { DomainPage } from './pages/Domain';
@@ -20,21 +20,29 @@ const ReportDetailPage = lazy(() => reports().then((m) => ({ default: m.ReportDe
 const TenantReportsPage = lazy(() => reports().then((m) => ({ default: m.TenantReportsPage })));
 // Alerts are an admin page, visited rarely: loaded on first visit too.
 const AlertsPage = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.AlertsPage })));
+// Opened once per invited person, from the link they were sent: loaded on first visit too.
+const InvitePage = lazy(() => import('./pages/Invite').then((m) => ({ default: m.InvitePage })));
 
 function Lazy({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading />}>{children}</Suspense>;
 }
 
-function RequireAuth({ children }: { children: ReactNode }) {
-  const { status } = useAuth();
+export function RequireAuth({ children }: { children: ReactNode }) {
+  const { status, loggedOut } = useAuth();
   const location = useLocation();
-  if (status === 'out') return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (status === 'out') {
+    // A lost session comes back here after login; a logout starts afresh.
+    const from = loggedOut ? undefined : { from: location.pathname + location.search + location.hash };
+    return <Navigate to="/login" replace state={from} />;
+  }
   return <>{children}</>;
 }
 
-function PublicOnly({ children }: { children: ReactNode }) {
+export function PublicOnly({ children }: { children: ReactNode }) {
   const { status } = useAuth();
-  if (status === 'in') return <Navigate to="/" replace />;
+  const location = useLocation();
+  // Logged in (or just now): on to where the visitor was going, e.g. back to an invitation.
+  if (status === 'in') return <Navigate to={returnTarget(location.state)} replace />;
   return <>{children}</>;
 }
 
@@ -85,6 +93,15 @@ export function App() {
       <Routes>
         <Route path="/login" element={<PublicOnly><LoginPage /></PublicOnly>} />
         <Route path="/signup" element={<PublicOnly><SignupPage /></PublicOnly>} />
+        {/* Public: logged in it accepts, logged out it signs up (the token is in the hash). */}
+        <Route
+          path="/invite"
+          element={
+            <Suspense fallback={<main id="main" className="auth"><Loading /></main>}>
+              <InvitePage />
+            </Suspense>
+          }
+        />
         <Route element={<RequireAuth><Layout /></RequireAuth>}>
           <Route index element={<Home />} />
           <Route path="t/:tenant/domains" element={<DomainsPage />} />

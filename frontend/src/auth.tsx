@@ -1,17 +1,33 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { createClient, type Client } from './api/client';
-import type { SignupResponse, TokenResponse } from './api/types';
+import type { SignupRequest, SignupResponse, TokenResponse } from './api/types';
 
-type Status = 'unknown' | 'in' | 'out';
+export type Status = 'unknown' | 'in' | 'out';
+
+/**
+ * What a new account joins: a tenant of its own (named here), or the tenant whose invitation
+ * token it holds. Exactly one, as the API demands.
+ */
+export type SignupJoin = { tenantName: string } | { invitation: string };
+
+/** The sign-up request body for `join`. */
+export function signupBody(email: string, password: string, join: SignupJoin): SignupRequest {
+  return 'invitation' in join ? { email, password, invitation: join.invitation } : { email, password, tenant_name: join.tenantName };
+}
 
 interface Auth {
   client: Client;
   status: Status;
+  /**
+   * Whether the session ended by logging out here (not by expiring): the next login then
+   * starts afresh instead of returning to the page left, which may be someone else's.
+   */
+  loggedOut: boolean;
   /** Tries the refresh cookie once at start. */
   resume(): Promise<void>;
   login(email: string, password: string): Promise<void>;
-  signup(email: string, password: string, tenantName: string): Promise<SignupResponse>;
+  signup(email: string, password: string, join: SignupJoin): Promise<SignupResponse>;
   logout(): Promise<void>;
 }
 
@@ -32,9 +48,19 @@ function hint(on?: boolean): boolean {
   }
 }
 
-export function AuthProvider({ children, client: given }: { children: ReactNode; client?: Client }) {
+export function AuthProvider({
+  children,
+  client: given,
+  initialStatus = 'unknown',
+}: {
+  children: ReactNode;
+  client?: Client;
+  /** Where the session starts (tests); the app starts unknown and resumes. */
+  initialStatus?: Status;
+}) {
   const queryClient = useQueryClient();
-  const [status, setStatus] = useState<Status>('unknown');
+  const [status, setStatus] = useState<Status>(initialStatus);
+  const [loggedOut, setLoggedOut] = useState(false);
   const client = useMemo(
     () =>
       given ??
@@ -62,19 +88,21 @@ export function AuthProvider({ children, client: given }: { children: ReactNode;
       });
       client.setToken(t.access_token);
       hint(true);
+      setLoggedOut(false);
       setStatus('in');
     },
     [client],
   );
 
   const signup = useCallback(
-    async (email: string, password: string, tenantName: string) => {
+    async (email: string, password: string, join: SignupJoin) => {
       const r = await client.request<SignupResponse>('POST', '/api/v1/auth/signup', {
-        body: { email, password, tenant_name: tenantName },
+        body: signupBody(email, password, join),
         auth: false,
       });
       client.setToken(r.access_token);
       hint(true);
+      setLoggedOut(false);
       setStatus('in');
       return r;
     },
@@ -88,13 +116,14 @@ export function AuthProvider({ children, client: given }: { children: ReactNode;
       client.setToken(null);
       hint(false);
       queryClient.clear();
+      setLoggedOut(true);
       setStatus('out');
     }
   }, [client, queryClient]);
 
   const value = useMemo(
-    () => ({ client, status, resume, login, signup, logout }),
-    [client, status, resume, login, signup, logout],
+    () => ({ client, status, loggedOut, resume, login, signup, logout }),
+    [client, status, loggedOut, resume, login, signup, logout],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -1,8 +1,8 @@
 import type { ReactElement } from 'react';
 import { render } from '@testing-library/react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { MemoryRouter, Route, Routes } from 'react-router';
-import { AuthProvider } from './auth';
+import { MemoryRouter, Route, Routes, useLocation, type InitialEntry } from 'react-router';
+import { AuthProvider, type Status } from './auth';
 import { createClient } from './api/client';
 import type { UserMe } from './api/types';
 
@@ -25,13 +25,36 @@ export function meAs(role: string): UserMe {
   } as UserMe;
 }
 
+/** Where navigation led, for tests to find: `elsewhere: /t/ten1/domains`. */
+function Elsewhere() {
+  const { pathname, search, hash } = useLocation();
+  return <p>elsewhere: {pathname + search + hash}</p>;
+}
+
 /**
  * Renders `element` at `path` (matched by `pattern`) with a fake API: `answer` gets each
  * request and returns the response. The caller's role comes from a cached `me`.
  */
 export function renderPage(
   element: ReactElement,
-  { path, pattern, role, answer }: { path: string; pattern: string; role: string; answer: (r: Recorded, init?: RequestInit) => Response },
+  {
+    path,
+    pattern,
+    role,
+    answer,
+    status,
+    routes = [],
+  }: {
+    path: InitialEntry;
+    pattern: string;
+    /** The caller's role in `ten1`; null: logged out, no `me` at all. */
+    role: string | null;
+    answer: (r: Recorded, init?: RequestInit) => Response;
+    /** The session's state (default: unknown, so that the cached `me` is not fetched again). */
+    status?: Status;
+    /** More routes to navigate to (the rest render where navigation led). */
+    routes?: { pattern: string; element: ReactElement }[];
+  },
 ) {
   const requests: Recorded[] = [];
   const client = createClient({
@@ -44,16 +67,19 @@ export function renderPage(
       return answer(r, init);
     }) as typeof fetch,
   });
-  client.setToken('t');
+  if (status !== 'out') client.setToken('t');
   const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  qc.setQueryData(['me'], meAs(role));
+  if (role !== null) qc.setQueryData(['me'], meAs(role));
   render(
     <QueryClientProvider client={qc}>
-      <AuthProvider client={client}>
+      <AuthProvider client={client} initialStatus={status}>
         <MemoryRouter initialEntries={[path]}>
           <Routes>
             <Route path={pattern} element={element} />
-            <Route path="*" element={<p>elsewhere</p>} />
+            {routes.map((r) => (
+              <Route key={r.pattern} path={r.pattern} element={r.element} />
+            ))}
+            <Route path="*" element={<Elsewhere />} />
           </Routes>
         </MemoryRouter>
       </AuthProvider>
@@ -61,3 +87,7 @@ export function renderPage(
   );
   return requests;
 }
+
+/** A JSON error envelope answer. */
+export const apiError = (status: number, code: string, message: string, details: unknown[] = []) =>
+  json(status, { error: { code, message, details } });

@@ -14,7 +14,9 @@ export type PolicyVersionView = S['PolicyVersionView'];
 export type Me = S['Me'];
 export type UserMe = S['UserMe'];
 export type TokenResponse = S['TokenResponse'];
+export type SignupRequest = S['SignupRequest'];
 export type SignupResponse = S['SignupResponse'];
+export type TenantView = S['TenantView'];
 
 /** Every domain state the API names, in the order the filter lists them. */
 export const DOMAIN_STATES = ['pending', 'verified', 'active', 'degraded', 'detached', 'offboarding'] as const;
@@ -30,6 +32,9 @@ export type Member = S['Member'];
 export type TokenView = S['TokenView'];
 export type TokenList = S['TokenList'];
 export type CreatedToken = S['CreatedToken'];
+export type InvitationView = S['InvitationView'];
+export type InvitationList = S['InvitationList'];
+export type InvitationCreated = S['InvitationCreated'];
 export type AuditEntry = S['AuditEntry'];
 export type AuditPage = S['AuditPage'];
 export type Summary = S['Summary'];

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/errors';
 
@@ -94,6 +94,59 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
     <button type="button" className="btn btn-small" onClick={copy} aria-label={name}>
       <span aria-live="polite">{visible}</span>
     </button>
+  );
+}
+
+/**
+ * A secret (token, signing secret, invitation link) shown once: the card takes focus on arrival,
+ * warns that the value will not come back, and offers it read-only with a copy button.
+ */
+export function ShownOnce({
+  title,
+  warning,
+  label,
+  value,
+  before,
+  after,
+  doneLabel,
+  onDone,
+}: {
+  title: string;
+  /** The warning: a bold lead, then the explanation. */
+  warning: { title: string; body: string };
+  /** Names the field and the copy button. */
+  label: string;
+  value: string;
+  before?: ReactNode;
+  after?: ReactNode;
+  doneLabel: string;
+  onDone: () => void;
+}) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  const headingId = useId();
+  const inputId = useId();
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <section className="card card-secret" aria-labelledby={headingId}>
+      <h2 id={headingId} ref={ref} tabIndex={-1}>
+        {title}
+      </h2>
+      {before}
+      <p className="notice notice-warn" role="note">
+        <strong>{warning.title}</strong> {warning.body}
+      </p>
+      <label htmlFor={inputId} className="label-text">
+        {label}
+      </label>
+      <div className="secret-row">
+        <input id={inputId} className="secret" readOnly value={value} onFocus={(e) => e.target.select()} spellCheck={false} />
+        <CopyButton text={value} label={label} />
+      </div>
+      {after}
+      <button type="button" className="btn" onClick={onDone}>
+        {doneLabel}
+      </button>
+    </section>
   );
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
@@ -11,7 +11,7 @@ import { useTenantRole } from '../hooks';
 import { canAdminister } from '../roles';
 import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
-import { ConfirmAction, CopyButton, Empty, ErrorState, Loading, StatusMessage } from '../components/common';
+import { ConfirmAction, Empty, ErrorState, Loading, ShownOnce, StatusMessage } from '../components/common';
 import { WEBHOOK_EVENTS, deliveryTone, eventKey, webhookBody, webhookFormErrors, type WebhookForm } from './alertsLogic';
 
 type WebhookView = components['schemas']['WebhookView'];
@@ -24,32 +24,21 @@ const EMPTY: WebhookForm = { url: '', all: true, events: [] };
 /** The signing secret, shown once: focused, copyable, with the warning that it will not come back. */
 function NewSecret({ created, onDone }: { created: CreatedWebhook; onDone: () => void }) {
   const { t } = useTranslation();
-  const ref = useRef<HTMLHeadingElement>(null);
-  const inputId = useId();
-  useEffect(() => ref.current?.focus(), []);
   return (
-    <section className="card card-secret" aria-labelledby="hook-secret-h">
-      <h2 id="hook-secret-h" ref={ref} tabIndex={-1}>
-        {t('alerts.createdTitle')}
-      </h2>
-      <p>
-        <code className="target">{created.webhook.url}</code>
-      </p>
-      <p className="notice notice-warn" role="note">
-        <strong>{t('alerts.onceTitle')}</strong> {t('alerts.onceHelp')}
-      </p>
-      <label htmlFor={inputId} className="label-text">
-        {t('alerts.secret')}
-      </label>
-      <div className="secret-row">
-        <input id={inputId} className="secret" readOnly value={created.secret} onFocus={(e) => e.target.select()} spellCheck={false} />
-        <CopyButton text={created.secret} label={t('alerts.secret')} />
-      </div>
-      <p className="muted small">{t('alerts.signature')}</p>
-      <button type="button" className="btn" onClick={onDone}>
-        {t('alerts.stored')}
-      </button>
-    </section>
+    <ShownOnce
+      title={t('alerts.createdTitle')}
+      before={
+        <p>
+          <code className="target">{created.webhook.url}</code>
+        </p>
+      }
+      warning={{ title: t('alerts.onceTitle'), body: t('alerts.onceHelp') }}
+      label={t('alerts.secret')}
+      value={created.secret}
+      after={<p className="muted small">{t('alerts.signature')}</p>}
+      doneLabel={t('alerts.stored')}
+      onDone={onDone}
+    />
   );
 }
 

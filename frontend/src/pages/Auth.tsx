@@ -7,7 +7,7 @@ import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
 import { LanguageSelect } from '../components/LanguageSelect';
 
-function AuthShell({ title, children }: { title: string; children: React.ReactNode }) {
+export function AuthShell({ title, children }: { title: string; children: React.ReactNode }) {
   return (
     <main id="main" className="auth">
       <div className="auth-lang">
@@ -25,17 +25,37 @@ function AuthShell({ title, children }: { title: string; children: React.ReactNo
   );
 }
 
+/**
+ * Where to go once logged in: the `from` in the router state (path, query and hash, e.g.
+ * `/invite#stsdinv_…`) when it is a path of this app, else `/`.
+ */
+export function returnTarget(state: unknown): string {
+  const from = state && typeof state === 'object' && 'from' in state ? state.from : undefined;
+  if (typeof from !== 'string' || !from.startsWith('/') || from.startsWith('//') || from.startsWith('/\\')) return '/';
+  const path = from.split(/[?#]/)[0];
+  return path === '/login' || path === '/signup' ? '/' : from;
+}
+
+/** Whether the login was reached from an invitation link (to offer its sign-up, not a new tenant). */
+export function isInvitePath(target: string): boolean {
+  return target.startsWith('/invite#');
+}
+
 function useAfterAuth() {
   const navigate = useNavigate();
   const location = useLocation();
-  const from = (location.state as { from?: string } | null)?.from;
-  return () => navigate(from && from !== '/login' ? from : '/', { replace: true });
+  return () => navigate(returnTarget(location.state), { replace: true });
 }
 
 export function LoginPage() {
   const { t } = useTranslation();
   const { login } = useAuth();
+  const location = useLocation();
   const done = useAfterAuth();
+  // Invited people without an account sign up on the invitation page (joining that tenant),
+  // not on the plain sign-up page (which creates a tenant of their own).
+  const target = returnTarget(location.state);
+  const signupTo = isInvitePath(target) ? target : '/signup';
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   async function submit(e: FormEvent<HTMLFormElement>) {
@@ -68,7 +88,7 @@ export function LoginPage() {
         </button>
       </form>
       <p className="auth-switch">
-        {t('auth.noAccount')} <Link to="/signup">{t('auth.signup')}</Link>
+        {t('auth.noAccount')} <Link to={signupTo}>{t('auth.signup')}</Link>
       </p>
     </AuthShell>
   );
@@ -91,7 +111,7 @@ export function SignupPage() {
       const r = await signup(
         String(form.get('email') ?? ''),
         String(form.get('password') ?? ''),
-        String(form.get('tenant_name') ?? ''),
+        { tenantName: String(form.get('tenant_name') ?? '') },
       );
       navigate(`/t/${encodeURIComponent(r.tenant.id)}/domains`, { replace: true });
     } catch (err) {

@@ -3,14 +3,15 @@ import { useNavigate, useParams } from 'react-router';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
-import { formErrors } from '../api/errors';
-import { tenantPath, type Member, type MemberDetail } from '../api/types';
+import { ApiError, fieldErrors, formErrors } from '../api/errors';
+import { tenantPath, type InvitationCreated, type Member, type MemberDetail } from '../api/types';
 import { formatTime } from '../format';
 import { useMe, useMembers, useTenantRole } from '../hooks';
 import { canAdminister, grantableRoles, isRole, removalBlocked, roleChangeBlocked, type Blocked, type Role } from '../roles';
 import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
 import { ConfirmAction, Empty, ErrorState, Loading, StatusMessage } from '../components/common';
+import { InvitationLink, invitationsPath, PendingInvitations } from './Invitations';
 
 /** The invite form's body for the API: the e-mail trimmed, the role as chosen. */
 export function inviteBody(email: string, role: Role): { email: string; role: Role } {
@@ -31,7 +32,27 @@ function RoleLabel({ role }: { role: string }) {
   return <span className={`badge badge-role-${role}`}>{t(`roles.${role}`, { defaultValue: role })}</span>;
 }
 
-function InviteForm({ tenant, actor, onDone }: { tenant: string; actor: Role; onDone: (m: Member) => void }) {
+/**
+ * Whether adding a member failed because no account uses the e-mail (the API's 422 on
+ * `email`): then the person can be invited by link instead.
+ */
+export function noAccount(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 422 && (fieldErrors(error).email?.length ?? 0) > 0;
+}
+
+function InviteForm({
+  tenant,
+  actor,
+  focusEmail,
+  onAdded,
+  onInvited,
+}: {
+  tenant: string;
+  actor: Role;
+  focusEmail: boolean;
+  onAdded: (m: Member) => void;
+  onInvited: (c: InvitationCreated) => void;
+}) {
   const { t } = useTranslation();
   const { client } = useAuth();
   const qc = useQueryClient();
@@ -39,20 +60,38 @@ function InviteForm({ tenant, actor, onDone }: { tenant: string; actor: Role; on
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('viewer');
   const roleId = useId();
-  const invite = useMutation({
+  const offerId = useId();
+  const add = useMutation({
     mutationFn: (body: { email: string; role: Role }) => client.post<Member>(tenantPath(tenant, 'members'), body),
     onSuccess: (m) => {
       setEmail('');
       void qc.invalidateQueries({ queryKey: ['members', tenant] });
       void qc.invalidateQueries({ queryKey: ['audit', tenant] });
-      onDone(m);
+      onAdded(m);
     },
   });
-  const errors = invite.isError ? formErrors(invite.error, ['email', 'role'], 'email') : { fields: {}, form: null };
+  const invite = useMutation({
+    mutationFn: (body: { email: string; role: Role }) => client.post<InvitationCreated>(invitationsPath(tenant), body),
+    onSuccess: (created) => {
+      setEmail('');
+      void qc.invalidateQueries({ queryKey: ['invitations', tenant] });
+      void qc.invalidateQueries({ queryKey: ['audit', tenant] });
+      onInvited(created);
+    },
+  });
+  // No account uses the address: offer an invitation link for it (explicitly, so that the
+  // inviter knows a link is made, and that they have to pass it on).
+  const invitable = add.isError && noAccount(add.error) && add.variables ? add.variables.email : null;
+  const none: ReturnType<typeof formErrors> = { fields: {}, form: null };
+  const addErrors = add.isError && !invitable ? formErrors(add.error, ['email', 'role'], 'email') : none;
+  const inviteErrors = invite.isError ? formErrors(invite.error, ['email', 'role'], 'email') : none;
+  const emailErrors = [...(addErrors.fields.email ?? []), ...(inviteErrors.fields.email ?? [])];
+  const formError = addErrors.form ?? inviteErrors.form;
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    invite.mutate(inviteBody(email, role));
+    invite.reset();
+    add.mutate(inviteBody(email, role));
   }
 
   return (
@@ -67,13 +106,26 @@ function InviteForm({ tenant, actor, onDone }: { tenant: string; actor: Role; on
           autoComplete="off"
           spellCheck={false}
           value={email}
-          onChange={(e) => setEmail(e.target.value)}
+          autoFocus={focusEmail}
+          onChange={(e) => {
+            setEmail(e.target.value);
+            add.reset();
+            invite.reset();
+          }}
           required
-          errors={errors.fields.email}
+          errors={emailErrors.length > 0 ? emailErrors : undefined}
         />
         <div className="field">
           <label htmlFor={roleId}>{t('members.role')}</label>
-          <select id={roleId} value={role} onChange={(e) => isRole(e.target.value) && setRole(e.target.value)}>
+          <select
+            id={roleId}
+            value={role}
+            onChange={(e) => {
+              if (!isRole(e.target.value)) return;
+              setRole(e.target.value);
+              invite.reset();
+            }}
+          >
             {roles.map((r) => (
               <option key={r} value={r}>
                 {t(`roles.${r}`)}
@@ -82,15 +134,34 @@ function InviteForm({ tenant, actor, onDone }: { tenant: string; actor: Role; on
           </select>
         </div>
         <div className="field field-action">
-          <button type="submit" className="btn btn-primary" disabled={invite.isPending || email.trim() === ''}>
-            {invite.isPending ? t('members.inviting') : t('members.invite')}
+          <button type="submit" className="btn btn-primary" disabled={add.isPending || invite.isPending || email.trim() === ''}>
+            {add.isPending ? t('members.inviting') : t('members.invite')}
           </button>
         </div>
       </div>
       <p className="hint">{t(`roleHelp.${role}`)}</p>
-      {errors.form && (
+      <div aria-live="polite">
+        {invitable && (
+          <div className="notice notice-info invite-offer">
+            <p id={offerId}>
+              <strong>{t('members.noAccount', { email: invitable })}</strong>{' '}
+              {t('members.noAccountHelp', { role: t(`roles.${role}`) })}
+            </p>
+            <button
+              type="button"
+              className="btn btn-primary"
+              aria-describedby={offerId}
+              disabled={invite.isPending}
+              onClick={() => invite.mutate(inviteBody(invitable, role))}
+            >
+              {invite.isPending ? t('members.creatingLink') : t('members.createLink')}
+            </button>
+          </div>
+        )}
+      </div>
+      {formError && (
         <p className="form-error" role="alert">
-          {errors.form}
+          {formError}
         </p>
       )}
     </form>
@@ -212,6 +283,9 @@ export function MembersPage() {
   const me = useMe();
   const role = useTenantRole(tenant);
   const [status, setStatus] = useState<string | null>(null);
+  // The invitation just created (its link shown once), and whether the form comes back after it.
+  const [created, setCreated] = useState<InvitationCreated | null>(null);
+  const [returned, setReturned] = useState(false);
   const members = useMembers(tenant);
   const admin = canAdminister(role);
   const self = me.data?.user.id;
@@ -226,7 +300,27 @@ export function MembersPage() {
       {role && !admin && (
         <p className="notice notice-info">{t('members.readOnly', { role: t(`roles.${role}`) })}</p>
       )}
-      {role && admin && <InviteForm tenant={tenant} actor={role} onDone={(m) => setStatus(t('members.invited', { email: m.email, role: t(`roles.${m.role}`, { defaultValue: m.role }) }))} />}
+      {role && admin &&
+        (created ? (
+          <InvitationLink
+            created={created}
+            onDone={() => {
+              setCreated(null);
+              setReturned(true);
+            }}
+          />
+        ) : (
+          <InviteForm
+            tenant={tenant}
+            actor={role}
+            focusEmail={returned}
+            onAdded={(m) => setStatus(t('members.invited', { email: m.email, role: t(`roles.${m.role}`, { defaultValue: m.role }) }))}
+            onInvited={(c) => {
+              setStatus(null);
+              setCreated(c);
+            }}
+          />
+        ))}
       <StatusMessage message={status} />
 
       {members.isPending && <Loading />}
@@ -286,6 +380,7 @@ export function MembersPage() {
           </table>
         </div>
       )}
+      {role && admin && <PendingInvitations tenant={tenant} onStatus={setStatus} />}
       <section className="card" aria-labelledby="roles-h">
         <h2 id="roles-h">{t('members.rolesTitle')}</h2>
         <dl className="facts">

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
@@ -10,7 +10,7 @@ import { useTenantRole } from '../hooks';
 import { canAdminister } from '../roles';
 import { Field } from '../components/Field';
 import { PageTitle } from '../components/Layout';
-import { ConfirmAction, CopyButton, Empty, ErrorState, Loading, StatusMessage } from '../components/common';
+import { ConfirmAction, Empty, ErrorState, Loading, ShownOnce, StatusMessage } from '../components/common';
 
 export const TOKEN_SCOPES = ['read', 'write'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
@@ -57,29 +57,16 @@ const STATUS_TONE: Record<TokenStatus, string> = { active: 'ok', revoked: 'muted
 /** The new secret, shown once: focused, copyable, with the warning that it will not come back. */
 function NewSecret({ token, onDone }: { token: CreatedToken; onDone: () => void }) {
   const { t } = useTranslation();
-  const ref = useRef<HTMLHeadingElement>(null);
-  const inputId = useId();
-  useEffect(() => ref.current?.focus(), []);
   return (
-    <section className="card card-secret" aria-labelledby="secret-h">
-      <h2 id="secret-h" ref={ref} tabIndex={-1}>
-        {t('tokens.createdTitle', { name: token.name })}
-      </h2>
-      <p className="notice notice-warn" role="note">
-        <strong>{t('tokens.onceTitle')}</strong> {t('tokens.onceHelp')}
-      </p>
-      <label htmlFor={inputId} className="label-text">
-        {t('tokens.secret')}
-      </label>
-      <div className="secret-row">
-        <input id={inputId} className="secret" readOnly value={token.token} onFocus={(e) => e.target.select()} spellCheck={false} />
-        <CopyButton text={token.token} label={t('tokens.secret')} />
-      </div>
-      <p className="muted small">{t('tokens.usage')}</p>
-      <button type="button" className="btn" onClick={onDone}>
-        {t('tokens.stored')}
-      </button>
-    </section>
+    <ShownOnce
+      title={t('tokens.createdTitle', { name: token.name })}
+      warning={{ title: t('tokens.onceTitle'), body: t('tokens.onceHelp') }}
+      label={t('tokens.secret')}
+      value={token.token}
+      after={<p className="muted small">{t('tokens.usage')}</p>}
+      doneLabel={t('tokens.stored')}
+      onDone={onDone}
+    />
   );
 }
 

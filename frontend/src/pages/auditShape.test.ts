@@ -22,6 +22,7 @@ describe('audit log shaping', () => {
     expect(auditCategory('token.revoke')).toBe('token');
     expect(auditCategory('session.reuse_detected')).toBe('account');
     expect(auditCategory('account.signup')).toBe('account');
+    expect(auditCategory('invitation.create')).toBe('member');
   });
 
   it('filters by category and actor, both or neither', () => {

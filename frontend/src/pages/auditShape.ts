@@ -11,8 +11,9 @@ export const AUDIT_CATEGORIES = ['domain', 'policy', 'member', 'token', 'tenant'
 
 export function auditCategory(action: string): string {
   const head = action.split('.')[0] ?? '';
-  // A stolen refresh token being replayed is an account matter.
-  return head === 'session' ? 'account' : head;
+  // A stolen refresh token being replayed is an account matter; invitations are about members.
+  if (head === 'session') return 'account';
+  return head === 'invitation' ? 'member' : head;
 }
 
 export interface AuditFilter {
