@@ -7,11 +7,14 @@ import { Layout, PageTitle } from './components/Layout';
 import { Empty, ErrorState, Loading } from './components/common';
 import { LoginPage, returnTarget, SignupPage } from './pages/Auth';
 import { DomainsPage } from './pages/Domains';
-import { AddDomainPage } from './pages/AddDomain';
-import { DomainPage } from './pages/Domain';
-import { MembersPage } from './pages/Members';
-import { TokensPage } from './pages/Tokens';
-import { AuditPage } from './pages/Audit';
+
+// The domains list is where everyone lands: it comes with the app. Every other page is
+// loaded on its first visit, so that the first screen parses only what it shows.
+const AddDomainPage = lazy(() => import('./pages/AddDomain').then((m) => ({ default: m.AddDomainPage })));
+const DomainPage = lazy(() => import('./pages/Domain').then((m) => ({ default: m.DomainPage })));
+const MembersPage = lazy(() => import('./pages/Members').then((m) => ({ default: m.MembersPage })));
+const TokensPage = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.TokensPage })));
+const AuditPage = lazy(() => import('./pages/Audit').then((m) => ({ default: m.AuditPage })));
 
 // The report pages carry the chart library: loaded on first visit, not with the app.
 const reports = () => import('./reports');
@@ -105,15 +108,15 @@ export function App() {
         <Route element={<RequireAuth><Layout /></RequireAuth>}>
           <Route index element={<Home />} />
           <Route path="t/:tenant/domains" element={<DomainsPage />} />
-          <Route path="t/:tenant/domains/new" element={<AddDomainPage />} />
-          <Route path="t/:tenant/domains/:name" element={<DomainPage />} />
+          <Route path="t/:tenant/domains/new" element={<Lazy><AddDomainPage /></Lazy>} />
+          <Route path="t/:tenant/domains/:name" element={<Lazy><DomainPage /></Lazy>} />
           <Route path="t/:tenant/domains/:name/reports" element={<Lazy><DomainReportsPage /></Lazy>} />
           <Route path="t/:tenant/domains/:name/reports/:id" element={<Lazy><ReportDetailPage /></Lazy>} />
           <Route path="t/:tenant/reports" element={<Lazy><TenantReportsPage /></Lazy>} />
-          <Route path="t/:tenant/members" element={<MembersPage />} />
-          <Route path="t/:tenant/tokens" element={<TokensPage />} />
+          <Route path="t/:tenant/members" element={<Lazy><MembersPage /></Lazy>} />
+          <Route path="t/:tenant/tokens" element={<Lazy><TokensPage /></Lazy>} />
           <Route path="t/:tenant/alerts" element={<Lazy><AlertsPage /></Lazy>} />
-          <Route path="t/:tenant/audit" element={<AuditPage />} />
+          <Route path="t/:tenant/audit" element={<Lazy><AuditPage /></Lazy>} />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>
