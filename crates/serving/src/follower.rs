@@ -249,6 +249,9 @@ impl SnapshotHandle {
             let mut subscription = store.subscribe(poll);
             let mut beat = tokio::time::interval(heartbeat);
             beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Set when a change was just applied and the beat is due at once: the beat then
+            // reports that position without reading the feed again.
+            let mut caught_up = false;
             loop {
                 tokio::select! {
                     () = subscription.changed() => {
@@ -256,12 +259,17 @@ impl SnapshotHandle {
                             // Report the new position now, not at the next beat: the certs
                             // worker waits for every edge to serve a fresh ACME challenge, the
                             // publisher for a new policy.
+                            caught_up = true;
                             beat.reset_immediately();
                         }
                     }
                     _ = beat.tick() => {
-                        // Catch up first so the heartbeat never claims more than is served.
-                        if handle.catch_up(&store).await.is_ok() {
+                        // Catch up first so the heartbeat never claims more than is served
+                        // (the snapshot's position only grows, so a position just applied is
+                        // still served).
+                        let current = std::mem::take(&mut caught_up)
+                            || handle.catch_up(&store).await.is_ok();
+                        if current {
                             let seq = handle.current().seq;
                             if let Err(e) = store
                                 .heartbeat(&node.id, &node.roles, &node.version, seq, node.started_at)
