@@ -26,7 +26,7 @@ pub const PEBBLE_EAB_HMAC_KEY: &str =
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to run Pebble.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PebbleOptions {
     /// The DNS server Pebble resolves validation targets with.
     pub dns: SocketAddr,
@@ -36,6 +36,11 @@ pub struct PebbleOptions {
     pub tls_port: Option<u16>,
     /// Refuse accounts without an External Account Binding ([`PEBBLE_EAB_KID`]).
     pub require_eab: bool,
+    /// The Pebble binary (`pebble` from `PATH` by default).
+    pub program: PathBuf,
+    /// Where its configuration, certificates and log go; a temporary directory, removed
+    /// with the server, when `None`. A directory given is kept (a benchmark's results).
+    pub dir: Option<PathBuf>,
 }
 
 impl PebbleOptions {
@@ -46,6 +51,8 @@ impl PebbleOptions {
             http_port,
             tls_port: None,
             require_eab: false,
+            program: PathBuf::from("pebble"),
+            dir: None,
         }
     }
 }
@@ -60,18 +67,28 @@ pub struct PebbleServer {
     listener_root_pem: String,
     listener_root_path: PathBuf,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl PebbleServer {
     /// Starts Pebble and waits until it listens. Fails when `pebble` is not installed
     /// (`apt-get install pebble`) or does not come up.
     pub async fn start(options: PebbleOptions) -> io::Result<PebbleServer> {
-        let dir = tempfile::tempdir()?;
+        let (temp, dir) = match &options.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                (None, dir.clone())
+            }
+            None => {
+                let temp = tempfile::tempdir()?;
+                let dir = temp.path().to_owned();
+                (Some(temp), dir)
+            }
+        };
         let (ca_pem, cert_pem, key_pem) = listener_certificate().map_err(io::Error::other)?;
-        let cert_path = dir.path().join("pebble-cert.pem");
-        let key_path = dir.path().join("pebble-key.pem");
-        let listener_root_path = dir.path().join("pebble-listener-root.pem");
+        let cert_path = dir.join("pebble-cert.pem");
+        let key_path = dir.join("pebble-key.pem");
+        let listener_root_path = dir.join("pebble-listener-root.pem");
         std::fs::write(&cert_path, cert_pem)?;
         std::fs::write(&key_path, key_pem)?;
         std::fs::write(&listener_root_path, &ca_pem)?;
@@ -93,11 +110,11 @@ impl PebbleServer {
                 "externalAccountMACKeys": { (PEBBLE_EAB_KID): PEBBLE_EAB_HMAC_KEY }
             }
         });
-        let config_path = dir.path().join("pebble-config.json");
+        let config_path = dir.join("pebble-config.json");
         std::fs::write(&config_path, config.to_string())?;
-        let log = dir.path().join("pebble.log");
+        let log = dir.join("pebble.log");
         let file = std::fs::File::create(&log)?;
-        let child = Command::new("pebble")
+        let child = Command::new(&options.program)
             .arg("-config")
             .arg(&config_path)
             .arg("-dnsserver")
@@ -114,7 +131,10 @@ impl PebbleServer {
             .map_err(|e| {
                 io::Error::new(
                     e.kind(),
-                    format!("cannot start pebble (apt-get install pebble): {e}"),
+                    format!(
+                        "cannot start {} (apt-get install pebble): {e}",
+                        options.program.display()
+                    ),
                 )
             })?;
         let mut pebble = PebbleServer {
@@ -124,7 +144,7 @@ impl PebbleServer {
             listener_root_pem: ca_pem,
             listener_root_path,
             log,
-            _dir: dir,
+            _temp: temp,
         };
         let start = Instant::now();
         for port in [listen, management] {
@@ -158,6 +178,16 @@ impl PebbleServer {
     /// The same root as a file (`STSD_ACME_CA_ROOTS`).
     pub fn listener_root_path(&self) -> &Path {
         &self.listener_root_path
+    }
+
+    /// The process id (for CPU and memory figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Pebble's log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
     }
 
     /// Pebble's issuing root (PEM), from its management interface: what issued

@@ -38,14 +38,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Parser, ValueEnum};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
-use stsd_testkit::{FakeDns, TestDatabase};
+use stsd_testkit::{FakeDns, PebbleOptions, PebbleServer, TestDatabase, tls_connector};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -207,138 +204,6 @@ fn spawn_sampler(
     })
 }
 
-/// Pebble's listener certificate (for 127.0.0.1) and the CA that signed it, as PEM:
-/// `(ca, cert, key)`.
-fn listener_certificate() -> anyhow::Result<(String, String, String)> {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "stsd bench: pebble listener CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
-    let key = KeyPair::generate()?;
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
-        .signed_by(&key, &ca)?;
-    Ok((ca.pem(), cert.pem(), key.serialize_pem()))
-}
-
-/// A TLS connector that trusts exactly the certificates in `root_pem`.
-fn connector(root_pem: &str) -> anyhow::Result<TlsConnector> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
-        roots.add(cert?)?;
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
-}
-
-async fn wait_for_port(port: u16, limit: Duration, what: &str) -> anyhow::Result<()> {
-    let start = Instant::now();
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-        .await
-        .is_err()
-    {
-        if start.elapsed() > limit {
-            bail!("{what} does not listen on port {port}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
-}
-
-/// A running Pebble.
-struct Pebble {
-    proc: Proc,
-    directory: String,
-    management: u16,
-    listener_ca_pem: String,
-    log: PathBuf,
-}
-
-async fn start_pebble(args: &Args, http_port: u16, dns: SocketAddr) -> anyhow::Result<Pebble> {
-    let (ca, cert, key) = listener_certificate()?;
-    let dir = &args.workdir;
-    fs::write(dir.join("pebble-cert.pem"), cert)?;
-    fs::write(dir.join("pebble-key.pem"), key)?;
-    fs::write(dir.join("pebble-listener-ca.pem"), &ca)?;
-    let (listen, management, tls) = (free_port()?, free_port()?, free_port()?);
-    let config = json!({
-        "pebble": {
-            "listenAddress": format!("127.0.0.1:{listen}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": dir.join("pebble-cert.pem"),
-            "privateKey": dir.join("pebble-key.pem"),
-            "httpPort": http_port,
-            "tlsPort": tls,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false
-        }
-    });
-    let config_path = dir.join("pebble-config.json");
-    fs::write(&config_path, config.to_string())?;
-    let log = dir.join("pebble.log");
-    let out = fs::File::create(&log)?;
-    let child = Command::new(&args.pebble)
-        .arg("-config")
-        .arg(&config_path)
-        .arg("-dnsserver")
-        .arg(dns.to_string())
-        // Validate at once (no random 0–5 s sleep), never skip validation, no nonce
-        // rejections: the figures are stsd's, not Pebble's test-hardening.
-        .env("PEBBLE_VA_NOSLEEP", "1")
-        .env("PEBBLE_VA_ALWAYS_VALID", "0")
-        .env("PEBBLE_WFE_NONCEREJECT", "0")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("cannot start {}", args.pebble.display()))?;
-    let mut proc = Proc {
-        name: "pebble",
-        child,
-    };
-    for port in [listen, management] {
-        if let Err(e) = wait_for_port(port, Duration::from_secs(15), "pebble").await {
-            proc.check_alive(&log)?;
-            return Err(e);
-        }
-    }
-    Ok(Pebble {
-        proc,
-        directory: format!("https://127.0.0.1:{listen}/dir"),
-        management,
-        listener_ca_pem: ca,
-        log,
-    })
-}
-
-/// Pebble's issuing root, from its management interface.
-async fn pebble_root(pebble: &Pebble) -> anyhow::Result<String> {
-    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, pebble.management)).await?;
-    let mut tls = connector(&pebble.listener_ca_pem)?
-        .connect(ServerName::try_from("127.0.0.1")?, tcp)
-        .await?;
-    // HTTP/1.0: no chunked encoding, the body ends with the connection.
-    tls.write_all(b"GET /roots/0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .await?;
-    let mut response = Vec::new();
-    // Pebble closes without close_notify; what was read is complete.
-    let _ = tls.read_to_end(&mut response).await;
-    let response = String::from_utf8(response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("no HTTP response from pebble's management interface")?;
-    if !head.contains(" 200 ") || !body.contains("BEGIN CERTIFICATE") {
-        bail!("pebble's /roots/0 answered: {head}");
-    }
-    Ok(body.to_owned())
-}
-
 /// The running `stsd serve` and its addresses.
 struct Stsd {
     proc: Proc,
@@ -353,7 +218,7 @@ async fn start_stsd(
     args: &Args,
     db_url: &str,
     dns: SocketAddr,
-    pebble: &Pebble,
+    pebble: &PebbleServer,
     edge_http: u16,
 ) -> anyhow::Result<Stsd> {
     let dir = &args.workdir;
@@ -382,8 +247,8 @@ async fn start_stsd(
         .env("STSD_MASTER_KEY", MASTER_KEY_B64)
         .env("STSD_SERVICE_ZONE", ZONE)
         .env("STSD_RESOLVERS", dns.to_string())
-        .env("STSD_ACME_DIRECTORY", &pebble.directory)
-        .env("STSD_ACME_CA_ROOTS", dir.join("pebble-listener-ca.pem"))
+        .env("STSD_ACME_DIRECTORY", pebble.directory())
+        .env("STSD_ACME_CA_ROOTS", pebble.listener_root_path())
         .env("STSD_ACME_CONTACT", "ops@bench.test")
         // Pebble has no order limit; the default limiter (Let's Encrypt's) would make this
         // a benchmark of the limiter.
@@ -620,6 +485,22 @@ struct Run {
     served_errors: Vec<String>,
 }
 
+/// Starts Pebble, its files (configuration, listener CA, log) kept in the work directory.
+async fn start_pebble(
+    args: &Args,
+    http_port: u16,
+    dns: SocketAddr,
+) -> anyhow::Result<PebbleServer> {
+    let options = PebbleOptions {
+        program: args.pebble.clone(),
+        dir: Some(args.workdir.clone()),
+        ..PebbleOptions::new(dns, http_port)
+    };
+    PebbleServer::start(options)
+        .await
+        .with_context(|| format!("cannot start {}", args.pebble.display()))
+}
+
 async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
     let dns = FakeDns::start().await?;
     // stsd's own report host gets a certificate too (the worker does it first).
@@ -628,8 +509,8 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
     let mut pebble = start_pebble(args, edge_http, dns.addr()).await?;
     println!(
         "pebble: {} (log {})",
-        pebble.directory,
-        pebble.log.display()
+        pebble.directory(),
+        pebble.log_path().display()
     );
 
     let mut stsd = start_stsd(args, db.url(), dns.addr(), &pebble, edge_http).await?;
@@ -645,7 +526,7 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let sampler = spawn_sampler(
         stsd.proc.pid(),
-        pebble.proc.pid(),
+        pebble.pid(),
         Duration::from_millis(args.sample_ms.max(50)),
         Arc::clone(&samples),
     );
@@ -655,7 +536,7 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
     let ready = Instant::now();
     loop {
         stsd.proc.check_alive(&stsd.log)?;
-        pebble.proc.check_alive(&pebble.log)?;
+        pebble.check_running()?;
         let ok = http
             .get(format!("{}/readyz", stsd.api))
             .send()
@@ -740,7 +621,7 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
     let mut last_print = Instant::now();
     loop {
         stsd.proc.check_alive(&stsd.log)?;
-        pebble.proc.check_alive(&pebble.log)?;
+        pebble.check_running()?;
         let states = customer.states().await?;
         let mut counts: HashMap<String, usize> = HashMap::new();
         for s in states.values() {
@@ -781,9 +662,9 @@ async fn run(args: &Args, db: &TestDatabase) -> anyhow::Result<bool> {
     sampler.abort();
 
     // The edge serves every active domain a chain that verifies against Pebble's root.
-    let root = pebble_root(&pebble).await?;
+    let root = pebble.issuing_root().await?;
     fs::write(args.workdir.join("pebble-root.pem"), &root)?;
-    let tls = connector(&root)?;
+    let tls = tls_connector(&root)?;
     // The edge follows the change feed: the last certificates may reach it a moment after
     // their domains turned active.
     let edge_deadline = Instant::now() + Duration::from_secs(30);
