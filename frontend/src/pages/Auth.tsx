@@ -94,6 +94,25 @@ export function LoginPage() {
   );
 }
 
+/** The e-mail and new password of an account being created (own tenant or by invitation). */
+export function NewAccountFields({ errors }: { errors: FieldErrors }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      <Field label={t('auth.email')} name="email" type="email" autoComplete="username" required errors={errors.email} />
+      <Field
+        label={t('auth.password')}
+        name="password"
+        type="password"
+        autoComplete="new-password"
+        required
+        hint={t('auth.passwordHint')}
+        errors={errors.password}
+      />
+    </>
+  );
+}
+
 export function SignupPage() {
   const { t } = useTranslation();
   const { signup } = useAuth();
@@ -125,16 +144,7 @@ export function SignupPage() {
   return (
     <AuthShell title={t('auth.signupTitle')}>
       <form onSubmit={submit} noValidate>
-        <Field label={t('auth.email')} name="email" type="email" autoComplete="username" required errors={errors.email} />
-        <Field
-          label={t('auth.password')}
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          hint={t('auth.passwordHint')}
-          errors={errors.password}
-        />
+        <NewAccountFields errors={errors} />
         <Field
           label={t('auth.tenantName')}
           name="tenant_name"

@@ -7,9 +7,8 @@ import { ApiError, formErrors, type FieldErrors } from '../api/errors';
 import type { TenantView } from '../api/types';
 import { useMe } from '../hooks';
 import { refusalOf, refusalOfFieldMessage, tokenFromHash, type Refusal } from '../invitation';
-import { Field } from '../components/Field';
 import { ErrorState, Loading } from '../components/common';
-import { AuthShell } from './Auth';
+import { AuthShell, NewAccountFields } from './Auth';
 
 const domainsOf = (tenant: { id: string }) => `/t/${encodeURIComponent(tenant.id)}/domains`;
 
@@ -131,16 +130,7 @@ function SignupToJoin({ token }: { token: string }) {
     <>
       <p className="muted">{t('invite.signupHelp')}</p>
       <form onSubmit={submit} noValidate>
-        <Field label={t('auth.email')} name="email" type="email" autoComplete="username" required errors={errors.email} />
-        <Field
-          label={t('auth.password')}
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          hint={t('auth.passwordHint')}
-          errors={errors.password}
-        />
+        <NewAccountFields errors={errors} />
         {formError && (
           <p className="form-error" role="alert">
             {formError}
