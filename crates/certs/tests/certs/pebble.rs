@@ -23,8 +23,6 @@ use crate::world::{World, chain_der};
 /// Pebble (from `stsd-testkit`) with what these tests ask of it.
 struct Pebble {
     server: PebbleServer,
-    /// The ACME directory URL.
-    directory: String,
 }
 
 fn free_port() -> u16 {
@@ -44,11 +42,14 @@ impl Pebble {
 
     /// [`Pebble::start`] with `options`.
     async fn start_with(options: PebbleOptions) -> Pebble {
-        let server = PebbleServer::start(options).await.unwrap();
         Pebble {
-            directory: server.directory().to_owned(),
-            server,
+            server: PebbleServer::start(options).await.unwrap(),
         }
+    }
+
+    /// The ACME directory URL.
+    fn directory(&self) -> &str {
+        self.server.directory()
     }
 
     /// Pebble's issuing root, from its management interface.
@@ -62,7 +63,7 @@ impl Pebble {
             contact_email: Some("ops@example.com".to_owned()),
             propagation_delay: Duration::from_millis(800),
             order_timeout: Duration::from_secs(30),
-            ..AcmeConfig::new(self.directory.clone())
+            ..AcmeConfig::new(self.directory().to_owned())
         }
     }
 }
@@ -82,7 +83,7 @@ async fn pebble_issues_through_the_edge(db: TestDatabase) {
         .unwrap();
     let account = w
         .store
-        .acme_account(&pebble.directory)
+        .acme_account(pebble.directory())
         .await
         .unwrap()
         .unwrap();
@@ -145,7 +146,7 @@ async fn pebble_issues_through_the_edge(db: TestDatabase) {
         .unwrap();
     let after = w
         .store
-        .acme_account(&pebble.directory)
+        .acme_account(pebble.directory())
         .await
         .unwrap()
         .unwrap();
@@ -187,7 +188,7 @@ async fn pebble_requires_external_account_binding(db: TestDatabase) {
     assert!(refused.contains("ACME"), "{refused}");
     assert!(
         w.store
-            .acme_account(&pebble.directory)
+            .acme_account(pebble.directory())
             .await
             .unwrap()
             .is_none(),

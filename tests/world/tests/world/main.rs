@@ -30,7 +30,6 @@
 
 mod client;
 mod dns;
-mod pebble;
 mod process;
 mod stsd;
 mod tls;
@@ -43,10 +42,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use stsd_testkit::{FakeDns, FakeMx, TestDatabase};
+use stsd_testkit::{FakeDns, FakeMx, PebbleOptions, PebbleServer, TestDatabase};
 
 use crate::client::{MtaStsClient, Seen};
-use crate::pebble::Pebble;
 use crate::process::{free_local_port, free_port, world_address};
 use crate::stsd::{Api, Stsd, StsdSetup, ZONE};
 use crate::tls::{fetch_policy, mx_tls};
@@ -64,7 +62,7 @@ const WALK: Duration = Duration::from_secs(420);
 /// Everything running for one walk. Fields drop in order: stsd stops first.
 struct World {
     stsd: Stsd,
-    pebble: Pebble,
+    pebble: PebbleServer,
     unbound: Unbound,
     customer: FakeDns,
     _mx: FakeMx,
@@ -99,7 +97,11 @@ impl World {
             dir.path(),
         )
         .await;
-        let pebble = Pebble::start(http_port, unbound.addr).await;
+        // The CA of the world validates HTTP-01 on the edge's HTTP port, at whatever address
+        // the resolver gives for the name.
+        let pebble = PebbleServer::start(PebbleOptions::new(unbound.addr, http_port))
+            .await
+            .unwrap();
         let stsd = Stsd::start(
             &StsdSetup {
                 database_url,
@@ -107,15 +109,15 @@ impl World {
                 http_port,
                 dns: stsd_dns,
                 resolvers: unbound.addr,
-                acme_directory: &pebble.directory,
-                acme_ca_roots: &pebble.listener_root,
+                acme_directory: pebble.directory(),
+                acme_ca_roots: pebble.listener_root_path(),
                 mx_ca_roots: &mx_roots,
                 mx_smtp_port: mx.addr().port(),
             },
             dir.path(),
         )
         .await;
-        let root_pem = pebble.issuing_root().await;
+        let root_pem = pebble.issuing_root().await.unwrap();
         let client = MtaStsClient::new(unbound.addr, &root_pem, dir.path());
         World {
             stsd,
@@ -134,7 +136,9 @@ impl World {
 
     fn assert_running(&mut self) {
         self.stsd.assert_running();
-        self.pebble.assert_running();
+        if let Err(e) = self.pebble.check_running() {
+            panic!("{e}");
+        }
         self.unbound.assert_running();
     }
 
