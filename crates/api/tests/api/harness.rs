@@ -52,12 +52,7 @@ impl TestServer {
     }
 
     pub(crate) fn client(&self) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            base: self.base.clone(),
-            token: None,
-            cookie: None,
-        }
+        Client::new(self.base.clone())
     }
 
     /// Starts another API node on the same database (its own connection pool, limiters and
@@ -66,12 +61,7 @@ impl TestServer {
         let url = self.db.as_ref().map(|d| d.url().to_owned()).unwrap();
         let store = Store::connect(&url).await.unwrap();
         let (addr, _task) = serve(store, &self.dns, test_config()).await;
-        Client {
-            http: reqwest::Client::new(),
-            base: format!("http://{addr}"),
-            token: None,
-            cookie: None,
-        }
+        Client::new(format!("http://{addr}"))
     }
 
     /// Signs up a new account with its own tenant; returns the logged-in client and tenant id.
@@ -164,6 +154,16 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// A client of the server at `base`, logged out.
+    fn new(base: String) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base,
+            token: None,
+            cookie: None,
+        }
+    }
+
     pub(crate) async fn raw(
         &mut self,
         method: Method,
