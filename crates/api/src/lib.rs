@@ -19,6 +19,7 @@ mod health;
 mod housekeeping;
 mod invitations;
 mod json;
+pub mod listen;
 mod metrics;
 mod mx;
 mod openapi;

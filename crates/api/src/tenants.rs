@@ -375,7 +375,7 @@ async fn change_role(
         &principal.actor(),
         "member.role",
         user.as_str(),
-        json!({ "before": { "role": before.as_str() }, "after": { "role": role.as_str() } }),
+        json!({ "before": { "role": before.before.as_str() }, "after": { "role": role.as_str() } }),
         Some(peer),
     )
     .await;
@@ -427,7 +427,7 @@ async fn remove_member(
     if !leaving {
         may_grant(&access, Some(current), None)?;
     }
-    state
+    let change = state
         .inner
         .store
         .change_member(&access.tenant, &user, None)
@@ -439,7 +439,10 @@ async fn remove_member(
         &principal.actor(),
         "member.remove",
         user.as_str(),
-        json!({ "before": { "role": current.as_str() } }),
+        json!({
+            "before": { "role": current.as_str() },
+            "tokens_revoked": change.tokens_revoked,
+        }),
         Some(peer),
     )
     .await;

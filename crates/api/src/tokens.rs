@@ -47,6 +47,11 @@ pub(crate) struct TokenView {
     name: String,
     /// `read` or `write`.
     scope: &'static str,
+    /// Who created it; null once that account is deleted. A token acts with its creator's
+    /// current role in the tenant: it stops working when they leave or are removed, and a
+    /// write token only reads while they are a viewer.
+    #[schema(required = true)]
+    created_by: Option<TokenCreator>,
     /// Unix seconds.
     created_at: i64,
     /// Unix seconds; null if it never expires.
@@ -60,12 +65,26 @@ pub(crate) struct TokenView {
     revoked_at: Option<i64>,
 }
 
+/// The member who created a token.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenCreator {
+    /// User id.
+    id: String,
+    /// Their e-mail.
+    #[schema(required = true)]
+    email: Option<String>,
+}
+
 impl From<&ApiToken> for TokenView {
     fn from(t: &ApiToken) -> TokenView {
         TokenView {
             id: t.id.clone(),
             name: t.name.clone(),
             scope: t.scope.as_str(),
+            created_by: t.created_by.as_ref().map(|id| TokenCreator {
+                id: id.as_str().to_owned(),
+                email: t.created_by_email.clone(),
+            }),
             created_at: t.created_at.unix_timestamp(),
             expires_at: t.expires_at.map(|x| x.unix_timestamp()),
             last_used_at: t.last_used_at.map(|x| x.unix_timestamp()),

@@ -62,8 +62,8 @@ pub use sealing::{MasterKey, SealError};
 pub use service_certs::ServiceCertificate;
 pub use serving::{ANNOUNCE_CANDIDATES, LiveId, ServedDomain};
 pub use sessions::RefreshOutcome;
-pub use tenants::{Member, Membership, Role, Tenant, User};
-pub use tokens::{ApiToken, TokenScope};
+pub use tenants::{Member, MemberChange, Membership, Role, Tenant, User};
+pub use tokens::{ApiToken, TokenCredential, TokenScope};
 pub use verify_jobs::VERIFY_JOB_KIND;
 pub use webhooks::{Delivery, DueDelivery, WEBHOOK_EVENTS, Webhook};
 

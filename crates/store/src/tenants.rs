@@ -297,6 +297,15 @@ impl Store {
     }
 }
 
+/// What [`Store::change_member`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberChange {
+    /// The member's role before the change.
+    pub before: Role,
+    /// API tokens of theirs revoked with a removal.
+    pub tokens_revoked: u64,
+}
+
 impl Store {
     /// The tenant's members, ordered by e-mail.
     pub async fn members(&self, tenant: &TenantId) -> Result<Vec<Member>> {
@@ -320,15 +329,16 @@ impl Store {
             .collect()
     }
 
-    /// Changes a member's role, or removes them (`None`). Refuses to leave the tenant without
-    /// an owner. Returns the previous role.
+    /// Changes a member's role, or removes them (`None`), revoking the API tokens they created
+    /// in the tenant. Refuses to leave the tenant without an owner.
     pub async fn change_member(
         &self,
         tenant: &TenantId,
         user: &UserId,
         role: Option<Role>,
-    ) -> Result<Role> {
+    ) -> Result<MemberChange> {
         let mut tx = self.begin().await?;
+        let mut tokens_revoked = 0;
         let current: Option<String> = sqlx::query_scalar(
             "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
         )
@@ -372,10 +382,25 @@ impl Store {
                     .bind(user.as_str())
                     .execute(&mut *tx)
                     .await?;
+                // Their tokens leave with them (they would be refused anyway: a token acts
+                // with its creator's membership), so the token list shows it.
+                tokens_revoked = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1
+                     WHERE tenant_id = $2 AND created_by = $3 AND revoked_at IS NULL",
+                )
+                .bind(crate::clock::to_ms(crate::clock::now()))
+                .bind(tenant.as_str())
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             }
         }
         tx.commit().await?;
-        Ok(current)
+        Ok(MemberChange {
+            before: current,
+            tokens_revoked,
+        })
     }
 }
 

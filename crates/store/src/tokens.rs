@@ -9,6 +9,7 @@ use crate::clock::{from_ms, from_ms_opt, now, to_ms};
 use crate::db::Store;
 use crate::error::{StoreError, conflict, corrupt};
 use crate::ids::{TenantId, UserId, row_id};
+use crate::tenants::Role;
 
 /// What an API token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +52,10 @@ pub struct ApiToken {
     pub name: String,
     /// Read or write.
     pub scope: TokenScope,
-    /// Who created it.
+    /// Who created it (null once that account is deleted).
     pub created_by: Option<UserId>,
+    /// The creator's e-mail, for listings.
+    pub created_by_email: Option<String>,
     /// When.
     pub created_at: OffsetDateTime,
     /// When it stops working, if ever.
@@ -73,27 +76,39 @@ type TokenRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
-);
-
-type TokenRowWithHash = (
-    String,
-    String,
-    String,
-    String,
     Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    String,
 );
 
-const TOKEN_COLUMNS: &str = "id, tenant_id, name, scope, created_by, created_at, expires_at, \
-    last_used_at, revoked_at";
+/// The token's columns (table alias `t`) and its creator's e-mail (alias `u`, joined).
+const TOKEN_COLUMNS: &str = "t.id, t.tenant_id, t.name, t.scope, t.created_by, t.created_at, \
+    t.expires_at, t.last_used_at, t.revoked_at, u.email";
+
+/// A token presented to the API: the stored token, its stored hash (for a constant-time
+/// comparison by the caller) and its creator's standing in the token's tenant now.
+#[derive(Debug, Clone)]
+pub struct TokenCredential {
+    /// The stored token.
+    pub token: ApiToken,
+    /// The stored hash.
+    pub hash: String,
+    /// The creator's current role in the token's tenant; `None` when the creator is no
+    /// longer a member, is disabled or was deleted. A token never acts beyond it.
+    pub creator_role: Option<Role>,
+}
 
 fn token_from_row(r: TokenRow) -> Result<ApiToken> {
-    let (id, tenant_id, name, scope, created_by, created_at, expires_at, last_used_at, revoked_at) =
-        r;
+    let (
+        id,
+        tenant_id,
+        name,
+        scope,
+        created_by,
+        created_at,
+        expires_at,
+        last_used_at,
+        revoked_at,
+        created_by_email,
+    ) = r;
     Ok(ApiToken {
         id,
         tenant_id: TenantId::from_raw(tenant_id),
@@ -102,6 +117,7 @@ fn token_from_row(r: TokenRow) -> Result<ApiToken> {
             .parse()
             .map_err(|e: String| corrupt("token scope")(&e))?,
         created_by: created_by.map(UserId::from_raw),
+        created_by_email,
         created_at: from_ms(created_at)?,
         expires_at: from_ms_opt(expires_at)?,
         last_used_at: from_ms_opt(last_used_at)?,
@@ -126,6 +142,7 @@ impl Store {
             name: name.to_owned(),
             scope,
             created_by: created_by.cloned(),
+            created_by_email: None,
             created_at: now(),
             expires_at,
             last_used_at: None,
@@ -147,13 +164,26 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(conflict("api token"))?;
-        Ok(token)
+        let created_by_email = match created_by {
+            Some(user) => {
+                sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+                    .bind(user.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            None => None,
+        };
+        Ok(ApiToken {
+            created_by_email,
+            ..token
+        })
     }
 
     /// The token with this hash, if any (revoked and expired ones included: the caller decides).
     pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
         let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
+             WHERE t.token_hash = $1"
         )))
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -161,22 +191,45 @@ impl Store {
         row.map(token_from_row).transpose()
     }
 
-    /// The token with this hash together with the stored hash, for a constant-time
-    /// comparison by the caller.
-    pub async fn api_token_with_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(ApiToken, String)>> {
-        let row: Option<TokenRowWithHash> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = $1"
+    /// The token with this hash, its stored hash and its creator's current role in the
+    /// token's tenant, in one read: a token acts with its creator's membership as it is now.
+    pub async fn api_token_credential(&self, token_hash: &str) -> Result<Option<TokenCredential>> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS}, t.token_hash, m.role
+             FROM api_tokens t
+             LEFT JOIN users u ON u.id = t.created_by
+             LEFT JOIN memberships m
+                    ON m.tenant_id = t.tenant_id AND m.user_id = u.id AND u.disabled_at IS NULL
+             WHERE t.token_hash = $1"
         )))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(a, b, c, d, e, f, g, h, i, hash)| {
-            Ok((token_from_row((a, b, c, d, e, f, g, h, i))?, hash))
-        })
-        .transpose()
+        let Some((a, b, c, d, e, f, g, h, i, j, hash, role)) = row else {
+            return Ok(None);
+        };
+        let creator_role = role
+            .map(|r| r.parse::<Role>().map_err(|e: String| corrupt("role")(&e)))
+            .transpose()?;
+        Ok(Some(TokenCredential {
+            token: token_from_row((a, b, c, d, e, f, g, h, i, j))?,
+            hash,
+            creator_role,
+        }))
     }
 
     /// Records that a token was just used.
@@ -192,7 +245,8 @@ impl Store {
     /// The tenant's tokens, newest first.
     pub async fn api_tokens(&self, tenant: &TenantId) -> Result<Vec<ApiToken>> {
         let rows: Vec<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at DESC"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
+             WHERE t.tenant_id = $1 ORDER BY t.created_at DESC"
         )))
         .bind(tenant.as_str())
         .fetch_all(&self.pool)

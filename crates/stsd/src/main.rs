@@ -4,7 +4,6 @@ mod config;
 mod master_key;
 
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,8 +105,10 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colours only for a terminal: escape codes in a log file or journal are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -161,7 +162,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn edge_only(config: Config) -> anyhow::Result<()> {
     let key = Arc::new(load_master_key(&config)?);
     let store = open_store(&config).await?;
-    let (_snapshots, tasks) = start_edge(&config, &store, key, "edge,dns").await?;
+    let share = file_share(3);
+    let (_snapshots, tasks) = start_edge(&config, &store, key, "edge,dns", share).await?;
     shutdown_signal().await;
     for task in tasks {
         task.abort();
@@ -191,7 +193,7 @@ async fn smtp_only(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(5),
         Duration::from_secs(10),
     )];
-    tasks.push(start_smtp(&config, &store, &snapshots).await?);
+    tasks.push(start_smtp(&config, &store, &snapshots, file_share(1)).await?);
     shutdown_signal().await;
     for task in tasks {
         task.abort();
@@ -207,12 +209,15 @@ async fn start_smtp(
     config: &Config,
     store: &Store,
     snapshots: &stsd_serving::SnapshotHandle,
+    share: usize,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(config.smtp_listen)
         .await
         .with_context(|| format!("cannot listen on {} (STSD_SMTP_LISTEN)", config.smtp_listen))?;
     let host = reports_host(config);
     let mut smtp = stsd_reports::SmtpConfig::new(host.clone());
+    smtp.max_connections = smtp.max_connections.min(share);
+    smtp.max_per_client = smtp.max_per_client.min(smtp.max_connections);
     smtp.tls = Some(stsd_serving::edge::service_host_config(
         snapshots.clone(),
         host,
@@ -261,8 +266,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     let key = Arc::new(key);
+    // Edge HTTPS and HTTP, DNS over TCP, SMTP and the API share the file limit.
+    let share = file_share(5);
     let (snapshots, mut tasks) =
-        start_edge(&config, &store, key.clone(), "api,edge,dns,worker").await?;
+        start_edge(&config, &store, key.clone(), "api,edge,dns,worker", share).await?;
     let verifier = stsd_verifier::VerifierConfig::new(
         config.service_zone.clone(),
         config.edge_addresses.clone(),
@@ -289,7 +296,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         verifier,
     )));
-    tasks.push(start_smtp(&config, &store, &snapshots).await?);
+    tasks.push(start_smtp(&config, &store, &snapshots, share).await?);
     tasks.push(tokio::spawn(stsd_verifier::run_alerts(
         store.clone(),
         key.clone(),
@@ -363,13 +370,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }));
     let app = stsd_api::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("API server failed")?;
+    let mut limits = stsd_api::listen::ListenLimits::default();
+    limits.gate = limits.gate.within(share);
+    let (stop, stopped) = stsd_net::shutdown();
+    let server = tokio::spawn(stsd_api::listen::serve(listener, app, limits, stopped));
+    shutdown_signal().await;
+    stop.trigger();
+    if let Err(e) = server.await {
+        tracing::error!(error = %e, "the API listener failed");
+    }
     for task in tasks {
         task.abort();
     }
@@ -385,6 +394,7 @@ async fn start_edge(
     store: &Store,
     key: Arc<stsd_store::MasterKey>,
     roles: &str,
+    share: usize,
 ) -> anyhow::Result<(
     stsd_serving::SnapshotHandle,
     Vec<tokio::task::JoinHandle<()>>,
@@ -426,7 +436,10 @@ async fn start_edge(
         hosts = snapshots.current().host_count(),
         "edge listening"
     );
-    let limits = stsd_serving::edge::EdgeLimits::default();
+    let mut limits = stsd_serving::edge::EdgeLimits::default();
+    let gate = limits.gate().within(share);
+    limits.max_connections = gate.max_connections;
+    limits.max_per_client = gate.max_per_client;
     tasks.push(tokio::spawn(stsd_serving::edge::serve_https_with(
         https,
         snapshots.clone(),
@@ -459,13 +472,33 @@ async fn start_edge(
         config.edge_addresses.clone(),
     );
     tracing::info!(listen = %config.dns_listen, zone = %config.service_zone, "DNS listening");
-    tasks.push(tokio::spawn(stsd_serving::dns::serve_dns(
+    let mut dns_limits = stsd_serving::dns::DnsLimits::default();
+    dns_limits.tcp = dns_limits.tcp.within(share);
+    tasks.push(tokio::spawn(stsd_serving::dns::serve_dns_with(
         udp,
         tcp,
         snapshots.clone(),
         zone,
+        dns_limits,
     )));
     Ok((snapshots, tasks))
+}
+
+/// Raises the file limit to the hard limit, logs it, and returns each of `listeners` TCP
+/// listeners' connection cap: an equal share after a reserve, so that no flooded listener can
+/// take the descriptors the others (and the database pool) need.
+fn file_share(listeners: usize) -> usize {
+    let limit = stsd_net::raise_file_limit();
+    let share = limit.share(listeners);
+    tracing::info!(
+        before = ?limit.before,
+        soft = ?limit.soft,
+        hard = ?limit.hard,
+        listeners,
+        per_listener = share,
+        "file limit"
+    );
+    share
 }
 
 /// The name reporters POST TLS reports to: `reports.<zone>`.

@@ -1632,6 +1632,13 @@ export interface components {
             /** @description The caller's role; null when the caller is an API token. */
             role: string | null;
         };
+        /** @description The member who created a token. */
+        TokenCreator: {
+            /** @description User id. */
+            id: string;
+            /** @description Their e-mail. */
+            email: string | null;
+        };
         /** @description An API token describing itself. */
         TokenIdentity: {
             /** @description Token id. */
@@ -1671,6 +1678,7 @@ export interface components {
             name: string;
             /** @description `read` or `write`. */
             scope: string;
+            created_by: components["schemas"]["TokenCreator"] | null;
             /**
              * Format: int64
              * @description Unix seconds.

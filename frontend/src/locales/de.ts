@@ -292,7 +292,7 @@ export const de: Catalogue = {
   },
   tokens: {
     title: 'API-Tokens',
-    intro: 'Mit Tokens nutzen Skripte und Automatisierungen die API für diesen Mandanten. Jedes Token handelt als Betrachter (Lesen) oder Bearbeiter (Schreiben) und verwaltet nie Mitglieder oder Tokens.',
+    intro: 'Mit Tokens nutzen Skripte und Automatisierungen die API für diesen Mandanten. Jedes Token handelt als Betrachter (Lesen) oder Bearbeiter (Schreiben) und verwaltet nie Mitglieder oder Tokens. Ein Token darf nie mehr als das Mitglied, das es erstellt hat, jetzt darf: Es hört auf zu funktionieren, wenn dieses den Mandanten verlässt, und liest nur, solange es Betrachter ist.',
     adminOnlyTitle: 'Nur Inhaber und Admins verwalten API-Tokens',
     adminOnly: 'Sie sind hier {{role}}. Fragen Sie einen Inhaber oder Admin, wenn Sie ein Token brauchen.',
     createTitle: 'Token erstellen',
@@ -323,6 +323,8 @@ export const de: Catalogue = {
     lastUsed: 'Zuletzt benutzt',
     neverUsed: 'nie',
     created: 'Erstellt',
+    createdBy: 'Erstellt von',
+    creatorDeleted: 'einem gelöschten Konto',
     expires: 'Läuft ab',
     noExpiry: 'nie',
     actions: 'Aktionen',

@@ -290,7 +290,7 @@ export const en = {
   },
   tokens: {
     title: 'API tokens',
-    intro: 'Tokens let scripts and automation use the API for this tenant. Each token acts as a viewer (read) or editor (write) and never manages members or tokens.',
+    intro: 'Tokens let scripts and automation use the API for this tenant. Each token acts as a viewer (read) or editor (write) and never manages members or tokens. A token never does more than the member who created it may do now: it stops working when they leave the tenant, and only reads while they are a viewer.',
     adminOnlyTitle: 'Only owners and admins manage API tokens',
     adminOnly: 'You are a {{role}} here. Ask an owner or admin if you need a token.',
     createTitle: 'Create a token',
@@ -321,6 +321,8 @@ export const en = {
     lastUsed: 'Last used',
     neverUsed: 'never',
     created: 'Created',
+    createdBy: 'Created by',
+    creatorDeleted: 'a deleted account',
     expires: 'Expires',
     noExpiry: 'never',
     actions: 'Actions',

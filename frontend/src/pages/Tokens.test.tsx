@@ -39,6 +39,7 @@ const token = {
   id: 'k1',
   name: 'Terraform',
   scope: 'write',
+  created_by: { id: 'u1', email: 'admin@example.com' },
   created_at: 1_700_000_000,
   expires_at: null,
   last_used_at: null,
@@ -77,10 +78,11 @@ describe('tokens page', () => {
       body: { name: 'Terraform', scope: 'write' },
     });
     const row = await screen.findByRole('row', { name: /Terraform/ });
-    // Scope, then last used.
+    // Scope, last used, created, then who created it.
     const cells = within(row).getAllByRole('cell');
     expect(cells[0]?.textContent).toBe('Write');
     expect(cells[1]?.textContent).toBe('never');
+    expect(cells[3]?.textContent).toBe('admin@example.com');
 
     await userEvent.click(screen.getByRole('button', { name: 'I have stored it' }));
     expect(screen.queryByDisplayValue('stsd_secret123')).toBeNull();

@@ -201,6 +201,7 @@ function TokenTable({ tenant, onStatus }: { tenant: string; onStatus: (m: string
             <th scope="col">{t('tokens.scope')}</th>
             <th scope="col">{t('tokens.lastUsed')}</th>
             <th scope="col" className="col-wide">{t('tokens.created')}</th>
+            <th scope="col">{t('tokens.createdBy')}</th>
             <th scope="col" className="col-wide">{t('tokens.expires')}</th>
             <th scope="col">
               <span className="visually-hidden">{t('tokens.actions')}</span>
@@ -223,6 +224,9 @@ function TokenTable({ tenant, onStatus }: { tenant: string; onStatus: (m: string
                 </td>
                 <td data-label={t('tokens.lastUsed')}>{tok.last_used_at ? formatTime(tok.last_used_at, i18n.language) : <span className="muted">{t('tokens.neverUsed')}</span>}</td>
                 <td className="col-wide muted">{formatTime(tok.created_at, i18n.language)}</td>
+                <td data-label={t('tokens.createdBy')}>
+                  {tok.created_by ? (tok.created_by.email ?? tok.created_by.id) : <span className="muted">{t('tokens.creatorDeleted')}</span>}
+                </td>
                 <td className="col-wide muted">{tok.expires_at ? formatTime(tok.expires_at, i18n.language) : t('tokens.noExpiry')}</td>
                 <td className="cell-actions">
                   {status === 'active' ? (

@@ -3,7 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use stsd_store::{TenantId, TokenScope, UserId};
+use stsd_store::{Role, TenantId, TokenScope, UserId};
 
 use crate::AppState;
 use crate::auth::secret::{hash_token, hashes_equal};
@@ -84,17 +84,24 @@ async fn api_token(state: &AppState, token: &str) -> Result<Principal, ApiError>
     let hash = hash_token(token);
     let store = &state.inner.store;
     let found = store
-        .api_token_with_hash(&hash)
+        .api_token_credential(&hash)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    let (stored, stored_hash) = found;
+    let stored = &found.token;
     let now = time::OffsetDateTime::now_utc();
-    if !hashes_equal(&hash, &stored_hash)
+    if !hashes_equal(&hash, &found.hash)
         || stored.revoked_at.is_some()
         || stored.expires_at.is_some_and(|e| e <= now)
     {
         return Err(ApiError::unauthorized());
     }
+    // A token acts with its creator's membership as it is now: gone (removed, disabled,
+    // deleted) refuses it, a viewer's write token only reads.
+    let scope = match (found.creator_role, stored.scope) {
+        (None, _) => return Err(ApiError::unauthorized()),
+        (Some(Role::Viewer), _) => TokenScope::Read,
+        (Some(_), scope) => scope,
+    };
     // Record use at most once a minute per token: a busy script must not turn every read
     // into a write.
     if stored
@@ -105,8 +112,8 @@ async fn api_token(state: &AppState, token: &str) -> Result<Principal, ApiError>
         tracing::warn!(error = %e, "cannot record API token use");
     }
     Ok(Principal::Token {
-        token_id: stored.id,
-        tenant_id: stored.tenant_id,
-        scope: stored.scope,
+        token_id: stored.id.clone(),
+        tenant_id: stored.tenant_id.clone(),
+        scope,
     })
 }

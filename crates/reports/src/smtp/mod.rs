@@ -21,9 +21,9 @@ use mail_auth::hickory_resolver::config::{
 };
 use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use stsd_core::tlsrpt::DEFAULT_MAX_DECOMPRESSED;
+use stsd_net::{ConnectionGate, GateLimits};
 use stsd_store::Store;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 pub use message::{DkimVerdict, ExtractError, MailReport, extract_report, verify_dkim};
 
@@ -56,6 +56,11 @@ pub struct SmtpConfig {
     pub dkim_timeout: Duration,
     /// Connections served at once; more are refused with `421`.
     pub max_connections: usize,
+    /// Connections served at once from one client (an IPv4 address or an IPv6 /64); more
+    /// are refused with `421`, so one source cannot hold the listener.
+    pub max_per_client: usize,
+    /// Longest a session may last, however busy.
+    pub session_lifetime: Duration,
     /// Recipients per transaction.
     pub max_recipients: usize,
     /// Commands per connection before it is closed (bounds abusive sessions).
@@ -74,7 +79,8 @@ impl std::fmt::Debug for SmtpConfig {
 
 impl SmtpConfig {
     /// Defaults for `hostname`: 16 MiB messages, 20 MiB decompressed reports, 2 min per
-    /// command, 10 min per `DATA`, 500 connections, 50 recipients.
+    /// command, 10 min per `DATA`, 500 connections (20 per client), 30 min per session,
+    /// 50 recipients.
     pub fn new(hostname: impl Into<String>) -> SmtpConfig {
         SmtpConfig {
             hostname: hostname.into().to_ascii_lowercase(),
@@ -85,6 +91,9 @@ impl SmtpConfig {
             data_timeout: Duration::from_secs(600),
             dkim_timeout: Duration::from_secs(20),
             max_connections: 500,
+            // Postfix opens at most 20 connections to one destination by default.
+            max_per_client: 20,
+            session_lifetime: Duration::from_secs(30 * 60),
             max_recipients: 50,
             max_commands: 200,
         }
@@ -132,31 +141,29 @@ pub async fn serve_smtp(
     config: SmtpConfig,
     dkim: MessageAuthenticator,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let gate = ConnectionGate::new(GateLimits {
+        max_connections: config.max_connections,
+        max_per_client: config.max_per_client,
+    });
     let shared = Arc::new(Shared {
         store,
         config,
         dkim,
     });
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "SMTP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (tcp, peer) = stsd_net::accept(&listener, "smtp").await;
         let shared = shared.clone();
-        match slots.clone().try_acquire_owned() {
+        match gate.admit(peer.ip()) {
             Ok(permit) => {
                 tokio::spawn(async move {
                     let _permit = permit;
-                    session::run(tcp, peer, &shared).await;
+                    let lifetime = shared.config.session_lifetime;
+                    let _ = tokio::time::timeout(lifetime, session::run(tcp, peer, &shared)).await;
                 });
             }
-            Err(_) => {
-                tokio::spawn(session::refuse_busy(tcp));
+            Err(refusal) => {
+                tracing::debug!(%peer, %refusal, "SMTP connection refused");
+                tokio::spawn(session::refuse_busy(tcp, refusal));
             }
         }
     }

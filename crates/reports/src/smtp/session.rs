@@ -68,12 +68,14 @@ enum Next {
 }
 
 /// Answers a connection over the limit.
-pub(super) async fn refuse_busy(mut tcp: TcpStream) {
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        tcp.write_all(b"421 4.3.2 Too many connections, try again later\r\n"),
-    )
-    .await;
+pub(super) async fn refuse_busy(mut tcp: TcpStream, refusal: stsd_net::Refusal) {
+    let line: &[u8] = match refusal {
+        stsd_net::Refusal::Full => b"421 4.3.2 Too many connections, try again later\r\n",
+        stsd_net::Refusal::ClientFull => {
+            b"421 4.7.0 Too many connections from your address, try again later\r\n"
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(line)).await;
 }
 
 /// Serves one connection to its end.

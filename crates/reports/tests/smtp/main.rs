@@ -41,4 +41,5 @@ both_backends!(
     crate::python::unsigned_and_badly_signed_reports_are_not_counted => unsigned_and_badly_signed_reports_are_not_counted,
     crate::python::report_from_an_independent_producer => report_from_an_independent_producer,
     crate::protocol::refusals => refusals,
+    crate::protocol::one_source_cannot_hold_the_listener => one_source_cannot_hold_the_listener,
 );

@@ -143,3 +143,69 @@ pub(crate) async fn refusals(db: TestDatabase) {
     assert_eq!(c.reply().await, "");
     w.finish().await;
 }
+
+/// Connects from `local` (any 127.0.0.0/8 address is this host on Linux), so a test can be
+/// several clients.
+async fn connect_from(world: &World, local: &str) -> (Client, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let tcp = socket.connect(world.addr).await.unwrap();
+    let mut c = Client {
+        io: BufReader::new(tcp),
+    };
+    let greeting = c.reply().await;
+    (c, greeting)
+}
+
+/// Found by probing: 500 silent connections from one address got every other sender `421`
+/// for two minutes. One source now holds at most `max_per_client` sessions; the rest of the
+/// listener stays open to others, and a session cannot outlive its lifetime.
+pub(crate) async fn one_source_cannot_hold_the_listener(db: TestDatabase) {
+    let w = World::start(db, |c| {
+        c.max_connections = 30;
+        c.max_per_client = 5;
+        c.session_lifetime = Duration::from_secs(3);
+    })
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        let (c, greeting) = connect_from(&w, "127.0.0.1").await;
+        assert_eq!(code(&greeting), "220", "{greeting}");
+        silent.push(c);
+    }
+    // The sixth from the same address is turned away, saying why.
+    let (mut refused, greeting) = connect_from(&w, "127.0.0.1").await;
+    assert!(greeting.starts_with("421 4.7.0"), "{greeting}");
+    assert_eq!(refused.reply().await, "");
+    // Another sender is served in full meanwhile.
+    let (mut other, greeting) = connect_from(&w, "127.0.0.2").await;
+    assert_eq!(code(&greeting), "220", "{greeting}");
+    assert_eq!(code(&other.cmd("EHLO other.example").await), "250");
+    let data = message(
+        &w.rcpt(),
+        "held-1",
+        &report("Other", "held-1", "a@other.example"),
+    );
+    assert_eq!(code(&other.cmd("MAIL FROM:<a@other.example>").await), "250");
+    assert_eq!(
+        code(&other.cmd(&format!("RCPT TO:<{}>", w.rcpt())).await),
+        "250"
+    );
+    assert_eq!(code(&other.cmd("DATA").await), "354");
+    other.send(&format!("{}\r\n.\r\n", data.trim_end())).await;
+    let stored = other.reply().await;
+    assert!(stored.starts_with("250 2.0.0"), "{stored}");
+    assert_eq!(w.stored().await.len(), 1);
+    // The silent sessions end at their lifetime (3 s here), freeing their places.
+    for c in &mut silent {
+        let start = std::time::Instant::now();
+        let mut rest = c.reply().await;
+        while !rest.is_empty() {
+            rest = c.reply().await;
+        }
+        assert!(start.elapsed() < Duration::from_secs(8));
+    }
+    let (_again, greeting) = connect_from(&w, "127.0.0.1").await;
+    assert_eq!(code(&greeting), "220", "{greeting}");
+    w.finish().await;
+}

@@ -14,19 +14,40 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stsd_net::{ConnectionGate, GateLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
 
 pub use zone::{Answer, Data, Owner, Rcode, Rr, ZoneConfig, rtype};
 
 use crate::follower::SnapshotHandle;
 use crate::snapshot::{Acknowledged, Snapshot};
 
-/// Idle TCP connections are closed after this long (no slowloris).
-const TCP_IDLE: Duration = Duration::from_secs(10);
-/// Most TCP connections served at once; more are closed at once.
-const TCP_CONNECTIONS: usize = 4096;
+/// Limits of DNS over TCP.
+#[derive(Debug, Clone, Copy)]
+pub struct DnsLimits {
+    /// TCP connections served at once, in all and per client; more are closed at once.
+    pub tcp: GateLimits,
+    /// A TCP connection with nothing to read for this long is closed (no slowloris).
+    pub tcp_idle: Duration,
+    /// Longest a TCP connection may live, however busy: one that queries every few seconds
+    /// must not hold its slot for good.
+    pub tcp_lifetime: Duration,
+}
+
+impl Default for DnsLimits {
+    fn default() -> DnsLimits {
+        DnsLimits {
+            tcp: GateLimits {
+                max_connections: 4096,
+                // A resolver keeps one or a few connections open (RFC 7766 §6.2.2).
+                max_per_client: 32,
+            },
+            tcp_idle: Duration::from_secs(10),
+            tcp_lifetime: Duration::from_secs(120),
+        }
+    }
+}
 /// Datagrams answered before the UDP loop lets other tasks run.
 const UDP_BATCH: usize = 64;
 /// Largest DNS message over TCP.
@@ -99,15 +120,26 @@ fn respond(
     true
 }
 
-/// Serves DNS on `udp` and `tcp` until the task is aborted.
+/// Serves DNS on `udp` and `tcp` with the default limits until the task is aborted.
 pub async fn serve_dns(
     udp: UdpSocket,
     tcp: TcpListener,
     snapshots: SnapshotHandle,
     zone: ZoneConfig,
 ) {
+    serve_dns_with(udp, tcp, snapshots, zone, DnsLimits::default()).await;
+}
+
+/// Serves DNS on `udp` and `tcp` within `limits` until the task is aborted.
+pub async fn serve_dns_with(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    snapshots: SnapshotHandle,
+    zone: ZoneConfig,
+    limits: DnsLimits,
+) {
     let responder = Arc::new(Responder::new(snapshots, zone));
-    let tcp_task = tokio::spawn(serve_tcp(tcp, Arc::clone(&responder)));
+    let tcp_task = tokio::spawn(serve_tcp(tcp, Arc::clone(&responder), limits));
     if let Err(e) = serve_udp(&udp, &responder).await {
         tracing::error!(error = %e, "DNS over UDP stopped");
     }
@@ -154,25 +186,25 @@ async fn send(socket: &UdpSocket, out: &[u8], peer: SocketAddr) {
     }
 }
 
-async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>) {
-    let slots = Arc::new(Semaphore::new(TCP_CONNECTIONS));
+async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>, limits: DnsLimits) {
+    let gate = ConnectionGate::new(limits.tcp);
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of descriptors and the like: wait instead of spinning.
-                tracing::warn!(error = %e, "DNS TCP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        let (stream, peer) = stsd_net::accept(&listener, "dns tcp").await;
+        let permit = match gate.admit(peer.ip()) {
+            Ok(p) => p,
+            Err(refusal) => {
+                tracing::debug!(%peer, %refusal, "DNS TCP connection refused");
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::debug!(%peer, "DNS TCP connection limit reached");
-            continue;
-        };
         let responder = Arc::clone(&responder);
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &responder).await {
+            let served = tokio::time::timeout(
+                limits.tcp_lifetime,
+                serve_connection(stream, &responder, limits.tcp_idle),
+            )
+            .await;
+            if let Ok(Err(e)) = served {
                 tracing::debug!(error = %e, %peer, "DNS TCP connection ended");
             }
             drop(permit);
@@ -182,20 +214,24 @@ async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>) {
 
 /// Answers length-prefixed queries (RFC 1035 §4.2.2) in order until the peer closes, goes
 /// idle or sends something unreadable.
-async fn serve_connection(mut stream: TcpStream, responder: &Responder) -> io::Result<()> {
+async fn serve_connection(
+    mut stream: TcpStream,
+    responder: &Responder,
+    idle: Duration,
+) -> io::Result<()> {
     let mut msg = Vec::new();
     let mut out = Vec::new();
     let mut name = String::with_capacity(256);
     loop {
         let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e),
             Err(_) => return Ok(()),
         }
         msg.resize(usize::from(u16::from_be_bytes(len)), 0);
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg)).await {
+        match tokio::time::timeout(idle, stream.read_exact(&mut msg)).await {
             Ok(r) => r?,
             Err(_) => return Ok(()),
         };
@@ -208,7 +244,7 @@ async fn serve_connection(mut stream: TcpStream, responder: &Responder) -> io::R
         let mut framed = Vec::with_capacity(out.len() + 2);
         framed.extend_from_slice(&out_len.to_be_bytes());
         framed.extend_from_slice(&out);
-        match tokio::time::timeout(TCP_IDLE, stream.write_all(&framed)).await {
+        match tokio::time::timeout(idle, stream.write_all(&framed)).await {
             Ok(r) => r?,
             Err(_) => return Ok(()),
         }

@@ -1,8 +1,10 @@
 //! The edge: HTTPS for `mta-sts.<domain>` (and ACME TLS-ALPN-01 handshakes) and plain HTTP
 //! for ACME HTTP-01.
 //!
-//! Connections are bounded (a semaphore), handshakes and request headers time out (no
-//! slowloris), HTTP/2 streams and header lists are capped. Request bodies are never read,
+//! Connections are bounded per listener and per client (`stsd_net::gate`), handshakes and
+//! request headers time out (no slowloris), a connection of either HTTP version with no
+//! request in flight is closed after the idle timeout and every connection after its lifetime
+//! (`stsd_net::http`), HTTP/2 streams and header lists are capped. Request bodies are never read,
 //! except by the handler of a service host ([`ServiceHosts`], e.g. `reports.<zone>`), which
 //! brings its own body limits.
 
@@ -21,10 +23,8 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use stsd_net::{ConnectionGate, GateLimits, HttpSizes, HttpTimeouts, Shutdown};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 pub use tls::{server_config, service_host_config};
@@ -34,12 +34,17 @@ use crate::follower::SnapshotHandle;
 /// Limits of the edge listeners.
 #[derive(Debug, Clone)]
 pub struct EdgeLimits {
-    /// Connections served at once per listener; more are closed at accept.
+    /// Connections served at once per listener; more are closed at accept. The binary lowers
+    /// it to the listener's share of the file limit.
     pub max_connections: usize,
+    /// Connections served at once from one client (an IPv4 address or an IPv6 /64).
+    pub max_per_client: usize,
     /// Time allowed for the TLS handshake.
     pub handshake_timeout: Duration,
-    /// Time allowed for a request's headers to arrive (also bounds idle keep-alive).
+    /// Time allowed for a request's headers to arrive (HTTP/1.1).
     pub header_timeout: Duration,
+    /// Longest time a connection (HTTP/1.1 or HTTP/2) may have no request in flight.
+    pub idle_timeout: Duration,
     /// Longest a connection may live, however busy.
     pub connection_lifetime: Duration,
     /// Concurrent HTTP/2 streams per connection.
@@ -52,11 +57,41 @@ impl Default for EdgeLimits {
     fn default() -> EdgeLimits {
         EdgeLimits {
             max_connections: 20_000,
+            // Senders fetch a policy now and then; even a large provider's egress host holds
+            // few connections at once.
+            max_per_client: 256,
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(300),
             max_streams: 32,
             max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl EdgeLimits {
+    /// The admission limits of one listener.
+    pub fn gate(&self) -> GateLimits {
+        GateLimits {
+            max_connections: self.max_connections,
+            max_per_client: self.max_per_client,
+        }
+    }
+
+    fn timeouts(&self) -> HttpTimeouts {
+        HttpTimeouts {
+            header: self.header_timeout,
+            idle: self.idle_timeout,
+            lifetime: self.connection_lifetime,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    fn sizes(&self) -> HttpSizes {
+        HttpSizes {
+            max_header_bytes: self.max_header_bytes,
+            max_streams: self.max_streams,
         }
     }
 }
@@ -99,21 +134,6 @@ impl ServiceHosts {
     }
 }
 
-fn builder(limits: &EdgeLimits) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .keep_alive(true);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_streams)
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .keep_alive_interval(None);
-    b
-}
-
 /// Serves HTTPS for customers' `mta-sts` hosts on `listener` until the task is aborted.
 pub async fn serve_https(listener: TcpListener, snapshots: SnapshotHandle, limits: EdgeLimits) {
     serve_https_with(listener, snapshots, limits, ServiceHosts::new()).await;
@@ -129,20 +149,13 @@ pub async fn serve_https_with(
 ) {
     let services = Arc::new(services);
     let acceptor = TlsAcceptor::from(server_config(snapshots.clone()));
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let builder = Arc::new(builder(&limits));
+    let gate = ConnectionGate::new(limits.gate());
+    let builder = Arc::new(stsd_net::http::builder(&limits.timeouts(), &limits.sizes()));
+    let timeouts = limits.timeouts();
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            continue; // over the limit: dropping closes the connection
+        let (tcp, peer) = stsd_net::accept(&listener, "edge https").await;
+        let Ok(permit) = gate.admit(peer.ip()) else {
+            continue; // over a limit: dropping closes the connection
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
@@ -182,39 +195,30 @@ pub async fn serve_https_with(
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            let _ = tokio::time::timeout(limits.connection_lifetime, conn).await;
+            stsd_net::serve_connection(builder, tls, service, timeouts, Shutdown::never()).await;
         });
     }
 }
 
 /// Serves plain HTTP (ACME HTTP-01, redirects to HTTPS) on `listener` until aborted.
 pub async fn serve_http(listener: TcpListener, snapshots: SnapshotHandle, limits: EdgeLimits) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let builder = Arc::new(builder(&limits));
+    let gate = ConnectionGate::new(limits.gate());
+    let builder = Arc::new(stsd_net::http::builder(&limits.timeouts(), &limits.sizes()));
+    let timeouts = limits.timeouts();
     loop {
-        let (tcp, _peer): (_, SocketAddr) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        let (tcp, peer) = stsd_net::accept(&listener, "edge http").await;
+        let Ok(permit) = gate.admit(peer.ip()) else {
             continue;
         };
         let snapshots = snapshots.clone();
         let builder = builder.clone();
-        let lifetime = limits.connection_lifetime;
         tokio::spawn(async move {
             let _permit = permit;
             let service = service_fn(move |req| {
                 let snapshots = snapshots.clone();
                 async move { Ok::<_, std::convert::Infallible>(respond::http(&req, &snapshots)) }
             });
-            let conn = builder.serve_connection(TokioIo::new(tcp), service);
-            let _ = tokio::time::timeout(lifetime, conn).await;
+            stsd_net::serve_connection(builder, tcp, service, timeouts, Shutdown::never()).await;
         });
     }
 }

@@ -9,5 +9,6 @@
 
 mod dns;
 mod edge;
+mod flood;
 mod outage;
 mod world;

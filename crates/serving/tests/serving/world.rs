@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::ServerName;
 use stsd_core::{DomainName, MaxAge, Mode, MxPattern, Policy};
-use stsd_serving::dns::{ZoneConfig, serve_dns};
+use stsd_serving::dns::{DnsLimits, ZoneConfig, serve_dns_with};
 use stsd_serving::edge::{EdgeLimits, serve_http, serve_https};
 use stsd_serving::{NodeInfo, SnapshotHandle};
 use stsd_store::{Domain, DomainState, MasterKey, NewCertificate, Ownership, Store};
@@ -61,6 +61,24 @@ impl World {
 
     /// Like [`World::start`] on a database the caller manages.
     pub(crate) async fn start_at(url: &str, db: Option<TestDatabase>, domains: &[&str]) -> World {
+        World::start_limited(
+            url,
+            db,
+            domains,
+            EdgeLimits::default(),
+            DnsLimits::default(),
+        )
+        .await
+    }
+
+    /// Like [`World::start_at`] with the edge's and the DNS's limits given.
+    pub(crate) async fn start_limited(
+        url: &str,
+        db: Option<TestDatabase>,
+        domains: &[&str],
+        edge: EdgeLimits,
+        dns_limits: DnsLimits,
+    ) -> World {
         let store = Store::connect(url).await.unwrap();
         store.migrate().await.unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -110,13 +128,9 @@ impl World {
         tasks.push(tokio::spawn(serve_https(
             https,
             snapshots.clone(),
-            EdgeLimits::default(),
+            edge.clone(),
         )));
-        tasks.push(tokio::spawn(serve_http(
-            http,
-            snapshots.clone(),
-            EdgeLimits::default(),
-        )));
+        tasks.push(tokio::spawn(serve_http(http, snapshots.clone(), edge)));
         let (udp, tcp) = dns_sockets().await;
         let dns = udp.local_addr().unwrap();
         let zone = ZoneConfig::new(
@@ -126,7 +140,13 @@ impl World {
                 "2001:db8::10".parse().unwrap(),
             ],
         );
-        tasks.push(tokio::spawn(serve_dns(udp, tcp, snapshots.clone(), zone)));
+        tasks.push(tokio::spawn(serve_dns_with(
+            udp,
+            tcp,
+            snapshots.clone(),
+            zone,
+            dns_limits,
+        )));
         World {
             fx,
             https: https_addr,
@@ -159,6 +179,19 @@ impl World {
         alpn: &[&[u8]],
     ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
         let tcp = TcpStream::connect(self.https).await?;
+        let name = ServerName::try_from(sni.to_owned()).unwrap();
+        self.connector(alpn).connect(name, tcp).await
+    }
+
+    /// Like [`World::tls`] from the local address `from` (any 127.0.0.0/8 address is this
+    /// host), so that a test can be several clients.
+    pub(crate) async fn tls_from(
+        &self,
+        from: std::net::IpAddr,
+        sni: &str,
+        alpn: &[&[u8]],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = connect_from(from, self.https).await?;
         let name = ServerName::try_from(sni.to_owned()).unwrap();
         self.connector(alpn).connect(name, tcp).await
     }
@@ -288,6 +321,16 @@ impl Fixture {
             .await
             .unwrap();
     }
+}
+
+/// A TCP connection to `to` from the local address `from`.
+pub(crate) async fn connect_from(
+    from: std::net::IpAddr,
+    to: SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(to).await
 }
 
 /// The service zone of the tests.

@@ -29,6 +29,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
 
 mod reports;
+mod starvation;
 
 const ZONE: &str = "sts.flow.test";
 const PASSWORD: &str = "violet quarry lantern 42 drift";
