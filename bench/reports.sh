@@ -146,7 +146,7 @@ while len(ports) < int(sys.argv[1]):
 print(" ".join(map(str, ports)))
 EOF
 }
-read -r API HTTPS HTTP DNS SMTP RESOLVER <<< "$(free_ports 6)"
+read -r API HTTPS HTTP DNS SMTP RESOLVER METRICS <<< "$(free_ports 7)"
 mkdir -p "$WORK/run"
 # `env` runs stsd with only our STSD_* settings and execs it, so $! is stsd's own pid.
 STSD_ENV=(env $(env | sed -n 's/^\(STSD_[A-Z_]*\)=.*/-u \1/p')
@@ -154,7 +154,8 @@ STSD_ENV=(env $(env | sed -n 's/^\(STSD_[A-Z_]*\)=.*/-u \1/p')
     STSD_RESOLVERS="127.0.0.1:$RESOLVER" STSD_DOMAIN_QUOTA=1000000
     STSD_DATA_DIR="$WORK/run/data" STSD_API_LISTEN="127.0.0.1:$API"
     STSD_EDGE_HTTPS_LISTEN="127.0.0.1:$HTTPS" STSD_EDGE_HTTP_LISTEN="127.0.0.1:$HTTP"
-    STSD_DNS_LISTEN="127.0.0.1:$DNS" STSD_SMTP_LISTEN="127.0.0.1:$SMTP")
+    STSD_DNS_LISTEN="127.0.0.1:$DNS" STSD_SMTP_LISTEN="127.0.0.1:$SMTP"
+    STSD_METRICS_LISTEN="127.0.0.1:$METRICS")
 log "stsd serve: API 127.0.0.1:$API, HTTPS edge 127.0.0.1:$HTTPS, database $DB"
 cd "$WORK/run"
 "${STSD_ENV[@]}" "$BIN/stsd" serve > "$WORK/stsd.log" 2>&1 &

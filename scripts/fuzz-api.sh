@@ -64,6 +64,7 @@ env -i PATH="$PATH" HOME="$HOME" RUST_LOG="${RUST_LOG:-warn}" \
     STSD_EDGE_HTTP_LISTEN="127.0.0.1:$(free_port)" \
     STSD_DNS_LISTEN="127.0.0.1:$(free_port)" \
     STSD_SMTP_LISTEN="127.0.0.1:$(free_port)" \
+    STSD_METRICS_LISTEN="127.0.0.1:$(free_port)" \
     STSD_RESOLVERS="127.0.0.1:9" \
     "$stsd" serve >"$work/server.log" 2>&1 &
 server_pid=$!

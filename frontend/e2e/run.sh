@@ -64,6 +64,7 @@ export STSD_API_LISTEN="127.0.0.1:$api_port"
 export STSD_EDGE_HTTPS_LISTEN="127.0.0.1:$(free_port)"
 export STSD_EDGE_HTTP_LISTEN="127.0.0.1:$(free_port)"
 export STSD_SMTP_LISTEN="127.0.0.1:$(free_port)"
+export STSD_METRICS_LISTEN="127.0.0.1:$(free_port)"
 export STSD_DNS_LISTEN="127.0.0.1:$dns_port"
 # Every lookup of the customer's names (MX discovery, the verifier) asks their DNS, which
 # holds only what the test publishes: nothing leaves the machine. Their MX hosts resolve to

@@ -106,9 +106,10 @@ struct Inner {
     metrics: metrics::Metrics,
     snapshot: std::sync::OnceLock<SnapshotProbe>,
     master: std::sync::OnceLock<Arc<stsd_store::MasterKey>>,
+    health: std::sync::OnceLock<stsd_store::StoreHealth>,
 }
 
-/// What the serving snapshot of this process reports, for `/readyz` and `/metrics`.
+/// What the serving snapshot of this process reports, for `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotReport {
     /// The change-feed position served.
@@ -151,14 +152,32 @@ impl AppState {
                 metrics: metrics::Metrics::new(),
                 snapshot: std::sync::OnceLock::new(),
                 master: std::sync::OnceLock::new(),
+                health: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// Makes `/readyz` and `/metrics` report the serving snapshot of this process. Only the
+    /// Makes `/readyz` report the serving snapshot of this process. Only the
     /// first call has an effect.
     pub fn set_snapshot_probe(&self, probe: SnapshotProbe) {
         let _ = self.inner.snapshot.set(probe);
+    }
+
+    /// Makes `/readyz` read the store's health from `health` (kept by a background task)
+    /// instead of pinging the store itself. Only the first call has an effect.
+    pub fn set_store_health(&self, health: stsd_store::StoreHealth) {
+        let _ = self.inner.health.set(health);
+    }
+
+    /// The store's health as last checked, when a monitor was set.
+    pub(crate) fn store_health(&self) -> Option<&stsd_store::StoreHealth> {
+        self.inner.health.get()
+    }
+
+    /// The API's request metrics in the Prometheus text format, for the binary's metrics
+    /// listener.
+    pub fn metrics_text(&self) -> Result<String, std::fmt::Error> {
+        self.inner.metrics.encode()
     }
 
     /// Gives the API the master key, to seal webhook secrets. Without it, creating a webhook
@@ -203,7 +222,6 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::routes())
         .merge(openapi::routes())
         .merge(docs::routes())
-        .merge(metrics::routes())
         .split_for_parts();
     openapi::finish(&mut doc);
     (router, doc)

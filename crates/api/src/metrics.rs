@@ -1,4 +1,5 @@
-//! Prometheus metrics of the API, served at `GET /metrics` in the text format (0.0.4).
+//! Prometheus metrics of the API: requests by route and their latency. The binary serves
+//! them in the text format (0.0.4) on its metrics listener, never on the API's own port.
 //!
 //! Requests are labelled by the matched route template (`/api/v1/tenants/{tenant}/domains`),
 //! never by the raw path, so that the number of series stays bounded whatever clients send;
@@ -8,22 +9,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::ApiError;
 
 /// Upper bounds of the latency buckets, in seconds: Prometheus' defaults, which span a cached
 /// read (milliseconds) to an MX lookup that times out (seconds).
@@ -53,8 +49,6 @@ pub(crate) struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    snapshot_seq: Gauge,
-    snapshot_stale: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -64,7 +58,7 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// A registry with the request counter, the latency histogram and the build info.
+    /// A registry with the request counter and the latency histogram.
     pub(crate) fn new() -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
@@ -81,29 +75,10 @@ impl Metrics {
             "Time to answer an HTTP request, by route template",
             durations.clone(),
         );
-        registry.register(
-            "stsd_build",
-            "The running stsd build",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-        );
-        let snapshot_seq = Gauge::default();
-        registry.register(
-            "stsd_snapshot_seq",
-            "The change-feed position the serving snapshot of this process reflects",
-            snapshot_seq.clone(),
-        );
-        let snapshot_stale = Gauge::default();
-        registry.register(
-            "stsd_snapshot_stale",
-            "1 while the store cannot be read and the last snapshot is served",
-            snapshot_stale.clone(),
-        );
         Metrics {
             registry: Arc::new(registry),
             requests,
             durations,
-            snapshot_seq,
-            snapshot_stale,
         }
     }
 
@@ -122,7 +97,7 @@ impl Metrics {
             .observe(seconds);
     }
 
-    fn encode(&self) -> Result<String, std::fmt::Error> {
+    pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)
@@ -161,38 +136,4 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
         started.elapsed().as_secs_f64(),
     );
     response
-}
-
-pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(metrics))
-}
-
-/// Prometheus metrics (text format 0.0.4): `stsd_http_requests_total`,
-/// `stsd_http_request_duration_seconds`, `stsd_build_info`.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "getMetrics",
-    tag = "meta",
-    responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String))
-)]
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if let Some(report) = state.snapshot_report() {
-        state.inner.metrics.snapshot_seq.set(report.seq);
-        state
-            .inner
-            .metrics
-            .snapshot_stale
-            .set(i64::from(report.stale));
-    }
-    let body = state
-        .inner
-        .metrics
-        .encode()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok((
-        [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
-        body,
-    )
-        .into_response())
 }

@@ -61,6 +61,18 @@ impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and its directory
     /// are created when missing. Migrations are not applied: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::open(url, false).await
+    }
+
+    /// Like [`Store::connect`], but a PostgreSQL server need not answer yet: connections are
+    /// made when first needed, and every query fails until the server is back. A serving role
+    /// starting from its local snapshot copy during an outage uses this. (SQLite is local and
+    /// opened at once either way.)
+    pub async fn connect_lazy(url: &str) -> Result<Store> {
+        Store::open(url, true).await
+    }
+
+    async fn open(url: &str, lazy: bool) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -88,11 +100,14 @@ impl Store {
                     .await?
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await?
+                    .acquire_timeout(Duration::from_secs(10));
+                if lazy {
+                    pool.connect_lazy_with(options)
+                } else {
+                    pool.connect_with(options).await?
+                }
             }
         };
         let (local_changes, _) = watch::channel(0);

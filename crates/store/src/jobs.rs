@@ -109,6 +109,18 @@ impl Store {
         .transpose()
     }
 
+    /// Gives up every lease `owner` holds, so that other workers take those jobs at once
+    /// instead of after the leases expire (a worker stopping cleanly). Returns how many.
+    pub async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Ends a leased job: reschedules it at `next_run` (attempts reset) or deletes it.
     /// Fails with [`StoreError::StateMismatch`] if the lease was lost to another worker.
     pub async fn finish_job(&self, job: &Job, next_run: Option<OffsetDateTime>) -> Result<()> {

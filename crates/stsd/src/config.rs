@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use stsd_certs::AcmeChallenge;
 use stsd_core::DomainName;
 
+use crate::roles::Roles;
+
 /// A configuration problem, naming the key (and where it came from) and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
@@ -69,6 +71,8 @@ struct FileConfig {
     acme_challenge: Option<String>,
     dashboard_dir: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    roles: Option<Vec<String>>,
+    metrics_listen: Option<String>,
 }
 
 /// Log output format.
@@ -141,6 +145,12 @@ pub(crate) struct Config {
     /// `STSD_TRUSTED_PROXIES`: addresses or CIDR networks of reverse proxies whose
     /// `X-Forwarded-For` names the client (none: the header is ignored).
     pub(crate) trusted_proxies: Vec<stsd_api::auth::ProxyNet>,
+    /// `STSD_ROLES`: the roles `stsd serve` runs (all when unset); a role command runs its
+    /// own role whatever this says.
+    pub(crate) roles: Option<Roles>,
+    /// `STSD_METRICS_LISTEN`: `/healthz`, `/readyz` and `/metrics` of every role, on a
+    /// listener of their own (loopback by default, never the public ports).
+    pub(crate) metrics_listen: SocketAddr,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -456,7 +466,19 @@ impl Config {
             None => Vec::new(),
         };
 
+        let roles = match src.pick_list("roles", parsed.roles) {
+            Some((items, at)) => Some(Roles::parse_list(&items).map_err(|e| invalid(&at, e))?),
+            None => None,
+        };
+
         Ok(Config {
+            roles,
+            metrics_listen: socket(
+                &src,
+                "metrics_listen",
+                parsed.metrics_listen,
+                "127.0.0.1:9180",
+            )?,
             database_url,
             api_listen: socket(&src, "api_listen", parsed.api_listen, "127.0.0.1:8080")?,
             edge_https_listen: socket(
@@ -527,6 +549,8 @@ impl Config {
             acme_challenge: &'static str,
             dashboard_dir: Option<String>,
             trusted_proxies: Vec<String>,
+            roles: String,
+            metrics_listen: String,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -574,6 +598,10 @@ impl Config {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            roles: self
+                .roles
+                .map_or_else(|| "(all, for stsd serve)".to_owned(), |r| r.to_string()),
+            metrics_listen: self.metrics_listen.to_string(),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }

@@ -2,20 +2,22 @@
 
 mod config;
 mod master_key;
+mod ops;
+mod roles;
+mod run;
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use stsd_core::DomainName;
-use stsd_store::{Role, Store};
+use stsd_store::Store;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 use crate::master_key::Origin;
+use crate::roles::{Role, Roles};
 
 /// Hosted MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) for many domains.
 #[derive(Debug, Parser)]
@@ -31,11 +33,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run every role in one process (applies migrations first).
-    Serve,
-    /// Run only the serving roles: the HTTPS edge, the HTTP-01 listener and the DNS.
+    /// Run every role in one process, or the roles `--roles` or `STSD_ROLES` name
+    /// (e.g. `edge,dns`). Applies migrations first when the API or the worker is among them.
+    Serve {
+        /// Comma-separated roles: api, worker, edge, dns, smtp (default: all).
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+    },
+    /// The REST API and the dashboard (`STSD_API_LISTEN`).
+    Api,
+    /// The background work: verifier and publisher, certificates, webhooks, housekeeping,
+    /// report retention. Run two or more: they share jobs through leases.
+    Worker,
+    /// The HTTPS edge for `mta-sts.<domain>` and `reports.<zone>`, and HTTP-01 on plain HTTP.
+    /// (The DNS is its own role since the fleet release: `stsd dns`, or `--roles edge,dns`.)
     Edge,
-    /// Run only the SMTP receiver for TLS reports (`STSD_SMTP_LISTEN`).
+    /// The authoritative DNS of the service zone (`STSD_DNS_LISTEN`, UDP and TCP).
+    Dns,
+    /// The SMTP receiver for TLS reports (`STSD_SMTP_LISTEN`).
     Smtp,
     /// Apply database migrations and exit.
     Migrate,
@@ -134,9 +149,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Serve => serve(config).await,
-        Command::Edge => edge_only(config).await,
-        Command::Smtp => smtp_only(config).await,
+        Command::Serve { roles } => {
+            let roles = match roles {
+                Some(list) => {
+                    Roles::parse_list(&list).map_err(|e| anyhow::anyhow!("--roles {e}"))?
+                }
+                None => config.roles.unwrap_or_else(Roles::all),
+            };
+            run::run_roles(config, roles).await
+        }
+        Command::Api => run::run_roles(config, Roles::one(Role::Api)).await,
+        Command::Worker => run::run_roles(config, Roles::one(Role::Worker)).await,
+        Command::Edge => run::run_roles(config, Roles::one(Role::Edge)).await,
+        Command::Dns => run::run_roles(config, Roles::one(Role::Dns)).await,
+        Command::Smtp => run::run_roles(config, Roles::one(Role::Smtp)).await,
         Command::Admin(admin) => {
             let store = open_store(&config).await?;
             let result = run_admin(&config, &store, admin).await;
@@ -146,7 +172,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let masked = stsd_store::mask_url(&config.database_url);
     let store = Store::connect(&config.database_url)
         .await
@@ -158,83 +184,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// `stsd edge`: serving only, for edge nodes in front of a shared PostgreSQL.
-async fn edge_only(config: Config) -> anyhow::Result<()> {
-    let key = Arc::new(load_master_key(&config)?);
-    let store = open_store(&config).await?;
-    let share = file_share(3);
-    let (_snapshots, tasks) = start_edge(&config, &store, key, "edge,dns", share).await?;
-    shutdown_signal().await;
-    for task in tasks {
-        task.abort();
-    }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// `stsd smtp`: the SMTP receiver alone. It follows the snapshot for the `reports.<zone>`
-/// certificate that STARTTLS presents.
-async fn smtp_only(config: Config) -> anyhow::Result<()> {
-    let key = Arc::new(load_master_key(&config)?);
-    let store = open_store(&config).await?;
-    let snapshots = stsd_serving::SnapshotHandle::load(&store, key)
-        .await
-        .context("cannot load the serving snapshot")?;
-    let node = stsd_serving::NodeInfo {
-        id: node_id(),
-        roles: "smtp".to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: time::OffsetDateTime::now_utc(),
-    };
-    let mut tasks = vec![snapshots.spawn_follower(
-        store.clone(),
-        node,
-        Duration::from_secs(5),
-        Duration::from_secs(10),
-    )];
-    tasks.push(start_smtp(&config, &store, &snapshots, file_share(1)).await?);
-    shutdown_signal().await;
-    for task in tasks {
-        task.abort();
-    }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Starts the SMTP receiver for `<label>@reports.<zone>`, with STARTTLS on the
-/// `reports.<zone>` certificate.
-async fn start_smtp(
-    config: &Config,
-    store: &Store,
-    snapshots: &stsd_serving::SnapshotHandle,
-    share: usize,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(config.smtp_listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (STSD_SMTP_LISTEN)", config.smtp_listen))?;
-    let host = reports_host(config);
-    let mut smtp = stsd_reports::SmtpConfig::new(host.clone());
-    smtp.max_connections = smtp.max_connections.min(share);
-    smtp.max_per_client = smtp.max_per_client.min(smtp.max_connections);
-    smtp.tls = Some(stsd_serving::edge::service_host_config(
-        snapshots.clone(),
-        host,
-    ));
-    let dkim = stsd_reports::dkim_verifier(&config.resolvers)
-        .context("cannot set up DNS for DKIM (STSD_RESOLVERS)")?;
-    tracing::info!(listen = %config.smtp_listen, "SMTP listening");
-    Ok(tokio::spawn(stsd_reports::serve_smtp(
-        listener,
-        store.clone(),
-        smtp,
-        dkim,
-    )))
-}
-
 /// The master key with the previous keys of a rotation (`STSD_MASTER_KEY_PREVIOUS`).
-fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
+pub(crate) fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
     let previous = master_key::decode_previous(&config.master_key_previous)?;
     let (key, origin) =
         master_key::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
@@ -256,238 +207,10 @@ fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
     Ok(key)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let key = load_master_key(&config)?;
-    let store = open_store(&config).await?;
-    tracing::info!(
-        database = %stsd_store::mask_url(&config.database_url),
-        zone = %config.service_zone,
-        "store ready"
-    );
-
-    let key = Arc::new(key);
-    // Edge HTTPS and HTTP, DNS over TCP, SMTP and the API share the file limit.
-    let share = file_share(5);
-    let (snapshots, mut tasks) =
-        start_edge(&config, &store, key.clone(), "api,edge,dns,worker", share).await?;
-    let verifier = stsd_verifier::VerifierConfig::new(
-        config.service_zone.clone(),
-        config.edge_addresses.clone(),
-        &config.resolvers,
-        stsd_verifier::DEFAULT_DNS_TIMEOUT,
-    )
-    .context("cannot set up the verifier's DNS resolvers (STSD_RESOLVERS)")?;
-    let mx_roots = match &config.mx_ca_roots {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {} (STSD_MX_CA_ROOTS)", path.display()))?,
-        ),
-        None => None,
-    };
-    let mut probe = stsd_verifier::MxProbe::new(
-        format!("verifier.{}", config.service_zone.as_str()),
-        mx_roots.as_deref(),
-    )
-    .context("cannot set up the MX STARTTLS check (STSD_MX_CA_ROOTS)")?;
-    probe.port = config.mx_smtp_port;
-    let mut verifier = verifier.with_mx_probe(probe);
-    verifier.ca_identities = config.acme_caa_identities.clone();
-    tasks.push(tokio::spawn(stsd_verifier::run_worker(
-        store.clone(),
-        verifier,
-    )));
-    tasks.push(start_smtp(&config, &store, &snapshots, share).await?);
-    tasks.push(tokio::spawn(stsd_verifier::run_alerts(
-        store.clone(),
-        key.clone(),
-        stsd_verifier::AlertConfig {
-            allow_private: config.webhooks_allow_private,
-            ..stsd_verifier::AlertConfig::default()
-        },
-    )));
-    tasks.push(tokio::spawn(stsd_reports::run_retention(
-        store.clone(),
-        Duration::from_secs(3600),
-    )));
-    tasks.push(tokio::spawn(stsd_api::run_housekeeping(
-        store.clone(),
-        Duration::from_secs(600),
-    )));
-    let extra_roots = match &config.acme_ca_roots {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {} (STSD_ACME_CA_ROOTS)", path.display()))?,
-        ),
-        None => None,
-    };
-    let issuer = stsd_certs::issuer_for_directory(
-        &store,
-        key.clone(),
-        &config.acme_directory,
-        config.acme_contact.clone(),
-        extra_roots,
-        config.acme_eab.clone(),
-        config.acme_challenge,
-    )
-    .await
-    .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
-    tracing::info!(issuer = issuer.name(), "certificate worker starting");
-    tasks.push(tokio::spawn(stsd_certs::run_worker(
-        store.clone(),
-        key.clone(),
-        issuer,
-        stsd_certs::WorkerConfig {
-            service_hosts: vec![reports_host(&config)],
-            orders_per_hour: config.acme_orders_per_hour,
-            ..stsd_certs::WorkerConfig::new(node_id())
-        },
-    )));
-
-    let listener = tokio::net::TcpListener::bind(config.api_listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (STSD_API_LISTEN)", config.api_listen))?;
-    tracing::info!("API listening on http://{}", config.api_listen);
-    let resolvers = stsd_api::discovery::Resolvers::new(&config.resolvers, Duration::from_secs(5))
-        .context("cannot set up DNS resolvers (STSD_RESOLVERS)")?;
-    let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
-    api_config.webhooks_allow_private = config.webhooks_allow_private;
-    api_config.domain_quota = config.domain_quota;
-    api_config.dashboard_dir = config.dashboard_dir.clone().or(api_config.dashboard_dir);
-    api_config.trusted_proxies =
-        stsd_api::auth::TrustedProxies::new(config.trusted_proxies.clone());
-    let state = stsd_api::AppState::new(
-        store.clone(),
-        api_config,
-        stsd_api::auth::JwtKeys::from_master_key(key.bytes()).with_previous(&key.previous_bytes()),
-        resolvers,
-    );
-    state.set_master_key(key.clone());
-    state.set_snapshot_probe(Arc::new(move || {
-        let status = snapshots.status();
-        stsd_api::SnapshotReport {
-            seq: status.seq,
-            stale: status.stale,
-        }
-    }));
-    let app = stsd_api::router(state);
-    let mut limits = stsd_api::listen::ListenLimits::default();
-    limits.gate = limits.gate.within(share);
-    let (stop, stopped) = stsd_net::shutdown();
-    let server = tokio::spawn(stsd_api::listen::serve(listener, app, limits, stopped));
-    shutdown_signal().await;
-    stop.trigger();
-    if let Err(e) = server.await {
-        tracing::error!(error = %e, "the API listener failed");
-    }
-    for task in tasks {
-        task.abort();
-    }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Loads the serving snapshot, follows the change feed and starts the HTTPS and HTTP edge
-/// listeners. Returns the tasks, to stop them at shutdown.
-async fn start_edge(
-    config: &Config,
-    store: &Store,
-    key: Arc<stsd_store::MasterKey>,
-    roles: &str,
-    share: usize,
-) -> anyhow::Result<(
-    stsd_serving::SnapshotHandle,
-    Vec<tokio::task::JoinHandle<()>>,
-)> {
-    let snapshots = stsd_serving::SnapshotHandle::load(store, key)
-        .await
-        .context("cannot load the serving snapshot")?;
-    let node = stsd_serving::NodeInfo {
-        id: node_id(),
-        roles: roles.to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: time::OffsetDateTime::now_utc(),
-    };
-    let mut tasks = vec![snapshots.spawn_follower(
-        store.clone(),
-        node,
-        Duration::from_secs(5),
-        Duration::from_secs(10),
-    )];
-    let https = tokio::net::TcpListener::bind(config.edge_https_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (STSD_EDGE_HTTPS_LISTEN)",
-                config.edge_https_listen
-            )
-        })?;
-    let http = tokio::net::TcpListener::bind(config.edge_http_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (STSD_EDGE_HTTP_LISTEN)",
-                config.edge_http_listen
-            )
-        })?;
-    tracing::info!(
-        https = %config.edge_https_listen,
-        http = %config.edge_http_listen,
-        hosts = snapshots.current().host_count(),
-        "edge listening"
-    );
-    let mut limits = stsd_serving::edge::EdgeLimits::default();
-    let gate = limits.gate().within(share);
-    limits.max_connections = gate.max_connections;
-    limits.max_per_client = gate.max_per_client;
-    tasks.push(tokio::spawn(stsd_serving::edge::serve_https_with(
-        https,
-        snapshots.clone(),
-        limits.clone(),
-        service_hosts(config, store),
-    )));
-    tasks.push(tokio::spawn(stsd_serving::edge::serve_http(
-        http,
-        snapshots.clone(),
-        limits,
-    )));
-    let udp = tokio::net::UdpSocket::bind(config.dns_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on udp {} (STSD_DNS_LISTEN)",
-                config.dns_listen
-            )
-        })?;
-    let tcp = tokio::net::TcpListener::bind(config.dns_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on tcp {} (STSD_DNS_LISTEN)",
-                config.dns_listen
-            )
-        })?;
-    let zone = stsd_serving::dns::ZoneConfig::new(
-        config.service_zone.clone(),
-        config.edge_addresses.clone(),
-    );
-    tracing::info!(listen = %config.dns_listen, zone = %config.service_zone, "DNS listening");
-    let mut dns_limits = stsd_serving::dns::DnsLimits::default();
-    dns_limits.tcp = dns_limits.tcp.within(share);
-    tasks.push(tokio::spawn(stsd_serving::dns::serve_dns_with(
-        udp,
-        tcp,
-        snapshots.clone(),
-        zone,
-        dns_limits,
-    )));
-    Ok((snapshots, tasks))
-}
-
 /// Raises the file limit to the hard limit, logs it, and returns each of `listeners` TCP
 /// listeners' connection cap: an equal share after a reserve, so that no flooded listener can
 /// take the descriptors the others (and the database pool) need.
-fn file_share(listeners: usize) -> usize {
+pub(crate) fn file_share(listeners: usize) -> usize {
     let limit = stsd_net::raise_file_limit();
     let share = limit.share(listeners);
     tracing::info!(
@@ -501,27 +224,9 @@ fn file_share(listeners: usize) -> usize {
     share
 }
 
-/// The name reporters POST TLS reports to: `reports.<zone>`.
-fn reports_host(config: &Config) -> String {
-    format!("reports.{}", config.service_zone.as_str())
-}
-
-/// stsd's own HTTPS hosts on the edge: the TLS-RPT receiver on `reports.<zone>`.
-fn service_hosts(config: &Config, store: &Store) -> stsd_serving::edge::ServiceHosts {
-    let receiver = Arc::new(stsd_reports::HttpsReceiver::new(
-        store.clone(),
-        stsd_reports::ReceiverLimits::default(),
-    ));
-    let handler: stsd_serving::edge::HostHandler = Arc::new(move |req, _peer| {
-        let receiver = receiver.clone();
-        Box::pin(async move { receiver.handle(req).await })
-    });
-    stsd_serving::edge::ServiceHosts::new().with(reports_host(config), handler)
-}
-
 /// This process's name in heartbeats: the host name and a random suffix, so that two
 /// processes on one host stay apart.
-fn node_id() -> String {
+pub(crate) fn node_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .ok()
@@ -538,7 +243,7 @@ fn node_id() -> String {
     )
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
@@ -607,7 +312,7 @@ async fn run_admin(config: &Config, store: &Store, admin: Admin) -> anyhow::Resu
                 );
             };
             let tenant = store.create_tenant_with_owner(name, &user.id).await?;
-            tracing::info!(tenant = %tenant.id, owner = %user.email, role = %Role::Owner, "tenant created");
+            tracing::info!(tenant = %tenant.id, owner = %user.email, role = %stsd_store::Role::Owner, "tenant created");
             Ok(())
         }
     }

@@ -22,6 +22,8 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) dns: FakeDns,
     pub(crate) store: Store,
+    /// The API's state, for what the binary reads beside the HTTP port (metrics).
+    pub(crate) state: AppState,
     db: Option<TestDatabase>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -41,11 +43,12 @@ impl TestServer {
         let dns = FakeDns::start().await.unwrap();
         let mut config = test_config();
         configure(&mut config);
-        let (addr, task) = serve(store.clone(), &dns, config).await;
+        let (addr, task, state) = serve(store.clone(), &dns, config).await;
         TestServer {
             base: format!("http://{addr}"),
             dns,
             store,
+            state,
             db: Some(db),
             task,
         }
@@ -60,7 +63,7 @@ impl TestServer {
     pub(crate) async fn second_node(&self) -> Client {
         let url = self.db.as_ref().map(|d| d.url().to_owned()).unwrap();
         let store = Store::connect(&url).await.unwrap();
-        let (addr, _task) = serve(store, &self.dns, test_config()).await;
+        let (addr, _task, _) = serve(store, &self.dns, test_config()).await;
         Client::new(format!("http://{addr}"))
     }
 
@@ -95,12 +98,12 @@ fn test_config() -> ApiConfig {
     config
 }
 
-/// Serves the API on a free loopback port.
+/// Serves the API on a free loopback port, through the API's own listener.
 async fn serve(
     store: Store,
     dns: &FakeDns,
     config: ApiConfig,
-) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+) -> (SocketAddr, tokio::task::JoinHandle<()>, AppState) {
     let resolvers = Resolvers::new(&[dns.addr()], Duration::from_secs(2)).unwrap();
     let state = AppState::new(
         store,
@@ -113,11 +116,14 @@ async fn serve(
     )));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = stsd_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (addr, task)
+    let app = stsd_api::router(state.clone());
+    let task = tokio::spawn(stsd_api::listen::serve(
+        listener,
+        app,
+        stsd_api::listen::ListenLimits::default(),
+        stsd_net::Shutdown::never(),
+    ));
+    (addr, task, state)
 }
 
 /// Rate limits no test reaches: for tests that sign up many accounts or time logins.

@@ -262,6 +262,7 @@ async fn start_stsd(
         .env("STSD_EDGE_HTTP_LISTEN", format!("127.0.0.1:{edge_http}"))
         .env("STSD_DNS_LISTEN", format!("127.0.0.1:{dns_port}"))
         .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{smtp}"))
+        .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()?))
         // Nothing listens there: the MX STARTTLS probe fails at once instead of trying the
         // real port 25 (the MX hosts do not resolve anyway).
         .env("STSD_MX_SMTP_PORT", mx.to_string())

@@ -147,13 +147,29 @@ pub async fn serve_https_with(
     limits: EdgeLimits,
     services: ServiceHosts,
 ) {
+    serve_https_until(listener, snapshots, limits, services, Shutdown::never()).await;
+}
+
+/// Like [`serve_https_with`] until `stop` fires: then it accepts nothing more, lets open
+/// connections finish their requests (at most `connection grace`, 5 s) and returns.
+pub async fn serve_https_until(
+    listener: TcpListener,
+    snapshots: SnapshotHandle,
+    limits: EdgeLimits,
+    services: ServiceHosts,
+    stop: Shutdown,
+) {
     let services = Arc::new(services);
     let acceptor = TlsAcceptor::from(server_config(snapshots.clone()));
     let gate = ConnectionGate::new(limits.gate());
     let builder = Arc::new(stsd_net::http::builder(&limits.timeouts(), &limits.sizes()));
     let timeouts = limits.timeouts();
+    let mut stopping = stop.clone();
     loop {
-        let (tcp, peer) = stsd_net::accept(&listener, "edge https").await;
+        let (tcp, peer) = tokio::select! {
+            accepted = stsd_net::accept(&listener, "edge https") => accepted,
+            () = stopping.wait() => break,
+        };
         let Ok(permit) = gate.admit(peer.ip()) else {
             continue; // over a limit: dropping closes the connection
         };
@@ -163,6 +179,7 @@ pub async fn serve_https_with(
         let builder = builder.clone();
         let limits = limits.clone();
         let services = services.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let tls =
@@ -195,30 +212,57 @@ pub async fn serve_https_with(
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });
-            stsd_net::serve_connection(builder, tls, service, timeouts, Shutdown::never()).await;
+            stsd_net::serve_connection(builder, tls, service, timeouts, stop).await;
         });
+    }
+    drain(listener, &gate, timeouts.grace).await;
+}
+
+/// After a stop: closes the listener and waits until the gate's connections are gone, or
+/// `grace` has passed.
+async fn drain(listener: TcpListener, gate: &ConnectionGate, grace: Duration) {
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + grace;
+    while gate.open() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 /// Serves plain HTTP (ACME HTTP-01, redirects to HTTPS) on `listener` until aborted.
 pub async fn serve_http(listener: TcpListener, snapshots: SnapshotHandle, limits: EdgeLimits) {
+    serve_http_until(listener, snapshots, limits, Shutdown::never()).await;
+}
+
+/// Like [`serve_http`] until `stop` fires, then drains like [`serve_https_until`].
+pub async fn serve_http_until(
+    listener: TcpListener,
+    snapshots: SnapshotHandle,
+    limits: EdgeLimits,
+    stop: Shutdown,
+) {
     let gate = ConnectionGate::new(limits.gate());
     let builder = Arc::new(stsd_net::http::builder(&limits.timeouts(), &limits.sizes()));
     let timeouts = limits.timeouts();
+    let mut stopping = stop.clone();
     loop {
-        let (tcp, peer) = stsd_net::accept(&listener, "edge http").await;
+        let (tcp, peer) = tokio::select! {
+            accepted = stsd_net::accept(&listener, "edge http") => accepted,
+            () = stopping.wait() => break,
+        };
         let Ok(permit) = gate.admit(peer.ip()) else {
             continue;
         };
         let snapshots = snapshots.clone();
         let builder = builder.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let service = service_fn(move |req| {
                 let snapshots = snapshots.clone();
                 async move { Ok::<_, std::convert::Infallible>(respond::http(&req, &snapshots)) }
             });
-            stsd_net::serve_connection(builder, tcp, service, timeouts, Shutdown::never()).await;
+            stsd_net::serve_connection(builder, tcp, service, timeouts, stop).await;
         });
     }
+    drain(listener, &gate, timeouts.grace).await;
 }

@@ -70,7 +70,12 @@ impl Drop for Server {
 }
 
 /// Starts `stsd serve` and waits until `/readyz` answers 200.
-fn serve(mut cmd: Command, port: u16) -> Server {
+fn serve(cmd: Command, port: u16) -> Server {
+    serve_with_metrics(cmd, port, free_port())
+}
+
+/// Like [`serve`] with the metrics listener on `metrics`.
+fn serve_with_metrics(mut cmd: Command, port: u16, metrics: u16) -> Server {
     let child = cmd
         .arg("serve")
         .env("STSD_API_LISTEN", format!("127.0.0.1:{port}"))
@@ -85,6 +90,7 @@ fn serve(mut cmd: Command, port: u16) -> Server {
         )
         .env("STSD_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{metrics}"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -121,8 +127,8 @@ fn runs_with_no_configuration() {
         "SQLite file created in ./data"
     );
 
-    let port = free_port();
-    let server = serve(stsd(dir.path()), port);
+    let (port, metrics) = (free_port(), free_port());
+    let server = serve_with_metrics(stsd(dir.path()), port, metrics);
     assert!(
         dir.path().join("data/master.key").is_file(),
         "master key generated"
@@ -132,8 +138,30 @@ fn runs_with_no_configuration() {
     // The serving roles run in the same process and report their snapshot.
     let (_, body) = get(port, "/readyz").unwrap();
     assert!(body.contains("\"snapshot\":\"current\""), "{body}");
-    let (_, body) = get(port, "/metrics").unwrap();
+    // The metrics listener: every role's readiness, the snapshot and the API's requests;
+    // the API's public port serves no metrics.
+    let (status, body) = get(metrics, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    for role in ["api", "worker", "edge", "dns", "smtp"] {
+        assert!(body.contains(&format!("\"{role}\":\"ready\"")), "{body}");
+    }
+    assert!(body.contains("\"stale\":false"), "{body}");
+    let (status, _) = get(metrics, "/readyz?role=api").unwrap();
+    assert_eq!(status, 200);
+    let (status, body) = get(metrics, "/metrics").unwrap();
+    assert_eq!(status, 200);
     assert!(body.contains("stsd_snapshot_stale 0"), "{body}");
+    assert!(body.contains("stsd_store_up 1"), "{body}");
+    assert!(body.contains("stsd_http_requests_total"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "stsd_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{body}"
+    );
+    let (_, body) = get(port, "/metrics").unwrap();
+    assert!(!body.contains("stsd_http_requests_total"), "{body}");
     let (status, body) = get(port, "/no/such/path").unwrap();
     assert_eq!(status, 404);
     assert!(body.contains("\"code\":\"not_found\""), "{body}");

@@ -158,6 +158,7 @@ async fn whole_flow(db: TestDatabase) {
         .env("STSD_EDGE_HTTP_LISTEN", format!("127.0.0.1:{http}"))
         .env("STSD_DNS_LISTEN", format!("127.0.0.1:{dns}"))
         .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -93,6 +93,7 @@ async fn a_flooded_edge_does_not_starve_the_other_listeners() {
         .env("STSD_EDGE_HTTP_LISTEN", format!("127.0.0.1:{http}"))
         .env("STSD_DNS_LISTEN", format!("127.0.0.1:{dns}"))
         .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{smtp}"))
+        .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()))
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

@@ -94,6 +94,10 @@ impl Stsd {
                 "STSD_SMTP_LISTEN",
                 format!("127.0.0.1:{}", free_port(Ipv4Addr::LOCALHOST)),
             )
+            .env(
+                "STSD_METRICS_LISTEN",
+                format!("127.0.0.1:{}", free_port(Ipv4Addr::LOCALHOST)),
+            )
             .env("STSD_RESOLVERS", setup.resolvers.to_string())
             .env("STSD_ACME_DIRECTORY", setup.acme_directory)
             .env("STSD_ACME_CA_ROOTS", setup.acme_ca_roots)

@@ -1,0 +1,311 @@
+//! The operations listener of every role (`STSD_METRICS_LISTEN`): `/healthz`, `/readyz` and
+//! `/metrics`, apart from the public ports so that an edge exposes no metrics to the world.
+//!
+//! `/readyz` answers from memory, within milliseconds whatever the database does: the store's
+//! health is kept by a background ping ([`stsd_store::StoreHealth`]), the snapshot's state by
+//! its follower. A role that serves from the snapshot (edge, DNS, SMTP) is ready while it
+//! serves one, even a stale one; the API and the worker are ready while the store answers. A
+//! process is ready when its serving roles are (or, without any, when its other roles are):
+//! that is what a load balancer in front of its public ports needs. `/readyz?role=api` asks
+//! about one role. After SIGTERM every role answers 503 `stopping`, so that load balancers
+//! stop sending before the listeners close.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use stsd_net::{ConnectionGate, GateLimits, HttpSizes, HttpTimeouts, Shutdown};
+use stsd_serving::SnapshotHandle;
+use stsd_store::StoreHealth;
+use tokio::net::TcpListener;
+
+use crate::roles::{Role, Roles};
+
+/// What the operations listener reports on.
+pub(crate) struct Ops {
+    roles: Roles,
+    health: StoreHealth,
+    snapshots: Option<SnapshotHandle>,
+    api: Option<stsd_api::AppState>,
+    stopping: AtomicBool,
+    registry: Registry,
+    gauges: Gauges,
+}
+
+struct Gauges {
+    store_up: Gauge,
+    snapshot_seq: Gauge,
+    snapshot_stale: Gauge,
+    snapshot_age: Gauge,
+}
+
+/// A role's state in `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ready,
+    NotReady,
+    Stopping,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Ready => "ready",
+            State::NotReady => "not_ready",
+            State::Stopping => "stopping",
+        }
+    }
+}
+
+impl Ops {
+    /// The reporter of a process running `roles`.
+    pub(crate) fn new(
+        roles: Roles,
+        health: StoreHealth,
+        snapshots: Option<SnapshotHandle>,
+        api: Option<stsd_api::AppState>,
+    ) -> Arc<Ops> {
+        let mut registry = Registry::default();
+        registry.register(
+            "stsd_build",
+            "The running stsd build",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let roles_info: Vec<(&str, String)> = vec![("roles", roles.to_string())];
+        registry.register(
+            "stsd_roles",
+            "The roles this process runs",
+            Info::new(roles_info),
+        );
+        let gauges = Gauges {
+            store_up: Gauge::default(),
+            snapshot_seq: Gauge::default(),
+            snapshot_stale: Gauge::default(),
+            snapshot_age: Gauge::default(),
+        };
+        registry.register(
+            "stsd_store_up",
+            "1 while the store answered its last health ping",
+            gauges.store_up.clone(),
+        );
+        if snapshots.is_some() {
+            registry.register(
+                "stsd_snapshot_seq",
+                "The change-feed position the serving snapshot reflects",
+                gauges.snapshot_seq.clone(),
+            );
+            registry.register(
+                "stsd_snapshot_stale",
+                "1 while the store cannot be read and the last snapshot is served",
+                gauges.snapshot_stale.clone(),
+            );
+            registry.register(
+                "stsd_snapshot_age_seconds",
+                "Seconds since the serving snapshot was last in step with the store",
+                gauges.snapshot_age.clone(),
+            );
+        }
+        Arc::new(Ops {
+            roles,
+            health,
+            snapshots,
+            api,
+            stopping: AtomicBool::new(false),
+            registry,
+            gauges,
+        })
+    }
+
+    /// From now on every role answers `stopping` (SIGTERM).
+    pub(crate) fn stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    fn role_state(&self, role: Role) -> State {
+        if self.stopping.load(Ordering::Relaxed) {
+            return State::Stopping;
+        }
+        let ready = if role.serves_snapshot() {
+            // Loaded once, a snapshot is served until the process ends, stale or not.
+            self.snapshots.is_some()
+        } else {
+            self.health.is_up()
+        };
+        if ready { State::Ready } else { State::NotReady }
+    }
+
+    /// Seconds since the snapshot was last in step with the store.
+    fn snapshot_age(&self, snapshots: &SnapshotHandle) -> i64 {
+        let status = snapshots.status();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if status.stale {
+            now.saturating_sub(status.last_sync).max(0)
+        } else {
+            0
+        }
+    }
+
+    fn readiness(&self, only: Option<&str>) -> (StatusCode, serde_json::Value) {
+        let roles: Vec<(Role, State)> =
+            self.roles.iter().map(|r| (r, self.role_state(r))).collect();
+        let deciding: Vec<State> = match only {
+            Some(name) => match roles.iter().find(|(r, _)| r.as_str() == name) {
+                Some((_, s)) => vec![*s],
+                None => {
+                    return (
+                        StatusCode::NOT_FOUND,
+                        json!({ "error": format!("this process does not run the role `{name}`"),
+                                "roles": self.roles.to_string() }),
+                    );
+                }
+            },
+            None if self.roles.serves_snapshot() => roles
+                .iter()
+                .filter(|(r, _)| r.serves_snapshot())
+                .map(|(_, s)| *s)
+                .collect(),
+            None => roles.iter().map(|(_, s)| *s).collect(),
+        };
+        let state = if deciding.contains(&State::Stopping) {
+            State::Stopping
+        } else if deciding.iter().all(|s| *s == State::Ready) {
+            State::Ready
+        } else {
+            State::NotReady
+        };
+        let mut body = json!({
+            "status": state.as_str(),
+            "roles": roles
+                .iter()
+                .map(|(r, s)| (r.as_str().to_owned(), json!(s.as_str())))
+                .collect::<serde_json::Map<_, _>>(),
+            "store": if self.health.is_up() { "up" } else { "down" },
+        });
+        if let Some(snapshots) = &self.snapshots {
+            let status = snapshots.status();
+            body["snapshot"] = json!({
+                "seq": status.seq,
+                "stale": status.stale,
+                "age_seconds": self.snapshot_age(snapshots),
+                "last_sync": status.last_sync,
+            });
+        }
+        let code = if state == State::Ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        (code, body)
+    }
+
+    fn metrics(&self) -> Result<String, std::fmt::Error> {
+        self.gauges.store_up.set(i64::from(self.health.is_up()));
+        if let Some(snapshots) = &self.snapshots {
+            let status = snapshots.status();
+            self.gauges.snapshot_seq.set(status.seq);
+            self.gauges.snapshot_stale.set(i64::from(status.stale));
+            self.gauges.snapshot_age.set(self.snapshot_age(snapshots));
+        }
+        let mut out = String::new();
+        prometheus_text::encode(&mut out, &self.registry)?;
+        if let Some(api) = &self.api {
+            out.push_str(&api.metrics_text()?);
+        }
+        Ok(out)
+    }
+
+    fn answer(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+        }
+        match req.uri().path() {
+            "/healthz" => json_response(StatusCode::OK, &json!({ "status": "ok" })),
+            "/readyz" => {
+                let role = req
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("role=")));
+                let (code, body) = self.readiness(role);
+                json_response(code, &body)
+            }
+            "/metrics" => match self.metrics() {
+                Ok(body) => {
+                    let mut r = Response::new(Full::new(Bytes::from(body)));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        header::HeaderValue::from_static(prometheus_text::CONTENT_TYPE),
+                    );
+                    r
+                }
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n"),
+            },
+            _ => text(StatusCode::NOT_FOUND, "/healthz, /readyz or /metrics\n"),
+        }
+    }
+}
+
+fn text(code: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = code;
+    r
+}
+
+fn json_response(code: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Serves the operations endpoints on `listener` until `stop` fires.
+pub(crate) async fn serve(listener: TcpListener, ops: Arc<Ops>, mut stop: Shutdown) {
+    // Scrapers and probes: a few connections, never many.
+    let gate = ConnectionGate::new(GateLimits {
+        max_connections: 64,
+        max_per_client: 16,
+    });
+    let timeouts = HttpTimeouts {
+        header: Duration::from_secs(5),
+        idle: Duration::from_secs(30),
+        lifetime: Duration::from_secs(300),
+        grace: Duration::from_secs(1),
+    };
+    let builder = Arc::new(stsd_net::http::builder(
+        &timeouts,
+        &HttpSizes {
+            max_header_bytes: 8 * 1024,
+            max_streams: 8,
+        },
+    ));
+    loop {
+        let (tcp, peer): (_, SocketAddr) = tokio::select! {
+            accepted = stsd_net::accept(&listener, "metrics") => accepted,
+            () = stop.wait() => return,
+        };
+        let Ok(admission) = gate.admit(peer.ip()) else {
+            continue;
+        };
+        let (ops, builder, stop) = (ops.clone(), builder.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _admission = admission;
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let response = ops.answer(&req);
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            });
+            stsd_net::serve_connection(builder, tcp, service, timeouts, stop).await;
+        });
+    }
+}

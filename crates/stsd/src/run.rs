@@ -1,0 +1,404 @@
+//! Running a set of roles in one process: what each role starts, and the orderly stop.
+//!
+//! Every role gets the operations listener (`/healthz`, `/readyz`, `/metrics`). Roles that
+//! serve from the snapshot (edge, DNS, SMTP) follow the change feed; when every role of the
+//! process is one of those, the process does not need the store to start. SIGTERM (or Ctrl-C)
+//! makes `/readyz` answer `stopping`, stops the listeners accepting, lets open connections
+//! finish (bounded), gives back the worker's job leases and exits 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use stsd_net::ShutdownTrigger;
+use stsd_serving::{NodeInfo, SnapshotHandle};
+use stsd_store::{MasterKey, Store, StoreHealth};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::ops::{self, Ops};
+use crate::roles::{Role, Roles};
+
+/// How long listeners get to finish open connections after a stop.
+const DRAIN: Duration = Duration::from_secs(15);
+
+/// Runs `roles` until SIGTERM or Ctrl-C.
+pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
+    let key = Arc::new(crate::load_master_key(&config)?);
+    let store = if roles.can_start_without_store() {
+        // Serving roles answer from their snapshot; they neither need the store at start
+        // nor migrate it (that is for `stsd migrate`, the API and the worker).
+        let masked = stsd_store::mask_url(&config.database_url);
+        Store::connect_lazy(&config.database_url)
+            .await
+            .with_context(|| format!("cannot open the database {masked}"))?
+    } else {
+        crate::open_store(&config).await?
+    };
+    tracing::info!(
+        %roles,
+        database = %stsd_store::mask_url(&config.database_url),
+        zone = %config.service_zone,
+        "starting"
+    );
+    // Bound first: a port conflict fails the start at once, and probes that arrive while the
+    // roles start wait in the backlog instead of being refused.
+    let ops_listener = bind(config.metrics_listen, "STSD_METRICS_LISTEN").await?;
+    let share = crate::file_share(roles.tcp_listeners());
+    let (health, health_task) = store
+        .monitor_health(Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    let node = NodeInfo {
+        id: crate::node_id(),
+        roles: roles.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: time::OffsetDateTime::now_utc(),
+    };
+    let (stop, _) = stsd_net::shutdown();
+    let mut running = Running {
+        tasks: vec![health_task],
+        servers: Vec::new(),
+    };
+
+    let snapshots = if roles.serves_snapshot() {
+        let snapshots = stsd_serving::SnapshotHandle::load(&store, key.clone())
+            .await
+            .context("cannot load the serving snapshot")?;
+        running.tasks.push(snapshots.spawn_follower(
+            store.clone(),
+            node.clone(),
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        ));
+        Some(snapshots)
+    } else {
+        None
+    };
+    if let Some(snapshots) = &snapshots {
+        if roles.has(Role::Edge) {
+            start_edge(&config, &store, snapshots, share, &stop, &mut running).await?;
+        }
+        if roles.has(Role::Dns) {
+            running
+                .tasks
+                .push(start_dns(&config, snapshots, share).await?);
+        }
+        if roles.has(Role::Smtp) {
+            running
+                .tasks
+                .push(start_smtp(&config, &store, snapshots, share).await?);
+        }
+    }
+    if roles.has(Role::Worker) {
+        start_worker(&config, &store, key.clone(), &node.id, &mut running).await?;
+    }
+    let api = if roles.has(Role::Api) {
+        let state = api_state(&config, &store, key.clone(), snapshots.clone(), &health)?;
+        let listener = bind(config.api_listen, "STSD_API_LISTEN").await?;
+        let app = stsd_api::router(state.clone());
+        let mut limits = stsd_api::listen::ListenLimits::default();
+        limits.gate = limits.gate.within(share);
+        running.servers.push(tokio::spawn(stsd_api::listen::serve(
+            listener,
+            app,
+            limits,
+            stop.subscribe(),
+        )));
+        tracing::info!("API listening on http://{}", config.api_listen);
+        Some(state)
+    } else {
+        None
+    };
+    let ops = Ops::new(roles, health, snapshots.clone(), api);
+    tracing::info!(listen = %config.metrics_listen, "metrics listening (/healthz, /readyz, /metrics)");
+    running.tasks.push(tokio::spawn(ops::serve(
+        ops_listener,
+        ops.clone(),
+        stop.subscribe(),
+    )));
+
+    crate::shutdown_signal().await;
+    ops.stopping();
+    running.stop(stop).await;
+    if let Some(snapshots) = &snapshots {
+        snapshots.flush_fetches(&store).await;
+    }
+    if roles.has(Role::Worker) {
+        match store.release_leases(&node.id).await {
+            Ok(n) => tracing::info!(released = n, "job leases given back"),
+            Err(e) => tracing::warn!(error = %e, "cannot give back job leases; they expire"),
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What a process runs: tasks that are aborted at the stop, and servers that stop by
+/// themselves when told, after finishing their connections.
+struct Running {
+    tasks: Vec<JoinHandle<()>>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    async fn stop(self, stop: ShutdownTrigger) {
+        stop.trigger();
+        for server in self.servers {
+            if tokio::time::timeout(DRAIN, server).await.is_err() {
+                tracing::warn!("a listener did not finish its connections in time");
+            }
+        }
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({key})"))
+}
+
+/// The HTTPS and plain-HTTP listeners of the edge.
+async fn start_edge(
+    config: &Config,
+    store: &Store,
+    snapshots: &SnapshotHandle,
+    share: usize,
+    stop: &ShutdownTrigger,
+    running: &mut Running,
+) -> anyhow::Result<()> {
+    let https = bind(config.edge_https_listen, "STSD_EDGE_HTTPS_LISTEN").await?;
+    let http = bind(config.edge_http_listen, "STSD_EDGE_HTTP_LISTEN").await?;
+    tracing::info!(
+        https = %config.edge_https_listen,
+        http = %config.edge_http_listen,
+        hosts = snapshots.current().host_count(),
+        "edge listening"
+    );
+    let mut limits = stsd_serving::edge::EdgeLimits::default();
+    let gate = limits.gate().within(share);
+    limits.max_connections = gate.max_connections;
+    limits.max_per_client = gate.max_per_client;
+    running
+        .servers
+        .push(tokio::spawn(stsd_serving::edge::serve_https_until(
+            https,
+            snapshots.clone(),
+            limits.clone(),
+            service_hosts(config, store),
+            stop.subscribe(),
+        )));
+    running
+        .servers
+        .push(tokio::spawn(stsd_serving::edge::serve_http_until(
+            http,
+            snapshots.clone(),
+            limits,
+            stop.subscribe(),
+        )));
+    Ok(())
+}
+
+/// The authoritative DNS of the service zone, over UDP and TCP.
+async fn start_dns(
+    config: &Config,
+    snapshots: &SnapshotHandle,
+    share: usize,
+) -> anyhow::Result<JoinHandle<()>> {
+    let udp = tokio::net::UdpSocket::bind(config.dns_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on udp {} (STSD_DNS_LISTEN)",
+                config.dns_listen
+            )
+        })?;
+    let tcp = tokio::net::TcpListener::bind(config.dns_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on tcp {} (STSD_DNS_LISTEN)",
+                config.dns_listen
+            )
+        })?;
+    let zone = stsd_serving::dns::ZoneConfig::new(
+        config.service_zone.clone(),
+        config.edge_addresses.clone(),
+    );
+    tracing::info!(listen = %config.dns_listen, zone = %config.service_zone, "DNS listening");
+    let mut limits = stsd_serving::dns::DnsLimits::default();
+    limits.tcp = limits.tcp.within(share);
+    Ok(tokio::spawn(stsd_serving::dns::serve_dns_with(
+        udp,
+        tcp,
+        snapshots.clone(),
+        zone,
+        limits,
+    )))
+}
+
+/// The SMTP receiver for `<label>@reports.<zone>`, with STARTTLS on the `reports.<zone>`
+/// certificate.
+async fn start_smtp(
+    config: &Config,
+    store: &Store,
+    snapshots: &SnapshotHandle,
+    share: usize,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = bind(config.smtp_listen, "STSD_SMTP_LISTEN").await?;
+    let host = reports_host(config);
+    let mut smtp = stsd_reports::SmtpConfig::new(host.clone());
+    smtp.max_connections = smtp.max_connections.min(share);
+    smtp.max_per_client = smtp.max_per_client.min(smtp.max_connections);
+    smtp.tls = Some(stsd_serving::edge::service_host_config(
+        snapshots.clone(),
+        host,
+    ));
+    let dkim = stsd_reports::dkim_verifier(&config.resolvers)
+        .context("cannot set up DNS for DKIM (STSD_RESOLVERS)")?;
+    tracing::info!(listen = %config.smtp_listen, "SMTP listening");
+    Ok(tokio::spawn(stsd_reports::serve_smtp(
+        listener,
+        store.clone(),
+        smtp,
+        dkim,
+    )))
+}
+
+/// The worker's loops: verifier and publisher, certificates, webhooks, housekeeping and
+/// report retention. `owner` names this process's job leases.
+async fn start_worker(
+    config: &Config,
+    store: &Store,
+    key: Arc<MasterKey>,
+    owner: &str,
+    running: &mut Running,
+) -> anyhow::Result<()> {
+    let verifier = stsd_verifier::VerifierConfig::new(
+        config.service_zone.clone(),
+        config.edge_addresses.clone(),
+        &config.resolvers,
+        stsd_verifier::DEFAULT_DNS_TIMEOUT,
+    )
+    .context("cannot set up the verifier's DNS resolvers (STSD_RESOLVERS)")?;
+    let mx_roots = read_optional(config.mx_ca_roots.as_deref(), "STSD_MX_CA_ROOTS")?;
+    let mut probe = stsd_verifier::MxProbe::new(
+        format!("verifier.{}", config.service_zone.as_str()),
+        mx_roots.as_deref(),
+    )
+    .context("cannot set up the MX STARTTLS check (STSD_MX_CA_ROOTS)")?;
+    probe.port = config.mx_smtp_port;
+    let mut verifier = verifier.with_mx_probe(probe);
+    verifier.ca_identities = config.acme_caa_identities.clone();
+    verifier.worker_id = owner.to_owned();
+    let tasks = &mut running.tasks;
+    tasks.push(tokio::spawn(stsd_verifier::run_worker(
+        store.clone(),
+        verifier,
+    )));
+    tasks.push(tokio::spawn(stsd_verifier::run_alerts(
+        store.clone(),
+        key.clone(),
+        stsd_verifier::AlertConfig {
+            allow_private: config.webhooks_allow_private,
+            ..stsd_verifier::AlertConfig::default()
+        },
+    )));
+    tasks.push(tokio::spawn(stsd_reports::run_retention(
+        store.clone(),
+        Duration::from_secs(3600),
+    )));
+    tasks.push(tokio::spawn(stsd_api::run_housekeeping(
+        store.clone(),
+        Duration::from_secs(600),
+    )));
+    let extra_roots = read_optional(config.acme_ca_roots.as_deref(), "STSD_ACME_CA_ROOTS")?;
+    let issuer = stsd_certs::issuer_for_directory(
+        store,
+        key.clone(),
+        &config.acme_directory,
+        config.acme_contact.clone(),
+        extra_roots,
+        config.acme_eab.clone(),
+        config.acme_challenge,
+    )
+    .await
+    .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
+    tracing::info!(issuer = issuer.name(), "certificate worker starting");
+    tasks.push(tokio::spawn(stsd_certs::run_worker(
+        store.clone(),
+        key,
+        issuer,
+        stsd_certs::WorkerConfig {
+            service_hosts: vec![reports_host(config)],
+            orders_per_hour: config.acme_orders_per_hour,
+            ..stsd_certs::WorkerConfig::new(owner)
+        },
+    )));
+    Ok(())
+}
+
+fn read_optional(path: Option<&std::path::Path>, key: &str) -> anyhow::Result<Option<String>> {
+    path.map(|p| {
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {} ({key})", p.display()))
+    })
+    .transpose()
+}
+
+/// The API's state: store, configuration, JWT keys, resolvers, master key, the store's health
+/// and (in a process that also serves) the snapshot's state for `/readyz`.
+fn api_state(
+    config: &Config,
+    store: &Store,
+    key: Arc<MasterKey>,
+    snapshots: Option<SnapshotHandle>,
+    health: &StoreHealth,
+) -> anyhow::Result<stsd_api::AppState> {
+    let resolvers = stsd_api::discovery::Resolvers::new(&config.resolvers, Duration::from_secs(5))
+        .context("cannot set up DNS resolvers (STSD_RESOLVERS)")?;
+    let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
+    api_config.webhooks_allow_private = config.webhooks_allow_private;
+    api_config.domain_quota = config.domain_quota;
+    api_config.dashboard_dir = config.dashboard_dir.clone().or(api_config.dashboard_dir);
+    api_config.trusted_proxies =
+        stsd_api::auth::TrustedProxies::new(config.trusted_proxies.clone());
+    let state = stsd_api::AppState::new(
+        store.clone(),
+        api_config,
+        stsd_api::auth::JwtKeys::from_master_key(key.bytes()).with_previous(&key.previous_bytes()),
+        resolvers,
+    );
+    state.set_master_key(key);
+    state.set_store_health(health.clone());
+    if let Some(snapshots) = snapshots {
+        state.set_snapshot_probe(Arc::new(move || {
+            let status = snapshots.status();
+            stsd_api::SnapshotReport {
+                seq: status.seq,
+                stale: status.stale,
+            }
+        }));
+    }
+    Ok(state)
+}
+
+/// The name reporters POST TLS reports to: `reports.<zone>`.
+pub(crate) fn reports_host(config: &Config) -> String {
+    format!("reports.{}", config.service_zone.as_str())
+}
+
+/// stsd's own HTTPS hosts on the edge: the TLS-RPT receiver on `reports.<zone>`.
+fn service_hosts(config: &Config, store: &Store) -> stsd_serving::edge::ServiceHosts {
+    let receiver = Arc::new(stsd_reports::HttpsReceiver::new(
+        store.clone(),
+        stsd_reports::ReceiverLimits::default(),
+    ));
+    let handler: stsd_serving::edge::HostHandler = Arc::new(move |req, _peer| {
+        let receiver = receiver.clone();
+        Box::pin(async move { receiver.handle(req).await })
+    });
+    stsd_serving::edge::ServiceHosts::new().with(reports_host(config), handler)
+}
