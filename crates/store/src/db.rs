@@ -43,6 +43,9 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) url: Arc<str>,
+    /// Where `LISTEN` connects: the same server as `url`, but not through a pooler in
+    /// transaction mode (PgBouncer's), which cannot hold a session's `LISTEN`.
+    pub(crate) listen_url: Arc<str>,
     /// Bumped after every local commit that appended to the change feed, so that followers
     /// in this process wake without a database round trip.
     pub(crate) local_changes: Arc<watch::Sender<u64>>,
@@ -111,10 +114,12 @@ impl Store {
             }
         };
         let (local_changes, _) = watch::channel(0);
+        let url: Arc<str> = url.into();
         Ok(Store {
             pool,
             backend,
-            url: url.into(),
+            listen_url: url.clone(),
+            url,
             local_changes: Arc::new(local_changes),
         })
     }
@@ -126,6 +131,15 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// Sends the change feed's `LISTEN` to `url` instead of the main URL: behind PgBouncer in
+    /// transaction mode, point it at the server itself (or a session-mode pool). Queries keep
+    /// using the main URL.
+    #[must_use]
+    pub fn with_listen_url(mut self, url: &str) -> Store {
+        self.listen_url = url.into();
+        self
     }
 
     /// Which engine this store talks to.

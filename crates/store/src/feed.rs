@@ -157,7 +157,7 @@ impl Store {
     pub fn subscribe(&self, poll_interval: Duration) -> ChangeSubscription {
         let local = self.local_changes.subscribe();
         let remote = match self.backend {
-            Backend::Postgres => Some(spawn_listener(self.url.to_string())),
+            Backend::Postgres => Some(spawn_listener(self.listen_url.to_string())),
             Backend::Sqlite => None,
         };
         ChangeSubscription {

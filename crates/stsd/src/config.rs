@@ -73,6 +73,7 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     roles: Option<Vec<String>>,
     metrics_listen: Option<String>,
+    database_listen_url: Option<String>,
 }
 
 /// Log output format.
@@ -151,6 +152,9 @@ pub(crate) struct Config {
     /// `STSD_METRICS_LISTEN`: `/healthz`, `/readyz` and `/metrics` of every role, on a
     /// listener of their own (loopback by default, never the public ports).
     pub(crate) metrics_listen: SocketAddr,
+    /// `STSD_DATABASE_LISTEN_URL`: where the change feed's `LISTEN` connects, when queries go
+    /// through PgBouncer in transaction mode (which cannot hold a `LISTEN`).
+    pub(crate) database_listen_url: Option<String>,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -466,12 +470,26 @@ impl Config {
             None => Vec::new(),
         };
 
+        let database_listen_url = match src.pick("database_listen_url", parsed.database_listen_url)
+        {
+            Some((v, at)) => {
+                let v = v.trim().to_owned();
+                if stsd_store::Backend::from_url(&v).map_err(|e| invalid(&at, e.to_string()))?
+                    != stsd_store::Backend::Postgres
+                {
+                    return Err(invalid(&at, "must be a postgres:// URL"));
+                }
+                Some(v)
+            }
+            None => None,
+        };
         let roles = match src.pick_list("roles", parsed.roles) {
             Some((items, at)) => Some(Roles::parse_list(&items).map_err(|e| invalid(&at, e))?),
             None => None,
         };
 
         Ok(Config {
+            database_listen_url,
             roles,
             metrics_listen: socket(
                 &src,
@@ -551,6 +569,7 @@ impl Config {
             trusted_proxies: Vec<String>,
             roles: String,
             metrics_listen: String,
+            database_listen_url: Option<String>,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -602,6 +621,10 @@ impl Config {
                 .roles
                 .map_or_else(|| "(all, for stsd serve)".to_owned(), |r| r.to_string()),
             metrics_listen: self.metrics_listen.to_string(),
+            database_listen_url: self
+                .database_listen_url
+                .as_deref()
+                .map(stsd_store::mask_url),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
@@ -689,6 +712,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`x`"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_ROLES", "edge,web")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_ROLES:") && e.contains("`web`"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_DATABASE_LISTEN_URL", "sqlite://x.db")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_DATABASE_LISTEN_URL:"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_METRICS_LISTEN", "9180")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_METRICS_LISTEN:"), "{e}");
+        let c = Config::load(
+            None,
+            &env(&[
+                ("STSD_ROLES", "dns, edge"),
+                ("STSD_DATABASE_LISTEN_URL", "postgres://stsd:pw@db/stsd"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.roles.unwrap().to_string(), "edge,dns");
+        assert!(c.to_masked_toml().contains("postgres://stsd:***@db/stsd"));
         let e = Config::load(
             None,
             &env(&[("STSD_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.0/40")]),

@@ -35,6 +35,10 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     } else {
         crate::open_store(&config).await?
     };
+    let store = match &config.database_listen_url {
+        Some(url) => store.with_listen_url(url),
+        None => store,
+    };
     tracing::info!(
         %roles,
         database = %stsd_store::mask_url(&config.database_url),
