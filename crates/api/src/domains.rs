@@ -716,6 +716,10 @@ async fn offboard(
             "offboarding requested: serving mode none until senders' caches expire",
         )
         .await?;
+    // `mode: none` goes live at once when the domain is served (the publisher would later).
+    if let Err(e) = store.publish_latest(&domain.id).await {
+        tracing::warn!(domain = %domain.name, error = %e, "cannot publish mode none now; the publisher will");
+    }
     record(
         &state,
         Some(&access.tenant),

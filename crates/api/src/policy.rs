@@ -511,6 +511,13 @@ async fn apply(
     let outcome = store
         .create_policy_version(&domain.id, policy, &actor)
         .await?;
+    // A served domain's edit goes live now, not when a worker next looks: the edges follow
+    // the change feed at once, and DNS switches the id once every edge serves it.
+    if outcome.created
+        && let Err(e) = store.publish_latest(&domain.id).await
+    {
+        tracing::warn!(domain = %domain.name, error = %e, "cannot publish the edit now; the publisher will");
+    }
     record(
         state,
         Some(&access.tenant),

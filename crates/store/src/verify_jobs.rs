@@ -4,6 +4,7 @@
 use crate::Result;
 use crate::db::Store;
 use crate::domains::DomainState;
+use crate::error::StoreError;
 use crate::ids::DomainId;
 
 /// The job kind of domain verification; the subject is the domain id.
@@ -59,6 +60,37 @@ impl Store {
             .into_iter()
             .map(|(id, latest)| (DomainId::from_raw(id), latest))
             .collect())
+    }
+
+    /// Makes the registration's latest version live at once when the registration is served
+    /// (active, degraded or offboarding) and has a certificate — what the publisher would do
+    /// on its next pass, done by the edit itself so that an edit never waits for a worker.
+    /// Returns whether a version went live; `false` when there is nothing to publish or the
+    /// registration is not served yet (the publisher does it once it is).
+    pub async fn publish_latest(&self, domain: &DomainId) -> Result<bool> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT t.latest FROM (
+                 SELECT d.live_version_id AS live,
+                        (SELECT pv.id FROM policy_versions pv WHERE pv.domain_id = d.id
+                         ORDER BY pv.created_at DESC, pv.policy_id DESC LIMIT 1) AS latest
+                 FROM domains d
+                 WHERE d.id = $1 AND d.state IN ('active', 'degraded', 'offboarding')
+                   AND EXISTS (SELECT 1 FROM certificates c WHERE c.domain_id = d.id)
+             ) t
+             WHERE t.latest IS NOT NULL AND (t.live IS NULL OR t.live <> t.latest)",
+        )
+        .bind(domain.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((latest,)) = row else {
+            return Ok(false);
+        };
+        match self.set_live_version(domain, &latest).await {
+            Ok(()) => Ok(true),
+            // A newer version went live in between: the publisher's pass sorts it out.
+            Err(StoreError::StateMismatch { .. } | StoreError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Live versions whose id DNS does not announce yet by the store's record: the

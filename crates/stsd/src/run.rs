@@ -303,6 +303,10 @@ async fn start_worker(
         store.clone(),
         verifier,
     )));
+    tasks.push(tokio::spawn(stsd_verifier::run_publisher(
+        store.clone(),
+        Duration::from_secs(1),
+    )));
     tasks.push(tokio::spawn(stsd_verifier::run_alerts(
         store.clone(),
         key.clone(),

@@ -32,4 +32,4 @@ pub use state::{
     CertificateHealth, DEFAULT_GRACE_PERIOD, Decision, EXPIRING_WITHIN, next_check_in, next_state,
 };
 pub use verify::check_now;
-pub use worker::{finish_offboarding, run_worker, schedule_all};
+pub use worker::{finish_offboarding, run_publisher, run_worker, schedule_all};

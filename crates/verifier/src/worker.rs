@@ -68,8 +68,9 @@ pub async fn finish_offboarding(store: &Store, now: OffsetDateTime) -> Result<us
     Ok(removed)
 }
 
-/// Runs forever: every `cfg.poll_interval`, runs the due `verify` jobs, then the publisher
-/// step; every `cfg.schedule_interval`, [`schedule_all`]. Errors are logged and retried,
+/// Runs forever: every `cfg.poll_interval`, runs the due `verify` jobs and finishes
+/// offboarding; every `cfg.schedule_interval`, [`schedule_all`]. The publisher is
+/// [`run_publisher`], on a task of its own. Errors are logged and retried,
 /// never fatal: spawn it and let it run.
 pub async fn run_worker(store: Store, cfg: VerifierConfig) {
     let mut last_schedule: Option<Instant> = None;
@@ -86,13 +87,25 @@ pub async fn run_worker(store: Store, cfg: VerifierConfig) {
         if let Err(err) = finish_offboarding(&store, OffsetDateTime::now_utc()).await {
             tracing::warn!(error = %err, "offboarding step failed");
         }
+        tokio::time::sleep(cfg.poll_interval).await;
+    }
+}
+
+/// Runs the publisher on its own, so that it never waits behind a round of checks (DNS
+/// look-ups, STARTTLS probes that time out): wakes on every change-feed entry (a certificate
+/// stored, a domain turned active) and at least every `poll`, makes pending versions live and
+/// records DNS switches. Edits of served domains are made live by the edit itself
+/// (`Store::publish_latest`); this catches everything else. Runs until aborted.
+pub async fn run_publisher(store: Store, poll: Duration) {
+    let mut changes = store.subscribe(poll);
+    loop {
         if let Err(err) = publish_pending(&store).await {
             tracing::warn!(error = %err, "publisher step failed");
         }
         if let Err(err) = record_dns_switches(&store).await {
             tracing::warn!(error = %err, "recording DNS switches failed");
         }
-        tokio::time::sleep(cfg.poll_interval).await;
+        changes.changed().await;
     }
 }
 

@@ -1,5 +1,6 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::str::FromStr;
 use stsd_core::DomainName;
 
 use crate::harness::TestServer;
@@ -691,7 +692,81 @@ async fn audit_keeps_before_and_after(server: &TestServer) {
     assert_eq!(entry["details"]["duplicate"], false);
 }
 
+/// An edit of a served domain goes live with the request itself: no worker runs in these
+/// tests, yet the edges' view (`served_domain`) has the new policy when the answer arrives.
+/// Before, edits waited for the verifier worker's round (publish every 2 s, after up to 100
+/// checks).
+async fn edits_of_served_domains_go_live_without_a_worker(server: &TestServer) {
+    server.dns.set_mx("example.org", &[(10, "mx1.example.org")]);
+    let (mut owner, tenant) = server.signup("ops@example.org", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    let (status, added) = owner.post(&base, json!({ "name": "example.org" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let label = stsd_core::Label::from_str(added["label"].as_str().unwrap()).unwrap();
+    let store = &server.store;
+    let domain = store.domain_by_label(&label).await.unwrap().unwrap();
+    // The domain becomes served, as the verifier and the certificate worker would make it.
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .put_certificate(&stsd_store::NewCertificate {
+            domain_id: domain.id.clone(),
+            chain_pem: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into(),
+            key_ciphertext: vec![1, 2, 3],
+            key_id: "k".into(),
+            not_before: now - time::Duration::hours(1),
+            not_after: now + time::Duration::days(60),
+        })
+        .await
+        .unwrap();
+    for (from, to) in [
+        (
+            stsd_store::DomainState::Pending,
+            stsd_store::DomainState::Verified,
+        ),
+        (
+            stsd_store::DomainState::Verified,
+            stsd_store::DomainState::Active,
+        ),
+    ] {
+        store
+            .transition_domain(&domain.id, from, to, "test")
+            .await
+            .unwrap();
+    }
+    let p = format!("{base}/example.org/policy");
+    let (status, edit) = owner
+        .put(
+            &p,
+            json!({ "mode": "testing", "mx": ["*.example.org"], "max_age": 604800 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{edit}");
+    let served = store.served_domain(&domain.id).await.unwrap().unwrap();
+    let body = served.policy_body.unwrap();
+    assert!(body.contains("mx: *.example.org\r\n"), "{body}");
+    assert_eq!(
+        served.live_ids[0].id.as_str(),
+        edit["version"]["id"].as_str().unwrap()
+    );
+    // Not served (pending): an edit waits for the domain to be served.
+    server.dns.set_mx("example.com", &[(10, "mx1.example.com")]);
+    assert_eq!(
+        owner.post(&base, json!({ "name": "example.com" })).await.0,
+        StatusCode::CREATED
+    );
+    let (status, _) = owner
+        .put(
+            &format!("{base}/example.com/policy"),
+            json!({ "mode": "testing", "mx": ["*.example.com"], "max_age": 604800 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, view) = owner.get(&format!("{base}/example.com/policy")).await;
+    assert!(view["live"].is_null(), "{view}");
+}
+
 crate::both_backends!(
+    edits_of_served_domains_go_live_without_a_worker,
     only_admins_override_the_enforce_gate,
     audit_keeps_before_and_after,
     enforce_gate_reads_the_mx_starttls_probe,
