@@ -1,6 +1,6 @@
 //! Building the snapshot from the store and following the change feed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -11,9 +11,10 @@ use rustls::crypto::CryptoProvider;
 use stsd_store::{ChangeKind, DomainId, MasterKey, Store};
 use time::OffsetDateTime;
 
+use crate::build::Rows;
 use crate::error::ServingError;
 use crate::fetch_log::FetchLog;
-use crate::snapshot::{Acknowledged, Snapshot, service_keys};
+use crate::snapshot::{Acknowledged, Snapshot};
 
 /// How this node names itself in heartbeats.
 #[derive(Debug, Clone)]
@@ -208,8 +209,7 @@ impl SnapshotHandle {
             };
             let mut next = Snapshot::clone(&base);
             if let Some(rows) = fresh_service {
-                next.service_hosts =
-                    service_keys(&rows, &self.shared.master, &self.shared.provider);
+                next.set_service(rows, &self.shared.master, &self.shared.provider);
             }
             for (id, row) in rows {
                 match row {
@@ -287,43 +287,6 @@ impl SnapshotHandle {
     }
 }
 
-/// The edge entry of every row, built on all cores, in row order.
-fn build_edge_hosts(
-    rows: &[stsd_store::ServedDomain],
-    master: &MasterKey,
-    provider: &CryptoProvider,
-) -> Vec<Option<crate::snapshot::EdgeHost>> {
-    let threads = std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .clamp(1, 16);
-    let chunk = rows.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = rows
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|row| crate::snapshot::edge_host(row, master, provider))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        rows.chunks(chunk)
-            .zip(workers)
-            .flat_map(|(part, worker)| {
-                // A worker that panicked (it should not: nothing in it unwraps) costs only
-                // speed: its part is built again here.
-                worker.join().unwrap_or_else(|_| {
-                    part.iter()
-                        .map(|row| crate::snapshot::edge_host(row, master, provider))
-                        .collect()
-                })
-            })
-            .collect()
-    })
-}
-
 async fn full_load(
     store: &Store,
     master: &MasterKey,
@@ -332,26 +295,14 @@ async fn full_load(
     // The position is read first: anything committed while loading is replayed later, and
     // replaying a registration is idempotent.
     let seq = store.latest_change_seq().await?;
-    let rows = store.served_domains().await?;
-    let challenges = store.live_challenges().await?;
-    let alpn = store.live_tls_alpn_challenges().await?;
-    let service = store.service_certificates().await?;
-    let mut snapshot = Snapshot {
+    let rows = Rows {
         seq,
-        service_hosts: service_keys(&service, master, provider),
-        tls_alpn: crate::alpn::challenge_keys(alpn, &HashMap::new(), provider),
-        ..Snapshot::default()
+        domains: store.served_domains().await?,
+        challenges: store.live_challenges().await?,
+        tls_alpn: store.live_tls_alpn_challenges().await?,
+        service: store.service_certificates().await?,
     };
-    // Opening sealed keys and loading them into rustls is the bulk of a start with many
-    // domains: spread it over the cores.
-    let built = build_edge_hosts(&rows, master, provider);
-    for (row, edge) in rows.iter().zip(built) {
-        snapshot.put_domain_with(row, edge);
-    }
-    snapshot.challenges = challenges
-        .into_iter()
-        .map(|(t, k)| (t, Bytes::from(k.into_bytes())))
-        .collect();
+    let snapshot = crate::build::build(rows, master, provider);
     tracing::info!(
         hosts = snapshot.hosts.len(),
         labels = snapshot.labels.len(),

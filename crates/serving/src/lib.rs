@@ -10,6 +10,7 @@
 //! - [`dns`]: the authoritative DNS of the service zone, over UDP and TCP.
 
 mod alpn;
+mod build;
 pub mod dns;
 pub mod edge;
 mod error;

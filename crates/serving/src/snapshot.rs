@@ -157,6 +157,16 @@ impl Snapshot {
         }
     }
 
+    /// Replaces the service-host certificates.
+    pub(crate) fn set_service(
+        &mut self,
+        rows: Vec<ServiceCertificate>,
+        master: &MasterKey,
+        provider: &CryptoProvider,
+    ) {
+        self.service_hosts = service_keys(&rows, master, provider);
+    }
+
     /// Adds (or replaces) a registration's entries.
     pub(crate) fn put_domain(
         &mut self,
@@ -224,7 +234,7 @@ pub(crate) fn edge_host(
 }
 
 /// The usable service-host certificates among `rows`; an unusable one is logged and left out.
-pub(crate) fn service_keys(
+fn service_keys(
     rows: &[ServiceCertificate],
     master: &MasterKey,
     provider: &CryptoProvider,
