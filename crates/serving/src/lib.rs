@@ -11,6 +11,7 @@
 
 mod alpn;
 mod build;
+mod copy;
 pub mod dns;
 pub mod edge;
 mod error;
@@ -19,6 +20,6 @@ mod follower;
 mod shards;
 mod snapshot;
 
-pub use error::ServingError;
-pub use follower::{NodeInfo, SnapshotHandle, SnapshotStatus};
+pub use error::{CopyProblem, ServingError};
+pub use follower::{DEFAULT_COPY_INTERVAL, NodeInfo, SnapshotHandle, SnapshotStatus};
 pub use snapshot::{Acknowledged, EdgeHost, LabelRecords, Snapshot};
