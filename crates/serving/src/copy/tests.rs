@@ -1,13 +1,18 @@
 //! The copy's format on its own: rows made here, no store.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::str::FromStr;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use stsd_store::DomainState;
+use stsd_core::{DomainName, Label, PolicyId};
+use stsd_store::{Certificate, DomainId, DomainState, LiveId, ServedDomain, ServiceCertificate};
+use time::OffsetDateTime;
 
+use super::rows::{from_ms, pem_chain};
 use super::*;
 use crate::build::build;
 
@@ -247,6 +252,8 @@ fn written_atomically_with_mode_0600_and_no_clear_key() {
     assert!(!text.contains("PRIVATE KEY"));
     for (_, host) in s.hosts.iter() {
         let der = BASE64.encode(host.secret_key_der());
+        assert!(!text.contains(&der));
+        // The PKCS#8 header every P-256 key starts with.
         assert!(!text.contains(&der[..40]));
     }
     // A path that names no file.
