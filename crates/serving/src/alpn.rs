@@ -20,7 +20,7 @@ pub(crate) const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 #[derive(Debug, Clone)]
 pub(crate) struct AlpnChallenge {
     /// The hex digest it was built from, to reuse it while unchanged.
-    digest: String,
+    pub(crate) digest: String,
     /// The self-signed challenge certificate and its key.
     pub(crate) key: Arc<CertifiedKey>,
 }

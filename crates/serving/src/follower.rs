@@ -1,19 +1,22 @@
 //! Building the snapshot from the store and following the change feed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use rustls::crypto::CryptoProvider;
 use stsd_store::{ChangeKind, DomainId, MasterKey, Store};
 use time::OffsetDateTime;
 
+use crate::build::Rows;
+use crate::copy::CopyTarget;
 use crate::error::ServingError;
 use crate::fetch_log::FetchLog;
-use crate::snapshot::{Acknowledged, Snapshot, service_keys};
+use crate::snapshot::{Acknowledged, Snapshot};
 
 /// How this node names itself in heartbeats.
 #[derive(Debug, Clone)]
@@ -35,8 +38,15 @@ pub struct SnapshotStatus {
     pub seq: i64,
     /// True while the store cannot be read: the node serves its last snapshot.
     pub stale: bool,
-    /// Unix seconds of the last successful sync with the store.
+    /// Unix seconds of the last successful sync with the store; for a snapshot loaded from the
+    /// local copy, when the copy was written (its data was current then).
     pub last_sync: i64,
+    /// True while the snapshot served is the one loaded from the local copy: the node has not
+    /// reached the store since it started.
+    pub from_copy: bool,
+    /// Unix seconds when the local copy was written: the one loaded, or the newest this node
+    /// wrote. `None` when there is none.
+    pub copy_written_at: Option<i64>,
 }
 
 struct Shared {
@@ -49,7 +59,22 @@ struct Shared {
     /// The lowest snapshot position of the other live edge nodes: [`OTHERS_UNKNOWN`] until the
     /// first successful read, [`NO_OTHERS`] when there are none.
     others_acked: AtomicI64,
+    /// Where the follower writes the local copy, if anywhere.
+    copy: ArcSwapOption<CopyTarget>,
+    /// Woken when the copy should be written (the snapshot changed, or the first sync).
+    copy_due: tokio::sync::Notify,
+    /// Unix seconds the local copy was written ([`NO_COPY`]: none known).
+    copy_written_at: AtomicI64,
+    /// Set when loaded from the copy, cleared by the first successful sync.
+    from_copy: AtomicBool,
+    /// Whether a sync with the store has succeeded since the handle was made.
+    synced_once: AtomicBool,
 }
+
+const NO_COPY: i64 = 0;
+
+/// How often the follower writes the local copy at most, unless told otherwise.
+pub const DEFAULT_COPY_INTERVAL: Duration = Duration::from_secs(5);
 
 const OTHERS_UNKNOWN: i64 = i64::MIN;
 const NO_OTHERS: i64 = i64::MAX;
@@ -80,18 +105,107 @@ impl SnapshotHandle {
     ) -> Result<SnapshotHandle, ServingError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let snapshot = full_load(store, &master, &provider).await?;
-        let handle = SnapshotHandle {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        Ok(SnapshotHandle::new(snapshot, master, provider, now, None))
+    }
+
+    /// Builds the first snapshot from the local copy at `path` (see [`Self::with_copy`]), for a
+    /// node that cannot reach the store. The snapshot is marked stale and positioned at the
+    /// copy's feed position, so the follower catches up from there when the store returns.
+    /// Fails, and serves nothing, when the copy is missing, truncated, corrupt, of another
+    /// format version or sealed under another master key.
+    ///
+    /// Blocks while reading the file and opening the keys.
+    pub fn from_copy(
+        path: impl AsRef<Path>,
+        master: Arc<MasterKey>,
+    ) -> Result<SnapshotHandle, ServingError> {
+        let path = path.as_ref();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let loaded = crate::copy::read(path, &master)?;
+        let snapshot = crate::build::build(loaded.rows, &master, &provider);
+        tracing::info!(
+            path = %path.display(),
+            hosts = snapshot.hosts.len(),
+            labels = snapshot.labels.len(),
+            seq = snapshot.seq,
+            written_at = loaded.written_at,
+            "snapshot loaded from the local copy"
+        );
+        Ok(SnapshotHandle::new(
+            snapshot,
+            master,
+            provider,
+            loaded.written_at,
+            Some(loaded.written_at),
+        ))
+    }
+
+    fn new(
+        snapshot: Snapshot,
+        master: Arc<MasterKey>,
+        provider: Arc<CryptoProvider>,
+        last_sync: i64,
+        copy_written_at: Option<i64>,
+    ) -> SnapshotHandle {
+        let from_copy = copy_written_at.is_some();
+        SnapshotHandle {
             shared: Arc::new(Shared {
                 current: ArcSwap::from_pointee(snapshot),
                 master,
                 provider,
-                stale: AtomicBool::new(false),
-                last_sync: AtomicI64::new(OffsetDateTime::now_utc().unix_timestamp()),
+                stale: AtomicBool::new(from_copy),
+                last_sync: AtomicI64::new(last_sync),
                 fetches: FetchLog::default(),
                 others_acked: AtomicI64::new(OTHERS_UNKNOWN),
+                copy: ArcSwapOption::empty(),
+                copy_due: tokio::sync::Notify::new(),
+                copy_written_at: AtomicI64::new(copy_written_at.unwrap_or(NO_COPY)),
+                from_copy: AtomicBool::new(from_copy),
+                synced_once: AtomicBool::new(false),
             }),
-        };
-        Ok(handle)
+        }
+    }
+
+    /// Has the follower keep the local copy at `path`, written at most every
+    /// [`DEFAULT_COPY_INTERVAL`].
+    #[must_use]
+    pub fn with_copy(self, path: impl Into<PathBuf>) -> SnapshotHandle {
+        self.with_copy_every(path, DEFAULT_COPY_INTERVAL)
+    }
+
+    /// Has the follower keep the local copy at `path`: written after the first sync with the
+    /// store and after changes, at most once every `min_interval` (changes meanwhile wait and
+    /// share the next write), from a blocking task so serving never waits on the disk.
+    #[must_use]
+    pub fn with_copy_every(
+        self,
+        path: impl Into<PathBuf>,
+        min_interval: Duration,
+    ) -> SnapshotHandle {
+        self.shared.copy.store(Some(Arc::new(CopyTarget {
+            path: path.into(),
+            min_interval,
+        })));
+        self
+    }
+
+    /// Writes the snapshot in service to `path` now, atomically, mode 0600, private keys
+    /// sealed under the master key; returns when it was written (unix seconds). Blocks on the
+    /// disk. The follower calls this itself for the path of [`Self::with_copy`].
+    pub fn write_copy(&self, path: &Path) -> Result<i64, ServingError> {
+        let written_at = OffsetDateTime::now_utc().unix_timestamp();
+        crate::copy::write(path, &self.current(), &self.shared.master, written_at)?;
+        Ok(written_at)
+    }
+
+    /// Unix seconds when the local copy was written (the one loaded, or the newest this node
+    /// wrote), for readiness reports; `None` when there is none.
+    pub fn copy_written_at(&self) -> Option<i64> {
+        match self.shared.copy_written_at.load(Ordering::Relaxed) {
+            NO_COPY => None,
+            at => Some(at),
+        }
     }
 
     /// The snapshot in service now.
@@ -142,6 +256,8 @@ impl SnapshotHandle {
             seq: self.shared.current.load().seq,
             stale: self.shared.stale.load(Ordering::Relaxed),
             last_sync: self.shared.last_sync.load(Ordering::Relaxed),
+            from_copy: self.shared.from_copy.load(Ordering::Relaxed),
+            copy_written_at: self.copy_written_at(),
         }
     }
 
@@ -158,6 +274,12 @@ impl SnapshotHandle {
                     OffsetDateTime::now_utc().unix_timestamp(),
                     Ordering::Relaxed,
                 );
+                self.shared.from_copy.store(false, Ordering::Relaxed);
+                // The first sync writes a copy even without changes: a node loaded from the
+                // store has none yet, one loaded from the copy now knows it is current.
+                if !self.shared.synced_once.swap(true, Ordering::Relaxed) {
+                    self.shared.copy_due.notify_one();
+                }
             }
             Err(e) => {
                 if !self.shared.stale.swap(true, Ordering::Relaxed) {
@@ -208,8 +330,7 @@ impl SnapshotHandle {
             };
             let mut next = Snapshot::clone(&base);
             if let Some(rows) = fresh_service {
-                next.service_hosts =
-                    service_keys(&rows, &self.shared.master, &self.shared.provider);
+                next.set_service(rows, &self.shared.master, &self.shared.provider);
             }
             for (id, row) in rows {
                 match row {
@@ -227,6 +348,7 @@ impl SnapshotHandle {
             }
             next.seq = last_seq;
             self.shared.current.store(Arc::new(next));
+            self.shared.copy_due.notify_one();
             if i64::try_from(changes.len()).unwrap_or(0) < BATCH {
                 return Ok(());
             }
@@ -246,6 +368,8 @@ impl SnapshotHandle {
     ) -> tokio::task::JoinHandle<()> {
         let handle = self.clone();
         tokio::spawn(async move {
+            // Ends with the follower: aborting the follower drops this.
+            let _copies = AbortOnDrop(tokio::spawn(handle.clone().write_copies()));
             let mut subscription = store.subscribe(poll);
             let mut beat = tokio::time::interval(heartbeat);
             beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -287,41 +411,59 @@ impl SnapshotHandle {
     }
 }
 
-/// The edge entry of every row, built on all cores, in row order.
-fn build_edge_hosts(
-    rows: &[stsd_store::ServedDomain],
-    master: &MasterKey,
-    provider: &CryptoProvider,
-) -> Vec<Option<crate::snapshot::EdgeHost>> {
-    let threads = std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .clamp(1, 16);
-    let chunk = rows.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = rows
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|row| crate::snapshot::edge_host(row, master, provider))
-                        .collect::<Vec<_>>()
-                })
+impl SnapshotHandle {
+    /// Writes the local copy whenever asked ([`Shared::copy_due`]), at most once every
+    /// `min_interval`: a request that comes sooner waits, and requests meanwhile share the
+    /// write. A failed write is logged and tried again at the next request.
+    async fn write_copies(self) {
+        let mut last_write: Option<tokio::time::Instant> = None;
+        // The position of the last copy written, to skip a write that would change nothing.
+        let mut written_seq = None;
+        loop {
+            self.shared.copy_due.notified().await;
+            let Some(target) = self.shared.copy.load_full() else {
+                continue;
+            };
+            if let Some(at) = last_write {
+                tokio::time::sleep_until(at + target.min_interval).await;
+            }
+            let snapshot = self.current();
+            if written_seq == Some(snapshot.seq) {
+                continue;
+            }
+            last_write = Some(tokio::time::Instant::now());
+            let seq = snapshot.seq;
+            let master = self.shared.master.clone();
+            let path = target.path.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let at = OffsetDateTime::now_utc().unix_timestamp();
+                crate::copy::write(&path, &snapshot, &master, at).map(|()| at)
             })
-            .collect();
-        rows.chunks(chunk)
-            .zip(workers)
-            .flat_map(|(part, worker)| {
-                // A worker that panicked (it should not: nothing in it unwraps) costs only
-                // speed: its part is built again here.
-                worker.join().unwrap_or_else(|_| {
-                    part.iter()
-                        .map(|row| crate::snapshot::edge_host(row, master, provider))
-                        .collect()
-                })
-            })
-            .collect()
-    })
+            .await;
+            match written {
+                Ok(Ok(at)) => {
+                    written_seq = Some(seq);
+                    self.shared.copy_written_at.store(at, Ordering::Relaxed);
+                    tracing::debug!(path = %target.path.display(), seq, "snapshot copy written");
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot write the snapshot copy; trying again at the next change");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the snapshot copy writer failed; trying again at the next change");
+                }
+            }
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn full_load(
@@ -332,26 +474,14 @@ async fn full_load(
     // The position is read first: anything committed while loading is replayed later, and
     // replaying a registration is idempotent.
     let seq = store.latest_change_seq().await?;
-    let rows = store.served_domains().await?;
-    let challenges = store.live_challenges().await?;
-    let alpn = store.live_tls_alpn_challenges().await?;
-    let service = store.service_certificates().await?;
-    let mut snapshot = Snapshot {
+    let rows = Rows {
         seq,
-        service_hosts: service_keys(&service, master, provider),
-        tls_alpn: crate::alpn::challenge_keys(alpn, &HashMap::new(), provider),
-        ..Snapshot::default()
+        domains: store.served_domains().await?,
+        challenges: store.live_challenges().await?,
+        tls_alpn: store.live_tls_alpn_challenges().await?,
+        service: store.service_certificates().await?,
     };
-    // Opening sealed keys and loading them into rustls is the bulk of a start with many
-    // domains: spread it over the cores.
-    let built = build_edge_hosts(&rows, master, provider);
-    for (row, edge) in rows.iter().zip(built) {
-        snapshot.put_domain_with(row, edge);
-    }
-    snapshot.challenges = challenges
-        .into_iter()
-        .map(|(t, k)| (t, Bytes::from(k.into_bytes())))
-        .collect();
+    let snapshot = crate::build::build(rows, master, provider);
     tracing::info!(
         hosts = snapshot.hosts.len(),
         labels = snapshot.labels.len(),

@@ -10,6 +10,8 @@
 //! - [`dns`]: the authoritative DNS of the service zone, over UDP and TCP.
 
 mod alpn;
+mod build;
+mod copy;
 pub mod dns;
 pub mod edge;
 mod error;
@@ -18,6 +20,6 @@ mod follower;
 mod shards;
 mod snapshot;
 
-pub use error::ServingError;
-pub use follower::{NodeInfo, SnapshotHandle, SnapshotStatus};
+pub use error::{CopyProblem, ServingError};
+pub use follower::{DEFAULT_COPY_INTERVAL, NodeInfo, SnapshotHandle, SnapshotStatus};
 pub use snapshot::{Acknowledged, EdgeHost, LabelRecords, Snapshot};

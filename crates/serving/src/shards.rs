@@ -80,6 +80,11 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardedMap<K, V> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.shards.iter().flat_map(|shard| shard.iter())
+    }
 }
 
 #[cfg(test)]
@@ -116,5 +121,10 @@ mod tests {
             .filter(|(x, y)| Arc::ptr_eq(x, y))
             .count();
         assert!(shared >= SHARDS - 3, "{shared} shards still shared");
+        assert_eq!(b.iter().count(), b.len());
+        assert_eq!(
+            b.iter().find(|(k, _)| *k == "new").map(|(_, v)| *v),
+            Some(1)
+        );
     }
 }

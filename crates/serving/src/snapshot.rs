@@ -10,7 +10,13 @@ use rustls::crypto::{CryptoProvider, KeyProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
-use stsd_store::{DomainId, DomainState, LiveId, MasterKey, ServedDomain, ServiceCertificate};
+use stsd_store::{
+    Certificate, DomainId, DomainState, LiveId, MasterKey, ServedDomain, ServiceCertificate,
+};
+use time::OffsetDateTime;
+
+/// What a registration's edge host name starts with: `mta-sts.<domain>`.
+pub(crate) const HOST_PREFIX: &str = "mta-sts.";
 
 /// What the edge serves for one `mta-sts.<domain>` host.
 #[derive(Debug)]
@@ -21,6 +27,8 @@ pub struct EdgeHost {
     pub body: Bytes,
     /// The certificate, its key opened: checked when the snapshot is built.
     material: KeyMaterial,
+    /// The stored certificate's id and dates, for writing the row to the local copy.
+    certificate: CertificateRecord,
     /// The signing key, made on the first handshake for the host.
     key: OnceLock<Option<Arc<CertifiedKey>>>,
 }
@@ -46,6 +54,39 @@ impl std::fmt::Debug for KeyMaterial {
     }
 }
 
+/// What the local copy needs of a stored certificate besides its chain and key: a few dozen
+/// bytes per host, where keeping the stored row itself would double the chain's memory.
+#[derive(Debug, Clone)]
+pub(crate) struct CertificateRecord {
+    pub(crate) id: String,
+    pub(crate) not_before: OffsetDateTime,
+    pub(crate) not_after: OffsetDateTime,
+    pub(crate) created_at: OffsetDateTime,
+}
+
+impl CertificateRecord {
+    fn of(cert: &Certificate) -> CertificateRecord {
+        CertificateRecord {
+            id: cert.id.clone(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            created_at: cert.created_at,
+        }
+    }
+}
+
+/// What a registration contributed to the snapshot, to remove it on change and to write it
+/// to the local copy.
+#[derive(Debug, Clone)]
+pub(crate) struct Registration {
+    /// `mta-sts.<domain>`; in `hosts` only while served.
+    pub(crate) host: String,
+    /// Its label, the key in `labels`.
+    pub(crate) label: String,
+    /// The registration's state when it was read.
+    pub(crate) state: DomainState,
+}
+
 impl EdgeHost {
     /// The certificate chain and signing key for rustls; `None` when the key cannot be loaded
     /// or does not match the certificate (logged once).
@@ -62,6 +103,21 @@ impl EdgeHost {
                 }
             })
             .clone()
+    }
+
+    /// The certificate chain, leaf first.
+    pub(crate) fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.material.chain
+    }
+
+    /// The opened private key (PKCS#8 or another DER form), to seal it again for the copy.
+    pub(crate) fn secret_key_der(&self) -> &[u8] {
+        self.material.key.secret_der()
+    }
+
+    /// The stored certificate's id and dates.
+    pub(crate) fn certificate(&self) -> &CertificateRecord {
+        &self.certificate
     }
 }
 
@@ -84,11 +140,14 @@ pub struct Snapshot {
     pub(crate) seq: i64,
     pub(crate) hosts: ShardedMap<String, Arc<EdgeHost>>,
     pub(crate) labels: ShardedMap<String, LabelRecords>,
-    /// Which host and label each registration contributed, to remove them on change.
-    pub(crate) by_domain: ShardedMap<DomainId, (String, String)>,
+    /// What each registration contributed, to remove it on change.
+    pub(crate) by_domain: ShardedMap<DomainId, Registration>,
     pub(crate) challenges: HashMap<String, Bytes>,
     /// Certificates of stsd's own hosts (`reports.<zone>`), by host.
     pub(crate) service_hosts: HashMap<String, Arc<CertifiedKey>>,
+    /// The rows `service_hosts` was built from, keys sealed: a loaded rustls key cannot give
+    /// its private key back, and the local copy needs it. There are only a handful.
+    pub(crate) service_rows: Arc<[ServiceCertificate]>,
     /// Pending TLS-ALPN-01 challenge certificates, by host.
     pub(crate) tls_alpn: HashMap<String, AlpnChallenge>,
 }
@@ -151,10 +210,21 @@ impl Snapshot {
 
     /// Removes what a registration contributed.
     pub(crate) fn remove_domain(&mut self, id: &DomainId) {
-        if let Some((host, label)) = self.by_domain.remove(id) {
-            self.hosts.remove(&host);
-            self.labels.remove(&label);
+        if let Some(gone) = self.by_domain.remove(id) {
+            self.hosts.remove(&gone.host);
+            self.labels.remove(&gone.label);
         }
+    }
+
+    /// Replaces the service-host certificates.
+    pub(crate) fn set_service(
+        &mut self,
+        rows: Vec<ServiceCertificate>,
+        master: &MasterKey,
+        provider: &CryptoProvider,
+    ) {
+        self.service_hosts = service_keys(&rows, master, provider);
+        self.service_rows = rows.into();
     }
 
     /// Adds (or replaces) a registration's entries.
@@ -171,7 +241,7 @@ impl Snapshot {
     /// Adds (or replaces) a registration's entries with its edge entry already built.
     pub(crate) fn put_domain_with(&mut self, row: &ServedDomain, edge: Option<EdgeHost>) {
         self.remove_domain(&row.domain_id);
-        let host = format!("mta-sts.{}", row.name.as_str());
+        let host = format!("{HOST_PREFIX}{}", row.name.as_str());
         let label = row.label.as_str().to_owned();
         let served = edge.is_some();
         if let Some(edge) = edge {
@@ -190,7 +260,14 @@ impl Snapshot {
                 report: true,
             },
         );
-        self.by_domain.insert(row.domain_id.clone(), (host, label));
+        self.by_domain.insert(
+            row.domain_id.clone(),
+            Registration {
+                host,
+                label,
+                state: row.state,
+            },
+        );
     }
 }
 
@@ -214,6 +291,7 @@ pub(crate) fn edge_host(
             domain_id: row.domain_id.clone(),
             body: Bytes::from(body.clone().into_bytes()),
             material,
+            certificate: CertificateRecord::of(cert),
             key: OnceLock::new(),
         }),
         Err(problem) => {
@@ -224,7 +302,7 @@ pub(crate) fn edge_host(
 }
 
 /// The usable service-host certificates among `rows`; an unusable one is logged and left out.
-pub(crate) fn service_keys(
+fn service_keys(
     rows: &[ServiceCertificate],
     master: &MasterKey,
     provider: &CryptoProvider,
@@ -312,6 +390,12 @@ mod tests {
                 chain: vec![cert.der().clone()],
                 key: PrivateKeyDer::try_from(served_key.serialize_der()).unwrap(),
                 provider: provider.key_provider,
+            },
+            certificate: CertificateRecord {
+                id: "c1".to_owned(),
+                not_before: OffsetDateTime::UNIX_EPOCH,
+                not_after: OffsetDateTime::UNIX_EPOCH,
+                created_at: OffsetDateTime::UNIX_EPOCH,
             },
             key: OnceLock::new(),
         }

@@ -178,7 +178,17 @@ impl World {
         sni: &str,
         alpn: &[&[u8]],
     ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-        let tcp = TcpStream::connect(self.https).await?;
+        self.tls_at(self.https, sni, alpn).await
+    }
+
+    /// Like [`World::tls`] to another edge listener at `https` (one trusting the same CA).
+    pub(crate) async fn tls_at(
+        &self,
+        https: SocketAddr,
+        sni: &str,
+        alpn: &[&[u8]],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(https).await?;
         let name = ServerName::try_from(sni.to_owned()).unwrap();
         self.connector(alpn).connect(name, tcp).await
     }
@@ -203,8 +213,19 @@ impl World {
         h2: bool,
         request: http::Request<Empty<Bytes>>,
     ) -> std::io::Result<(http::StatusCode, http::HeaderMap, Bytes)> {
+        self.fetch_at(self.https, sni, h2, request).await
+    }
+
+    /// Like [`World::fetch`] from another edge listener at `https`.
+    pub(crate) async fn fetch_at(
+        &self,
+        https: SocketAddr,
+        sni: &str,
+        h2: bool,
+        request: http::Request<Empty<Bytes>>,
+    ) -> std::io::Result<(http::StatusCode, http::HeaderMap, Bytes)> {
         let alpn: &[&[u8]] = if h2 { &[b"h2"] } else { &[b"http/1.1"] };
-        let tls = self.tls(sni, alpn).await?;
+        let tls = self.tls_at(https, sni, alpn).await?;
         let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
         assert_eq!(negotiated.as_deref(), Some(alpn[0]), "ALPN");
         let io = TokioIo::new(tls);
