@@ -74,6 +74,7 @@ struct FileConfig {
     roles: Option<Vec<String>>,
     metrics_listen: Option<String>,
     database_listen_url: Option<String>,
+    worker_lease_seconds: Option<u64>,
 }
 
 /// Log output format.
@@ -155,6 +156,9 @@ pub(crate) struct Config {
     /// `STSD_DATABASE_LISTEN_URL`: where the change feed's `LISTEN` connects, when queries go
     /// through PgBouncer in transaction mode (which cannot hold a `LISTEN`).
     pub(crate) database_listen_url: Option<String>,
+    /// `STSD_WORKER_LEASE_SECONDS`: how long a worker holds a job (a verification, a
+    /// certificate order) before another worker may take it over, should the first die.
+    pub(crate) worker_lease: std::time::Duration,
 }
 
 /// Where each value came from, by key; for error messages.
@@ -483,12 +487,28 @@ impl Config {
             }
             None => None,
         };
+        let worker_lease = match src.pick(
+            "worker_lease_seconds",
+            parsed.worker_lease_seconds.map(|n| n.to_string()),
+        ) {
+            Some((v, at)) => match v.trim().parse::<u64>() {
+                Ok(n) if (5..=86_400).contains(&n) => std::time::Duration::from_secs(n),
+                _ => {
+                    return Err(invalid(
+                        &at,
+                        format!("`{v}` is not a number of seconds from 5 to 86400"),
+                    ));
+                }
+            },
+            None => std::time::Duration::from_secs(600),
+        };
         let roles = match src.pick_list("roles", parsed.roles) {
             Some((items, at)) => Some(Roles::parse_list(&items).map_err(|e| invalid(&at, e))?),
             None => None,
         };
 
         Ok(Config {
+            worker_lease,
             database_listen_url,
             roles,
             metrics_listen: socket(
@@ -570,6 +590,7 @@ impl Config {
             roles: String,
             metrics_listen: String,
             database_listen_url: Option<String>,
+            worker_lease_seconds: u64,
         }
         let shown = Shown {
             database_url: stsd_store::mask_url(&self.database_url),
@@ -625,6 +646,7 @@ impl Config {
                 .database_listen_url
                 .as_deref()
                 .map(stsd_store::mask_url),
+            worker_lease_seconds: self.worker_lease.as_secs(),
         };
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }

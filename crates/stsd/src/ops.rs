@@ -198,6 +198,8 @@ impl Ops {
                 "stale": status.stale,
                 "age_seconds": self.snapshot_age(snapshots),
                 "last_sync": status.last_sync,
+                "from_copy": status.from_copy,
+                "copy_written_at": status.copy_written_at,
             });
         }
         let code = if state == State::Ready {

@@ -65,9 +65,7 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     };
 
     let snapshots = if roles.serves_snapshot() {
-        let snapshots = stsd_serving::SnapshotHandle::load(&store, key.clone())
-            .await
-            .context("cannot load the serving snapshot")?;
+        let snapshots = load_snapshot(&config, &store, key.clone()).await?;
         running.tasks.push(snapshots.spawn_follower(
             store.clone(),
             node.clone(),
@@ -136,6 +134,67 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where a serving role keeps its local copy of the snapshot.
+fn copy_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("snapshot.copy")
+}
+
+/// The serving snapshot: from the store when it answers, else from the local copy in the data
+/// directory (stale, caught up when the store is back). The copy is kept current from then on.
+async fn load_snapshot(
+    config: &Config,
+    store: &Store,
+    key: Arc<MasterKey>,
+) -> anyhow::Result<SnapshotHandle> {
+    let path = copy_path(config);
+    // A short ping decides: a full load of a large store takes seconds, an unreachable one
+    // would make every start wait for the pool's timeouts.
+    let reachable = matches!(
+        tokio::time::timeout(Duration::from_secs(2), store.ping()).await,
+        Ok(Ok(()))
+    );
+    let loaded = if reachable {
+        SnapshotHandle::load(store, key.clone())
+            .await
+            .map_err(anyhow::Error::from)
+    } else {
+        Err(anyhow::anyhow!("the database does not answer"))
+    };
+    let snapshots = match loaded {
+        Ok(s) => s,
+        Err(store_error) if path.is_file() => {
+            let from = path.clone();
+            let copy = tokio::task::spawn_blocking(move || SnapshotHandle::from_copy(&from, key))
+                .await
+                .context("loading the local snapshot copy failed")?
+                .with_context(|| {
+                    format!("cannot load the serving snapshot ({store_error:#}) nor its local copy")
+                })?;
+            let status = copy.status();
+            tracing::warn!(
+                error = %format!("{store_error:#}"),
+                path = %path.display(),
+                seq = status.seq,
+                written_at = ?status.copy_written_at,
+                "cannot load the snapshot from the store: serving the local copy until it answers"
+            );
+            copy
+        }
+        Err(store_error) => {
+            return Err(store_error.context(format!(
+                "cannot load the serving snapshot, and there is no local copy at {} yet \
+                 (a serving role writes it once it has reached the store)",
+                path.display()
+            )));
+        }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    Ok(snapshots.with_copy(path))
 }
 
 /// What a process runs: tasks that are aborted at the stop, and servers that stop by
@@ -298,6 +357,7 @@ async fn start_worker(
     let mut verifier = verifier.with_mx_probe(probe);
     verifier.ca_identities = config.acme_caa_identities.clone();
     verifier.worker_id = owner.to_owned();
+    verifier.lease = config.worker_lease;
     let tasks = &mut running.tasks;
     tasks.push(tokio::spawn(stsd_verifier::run_worker(
         store.clone(),
@@ -343,6 +403,7 @@ async fn start_worker(
         stsd_certs::WorkerConfig {
             service_hosts: vec![reports_host(config)],
             orders_per_hour: config.acme_orders_per_hour,
+            lease: config.worker_lease,
             ..stsd_certs::WorkerConfig::new(owner)
         },
     )));

@@ -169,6 +169,20 @@ impl Role {
         }
     }
 
+    /// Waits (at most `limit`) for the process to exit by itself.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(start.elapsed() < limit, "{} kept running", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL, at once.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -66,12 +66,40 @@ fn every_role_reports_readiness_within_a_second_through_an_outage() {
     assert_eq!(status, 503);
     assert!(start.elapsed() < Duration::from_secs(1));
 
+    // An edge restarted during the outage serves from its local copy within seconds.
+    let edge = roles.iter().position(|r| r.name == "edge").unwrap();
+    let ports = roles[edge].ports;
+    assert!(roles[edge].terminate(Duration::from_secs(20)).success());
+    let restarted = Instant::now();
+    roles[edge] = Role::start_with(root.path(), "edge", &url, &["edge"], ports);
+    let body = roles[edge].wait_ready(200, Duration::from_secs(5));
+    assert!(restarted.elapsed() < Duration::from_secs(5));
+    assert!(body.contains("\"from_copy\":true"), "{body}");
+    assert!(body.contains("\"stale\":true"), "{body}");
+    // A new edge with no copy and no store says so and exits.
+    let mut fresh = Role::start(root.path(), "fresh-edge", &url, &["edge"]);
+    let status = fresh.wait_exit(Duration::from_secs(20));
+    assert!(!status.success());
+    assert!(fresh.log().contains("no local copy"), "{}", fresh.log());
+
     // Back without restarting anything.
     pg.resume().unwrap();
     for role in &mut roles {
         role.wait_ready(200, Duration::from_secs(15));
-        let (_, body) = role.ops("/readyz").unwrap();
-        assert!(body.contains("\"store\":\"up\""), "{}: {body}", role.name);
+        let start = Instant::now();
+        loop {
+            let (_, body) = role.ops("/readyz").unwrap();
+            // Store up, and a snapshot in step with it again (the restarted edge's too).
+            if body.contains("\"store\":\"up\"") && !body.contains("\"stale\":true") {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{}: {body}",
+                role.name
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     // SIGTERM: each stops in order and exits 0.
