@@ -122,16 +122,33 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     crate::shutdown_signal().await;
     ops.stopping();
     running.stop(stop).await;
-    if let Some(snapshots) = &snapshots {
-        snapshots.flush_fetches(&store).await;
-    }
-    if roles.has(Role::Worker) {
-        match store.release_leases(&node.id).await {
-            Ok(n) => tracing::info!(released = n, "job leases given back"),
-            Err(e) => tracing::warn!(error = %e, "cannot give back job leases; they expire"),
+    // Each last write is bounded: with the database gone (a stop during an outage) the pool
+    // would wait its acquire timeout for every one of them.
+    let last_writes = async {
+        if let Some(snapshots) = &snapshots {
+            snapshots.flush_fetches(&store).await;
         }
+        if roles.has(Role::Worker) {
+            match store.release_leases(&node.id).await {
+                Ok(n) => tracing::info!(released = n, "job leases given back"),
+                Err(e) => tracing::warn!(error = %e, "cannot give back job leases; they expire"),
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(3), last_writes)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the database did not answer the last writes; job leases expire by themselves"
+        );
     }
-    store.close().await;
+    if tokio::time::timeout(Duration::from_secs(2), store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("closing the database connections timed out");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -30,6 +30,7 @@
 
 mod client;
 mod dns;
+mod fleet;
 mod process;
 mod stsd;
 mod tls;

@@ -13,7 +13,7 @@ use crate::process::{Proc, free_local_port, free_port};
 
 /// The service zone of the world's stsd.
 pub(crate) const ZONE: &str = "sts.world.test";
-const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+pub(crate) const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 const PASSWORD: &str = "violet quarry lantern 42 drift";
 
 /// The `stsd` binary: `STSD_BIN` when set, else built now (once per test run) into the
@@ -144,27 +144,32 @@ impl Stsd {
 
     /// Signs up a new user with a new tenant; the API client of that user.
     pub(crate) async fn signup(&self, email: &str) -> Api {
-        let http = reqwest::Client::new();
-        let base = format!("http://{}/api/v1", self.api);
-        let signup: Value = http
-            .post(format!("{base}/auth/signup"))
-            .json(&json!({ "email": email, "password": PASSWORD, "tenant_name": "World" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = signup["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signup: {signup}"))
-            .to_owned();
-        let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
-        Api {
-            http,
-            base: format!("{base}/tenants/{tenant}"),
-            token,
-        }
+        signup(self.api, email).await
+    }
+}
+
+/// Signs up a new user with a new tenant at the API on `api`; the API client of that user.
+pub(crate) async fn signup(api: SocketAddr, email: &str) -> Api {
+    let http = reqwest::Client::new();
+    let base = format!("http://{api}/api/v1");
+    let signup: Value = http
+        .post(format!("{base}/auth/signup"))
+        .json(&json!({ "email": email, "password": PASSWORD, "tenant_name": "World" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("signup: {signup}"))
+        .to_owned();
+    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    Api {
+        http,
+        base: format!("{base}/tenants/{tenant}"),
+        token,
     }
 }
 
