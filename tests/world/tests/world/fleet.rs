@@ -343,7 +343,7 @@ async fn walk() {
         with(&[("STSD_API_LISTEN", api_addr.to_string())]),
         root.path(),
     );
-    let mut workers = vec![
+    let mut workers = [
         Node::start("worker-a", &["worker"], with(&[]), root.path()),
         Node::start("worker-b", &["worker"], with(&[]), root.path()),
     ];
@@ -353,7 +353,7 @@ async fn walk() {
             ("STSD_EDGE_HTTP_LISTEN", format!("{ip}:{http_port}")),
         ])
     };
-    let mut edges = vec![
+    let mut edges = [
         Node::start("edge-a", &["edge"], edge_env(edge_ips[0]), root.path()),
         Node::start("edge-b", &["edge"], edge_env(edge_ips[1]), root.path()),
     ];
