@@ -46,6 +46,8 @@ pub struct Store {
     /// Where `LISTEN` connects: the same server as `url`, but not through a pooler in
     /// transaction mode (PgBouncer's), which cannot hold a session's `LISTEN`.
     pub(crate) listen_url: Arc<str>,
+    /// Jobs this process ended, for metrics.
+    pub(crate) job_counts: Arc<crate::jobs::JobCounts>,
     /// Bumped after every local commit that appended to the change feed, so that followers
     /// in this process wake without a database round trip.
     pub(crate) local_changes: Arc<watch::Sender<u64>>,
@@ -119,6 +121,7 @@ impl Store {
             pool,
             backend,
             listen_url: url.clone(),
+            job_counts: Arc::default(),
             url,
             local_changes: Arc::new(local_changes),
         })

@@ -143,7 +143,9 @@ impl Store {
                     .await?
             }
         };
-        lease_kept(done.rows_affected())
+        lease_kept(done.rows_affected())?;
+        self.job_counts.record(&job.kind, true);
+        Ok(())
     }
 
     /// Records a failed attempt and retries at `retry_at`, keeping the attempt count.
@@ -158,7 +160,60 @@ impl Store {
         .bind(&job.owner)
         .execute(&self.pool)
         .await?;
-        lease_kept(done.rows_affected())
+        lease_kept(done.rows_affected())?;
+        self.job_counts.record(&job.kind, false);
+        Ok(())
+    }
+
+    /// Jobs this process finished and failed since it started, by kind (for metrics: which
+    /// worker took which work).
+    pub fn job_counts(&self) -> Vec<JobCount> {
+        self.job_counts.snapshot()
+    }
+}
+
+/// How many jobs of one kind this process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCount {
+    /// The job kind (`verify`, `cert`, …).
+    pub kind: String,
+    /// Ended with [`Store::finish_job`].
+    pub finished: u64,
+    /// Ended with [`Store::fail_job`] (to be retried).
+    pub failed: u64,
+}
+
+/// Per-process counts of ended jobs, shared by every clone of a [`Store`].
+#[derive(Debug, Default)]
+pub(crate) struct JobCounts(std::sync::Mutex<std::collections::BTreeMap<String, (u64, u64)>>);
+
+impl JobCounts {
+    fn record(&self, kind: &str, finished: bool) {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = counts.entry(kind.to_owned()).or_default();
+        if finished {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+
+    fn snapshot(&self) -> Vec<JobCount> {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts
+            .iter()
+            .map(|(kind, (finished, failed))| JobCount {
+                kind: kind.clone(),
+                finished: *finished,
+                failed: *failed,
+            })
+            .collect()
     }
 }
 

@@ -49,7 +49,7 @@ pub use fetches::{MAX_NETWORKS_PER_DAY, PolicyFetches};
 pub use health::StoreHealth;
 pub use ids::{DomainId, TenantId, UserId};
 pub use invitations::{Invitation, InvitationState};
-pub use jobs::Job;
+pub use jobs::{Job, JobCount};
 pub use nodes::Node;
 pub use overview::DomainOverview;
 pub use policies::{PolicyVersion, VersionOutcome};

@@ -34,6 +34,7 @@ use crate::roles::{Role, Roles};
 /// What the operations listener reports on.
 pub(crate) struct Ops {
     roles: Roles,
+    store: stsd_store::Store,
     health: StoreHealth,
     snapshots: Option<SnapshotHandle>,
     api: Option<stsd_api::AppState>,
@@ -71,6 +72,7 @@ impl Ops {
     /// The reporter of a process running `roles`.
     pub(crate) fn new(
         roles: Roles,
+        store: stsd_store::Store,
         health: StoreHealth,
         snapshots: Option<SnapshotHandle>,
         api: Option<stsd_api::AppState>,
@@ -117,6 +119,7 @@ impl Ops {
         }
         Arc::new(Ops {
             roles,
+            store,
             health,
             snapshots,
             api,
@@ -220,6 +223,9 @@ impl Ops {
         }
         let mut out = String::new();
         prometheus_text::encode(&mut out, &self.registry)?;
+        if self.roles.has(Role::Worker) {
+            jobs_text(&mut out, &self.store.job_counts())?;
+        }
         if let Some(api) = &self.api {
             out.push_str(&api.metrics_text()?);
         }
@@ -254,6 +260,31 @@ impl Ops {
             _ => text(StatusCode::NOT_FOUND, "/healthz, /readyz or /metrics\n"),
         }
     }
+}
+
+/// `stsd_worker_jobs_total{kind, outcome}`: the jobs this worker ended (a job kind has no
+/// series until one ended, so the counts are written here rather than registered).
+fn jobs_text(out: &mut String, counts: &[stsd_store::JobCount]) -> std::fmt::Result {
+    use std::fmt::Write;
+    writeln!(
+        out,
+        "# HELP stsd_worker_jobs_total Jobs this worker ended, by kind and outcome (failed ones are retried)"
+    )?;
+    writeln!(out, "# TYPE stsd_worker_jobs_total counter")?;
+    for c in counts {
+        // Kinds are stsd's own constants (`verify`, `cert`, …), never input.
+        writeln!(
+            out,
+            "stsd_worker_jobs_total{{kind=\"{}\",outcome=\"finished\"}} {}",
+            c.kind, c.finished
+        )?;
+        writeln!(
+            out,
+            "stsd_worker_jobs_total{{kind=\"{}\",outcome=\"failed\"}} {}",
+            c.kind, c.failed
+        )?;
+    }
+    Ok(())
 }
 
 fn text(code: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

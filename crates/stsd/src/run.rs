@@ -111,7 +111,7 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     } else {
         None
     };
-    let ops = Ops::new(roles, health, snapshots.clone(), api);
+    let ops = Ops::new(roles, store.clone(), health, snapshots.clone(), api);
     tracing::info!(listen = %config.metrics_listen, "metrics listening (/healthz, /readyz, /metrics)");
     running.tasks.push(tokio::spawn(ops::serve(
         ops_listener,

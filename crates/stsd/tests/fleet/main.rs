@@ -9,3 +9,4 @@
 
 mod process;
 mod readiness;
+mod spread;

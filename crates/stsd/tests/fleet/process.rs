@@ -72,6 +72,17 @@ impl Role {
         Role::start_with(root, name, database_url, args, Ports::free())
     }
 
+    /// Like [`Role::start`] with extra environment variables.
+    pub(crate) fn start_env(
+        root: &Path,
+        name: &str,
+        database_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Role {
+        Role::spawn(root, name, database_url, args, Ports::free(), env)
+    }
+
     /// Like [`Role::start`] on the given public ports (to restart a role where it was).
     pub(crate) fn start_with(
         root: &Path,
@@ -79,6 +90,17 @@ impl Role {
         database_url: &str,
         args: &[&str],
         ports: Ports,
+    ) -> Role {
+        Role::spawn(root, name, database_url, args, ports, &[])
+    }
+
+    fn spawn(
+        root: &Path,
+        name: &str,
+        database_url: &str,
+        args: &[&str],
+        ports: Ports,
+        env: &[(&str, &str)],
     ) -> Role {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -99,6 +121,7 @@ impl Role {
             .env("STSD_DNS_LISTEN", format!("127.0.0.1:{}", ports.dns))
             .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", ports.smtp))
             .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{metrics}"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
