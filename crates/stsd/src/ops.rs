@@ -342,3 +342,73 @@ pub(crate) async fn serve(listener: TcpListener, ops: Arc<Ops>, mut stop: Shutdo
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serving_roles_stay_ready_without_the_store_and_others_do_not() {
+        // A file, not `:memory:`: every pooled connection must see the same database.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/stsd.db", dir.path().display());
+        let store = stsd_store::Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let (health, ping) = store
+            .monitor_health(Duration::from_millis(20), Duration::from_millis(200))
+            .await;
+        let key = Arc::new(stsd_store::MasterKey::from_bytes([7; 32]));
+        let snapshots = SnapshotHandle::load(&store, key).await.unwrap();
+        let roles = Roles::parse_list(&["edge", "api"]).unwrap();
+        let ops = Ops::new(roles, store.clone(), health, Some(snapshots), None);
+        let (code, body) = ops.readiness(None);
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert_eq!(body["roles"]["api"], "ready");
+        assert_eq!(body["snapshot"]["stale"], false);
+
+        // The store goes away: the edge stays ready, the API does not.
+        store.close().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (code, body) = ops.readiness(None);
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert_eq!(body["store"], "down");
+        assert_eq!(body["roles"]["edge"], "ready");
+        assert_eq!(body["roles"]["api"], "not_ready");
+        assert_eq!(
+            ops.readiness(Some("api")).0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(ops.readiness(Some("edge")).0, StatusCode::OK);
+        assert_eq!(ops.readiness(Some("dns")).0, StatusCode::NOT_FOUND);
+        let metrics = ops.metrics().unwrap();
+        assert!(metrics.contains("stsd_store_up 0"), "{metrics}");
+        assert!(
+            metrics.contains("stsd_roles_info{roles=\"edge,api\"} 1"),
+            "{metrics}"
+        );
+
+        // After SIGTERM every role answers `stopping`.
+        ops.stopping();
+        let (code, body) = ops.readiness(Some("edge"));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "stopping");
+        ping.abort();
+    }
+
+    #[tokio::test]
+    async fn a_process_without_serving_roles_follows_the_store() {
+        let store = stsd_store::Store::connect("sqlite::memory:").await.unwrap();
+        let (health, ping) = store
+            .monitor_health(Duration::from_millis(20), Duration::from_millis(200))
+            .await;
+        let ops = Ops::new(Roles::one(Role::Worker), store.clone(), health, None, None);
+        assert_eq!(ops.readiness(None).0, StatusCode::OK);
+        assert!(ops.metrics().unwrap().contains("stsd_worker_jobs_total"));
+        store.close().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (code, body) = ops.readiness(None);
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.get("snapshot").is_none());
+        ping.abort();
+    }
+}
