@@ -396,10 +396,104 @@ async fn reports_over_https(db: TestDatabase) {
     db.drop_database().await;
 }
 
+/// How the crash test's reporter delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// `POST https://reports.<zone>/v1/tlsrpt/<label>`.
+    Https,
+    /// Mail to `<label>@reports.<zone>` over SMTP (plaintext: STARTTLS is offered, never
+    /// required).
+    Smtp,
+}
+
+/// One report mailed over a raw SMTP session: `Some(true)` when `250` came after the data,
+/// `None` when the sender should retry (no connection, a 4xx, a dropped session).
+async fn smtp_once(addr: SocketAddr, rcpt: &str, message: &str) -> Option<bool> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let mut io = BufReader::new(tcp);
+    async fn reply(io: &mut BufReader<tokio::net::TcpStream>) -> Option<u16> {
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), io.read_line(&mut line))
+                .await
+                .ok()?
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.get(..3)?.parse().ok();
+            }
+        }
+    }
+    let expect = |code: Option<u16>, want: u16| -> Option<()> {
+        match code? {
+            c if c == want => Some(()),
+            c if c >= 500 => panic!("the receiver refused with {c}"),
+            _ => None,
+        }
+    };
+    expect(reply(&mut io).await, 220)?;
+    for (cmd, want) in [
+        ("EHLO mta.reporter.example".to_owned(), 250),
+        ("MAIL FROM:<noreply@reporter.example>".to_owned(), 250),
+        (format!("RCPT TO:<{rcpt}>"), 250),
+        ("DATA".to_owned(), 354),
+    ] {
+        io.get_mut()
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await
+            .ok()?;
+        expect(reply(&mut io).await, want)?;
+    }
+    io.get_mut()
+        .write_all(format!("{}\r\n.\r\n", message.trim_end()).as_bytes())
+        .await
+        .ok()?;
+    expect(reply(&mut io).await, 250)?;
+    let _ = io.get_mut().write_all(b"QUIT\r\n").await;
+    Some(true)
+}
+
+/// A report mail as reporters send it (RFC 8460 §5.3), the report gzipped in base64.
+fn report_mail(rcpt: &str, report_id: &str, report: &[u8]) -> String {
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, gzip(report));
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: TLS Reports <noreply@reporter.example>\r\n\
+         To: {rcpt}\r\n\
+         Subject: Report Domain: example.com Submitter: reporter.example Report-ID: <{report_id}>\r\n\
+         Date: Fri, 20 Nov 2026 12:00:00 +0000\r\n\
+         Message-ID: <{report_id}@reporter.example>\r\n\
+         TLS-Report-Domain: example.com\r\n\
+         TLS-Report-Submitter: reporter.example\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=\"tlsrpt\"; boundary=\"b\"\r\n\
+         \r\n\
+         --b\r\n\
+         Content-Type: text/plain\r\n\
+         \r\n\
+         A TLS report.\r\n\
+         --b\r\n\
+         Content-Type: application/tlsrpt+gzip\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"report.json.gz\"\r\n\
+         \r\n\
+         {}\r\n\
+         --b--\r\n",
+        lines.join("\r\n")
+    )
+}
+
 /// Reports flow in while stsd is killed (SIGKILL) and started again: every report that was
-/// acknowledged is stored, and every one that was not is retried by the sender and stored
-/// then — each exactly once.
-async fn acknowledged_reports_survive_a_crash(db: TestDatabase) {
+/// acknowledged (HTTP 201/200, SMTP 250 after the data) is stored, and every one that was not
+/// is retried by the sender and stored then — each exactly once.
+async fn acknowledged_reports_survive_a_crash(db: TestDatabase, transport: Transport) {
     rustls::crypto::aws_lc_rs::default_provider()
         .install_default()
         .ok();
@@ -468,6 +562,8 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase) {
         .unwrap();
     let root_pem = String::from_utf8(root.stdout).unwrap();
     let edge: SocketAddr = format!("127.0.0.1:{}", ports[1]).parse().unwrap();
+    let smtp: SocketAddr = format!("127.0.0.1:{}", ports[4]).parse().unwrap();
+    let rcpt = format!("{label}@reports.{ZONE}");
     let host = format!("reports.{ZONE}");
     let path = format!("/v1/tlsrpt/{label}");
     wait_until(
@@ -488,8 +584,13 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase) {
     const TOTAL: usize = 200;
     let acked = Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
     let sender = {
-        let (acked, root_pem, host, path) =
-            (acked.clone(), root_pem.clone(), host.clone(), path.clone());
+        let (acked, root_pem, host, path, rcpt) = (
+            acked.clone(),
+            root_pem.clone(),
+            host.clone(),
+            path.clone(),
+            rcpt.clone(),
+        );
         tokio::spawn(async move {
             let mut pending: Vec<usize> = (0..TOTAL).collect();
             let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -501,7 +602,16 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase) {
                 );
                 let mut retry = Vec::new();
                 for i in pending {
-                    let body = gzip(&report(&format!("Org {}", i % 7), &format!("c-{i}"), 10, 0));
+                    let json = report(&format!("Org {}", i % 7), &format!("c-{i}"), 10, 0);
+                    if transport == Transport::Smtp {
+                        let mail = report_mail(&rcpt, &format!("c-{i}"), &json);
+                        match smtp_once(smtp, &rcpt, &mail).await {
+                            Some(true) => acked.lock().unwrap().push(i),
+                            _ => retry.push(i),
+                        }
+                        continue;
+                    }
+                    let body = gzip(&json);
                     match send(
                         edge,
                         &host,
@@ -577,12 +687,22 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_reports_survive_a_crash_on_sqlite() {
-    acknowledged_reports_survive_a_crash(TestDatabase::sqlite().await).await;
+    acknowledged_reports_survive_a_crash(TestDatabase::sqlite().await, Transport::Https).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_reports_survive_a_crash_on_postgres() {
-    acknowledged_reports_survive_a_crash(TestDatabase::postgres().await).await;
+    acknowledged_reports_survive_a_crash(TestDatabase::postgres().await, Transport::Https).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_mailed_reports_survive_a_crash_on_sqlite() {
+    acknowledged_reports_survive_a_crash(TestDatabase::sqlite().await, Transport::Smtp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_mailed_reports_survive_a_crash_on_postgres() {
+    acknowledged_reports_survive_a_crash(TestDatabase::postgres().await, Transport::Smtp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
