@@ -143,8 +143,6 @@ fn every_record_kind() {
         m.answers[0].data,
         RData::AAAA("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().into())
     );
-    let m = ask("abc123.edge.sts.example.net.", RecordType::ANY);
-    assert_eq!(m.answers.len(), 2);
 
     let m = ask("reports.sts.example.net.", RecordType::MX);
     match &m.answers[0].data {
@@ -349,4 +347,48 @@ proptest! {
             prop_assert!(Message::from_vec(&out).is_ok());
         }
     }
+}
+
+#[test]
+fn any_gets_one_rrset() {
+    // RFC 8482 §4.1: one RRset of the name, not every record it has.
+    for (name, rtype) in [
+        ("abc123.edge.sts.example.net.", RecordType::A),
+        ("abc123.policy.sts.example.net.", RecordType::TXT),
+        ("abc123.report.sts.example.net.", RecordType::TXT),
+        ("reports.sts.example.net.", RecordType::A),
+        ("ns1.sts.example.net.", RecordType::A),
+        ("sts.example.net.", RecordType::SOA),
+    ] {
+        for udp in [true, false] {
+            let q = query_message(name, RecordType::ANY, Some(1232));
+            let out = answer_raw(&zone(), &q.to_vec().unwrap(), udp).unwrap();
+            let m = Message::from_vec(&out).unwrap();
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{name}");
+            assert!(m.metadata.authoritative);
+            assert_eq!(m.queries[0].query_type(), RecordType::ANY);
+            let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+            assert_eq!(types, [rtype], "{name} udp={udp}");
+            assert!(m.authorities.is_empty());
+        }
+    }
+    // The whole RRset, not one record of it: a zone with two IPv4 edge addresses.
+    let two = ZoneConfig::new(
+        DomainName::parse_host(ZONE).unwrap(),
+        vec![
+            "192.0.2.1".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+            "192.0.2.2".parse().unwrap(),
+        ],
+    );
+    let q = query_message("abc123.edge.sts.example.net.", RecordType::ANY, None);
+    let m = Message::from_vec(&answer_raw(&two, &q.to_vec().unwrap(), true).unwrap()).unwrap();
+    let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(types, [RecordType::A, RecordType::A]);
+    // Names without records and names that do not exist answer as for any other type.
+    let m = ask("policy.sts.example.net.", RecordType::ANY);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.answers.is_empty() && m.authorities.len() == 1);
+    let m = ask("nothing.sts.example.net.", RecordType::ANY);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
 }
