@@ -171,6 +171,7 @@ async fn one_source_cannot_hold_dns_over_tcp(db: TestDatabase) {
         },
         tcp_idle: Duration::from_secs(10),
         tcp_lifetime: Duration::from_secs(3),
+        ..DnsLimits::default()
     };
     let url = db.url().to_owned();
     let w = World::start_limited(
