@@ -290,12 +290,14 @@ impl ZoneConfig {
 ///
 /// RFC 8482 §4 lets a responder answer ANY with less than every RRset of the name, and a
 /// conventional ANY answer is what reflection attacks ask for: the most bytes per query. An
-/// authoritative server that has the records returns one RRset of them (§4.1); the HINFO
-/// "RFC8482" of §4.2 is for responders that cannot cheaply pick one. The first RRset in the
-/// order the zone lists them is a real one the name has (the apex's SOA, a host's addresses,
-/// a policy's or a report's TXT), and the same every time; none of them is large (NSD learnt
-/// to avoid picking DNSKEY or RRSIG sets). The RFC would allow a full answer over TCP, where
-/// no address is forged; stsd answers ANY the same way on both, as nothing needs more.
+/// authoritative server that holds the records can return one RRset of them (§4.1); a
+/// synthesized HINFO "RFC8482" (§4.2) suits responders for which finding a name's RRsets is
+/// itself the cost, which is not the case here, and would be a record the name does not have.
+/// The first RRset in the order the zone lists them is a real one the name has (the apex's
+/// SOA, a host's addresses, a policy's or a report's TXT), and the same every time; none of
+/// them is large (NSD learnt to avoid picking DNSKEY or RRSIG sets). The RFC would allow a
+/// full answer over TCP, where no address is forged; stsd answers ANY the same way on both,
+/// as nothing needs more.
 fn keep_first_rrset(answers: &mut Vec<Rr>) {
     if let Some(first) = answers.first().map(Rr::rtype) {
         answers.retain(|rr| rr.rtype() == first);
