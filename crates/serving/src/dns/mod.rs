@@ -5,25 +5,31 @@
 //! socket that drains every ready datagram before it waits again (no task, channel or message
 //! object per query: this is the path a storm of resolvers takes); TCP (RFC 7766) gets a task
 //! per connection, with a connection cap and idle timeouts.
+//!
+//! Abuse: UDP answers go through response rate limiting ([`RrlConfig`], `rrl.rs`), so that a
+//! forged flood cannot turn the server into a reflector, and ANY gets one RRset (RFC 8482), not
+//! every record of the name. TCP, whose peers cannot forge their address, is never rate limited.
 
+mod rrl;
 mod wire;
 mod zone;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use stsd_net::{ConnectionGate, GateLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+pub use rrl::RrlConfig;
 pub use zone::{Answer, Data, Owner, Rcode, Rr, ZoneConfig, rtype};
 
 use crate::follower::SnapshotHandle;
 use crate::snapshot::{Acknowledged, Snapshot};
 
-/// Limits of DNS over TCP.
+/// Limits of DNS over TCP, and the rate limiting of UDP answers.
 #[derive(Debug, Clone, Copy)]
 pub struct DnsLimits {
     /// TCP connections served at once, in all and per client; more are closed at once.
@@ -33,6 +39,8 @@ pub struct DnsLimits {
     /// Longest a TCP connection may live, however busy: one that queries every few seconds
     /// must not hold its slot for good.
     pub tcp_lifetime: Duration,
+    /// Response rate limiting of UDP answers.
+    pub rrl: RrlConfig,
 }
 
 impl Default for DnsLimits {
@@ -45,9 +53,11 @@ impl Default for DnsLimits {
             },
             tcp_idle: Duration::from_secs(10),
             tcp_lifetime: Duration::from_secs(120),
+            rrl: RrlConfig::default(),
         }
     }
 }
+
 /// Datagrams answered before the UDP loop lets other tasks run.
 const UDP_BATCH: usize = 64;
 /// Largest DNS message over TCP.
@@ -71,13 +81,13 @@ impl Responder {
     }
 
     /// Writes the response to `msg` into `out`; false when nothing is to be sent.
-    fn respond(&self, msg: &[u8], udp: bool, name: &mut String, out: &mut Vec<u8>) -> bool {
+    fn respond(&self, msg: &[u8], via: Via<'_>, name: &mut String, out: &mut Vec<u8>) -> bool {
         respond(
             &self.zone,
             self.zone_wire_len,
             &self.snapshots.guard(),
             self.snapshots.acknowledged(),
-            Transport { msg, udp },
+            Transport { msg, via },
             name,
             out,
         )
@@ -87,8 +97,20 @@ impl Responder {
 /// One received message and how it came.
 struct Transport<'a> {
     msg: &'a [u8],
-    /// UDP answers must fit the requester's payload size; TCP ones 64 KiB.
-    udp: bool,
+    via: Via<'a>,
+}
+
+/// How a message came.
+enum Via<'a> {
+    /// Over TCP: answers up to 64 KiB, never rate limited.
+    Tcp,
+    /// Over UDP from `client` at `now`: answers fit the requester's payload size, and `rrl`
+    /// may truncate or drop them.
+    Udp {
+        client: IpAddr,
+        now: Instant,
+        rrl: &'a mut rrl::Limiter,
+    },
 }
 
 /// Writes the response to a received message into `out`; false when nothing is to be sent.
@@ -111,12 +133,18 @@ fn respond(
     } else {
         zone.answer(snapshot, acked, name, query.qtype)
     };
-    let limit = if received.udp {
-        query.udp_limit()
-    } else {
-        TCP_MAX
+    let (verdict, limit) = match received.via {
+        Via::Tcp => (rrl::Verdict::Send, TCP_MAX),
+        Via::Udp { client, now, rrl } => {
+            let kind = rrl::Kind::of(&answer, query.refusal.is_some(), name, query.qtype);
+            (rrl.check(client, kind, now), query.udp_limit())
+        }
     };
-    wire::write_response(&query, &answer, zone_wire_len, limit, out);
+    match verdict {
+        rrl::Verdict::Send => wire::write_response(&query, &answer, zone_wire_len, limit, out),
+        rrl::Verdict::Slip => wire::write_truncated(&query, &answer, out),
+        rrl::Verdict::Drop => return false,
+    }
     true
 }
 
@@ -140,16 +168,18 @@ pub async fn serve_dns_with(
 ) {
     let responder = Arc::new(Responder::new(snapshots, zone));
     let tcp_task = tokio::spawn(serve_tcp(tcp, Arc::clone(&responder), limits));
-    if let Err(e) = serve_udp(&udp, &responder).await {
+    if let Err(e) = serve_udp(&udp, &responder, &limits.rrl).await {
         tracing::error!(error = %e, "DNS over UDP stopped");
     }
     tcp_task.abort();
 }
 
-async fn serve_udp(socket: &UdpSocket, responder: &Responder) -> io::Result<()> {
+async fn serve_udp(socket: &UdpSocket, responder: &Responder, rrl: &RrlConfig) -> io::Result<()> {
     let mut buf = vec![0u8; usize::from(wire::UDP_PAYLOAD).max(4096)];
     let mut out = Vec::with_capacity(usize::from(wire::UDP_PAYLOAD));
     let mut name = String::with_capacity(256);
+    // Owned by this loop alone: no lock, and its table is allocated once, here.
+    let mut rrl = rrl::Limiter::new(rrl);
     loop {
         socket.readable().await?;
         let mut answered = 0;
@@ -166,7 +196,12 @@ async fn serve_udp(socket: &UdpSocket, responder: &Responder) -> io::Result<()> 
             };
             answered += 1;
             let Some(msg) = buf.get(..len) else { continue };
-            if responder.respond(msg, true, &mut name, &mut out) {
+            let via = Via::Udp {
+                client: peer.ip(),
+                now: Instant::now(),
+                rrl: &mut rrl,
+            };
+            if responder.respond(msg, via, &mut name, &mut out) {
                 send(socket, &out, peer).await;
             }
         }
@@ -235,7 +270,7 @@ async fn serve_connection(
             Ok(r) => r?,
             Err(_) => return Ok(()),
         };
-        if !responder.respond(&msg, false, &mut name, &mut out) {
+        if !responder.respond(&msg, Via::Tcp, &mut name, &mut out) {
             continue;
         }
         let Ok(out_len) = u16::try_from(out.len()) else {

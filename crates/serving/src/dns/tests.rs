@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
@@ -11,7 +12,7 @@ use proptest::prelude::*;
 use stsd_core::{DomainName, PolicyId};
 use stsd_store::LiveId;
 
-use super::{Transport, ZoneConfig, respond, wire};
+use super::{RrlConfig, Transport, Via, ZoneConfig, respond, rrl, wire};
 use crate::snapshot::{Acknowledged, LabelRecords, Snapshot};
 
 const ZONE: &str = "sts.example.net";
@@ -49,8 +50,26 @@ fn snapshot() -> Snapshot {
     s
 }
 
-/// Answers `msg` the way the servers do; `None` when nothing is sent.
+/// Answers `msg` the way the servers do, without rate limiting; `None` when nothing is sent.
 fn answer_raw(zone: &ZoneConfig, msg: &[u8], udp: bool) -> Option<Vec<u8>> {
+    let mut off = rrl::Limiter::new(&RrlConfig {
+        enabled: false,
+        ..RrlConfig::default()
+    });
+    let via = if udp {
+        Via::Udp {
+            client: "192.0.2.53".parse().unwrap(),
+            now: Instant::now(),
+            rrl: &mut off,
+        }
+    } else {
+        Via::Tcp
+    };
+    answer_via(zone, msg, via)
+}
+
+/// Answers `msg` as it came `via`; `None` when nothing is sent.
+fn answer_via(zone: &ZoneConfig, msg: &[u8], via: Via<'_>) -> Option<Vec<u8>> {
     let mut name = String::new();
     let mut out = Vec::new();
     let sent = respond(
@@ -58,7 +77,7 @@ fn answer_raw(zone: &ZoneConfig, msg: &[u8], udp: bool) -> Option<Vec<u8>> {
         wire::wire_len(zone.zone()),
         &snapshot(),
         Acknowledged::Seq(77),
-        Transport { msg, udp },
+        Transport { msg, via },
         &mut name,
         &mut out,
     );
@@ -143,8 +162,6 @@ fn every_record_kind() {
         m.answers[0].data,
         RData::AAAA("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().into())
     );
-    let m = ask("abc123.edge.sts.example.net.", RecordType::ANY);
-    assert_eq!(m.answers.len(), 2);
 
     let m = ask("reports.sts.example.net.", RecordType::MX);
     match &m.answers[0].data {
@@ -349,4 +366,98 @@ proptest! {
             prop_assert!(Message::from_vec(&out).is_ok());
         }
     }
+}
+
+#[test]
+fn any_gets_one_rrset() {
+    // RFC 8482 §4.1: one RRset of the name, not every record it has.
+    for (name, rtype) in [
+        ("abc123.edge.sts.example.net.", RecordType::A),
+        ("abc123.policy.sts.example.net.", RecordType::TXT),
+        ("abc123.report.sts.example.net.", RecordType::TXT),
+        ("reports.sts.example.net.", RecordType::A),
+        ("ns1.sts.example.net.", RecordType::A),
+        ("sts.example.net.", RecordType::SOA),
+    ] {
+        for udp in [true, false] {
+            let q = query_message(name, RecordType::ANY, Some(1232));
+            let out = answer_raw(&zone(), &q.to_vec().unwrap(), udp).unwrap();
+            let m = Message::from_vec(&out).unwrap();
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{name}");
+            assert!(m.metadata.authoritative);
+            assert_eq!(m.queries[0].query_type(), RecordType::ANY);
+            let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+            assert_eq!(types, [rtype], "{name} udp={udp}");
+            assert!(m.authorities.is_empty());
+        }
+    }
+    // The whole RRset, not one record of it: a zone with two IPv4 edge addresses.
+    let two = ZoneConfig::new(
+        DomainName::parse_host(ZONE).unwrap(),
+        vec![
+            "192.0.2.1".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+            "192.0.2.2".parse().unwrap(),
+        ],
+    );
+    let q = query_message("abc123.edge.sts.example.net.", RecordType::ANY, None);
+    let m = Message::from_vec(&answer_raw(&two, &q.to_vec().unwrap(), true).unwrap()).unwrap();
+    let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(types, [RecordType::A, RecordType::A]);
+    // Names without records and names that do not exist answer as for any other type.
+    let m = ask("policy.sts.example.net.", RecordType::ANY);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.answers.is_empty() && m.authorities.len() == 1);
+    let m = ask("nothing.sts.example.net.", RecordType::ANY);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[test]
+fn rate_limited_answers_slip_or_drop_over_udp_only() {
+    let mut limiter = rrl::Limiter::new(&RrlConfig {
+        rate: 3,
+        burst: 3,
+        slip: 2,
+        ..RrlConfig::default()
+    });
+    let now = Instant::now();
+    let client: IpAddr = "198.51.100.7".parse().unwrap();
+    let q = query_message(
+        "abc123.policy.sts.example.net.",
+        RecordType::TXT,
+        Some(1232),
+    );
+    let bytes = q.to_vec().unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..7 {
+        let via = Via::Udp {
+            client,
+            now,
+            rrl: &mut limiter,
+        };
+        answers.push(answer_via(&zone(), &bytes, via).map(|out| Message::from_vec(&out).unwrap()));
+    }
+    // The burst in full...
+    for m in answers[..3].iter().map(|m| m.as_ref().unwrap()) {
+        assert!(!m.metadata.truncation);
+        assert_eq!(txt_of(m).len(), 1);
+    }
+    // ...then truncated and dropped in turn.
+    let truncated = |m: &Option<Message>| {
+        let m = m.as_ref().expect("a truncated answer");
+        m.metadata.truncation
+            && m.answers.is_empty()
+            && m.authorities.is_empty()
+            && m.metadata.id == 0xBEEF
+            && m.metadata.response_code == ResponseCode::NoError
+            && m.queries[0].name().to_ascii() == "abc123.policy.sts.example.net."
+            && m.edns.is_some()
+    };
+    assert!(truncated(&answers[3]));
+    assert!(answers[4].is_none());
+    assert!(truncated(&answers[5]));
+    assert!(answers[6].is_none());
+    // TCP is never limited.
+    let m = Message::from_vec(&answer_via(&zone(), &bytes, Via::Tcp).unwrap()).unwrap();
+    assert_eq!(txt_of(&m).len(), 1);
 }

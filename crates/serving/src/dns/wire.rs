@@ -239,6 +239,17 @@ pub(super) fn empty_answer() -> Answer {
     }
 }
 
+/// The response code and the AA flag of the response to `query`.
+fn rcode_and_aa(query: &Query<'_>, answer: &Answer) -> (u16, bool) {
+    let rcode = match (query.refusal, answer.rcode) {
+        (Some(r), _) => r.code(),
+        (None, Rcode::NoError) => 0,
+        (None, Rcode::NxDomain) => 3,
+        (None, Rcode::Refused) => 5,
+    };
+    (rcode, query.refusal.is_none() && answer.authoritative)
+}
+
 /// Writes the response to `query` into `out` (cleared first). `zone_len` is the wire length
 /// of the zone apex's name; answers larger than `limit` are truncated (TC set, no records) so
 /// that the requester retries over TCP.
@@ -250,14 +261,8 @@ pub(super) fn write_response(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    let rcode = match (query.refusal, answer.rcode) {
-        (Some(r), _) => r.code(),
-        (None, Rcode::NoError) => 0,
-        (None, Rcode::NxDomain) => 3,
-        (None, Rcode::Refused) => 5,
-    };
+    let (rcode, aa) = rcode_and_aa(query, answer);
     let records = query.refusal.is_none();
-    let aa = records && answer.authoritative;
     write_header(query, aa, false, rcode, out);
     let Some(question) = query.question else {
         set_counts(out, 0, 0, 0);
@@ -284,12 +289,26 @@ pub(super) fn write_response(
     set_counts(out, 1, an, ns);
     write_opt(query, rcode, out);
     if out.len() > limit {
-        out.clear();
-        write_header(query, aa, true, rcode, out);
-        out.extend_from_slice(question);
-        set_counts(out, 1, 0, 0);
-        write_opt(query, rcode, out);
+        write_truncated(query, answer, out);
     }
+}
+
+/// Writes the truncated response to `query` into `out` (cleared first): its header with TC
+/// set, the question and no records, so that the requester asks again over TCP. Sent for
+/// answers too large for UDP and, by rate limiting, instead of a full answer.
+pub(super) fn write_truncated(query: &Query<'_>, answer: &Answer, out: &mut Vec<u8>) {
+    out.clear();
+    let (rcode, aa) = rcode_and_aa(query, answer);
+    write_header(query, aa, true, rcode, out);
+    let qd = match query.question {
+        Some(question) => {
+            out.extend_from_slice(question);
+            1
+        }
+        None => 0,
+    };
+    set_counts(out, qd, 0, 0);
+    write_opt(query, rcode, out);
 }
 
 fn write_header(query: &Query<'_>, aa: bool, tc: bool, rcode: u16, out: &mut Vec<u8>) {

@@ -34,7 +34,7 @@ pub mod rtype {
     pub const TXT: u16 = 16;
     /// IPv6 address.
     pub const AAAA: u16 = 28;
-    /// Every type (a query type only).
+    /// Every type (a query type only), answered with one RRset of the name (RFC 8482 §4.1).
     pub const ANY: u16 = 255;
 }
 
@@ -265,6 +265,9 @@ impl ZoneConfig {
                 _ => exists = false,
             },
         }
+        if qtype == rtype::ANY {
+            keep_first_rrset(&mut answers);
+        }
         let authority = if answers.is_empty() {
             vec![self.soa(serial)]
         } else {
@@ -280,5 +283,23 @@ impl ZoneConfig {
             answers,
             authority,
         }
+    }
+}
+
+/// Keeps only the first RRset of `answers`: the answer to ANY.
+///
+/// RFC 8482 §4 lets a responder answer ANY with less than every RRset of the name, and a
+/// conventional ANY answer is what reflection attacks ask for: the most bytes per query. An
+/// authoritative server that holds the records can return one RRset of them (§4.1); a
+/// synthesized HINFO "RFC8482" (§4.2) suits responders for which finding a name's RRsets is
+/// itself the cost, which is not the case here, and would be a record the name does not have.
+/// The first RRset in the order the zone lists them is a real one the name has (the apex's
+/// SOA, a host's addresses, a policy's or a report's TXT), and the same every time; none of
+/// them is large (NSD learnt to avoid picking DNSKEY or RRSIG sets). The RFC would allow a
+/// full answer over TCP, where no address is forged; stsd answers ANY the same way on both,
+/// as nothing needs more.
+fn keep_first_rrset(answers: &mut Vec<Rr>) {
+    if let Some(first) = answers.first().map(Rr::rtype) {
+        answers.retain(|rr| rr.rtype() == first);
     }
 }

@@ -180,6 +180,17 @@ async fn every_record_kind_over_udp_and_tcp(db: TestDatabase) {
         );
         let m = dns_query(w.dns, "example.com.", RecordType::A, tcp).await;
         assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+
+        // ANY: one RRset of the name (RFC 8482), not all of them.
+        for (name, rtype) in [
+            (format!("{label}.edge.{ZONE}."), RecordType::A),
+            (format!("reports.{ZONE}."), RecordType::A),
+            (format!("{ZONE}."), RecordType::SOA),
+        ] {
+            let m = dns_query(w.dns, &name, RecordType::ANY, tcp).await;
+            let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+            assert_eq!(types, [rtype], "ANY {name} tcp={tcp}");
+        }
     }
     w.finish().await;
 }

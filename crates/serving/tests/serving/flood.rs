@@ -1,18 +1,19 @@
-//! Floods that once held a listener, over real sockets: each shows the flood bounded and
-//! another client served throughout.
+//! Floods that once held a listener or could use the server as a reflector, over real
+//! sockets: each shows the flood bounded and another client served throughout.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use http::StatusCode;
 use stsd_net::GateLimits;
-use stsd_serving::dns::DnsLimits;
+use stsd_serving::dns::{DnsLimits, RrlConfig};
 use stsd_serving::edge::EdgeLimits;
 use stsd_testkit::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 
 use crate::world::{World, connect_from, policy_request};
 
@@ -171,6 +172,7 @@ async fn one_source_cannot_hold_dns_over_tcp(db: TestDatabase) {
         },
         tcp_idle: Duration::from_secs(10),
         tcp_lifetime: Duration::from_secs(3),
+        ..DnsLimits::default()
     };
     let url = db.url().to_owned();
     let w = World::start_limited(
@@ -211,6 +213,169 @@ async fn one_source_cannot_hold_dns_over_tcp(db: TestDatabase) {
     assert_eq!(ended, held.len(), "every held connection ended");
     assert!(start.elapsed() >= Duration::from_secs(1));
     w.finish().await;
+}
+
+/// A TXT query for `name` with EDNS, as sent.
+fn txt_query(name: &str, id: u16) -> Vec<u8> {
+    let mut msg = Message::query();
+    msg.metadata.id = id;
+    msg.add_query(Query::query(
+        Name::from_ascii(name).unwrap(),
+        RecordType::TXT,
+    ));
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(1232);
+    msg.edns = Some(edns);
+    msg.to_vec().unwrap()
+}
+
+/// What one UDP client got back.
+#[derive(Debug, Default, Clone, Copy)]
+struct Replies {
+    /// Answers with the record.
+    full: usize,
+    /// Truncated answers: TC=1, the question, no records.
+    truncated: usize,
+    /// When the last reply came.
+    last: Option<Instant>,
+}
+
+/// Counts the replies arriving on `socket` until it has been silent for a second.
+async fn count_replies(socket: Arc<UdpSocket>, name: String) -> Replies {
+    let mut got = Replies::default();
+    let mut buf = vec![0u8; 4096];
+    while let Ok(r) = tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut buf)).await {
+        got.last = Some(Instant::now());
+        let m = Message::from_vec(&buf[..r.unwrap()]).unwrap();
+        assert_eq!(m.queries[0].name().to_ascii(), name);
+        if m.metadata.truncation {
+            assert!(m.answers.is_empty() && m.authorities.is_empty(), "{m:?}");
+            got.truncated += 1;
+        } else {
+            assert_eq!(m.answers.len(), 1, "{m:?}");
+            got.full += 1;
+        }
+    }
+    got
+}
+
+/// A UDP socket on `from`, connected to the server.
+async fn udp_from(from: &str, server: std::net::SocketAddr) -> Arc<UdpSocket> {
+    let socket = UdpSocket::bind((ip(from), 0)).await.unwrap();
+    socket.connect(server).await.unwrap();
+    Arc::new(socket)
+}
+
+/// The reflection attack RRL is for: 2,000 identical queries "from" one network get at most
+/// the burst and the rate in full answers, every other one of the rest truncated (so that a
+/// real resolver there moves to TCP) and the others nothing; another network asking the same
+/// meanwhile is answered in full, and so is the flooded one over TCP.
+async fn udp_flood_is_rate_limited_per_network(db: TestDatabase) {
+    const FLOOD: usize = 2_000;
+    let url = db.url().to_owned();
+    let rrl = RrlConfig::default();
+    let w = World::start_limited(
+        &url,
+        Some(db),
+        &["alpha.example"],
+        EdgeLimits::default(),
+        DnsLimits::default(),
+    )
+    .await;
+    let label = w.fx.store.served_domains().await.unwrap()[0]
+        .label
+        .as_str()
+        .to_owned();
+    let name = format!("{label}.policy.{}.", crate::world::ZONE);
+    // Two addresses of one /24 flood; one of another /24 asks the same name meanwhile. (Keys
+    // of different networks share a bucket only if their hashes collide: 1 in 65,536.)
+    let flooders = [
+        udp_from("127.0.0.1", w.dns).await,
+        udp_from("127.0.0.2", w.dns).await,
+    ];
+    let other = udp_from("127.0.1.1", w.dns).await;
+    let counters: Vec<_> = flooders
+        .iter()
+        .chain([&other])
+        .map(|s| tokio::spawn(count_replies(Arc::clone(s), name.clone())))
+        .collect();
+    let query = txt_query(&name, 7);
+    let start = Instant::now();
+    for i in 0..FLOOD {
+        flooders[i % 2].send(&query).await.unwrap();
+        if i % 50 == 49 {
+            // Short pauses keep the loopback's socket buffers from overflowing, so that what
+            // is missing was dropped by the server.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if i % 200 == 100 {
+            other.send(&query).await.unwrap();
+        }
+    }
+    let mut replies = Vec::new();
+    for c in counters {
+        replies.push(c.await.unwrap());
+    }
+    let (a, b, other_got) = (replies[0], replies[1], replies[2]);
+    let full = a.full + b.full;
+    let truncated = a.truncated + b.truncated;
+    let dropped = FLOOD - full - truncated;
+    // Every answer was decided between the first query and the last reply.
+    let flood_secs = a
+        .last
+        .max(b.last)
+        .unwrap()
+        .duration_since(start)
+        .as_secs_f64();
+    eprintln!(
+        "flood of {FLOOD} over {flood_secs:.3} s: {full} full, {truncated} truncated, \
+         {dropped} dropped; other network: {} full, {} truncated",
+        other_got.full, other_got.truncated
+    );
+    // The burst, then the rate for as long as the flood lasted.
+    let most = f64::from(rrl.burst) + f64::from(rrl.rate) * flood_secs;
+    assert!(full >= rrl.burst as usize, "{full} full answers");
+    assert!(
+        full as f64 <= most.floor(),
+        "{full} full answers, at most {most:.1}"
+    );
+    // Both addresses counted in one budget.
+    assert!(a.full > 0 && b.full > 0 && a.truncated > 0 && b.truncated > 0);
+    // Slip 2: half of the limited ones truncated, the other half dropped (a few may be lost on
+    // the loopback).
+    let limited = FLOOD - full;
+    assert!(
+        truncated <= limited / 2 + 1,
+        "{truncated} truncated of {limited}"
+    );
+    assert!(
+        truncated + 25 >= limited / 2,
+        "{truncated} truncated of {limited}"
+    );
+    // The other network got every answer, in full.
+    assert_eq!((other_got.full, other_got.truncated), (FLOOD / 200, 0));
+
+    // The flooded network over TCP (from 127.0.0.1, the source the kernel picks for this
+    // destination): answered in full, as TCP is never limited.
+    let m = crate::world::dns_query(w.dns, &name, RecordType::TXT, true).await;
+    assert!(!m.metadata.truncation);
+    assert_eq!(m.answers.len(), 1);
+    // And over UDP again once its bucket has refilled.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    flooders[0].send(&txt_query(&name, 8)).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), flooders[0].recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let m = Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!((m.metadata.id, m.answers.len()), (8, 1));
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_flood_is_rate_limited_per_network_sqlite() {
+    udp_flood_is_rate_limited_per_network(TestDatabase::sqlite().await).await;
 }
 
 #[tokio::test]

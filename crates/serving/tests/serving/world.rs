@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::ServerName;
 use stsd_core::{DomainName, MaxAge, Mode, MxPattern, Policy};
-use stsd_serving::dns::{DnsLimits, ZoneConfig, serve_dns_with};
+use stsd_serving::dns::{DnsLimits, RrlConfig, ZoneConfig, serve_dns_with};
 use stsd_serving::edge::{EdgeLimits, serve_http, serve_https};
 use stsd_serving::{NodeInfo, SnapshotHandle};
 use stsd_store::{Domain, DomainState, MasterKey, NewCertificate, Ownership, Store};
@@ -60,15 +60,18 @@ impl World {
     }
 
     /// Like [`World::start`] on a database the caller manages.
+    ///
+    /// Without response rate limiting: these tests poll one name from one address many times
+    /// a second, as no caching resolver does. The flood tests run it with its defaults.
     pub(crate) async fn start_at(url: &str, db: Option<TestDatabase>, domains: &[&str]) -> World {
-        World::start_limited(
-            url,
-            db,
-            domains,
-            EdgeLimits::default(),
-            DnsLimits::default(),
-        )
-        .await
+        let dns = DnsLimits {
+            rrl: RrlConfig {
+                enabled: false,
+                ..RrlConfig::default()
+            },
+            ..DnsLimits::default()
+        };
+        World::start_limited(url, db, domains, EdgeLimits::default(), dns).await
     }
 
     /// Like [`World::start_at`] with the edge's and the DNS's limits given.
