@@ -2,6 +2,10 @@
 //! `EHLO`, `STARTTLS`, and a TLS handshake that validates the certificate for the MX host
 //! name itself — subject alternative names only (rustls/webpki never falls back to the CN),
 //! never a CNAME target or PTR name — under the Web PKI roots plus configured extra roots.
+//!
+//! The hosts are the tenant's choice, so only public addresses are probed (unless
+//! [`MxProbe::allow_private`]): otherwise a tenant could name hosts inside the operator's
+//! network and read from the answers whether port 25 is open there.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,6 +29,10 @@ pub struct MxProbe {
     pub timeout: Duration,
     /// The name stsd introduces itself with in `EHLO`.
     pub helo: String,
+    /// Probe MX hosts on loopback, private, link-local and other non-public addresses
+    /// ([`stsd_core::is_public_address`]); off by default, on for tests and on-premises
+    /// installations whose MX hosts are on a private network.
+    pub allow_private: bool,
     tls: Arc<ClientConfig>,
 }
 
@@ -33,12 +41,13 @@ impl std::fmt::Debug for MxProbe {
         f.debug_struct("MxProbe")
             .field("port", &self.port)
             .field("timeout", &self.timeout)
+            .field("allow_private", &self.allow_private)
             .finish_non_exhaustive()
     }
 }
 
 impl MxProbe {
-    /// Probes port 25 with a 15 s bound, trusting the Web PKI roots plus `extra_roots_pem`
+    /// Probes port 25 of public addresses only with a 15 s bound, trusting the Web PKI roots plus `extra_roots_pem`
     /// (a PEM bundle, e.g. a test CA; `STSD_MX_CA_ROOTS`).
     pub fn new(
         helo: impl Into<String>,
@@ -73,6 +82,7 @@ impl MxProbe {
             port: 25,
             timeout: Duration::from_secs(15),
             helo: helo.into(),
+            allow_private: false,
             tls: Arc::new(tls),
         })
     }
@@ -89,10 +99,23 @@ pub(crate) enum HostOutcome {
     TlsFailed(String),
     /// No SMTP conversation was possible (refused, timed out, not SMTP).
     Unreachable(String),
+    /// The address is not public and private addresses are not allowed: not connected to.
+    NotPublic,
+}
+
+impl MxProbe {
+    /// Whether `ip` may be connected to.
+    pub(crate) fn may_probe(&self, ip: IpAddr) -> bool {
+        self.allow_private || stsd_core::is_public_address(ip)
+    }
 }
 
 /// Probes `host` at `ip`.
 pub(crate) async fn probe(probe: &MxProbe, host: &str, ip: IpAddr) -> HostOutcome {
+    // The last line of defence: callers check first to explain, but nothing connects here.
+    if !probe.may_probe(ip) {
+        return HostOutcome::NotPublic;
+    }
     let addr = SocketAddr::new(ip, probe.port);
     match tokio::time::timeout(probe.timeout, conversation(probe, host, addr)).await {
         Ok(outcome) => outcome,

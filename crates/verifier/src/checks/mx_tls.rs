@@ -1,6 +1,7 @@
 //! MX STARTTLS: every MX host of `<d>` offers STARTTLS with a certificate valid for its own
 //! name — what senders enforcing the policy will require (RFC 8461 §4.2).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
@@ -68,8 +69,13 @@ pub(super) async fn check(dns: &Dns, probe_config: &MxProbe, s: &Subject<'_>) ->
     judge(record, &verdicts, hosts.len().saturating_sub(MAX_HOSTS))
 }
 
-/// Tries the host's addresses in order until one gives a definite answer.
-async fn probe_host(probe_config: &MxProbe, host: &str, ips: &[std::net::IpAddr]) -> HostVerdict {
+/// Tries the host's addresses in order until one gives a definite answer. A host with any
+/// address that is not public fails before anything is connected to: senders on the
+/// internet cannot use that address, and probing it would scan the operator's network.
+async fn probe_host(probe_config: &MxProbe, host: &str, ips: &[IpAddr]) -> HostVerdict {
+    if let Some(verdict) = not_public(probe_config, host, ips) {
+        return verdict;
+    }
     let mut last = String::new();
     for ip in ips {
         match probe(probe_config, host, *ip).await {
@@ -83,9 +89,34 @@ async fn probe_host(probe_config: &MxProbe, host: &str, ips: &[std::net::IpAddr]
                 ));
             }
             HostOutcome::Unreachable(why) => last = why,
+            HostOutcome::NotPublic => return not_public_verdict(host, &[*ip]),
         }
     }
     HostVerdict::Unknown(last)
+}
+
+/// The failing verdict when some of `ips` may not be probed.
+fn not_public(probe_config: &MxProbe, host: &str, ips: &[IpAddr]) -> Option<HostVerdict> {
+    let refused: Vec<IpAddr> = ips
+        .iter()
+        .copied()
+        .filter(|ip| !probe_config.may_probe(*ip))
+        .collect();
+    (!refused.is_empty()).then(|| not_public_verdict(host, &refused))
+}
+
+fn not_public_verdict(host: &str, refused: &[IpAddr]) -> HostVerdict {
+    let list: Vec<String> = refused.iter().map(IpAddr::to_string).collect();
+    let (noun, verb) = if refused.len() == 1 {
+        ("address", "is")
+    } else {
+        ("addresses", "are")
+    };
+    HostVerdict::Insecure(format!(
+        "{host} ({}): its {noun} {verb} not public (private, loopback, link-local or \
+         reserved), so senders on the internet cannot reach it and stsd does not probe it",
+        list.join(", ")
+    ))
 }
 
 /// The check's verdict from each host's.
@@ -135,7 +166,7 @@ pub(crate) fn judge(
             Outcome::Fail,
             explanation,
             Some(
-                "Give every MX host STARTTLS with a certificate from a public CA whose subject \
+                "Give every MX host a public address and STARTTLS with a certificate from a public CA whose subject \
                  alternative names include the MX host name exactly as the MX record names it \
                  (a wildcard covers one label); then check again before switching to enforce."
                     .to_owned(),
@@ -205,5 +236,26 @@ mod tests {
         );
         assert_eq!(r.result, Outcome::Error);
         assert!(r.explanation.contains("2 more MX hosts"));
+    }
+
+    #[tokio::test]
+    async fn non_public_addresses_fail_unless_allowed() {
+        let mut probe = MxProbe::new("verifier.test", None).unwrap();
+        let ips: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()];
+        let verdict = probe_host(&probe, "mx.example.com", &ips).await;
+        let HostVerdict::Insecure(why) = verdict else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            why.starts_with("mx.example.com (10.0.0.1, fd00::1): its addresses are not public"),
+            "{why}"
+        );
+        probe.allow_private = true;
+        assert_eq!(not_public(&probe, "mx.example.com", &ips), None);
+        probe.allow_private = false;
+        let public: Vec<IpAddr> = vec!["192.0.2.1".parse().unwrap()];
+        assert!(not_public(&probe, "mx.example.com", &public).is_some());
+        let public: Vec<IpAddr> = vec!["8.8.8.8".parse().unwrap()];
+        assert_eq!(not_public(&probe, "mx.example.com", &public), None);
     }
 }
