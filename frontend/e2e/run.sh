@@ -71,6 +71,8 @@ export STSD_DNS_LISTEN="127.0.0.1:$dns_port"
 # 127.0.0.1, where the fake MX listens on CUSTOMER_SMTP_PORT.
 export STSD_RESOLVERS="$CUSTOMER_DNS"
 export STSD_MX_SMTP_PORT="$CUSTOMER_SMTP_PORT"
+# The fake customer's MX is on loopback.
+export STSD_MX_PROBE_ALLOW_PRIVATE=true
 export STSD_MX_CA_ROOTS="$tmp/mx-ca.pem"
 export STSD_DASHBOARD_DIR="$frontend/dist"
 unset STSD_CONFIG STSD_DATABASE_URL

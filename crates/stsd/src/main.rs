@@ -173,8 +173,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let masked = stsd_store::mask_url(&config.database_url);
-    let store = Store::connect(&config.database_url)
+    let masked = stsd_store::mask_url(&config.database.url);
+    let store = Store::connect(&config.database.url)
         .await
         .with_context(|| format!("cannot open the database {masked}"))?;
     store
@@ -186,9 +186,16 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// The master key with the previous keys of a rotation (`STSD_MASTER_KEY_PREVIOUS`).
 pub(crate) fn load_master_key(config: &Config) -> anyhow::Result<stsd_store::MasterKey> {
-    let previous = master_key::decode_previous(&config.master_key_previous)?;
-    let (key, origin) =
-        master_key::load_or_generate(config.master_key.as_deref(), &config.data_dir)?;
+    let previous: Vec<String> = config
+        .master_key_previous
+        .iter()
+        .map(|k| k.expose().to_owned())
+        .collect();
+    let previous = master_key::decode_previous(&previous)?;
+    let (key, origin) = master_key::load_or_generate(
+        config.master_key.as_ref().map(config::Secret::expose),
+        &config.data_dir,
+    )?;
     let key = key.with_previous(previous);
     if !key.previous_ids().is_empty() {
         // Ids are hash prefixes, safe to log; they tell which keys a node accepts.

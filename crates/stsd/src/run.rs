@@ -28,20 +28,20 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     let store = if roles.can_start_without_store() {
         // Serving roles answer from their snapshot; they neither need the store at start
         // nor migrate it (that is for `stsd migrate`, the API and the worker).
-        let masked = stsd_store::mask_url(&config.database_url);
-        Store::connect_lazy(&config.database_url)
+        let masked = stsd_store::mask_url(&config.database.url);
+        Store::connect_lazy(&config.database.url)
             .await
             .with_context(|| format!("cannot open the database {masked}"))?
     } else {
         crate::open_store(&config).await?
     };
-    let store = match &config.database_listen_url {
+    let store = match &config.database.listen_url {
         Some(url) => store.with_listen_url(url),
         None => store,
     };
     tracing::info!(
         %roles,
-        database = %stsd_store::mask_url(&config.database_url),
+        database = %stsd_store::mask_url(&config.database.url),
         zone = %config.service_zone,
         "starting"
     );
@@ -250,11 +250,11 @@ async fn start_edge(
     stop: &ShutdownTrigger,
     running: &mut Running,
 ) -> anyhow::Result<()> {
-    let https = bind(config.edge_https_listen, "STSD_EDGE_HTTPS_LISTEN").await?;
-    let http = bind(config.edge_http_listen, "STSD_EDGE_HTTP_LISTEN").await?;
+    let https = bind(config.edge.https_listen, "STSD_EDGE_HTTPS_LISTEN").await?;
+    let http = bind(config.edge.http_listen, "STSD_EDGE_HTTP_LISTEN").await?;
     tracing::info!(
-        https = %config.edge_https_listen,
-        http = %config.edge_http_listen,
+        https = %config.edge.https_listen,
+        http = %config.edge.http_listen,
         hosts = snapshots.current().host_count(),
         "edge listening"
     );
@@ -288,28 +288,31 @@ async fn start_dns(
     snapshots: &SnapshotHandle,
     share: usize,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let udp = tokio::net::UdpSocket::bind(config.dns_listen)
+    let udp = tokio::net::UdpSocket::bind(config.dns.listen)
         .await
         .with_context(|| {
             format!(
                 "cannot listen on udp {} (STSD_DNS_LISTEN)",
-                config.dns_listen
+                config.dns.listen
             )
         })?;
-    let tcp = tokio::net::TcpListener::bind(config.dns_listen)
+    let tcp = tokio::net::TcpListener::bind(config.dns.listen)
         .await
         .with_context(|| {
             format!(
                 "cannot listen on tcp {} (STSD_DNS_LISTEN)",
-                config.dns_listen
+                config.dns.listen
             )
         })?;
     let zone = stsd_serving::dns::ZoneConfig::new(
         config.service_zone.clone(),
-        config.edge_addresses.clone(),
+        config.edge.addresses.clone(),
     );
-    tracing::info!(listen = %config.dns_listen, zone = %config.service_zone, "DNS listening");
-    let mut limits = stsd_serving::dns::DnsLimits::default();
+    tracing::info!(listen = %config.dns.listen, zone = %config.service_zone, "DNS listening");
+    let mut limits = stsd_serving::dns::DnsLimits {
+        rrl: config.dns.rrl,
+        ..stsd_serving::dns::DnsLimits::default()
+    };
     limits.tcp = limits.tcp.within(share);
     Ok(tokio::spawn(stsd_serving::dns::serve_dns_with(
         udp,
@@ -359,20 +362,21 @@ async fn start_worker(
 ) -> anyhow::Result<()> {
     let verifier = stsd_verifier::VerifierConfig::new(
         config.service_zone.clone(),
-        config.edge_addresses.clone(),
+        config.edge.addresses.clone(),
         &config.resolvers,
         stsd_verifier::DEFAULT_DNS_TIMEOUT,
     )
     .context("cannot set up the verifier's DNS resolvers (STSD_RESOLVERS)")?;
-    let mx_roots = read_optional(config.mx_ca_roots.as_deref(), "STSD_MX_CA_ROOTS")?;
+    let mx_roots = read_optional(config.mx.ca_roots.as_deref(), "STSD_MX_CA_ROOTS")?;
     let mut probe = stsd_verifier::MxProbe::new(
         format!("verifier.{}", config.service_zone.as_str()),
         mx_roots.as_deref(),
     )
     .context("cannot set up the MX STARTTLS check (STSD_MX_CA_ROOTS)")?;
-    probe.port = config.mx_smtp_port;
+    probe.port = config.mx.smtp_port;
+    probe.allow_private = config.mx.probe_allow_private;
     let mut verifier = verifier.with_mx_probe(probe);
-    verifier.ca_identities = config.acme_caa_identities.clone();
+    verifier.ca_identities = config.acme.caa_identities.clone();
     verifier.worker_id = owner.to_owned();
     verifier.lease = config.worker_lease;
     let tasks = &mut running.tasks;
@@ -400,15 +404,15 @@ async fn start_worker(
         store.clone(),
         Duration::from_secs(600),
     )));
-    let extra_roots = read_optional(config.acme_ca_roots.as_deref(), "STSD_ACME_CA_ROOTS")?;
+    let extra_roots = read_optional(config.acme.ca_roots.as_deref(), "STSD_ACME_CA_ROOTS")?;
     let issuer = stsd_certs::issuer_for_directory(
         store,
         key.clone(),
-        &config.acme_directory,
-        config.acme_contact.clone(),
+        &config.acme.directory,
+        config.acme.contact.clone(),
         extra_roots,
-        config.acme_eab.clone(),
-        config.acme_challenge,
+        config.acme.eab.clone(),
+        config.acme.challenge,
     )
     .await
     .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
@@ -419,7 +423,7 @@ async fn start_worker(
         issuer,
         stsd_certs::WorkerConfig {
             service_hosts: vec![reports_host(config)],
-            orders_per_hour: config.acme_orders_per_hour,
+            orders_per_hour: config.acme.orders_per_hour,
             lease: config.worker_lease,
             ..stsd_certs::WorkerConfig::new(owner)
         },

@@ -104,6 +104,8 @@ impl Stsd {
             .env("STSD_ACME_CONTACT", "ops@example.test")
             .env("STSD_MX_CA_ROOTS", setup.mx_ca_roots)
             .env("STSD_MX_SMTP_PORT", setup.mx_smtp_port.to_string())
+            // The customer's MX is on loopback in this world.
+            .env("STSD_MX_PROBE_ALLOW_PRIVATE", "true")
             .env("STSD_WEBHOOKS_ALLOW_PRIVATE", "true")
             .env("NO_COLOR", "1")
             .env(
