@@ -98,6 +98,11 @@ pub(crate) struct CreatedDomain {
     /// The first policy version (given or proposed); null if none could be proposed.
     #[schema(required = true)]
     policy: Option<PolicyVersionView>,
+    /// A warning or advice about the first policy, as for a policy edit (e.g. a `max_age`
+    /// under a day); absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    suggestion: Option<String>,
 }
 
 /// A domain with its newest policy and latest checks.
@@ -430,7 +435,8 @@ async fn create(
             } else {
                 Ok(n)
             }
-        });
+        })
+        .and_then(|n| not_in_service_zone(n, &state.inner.config.service_zone));
     let ownership = match req.ownership.as_deref() {
         None => Ok(Ownership::Cname),
         Some(raw) => Ownership::from_str(raw).map_err(|e| FieldError {
@@ -549,8 +555,27 @@ async fn create(
         domain: domain_view(&state, &domain, version.as_ref()),
         mx_discovery: discovery,
         policy: version.as_ref().map(PolicyVersionView::from),
+        suggestion: initial.as_ref().and_then(crate::policy::suggestion),
     };
     Ok((StatusCode::CREATED, AxumJson(body)))
+}
+
+/// Refuses stsd's own service zone and the names under it: they are the operator's
+/// (`<label>.policy.Z`, `edge.Z`, `reports.Z`), and a tenant holding one could have
+/// certificates issued for, and policies served on, the operator's names.
+fn not_in_service_zone(name: DomainName, zone: &DomainName) -> Result<DomainName, FieldError> {
+    if name.is_subdomain_of(zone) {
+        let place = if &name == zone {
+            "stsd's own service zone"
+        } else {
+            "under stsd's own service zone"
+        };
+        return Err(FieldError {
+            field: "name".into(),
+            message: format!("{name} is {place} {zone}; add your own mail domain"),
+        });
+    }
+    Ok(name)
 }
 
 /// Shows a domain with its records, newest policy version and latest checks.

@@ -143,14 +143,16 @@ impl ApiError {
         }])
     }
 
-    /// 429 with `Retry-After`.
+    /// 429 saying when to try again, in the message and in `Retry-After`.
     pub fn rate_limited(retry_after_secs: u64) -> ApiError {
+        let secs = retry_after_secs.max(1);
+        let unit = if secs == 1 { "second" } else { "seconds" };
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            "too many attempts; try again later",
+            format!("too many attempts; try again in {secs} {unit}"),
         );
-        e.retry_after = Some(retry_after_secs.max(1));
+        e.retry_after = Some(secs);
         e
     }
 
@@ -210,4 +212,16 @@ impl IntoResponse for ApiError {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("endpoint")
+}
+
+/// 405 for a method an endpoint does not take, in the envelope like every other error (the
+/// router adds the `Allow` header).
+pub(crate) async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not allowed on this endpoint; the Allow header lists the methods that are"
+        ),
+    )
 }

@@ -246,6 +246,8 @@ pub fn router(state: AppState) -> Router {
         }
     };
     router
+        // After every route: it applies to the routes present.
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(assets_spa::fallback)
         .layer(Extension(openapi::Document(json)))
         .layer(axum::middleware::from_fn_with_state(

@@ -199,25 +199,42 @@ pub(crate) struct PolicyChange {
     version: PolicyVersionView,
     /// The readiness checks that ran (for `enforce`); empty otherwise.
     checks: Vec<ReadinessCheck>,
-    /// Advice about the new policy, e.g. raising `max_age` once `enforce` is stable; absent
-    /// when there is none.
+    /// A warning or advice about the new policy: a `max_age` under a day (RFC 8461 §3.2
+    /// advises weeks), or raising `max_age` once `enforce` is stable. Absent when there is
+    /// none; the policy is saved either way.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     suggestion: Option<String>,
 }
 
+/// One day: a `max_age` below it is accepted, with a warning.
+const SHORT_MAX_AGE: u32 = 86_400;
 /// One week: the `max_age` RFC 8461 §3.2 recommends at least, once a policy is stable.
 const STABLE_MAX_AGE: u32 = 604_800;
 
-/// Advice for a policy just saved: an `enforce` policy with a short `max_age` protects
-/// senders' caches only briefly, so once it has proven itself the cache should be longer.
-fn suggestion(policy: &Policy) -> Option<String> {
-    (policy.mode() == Mode::Enforce && policy.max_age().get() < STABLE_MAX_AGE).then(|| {
+/// Advice for a policy just saved. A sender keeps a policy only `max_age` seconds after its
+/// last fetch, and every re-fetch is a chance for an attacker to block it and strip
+/// STARTTLS: under a day, senders are protected little, so say so. An `enforce` policy with
+/// a `max_age` under a week should be raised once it has proven itself. `none` protects
+/// nothing, whatever its `max_age`.
+pub(crate) fn suggestion(policy: &Policy) -> Option<String> {
+    let max_age = policy.max_age().get();
+    if policy.mode() == Mode::None {
+        return None;
+    }
+    if max_age < SHORT_MAX_AGE {
+        return Some(format!(
+            "warning: max_age is {max_age} seconds, under a day; senders keep the policy only \
+             that long and must fetch it again and again, and each fetch an attacker blocks \
+             lets them strip STARTTLS. RFC 8461 §3.2 advises weeks: at least a day now, and \
+             a week ({STABLE_MAX_AGE}) or more once the policy works"
+        ));
+    }
+    (policy.mode() == Mode::Enforce && max_age < STABLE_MAX_AGE).then(|| {
         format!(
-            "max_age is {} seconds; once enforce has run without TLS-RPT failures for a while, \
-             raise it to at least a week ({STABLE_MAX_AGE}) so that senders keep enforcing \
-             between fetches (RFC 8461 §3.2)",
-            policy.max_age().get()
+            "max_age is {max_age} seconds; once enforce has run without TLS-RPT failures for a \
+             while, raise it to at least a week ({STABLE_MAX_AGE}) so that senders keep \
+             enforcing between fetches (RFC 8461 §3.2)"
         )
     })
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stsd_core::tlsrpt::{self, ReportError};
 use stsd_store::{
-    DomainId, FailuresBy, IngestError, ReportFilter, ReportScope, StoredReport, Submission,
+    DomainId, FailuresBy, PreparedReport, ReportFilter, ReportScope, StoredReport, Submission,
     TotalsBy, Transport,
 };
 use time::Date;
@@ -69,7 +69,8 @@ pub(crate) struct UploadResult {
     policy_domain: Option<String>,
     /// The declared media type does not match the body (accepted anyway).
     media_type_flagged: bool,
-    /// The report's policy domain is not this domain: stored, but left out of counts.
+    /// The report's policy domain is not this domain. Always false: such uploads are
+    /// refused (`domain_mismatch`); kept for clients that read it.
     domain_mismatch: bool,
 }
 
@@ -316,8 +317,8 @@ fn report_error(e: &ReportError) -> ApiError {
 /// A body whose declared media type does not match is accepted and flagged; a body that is
 /// neither gzip nor JSON is refused with 415. A second upload of the same report (same
 /// organization, report id and policy domain, by any transport) answers 200 with
-/// `duplicate: true` and is not counted again. A report for another policy domain is stored
-/// and flagged, and left out of counts.
+/// `duplicate: true` and is not counted again. A report whose policies name another domain
+/// is refused with 422 (`domain_mismatch`), naming it.
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports",
@@ -337,7 +338,7 @@ fn report_error(e: &ReportError) -> ApiError {
         (status = 200, description = "Already stored: a duplicate, not counted again", body = UploadResult),
         (status = 413, description = "Over 10 MiB, or over 20 MiB decompressed (`payload_too_large`)", body = ErrorEnvelope),
         (status = 415, description = "Neither gzip nor JSON (`unsupported_media_type`)", body = ErrorEnvelope),
-        (status = 422, description = "JSON that is not a TLS report (`invalid_report`)", body = ErrorEnvelope),
+        (status = 422, description = "JSON that is not a TLS report (`invalid_report`), or a report whose policies name another domain (`domain_mismatch`)", body = ErrorEnvelope),
     ),
     security(("bearer" = []))
 )]
@@ -375,11 +376,21 @@ async fn upload(
         flags: &[],
         max_decompressed: MAX_DECOMPRESSED,
     };
-    let ingested = match state.inner.store.ingest_submission(&submission).await {
-        Ok(i) => i,
-        Err(IngestError::Report(e)) => return Err(report_error(&e)),
-        Err(IngestError::Store(e)) => return Err(e.into()),
-    };
+    let prepared = PreparedReport::new(&submission).map_err(|e| report_error(&e))?;
+    // A member uploading by hand is there to hear it: a report about another domain is
+    // refused rather than stored and flagged (the reporting endpoints, which cannot tell
+    // the sender, still store and flag such reports).
+    if let [first, ..] = prepared.foreign_policy_domains() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "domain_mismatch",
+            format!(
+                "this report is about {first}, not {}: upload it to the domain it names",
+                domain.name
+            ),
+        ));
+    }
+    let ingested = state.inner.store.ingest_prepared(prepared).await?;
     // Duplicates too: the log says who sent what, even when nothing new was stored.
     crate::audit::record(
         &state,

@@ -54,7 +54,7 @@ pub use nodes::Node;
 pub use overview::DomainOverview;
 pub use policies::{PolicyVersion, VersionOutcome};
 pub use rate_limits::{RateDecision, RateQuota};
-pub use report_ingest::{IngestError, Ingested, Submission, Transport, essence};
+pub use report_ingest::{IngestError, Ingested, PreparedReport, Submission, Transport, essence};
 pub use reports::{
     FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
     ReportIngest, ReportScope, ReportTotals, StoredReport, TotalsBy,

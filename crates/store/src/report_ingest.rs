@@ -105,10 +105,21 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-impl Store {
-    /// Decodes, parses and stores one report. Returns only after the report is durably
-    /// stored (or found to be a duplicate), so callers may acknowledge it to the sender.
-    pub async fn ingest_submission(&self, s: &Submission<'_>) -> Result<Ingested, IngestError> {
+/// A submission decoded, parsed and judged against its registration, not stored yet: for a
+/// caller that refuses some reports (a member uploading one for another domain) before
+/// anything is written.
+#[derive(Debug, Clone)]
+pub struct PreparedReport {
+    new: NewReport,
+    organization: String,
+    report_id: String,
+    policy_domain: Option<String>,
+    foreign_domains: Vec<String>,
+}
+
+impl PreparedReport {
+    /// Decodes and parses `s`'s body. Fails when it is not a usable TLS report.
+    pub fn new(s: &Submission<'_>) -> Result<PreparedReport, ReportError> {
         let decoded = tlsrpt::decode(s.body, s.max_decompressed)?;
         let report = tlsrpt::parse_json(&decoded.json)?;
         let declared = s.declared_media_type.map(essence).unwrap_or_default();
@@ -121,11 +132,19 @@ impl Store {
             Encoding::Json => tlsrpt::gzip(&decoded.json),
         };
         let name = s.domain.name.as_str();
-        let domain_mismatch = report
+        let mut foreign_domains: Vec<String> = Vec::new();
+        for d in report
             .policies
             .iter()
             .filter_map(|p| p.policy_domain.as_deref())
-            .any(|d| !d.trim_end_matches('.').eq_ignore_ascii_case(name));
+        {
+            if !d.trim_end_matches('.').eq_ignore_ascii_case(name)
+                && !foreign_domains.iter().any(|f| f == d)
+            {
+                foreign_domains.push(d.to_owned());
+            }
+        }
+        let domain_mismatch = !foreign_domains.is_empty();
         let counted = s.authenticated && !domain_mismatch;
         let policy_domain = report.policy_domain().map(str::to_owned);
         let new = NewReport {
@@ -182,19 +201,46 @@ impl Store {
                 })
                 .collect(),
         };
-        let (id, duplicate) = match self.ingest_report(&new).await? {
+        Ok(PreparedReport {
+            new,
+            organization: report.organization,
+            report_id: report.report_id,
+            policy_domain,
+            foreign_domains,
+        })
+    }
+
+    /// The policy domains the report names that are not the registration's name, in the
+    /// report's order; empty when it is about the registration's domain only.
+    pub fn foreign_policy_domains(&self) -> &[String] {
+        &self.foreign_domains
+    }
+}
+
+impl Store {
+    /// Decodes, parses and stores one report. Returns only after the report is durably
+    /// stored (or found to be a duplicate), so callers may acknowledge it to the sender.
+    pub async fn ingest_submission(&self, s: &Submission<'_>) -> Result<Ingested, IngestError> {
+        let prepared = PreparedReport::new(s)?;
+        Ok(self.ingest_prepared(prepared).await?)
+    }
+
+    /// Stores a report prepared with [`PreparedReport::new`], like
+    /// [`Store::ingest_submission`].
+    pub async fn ingest_prepared(&self, p: PreparedReport) -> Result<Ingested, StoreError> {
+        let (id, duplicate) = match self.ingest_report(&p.new).await? {
             ReportIngest::Stored(id) => (id, false),
             ReportIngest::Duplicate(id) => (id, true),
         };
         Ok(Ingested {
             id,
             duplicate,
-            organization: report.organization,
-            report_id: report.report_id,
-            policy_domain,
-            media_type_flagged,
-            domain_mismatch,
-            counted,
+            organization: p.organization,
+            report_id: p.report_id,
+            policy_domain: p.policy_domain,
+            media_type_flagged: p.new.media_type_flagged,
+            domain_mismatch: p.new.domain_mismatch,
+            counted: p.new.counted,
         })
     }
 }

@@ -16,6 +16,7 @@
 //!   (TC set, answers dropped); over TCP the two-octet length prefix is honoured;
 //! - malformed queries never panic the server: they get FORMERR or no answer.
 
+mod client_hello;
 mod database;
 mod fake_mx;
 mod pebble;
@@ -23,6 +24,7 @@ mod postgres_server;
 mod server;
 mod zone;
 
+pub use client_hello::client_hello;
 pub use database::{TestDatabase, postgres_admin_url};
 pub use fake_mx::FakeMx;
 pub use pebble::{PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServer, tls_connector};

@@ -25,7 +25,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process can do its work: the database answers. */
+        /**
+         * The API can do its work: the database answers. Answers within about a second whatever
+         *     the database does (the store's health is read from memory when the binary keeps it, else
+         *     one ping bounded to a second). A stale serving snapshot in the same process is reported,
+         *     but does not make the API unready: the API needs the store, not the snapshot.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -378,8 +383,8 @@ export interface paths {
          *     A body whose declared media type does not match is accepted and flagged; a body that is
          *     neither gzip nor JSON is refused with 415. A second upload of the same report (same
          *     organization, report id and policy domain, by any transport) answers 200 with
-         *     `duplicate: true` and is not counted again. A report for another policy domain is stored
-         *     and flagged, and left out of counts.
+         *     `duplicate: true` and is not counted again. A report whose policies name another domain
+         *     is refused with 422 (`domain_mismatch`), naming it.
          */
         post: operations["uploadReport"];
         delete?: never;
@@ -725,26 +730,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Prometheus metrics (text format 0.0.4): `stsd_http_requests_total`,
-         *     `stsd_http_request_duration_seconds`, `stsd_build_info`.
-         */
-        get: operations["getMetrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -898,6 +883,11 @@ export interface components {
             /** @description What MX discovery found. */
             mx_discovery: components["schemas"]["MxDiscovery"];
             policy: components["schemas"]["PolicyVersionView"] | null;
+            /**
+             * @description A warning or advice about the first policy, as for a policy edit (e.g. a `max_age`
+             *     under a day); absent when there is none.
+             */
+            suggestion?: string;
         };
         /** @description A just-created API token, with its secret. */
         CreatedToken: components["schemas"]["TokenView"] & {
@@ -1264,8 +1254,9 @@ export interface components {
             /** @description The readiness checks that ran (for `enforce`); empty otherwise. */
             checks: components["schemas"]["ReadinessCheck"][];
             /**
-             * @description Advice about the new policy, e.g. raising `max_age` once `enforce` is stable; absent
-             *     when there is none.
+             * @description A warning or advice about the new policy: a `max_age` under a day (RFC 8461 §3.2
+             *     advises weeks), or raising `max_age` once `enforce` is stable. Absent when there is
+             *     none; the policy is saved either way.
              */
             suggestion?: string;
         };
@@ -1758,7 +1749,10 @@ export interface components {
             policy_domain?: string | null;
             /** @description The declared media type does not match the body (accepted anyway). */
             media_type_flagged: boolean;
-            /** @description The report's policy domain is not this domain: stored, but left out of counts. */
+            /**
+             * @description The report's policy domain is not this domain. Always false: such uploads are
+             *     refused (`domain_mismatch`); kept for clients that read it.
+             */
             domain_mismatch: boolean;
         };
         /** @description A logged-in user and their memberships. */
@@ -1968,7 +1962,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Too many attempts from this address (`rate_limited`) */
+            /** @description Too many sign-ups from this address (`rate_limited`); attempts refused with 422 for their e-mail, tenant name or password do not count. The message and `Retry-After` say when to try again */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again */
@@ -2959,7 +2953,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description JSON that is not a TLS report (`invalid_report`) */
+            /** @description JSON that is not a TLS report (`invalid_report`), or a report whose policies name another domain (`domain_mismatch`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3722,26 +3716,6 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
-                };
-            };
-        };
-    };
-    getMetrics: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The metrics */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain; version=0.0.4": string;
                 };
             };
         };

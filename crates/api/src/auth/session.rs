@@ -259,7 +259,7 @@ fn cleared_cookie() -> Cookie<'static> {
         (status = 201, description = "Created and logged in; sets the `stsd_refresh` cookie", body = SignupResponse),
         (status = 409, description = "The e-mail is taken (`email_taken`)", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid, including an unusable `invitation` (unknown, expired, used, or for another e-mail)", body = ErrorEnvelope),
-        (status = 429, description = "Too many attempts from this address (`rate_limited`)", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 429, description = "Too many sign-ups from this address (`rate_limited`); attempts refused with 422 for their e-mail, tenant name or password do not count. The message and `Retry-After` say when to try again", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 async fn signup(
@@ -268,7 +268,6 @@ async fn signup(
     jar: CookieJar,
     Json(req): Json<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    state.inner.limits.signup(&state.inner.store, peer).await?;
     let email = req.email.trim().to_lowercase();
     let tenant_name = req.tenant_name.as_deref().map(str::trim);
     let mut errors = Vec::new();
@@ -304,21 +303,26 @@ async fn signup(
             message: problem,
         });
     }
-    let invitation = match &req.invitation {
-        Some(token) if errors.is_empty() => {
-            match crate::invitations::usable(&state, token, &email).await? {
-                Ok(invitation) => Some(invitation),
-                Err(refusal) => {
-                    errors.push(field("invitation", refusal.field_message()));
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    // Only a well-formed attempt spends the limit: a typo or a weak password costs the
+    // person nothing, and tells nobody anything (it depends on the request alone). What
+    // follows reads the store (the invitation, whether the e-mail is taken), so it is
+    // limited.
+    state.inner.limits.signup(&state.inner.store, peer).await?;
+    let invitation = match &req.invitation {
+        Some(token) => match crate::invitations::usable(&state, token, &email).await? {
+            Ok(invitation) => Some(invitation),
+            Err(refusal) => {
+                return Err(ApiError::invalid_field(
+                    "invitation",
+                    refusal.field_message(),
+                ));
+            }
+        },
+        None => None,
+    };
     let hash = password::hash(&req.password).map_err(|e| ApiError::internal(&e))?;
     let store = &state.inner.store;
     let email_taken = || {

@@ -765,7 +765,109 @@ async fn edits_of_served_domains_go_live_without_a_worker(server: &TestServer) {
     assert!(view["live"].is_null(), "{view}");
 }
 
+/// The finding: with the service zone `sts.localhost`, a tenant could add `sts.localhost` and
+/// `edge.sts.localhost` as its own domains. The zone (here `sts.test.example`) and every
+/// name under it are refused on `name`; neighbours are not.
+async fn the_service_zone_is_not_a_customer_domain(server: &TestServer) {
+    let (mut c, tenant) = server.signup("ops@example.com", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    for name in [
+        "sts.test.example",
+        "STS.Test.Example.",
+        "edge.sts.test.example",
+        "abc.policy.sts.test.example",
+        "reports.sts.test.example",
+    ] {
+        let (status, err) = c.post(&base, json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {err}");
+        assert_eq!(err["error"]["code"], "validation_failed", "{err}");
+        let detail = &err["error"]["details"][0];
+        assert_eq!(detail["field"], "name", "{err}");
+        let message = detail["message"].as_str().unwrap();
+        assert!(
+            message.contains("stsd's own service zone sts.test.example"),
+            "{name}: {message}"
+        );
+    }
+    let (_, list) = c.get(&base).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+    // The zone's parent and names merely ending like it are customers' to add.
+    for name in ["test.example", "notsts.test.example"] {
+        let (status, body) = c.post(&base, json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+    }
+}
+
+/// The finding: a `max_age` under a day was accepted silently. It is still accepted, and
+/// the answer warns, citing RFC 8461 §3.2.
+async fn short_max_age_is_accepted_with_a_warning(server: &TestServer) {
+    server
+        .dns
+        .set_mx("short.example", &[(10, "mx1.short.example")]);
+    let (mut c, tenant) = server.signup("ops@short.example", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    let warned = |v: &Value| {
+        v["suggestion"].as_str().is_some_and(|s| {
+            s.starts_with("warning: max_age is 3600 seconds, under a day")
+                && s.contains("RFC 8461 §3.2 advises weeks")
+        })
+    };
+    // At creation, with a policy given.
+    let (status, created) = c
+        .post(
+            &base,
+            json!({ "name": "short.example", "policy": { "mode": "testing", "mx": ["mx1.short.example"], "max_age": 3600 } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["policy"]["max_age"], 3600);
+    assert!(warned(&created), "{created}");
+    // An edit, and the same policy again (unchanged, still warned).
+    let p = format!("{base}/short.example/policy");
+    let policy = json!({ "mode": "testing", "mx": ["*.short.example"], "max_age": 3600 });
+    for expected in [StatusCode::CREATED, StatusCode::OK] {
+        let (status, change) = c.put(&p, policy.clone()).await;
+        assert_eq!(status, expected, "{change}");
+        assert_eq!(change["version"]["max_age"], 3600);
+        assert!(warned(&change), "{change}");
+    }
+    // Zero is allowed too (RFC 8461 permits it), and warned about.
+    let (status, change) = c
+        .put(
+            &p,
+            json!({ "mode": "testing", "mx": ["*.short.example"], "max_age": 0 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{change}");
+    assert!(
+        change["suggestion"]
+            .as_str()
+            .is_some_and(|s| s.contains("max_age is 0 seconds, under a day")),
+        "{change}"
+    );
+    // A day is no warning in testing; `none` protects nothing, whatever its max_age.
+    for policy in [
+        json!({ "mode": "testing", "mx": ["*.short.example"], "max_age": 86400 }),
+        json!({ "mode": "none", "mx": ["*.short.example"], "max_age": 60 }),
+    ] {
+        let (status, change) = c.put(&p, policy.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{change}");
+        assert!(change.get("suggestion").is_none(), "{policy}: {change}");
+    }
+    // The OpenAPI document describes the field.
+    let (_, doc) = c.get("/api/v1/openapi.json").await;
+    let field = &doc["components"]["schemas"]["PolicyChange"]["properties"]["suggestion"];
+    assert!(
+        field["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("under a day")),
+        "{field}"
+    );
+}
+
 crate::both_backends!(
+    the_service_zone_is_not_a_customer_domain,
+    short_max_age_is_accepted_with_a_warning,
     edits_of_served_domains_go_live_without_a_worker,
     only_admins_override_the_enforce_gate,
     audit_keeps_before_and_after,

@@ -129,17 +129,47 @@ async fn duplicates_count_once_per_organization(server: &TestServer) {
         .await;
     assert_eq!(sum["totals"]["reports"], 2);
     assert_eq!(sum["totals"]["successful_sessions"], 10);
-    // A report for another policy domain is stored and flagged, but not counted.
-    let other = serde_json::to_vec(&report("Google Inc.", "x", "other.example", 100, 0)).unwrap();
-    let (s, v) = upload(&mut c, &path, "application/tlsrpt+json", other).await;
-    assert_eq!(s, StatusCode::CREATED);
-    assert_eq!(v["domain_mismatch"], true);
-    let (_, sum) = c
-        .get(&format!("{path}/summary?from=2026-11-20&to=2026-11-20"))
-        .await;
-    assert_eq!(sum["totals"]["reports"], 2);
     let (_, list) = c.get(&path).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+/// The finding: a member uploading a report about another domain got it stored with
+/// `domain_mismatch: true`. Now it is refused with a reason, and nothing is stored, also when
+/// only one of its policies names another domain.
+async fn uploads_about_another_domain_are_refused(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let other = serde_json::to_vec(&report("Google Inc.", "x", "other.example", 100, 0)).unwrap();
+    let (s, v) = upload(&mut c, &path, "application/tlsrpt+json", other.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "domain_mismatch", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("other.example") && message.contains("not example.org"),
+        "{message}"
+    );
+    // Gzip, mislabelled: the same.
+    let (s, _) = upload(&mut c, &path, "application/octet-stream", gzip(&other)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut mixed = report("Yahoo", "y", "example.org", 5, 0);
+    let mut foreign = mixed["policies"][0].clone();
+    foreign["policy"]["policy-domain"] = json!("Other.Example.");
+    mixed["policies"].as_array_mut().unwrap().push(foreign);
+    let (s, v) = upload(
+        &mut c,
+        &path,
+        "application/tlsrpt+json",
+        serde_json::to_vec(&mixed).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "domain_mismatch", "{v}");
+    let (_, list) = c.get(&path).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+    // The domain's own, in any case and with a trailing dot, is taken.
+    let own = serde_json::to_vec(&report("Google Inc.", "z", "EXAMPLE.org.", 1, 0)).unwrap();
+    let (s, v) = upload(&mut c, &path, "application/tlsrpt+json", own).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["domain_mismatch"], false, "{v}");
 }
 
 async fn bad_bodies_are_refused(server: &TestServer) {
@@ -338,6 +368,7 @@ crate::both_backends!(
     report_detail_raw_export_and_settings,
     policies_of_one_report_are_not_added,
     upload_gzip_and_json_then_summarize,
+    uploads_about_another_domain_are_refused,
     duplicates_count_once_per_organization,
     bad_bodies_are_refused,
     foreign_tenant_sees_nothing,

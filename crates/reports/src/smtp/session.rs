@@ -128,6 +128,9 @@ struct Dialogue<'a> {
     peer: SocketAddr,
     tls: bool,
     helo: Option<String>,
+    /// Whether the client greeted with `EHLO`: extensions such as STARTTLS exist only then
+    /// (RFC 3207 §4, RFC 5321 §4.1.1.1).
+    extended: bool,
     mail_from: Option<String>,
     recipients: Vec<Domain>,
 }
@@ -142,6 +145,7 @@ impl<'a> Dialogue<'a> {
             peer,
             tls,
             helo: None,
+            extended: false,
             mail_from: None,
             recipients: Vec::new(),
         }
@@ -182,6 +186,7 @@ impl<'a> Dialogue<'a> {
                 "EHLO" => {
                     self.reset();
                     self.helo = Some(arg.to_owned());
+                    self.extended = true;
                     let mut r = format!(
                         "250-{} greets {arg}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n",
                         config.hostname, config.max_message
@@ -195,6 +200,7 @@ impl<'a> Dialogue<'a> {
                 "HELO" => {
                     self.reset();
                     self.helo = Some(arg.to_owned());
+                    self.extended = false;
                     format!("250 {}", config.hostname)
                 }
                 "STARTTLS" if self.tls => "503 5.5.1 TLS is already active".to_owned(),
@@ -202,6 +208,7 @@ impl<'a> Dialogue<'a> {
                     "502 5.5.1 STARTTLS is not offered".to_owned()
                 }
                 "STARTTLS" if !arg.is_empty() => "501 5.5.4 STARTTLS takes no argument".to_owned(),
+                "STARTTLS" if !self.extended => "503 5.5.1 EHLO first".to_owned(),
                 "STARTTLS" => {
                     if write(reader, b"220 2.0.0 Ready to start TLS\r\n")
                         .await

@@ -60,6 +60,18 @@ pub(crate) async fn refusals(db: TestDatabase) {
     let rcpt = w.rcpt();
     let (mut c, greeting) = Client::connect(&w).await;
     assert!(greeting.starts_with(&format!("220 {HOST}")), "{greeting}");
+    // STARTTLS is an extension: only after EHLO (RFC 3207 §4), not before, not after HELO;
+    // the session goes on in the clear.
+    let early = c.cmd("STARTTLS").await;
+    assert!(early.starts_with("503 5.5.1 EHLO first"), "{early}");
+    assert_eq!(code(&c.cmd("HELO client.example").await), "250");
+    let after_helo = c.cmd("STARTTLS").await;
+    assert!(
+        after_helo.starts_with("503 5.5.1 EHLO first"),
+        "{after_helo}"
+    );
+    assert_eq!(code(&c.cmd("RSET").await), "250");
+    let (mut c, _) = Client::connect(&w).await;
     assert_eq!(code(&c.cmd("MAIL FROM:<a@b.example>").await), "503");
     let ehlo = c.cmd("EHLO client.example").await;
     assert!(ehlo.contains("250-STARTTLS"), "{ehlo}");

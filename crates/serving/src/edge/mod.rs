@@ -8,6 +8,8 @@
 //! except by the handler of a service host ([`ServiceHosts`], e.g. `reports.<zone>`), which
 //! brings its own body limits.
 
+mod hello;
+mod log_limit;
 mod respond;
 mod tls;
 
@@ -161,6 +163,7 @@ pub async fn serve_https_until(
 ) {
     let services = Arc::new(services);
     let acceptor = TlsAcceptor::from(server_config(snapshots.clone()));
+    let hello_log = Arc::new(hello::HelloLog::new());
     let gate = ConnectionGate::new(limits.gate());
     let builder = Arc::new(stsd_net::http::builder(&limits.timeouts(), &limits.sizes()));
     let timeouts = limits.timeouts();
@@ -180,17 +183,23 @@ pub async fn serve_https_until(
         let limits = limits.clone();
         let services = services.clone();
         let stop = stop.clone();
+        let hello_log = hello_log.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let tls =
-                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
+            // Clients cause handshake failures at will (unknown or no SNI, scanners): they
+            // are logged at debug level only, or rate-limited (`hello`).
+            let handshake = async {
+                let io = hello::screen(tcp, peer, &hello_log).await?;
+                acceptor
+                    .accept(io)
+                    .await
+                    .map_err(|e| tracing::debug!(%peer, error = %e, "TLS handshake failed"))
+                    .ok()
+            };
+            let Ok(Some(tls)) = tokio::time::timeout(limits.handshake_timeout, handshake).await
+            else {
+                return;
+            };
             // A TLS-ALPN-01 validation is over once the handshake is: no request follows.
             if tls::negotiated_acme_validation(tls.get_ref().1.alpn_protocol()) {
                 return;

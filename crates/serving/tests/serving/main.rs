@@ -12,5 +12,6 @@ mod copy;
 mod dns;
 mod edge;
 mod flood;
+mod handshake_log;
 mod outage;
 mod world;
