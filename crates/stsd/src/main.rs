@@ -118,8 +118,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rustls=error"));
     // Colours only for a terminal: escape codes in a log file or journal are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

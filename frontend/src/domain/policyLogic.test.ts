@@ -95,6 +95,9 @@ describe('draft', () => {
     expect(secondsToDays(604800)).toBe(7);
     expect(secondsToDays(43200)).toBe(0.5);
     expect(maxAgeAdvice('testing', 86400)).toBe('ok');
+    expect(maxAgeAdvice('testing', 3600)).toBe('underDay');
+    expect(maxAgeAdvice('enforce', 86399)).toBe('underDay');
+    expect(maxAgeAdvice('none', 3600)).toBe('ok');
     expect(maxAgeAdvice('testing', 30 * 86400)).toBe('testingLong');
     expect(maxAgeAdvice('enforce', 86400)).toBe('enforceShort');
     expect(maxAgeAdvice('enforce', 604800)).toBe('ok');

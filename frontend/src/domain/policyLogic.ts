@@ -149,7 +149,7 @@ export function secondsToDays(seconds: number): number {
   return Math.round((seconds / DAY) * 10) / 10;
 }
 
-export type MaxAgeAdvice = 'testingLong' | 'enforceShort' | 'noneLong' | 'ok';
+export type MaxAgeAdvice = 'underDay' | 'testingLong' | 'enforceShort' | 'noneLong' | 'ok';
 
 /**
  * RFC 8461 §3.2 and common practice: short while testing (a day, so mistakes expire fast),
@@ -157,6 +157,9 @@ export type MaxAgeAdvice = 'testingLong' | 'enforceShort' | 'noneLong' | 'ok';
  */
 export function maxAgeAdvice(mode: Mode, seconds: number | null): MaxAgeAdvice {
   if (seconds === null) return 'ok';
+  // RFC 8461 §3.2 advises weeks; under a day senders refetch so often that a policy outage
+  // soon means no protection (the API warns too).
+  if (mode !== 'none' && seconds < DAY) return 'underDay';
   if (mode === 'testing' && seconds > WEEK) return 'testingLong';
   if (mode === 'enforce' && seconds < WEEK) return 'enforceShort';
   if (mode === 'none' && seconds > WEEK) return 'noneLong';

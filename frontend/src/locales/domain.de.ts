@@ -46,6 +46,7 @@ export const domainDe: typeof domainEn = {
     preset: { day: '1 Tag', week: '1 Woche', month: '30 Tage' },
     maxAgeErrors: { invalid: 'Geben Sie ganze Sekunden ein, z. B. 86400.', range: 'Höchstens 31557600 Sekunden (etwa ein Jahr).' },
     advice: {
+      underDay: 'Unter einem Tag ist sehr kurz: RFC 8461 empfiehlt Wochen, und Absender, die die Richtlinie nicht bald abrufen können, wenden sie nicht mehr an. Nehmen Sie beim Testen einen Tag, beim Erzwingen eine Woche oder mehr.',
       testingLong: 'Beim Testen sorgt ein kurzes maximales Alter (ein Tag) dafür, dass eine korrigierte Richtlinie Absender schnell erreicht.',
       enforceShort: 'Sobald Erzwingen funktioniert, nehmen Sie mindestens eine Woche: Absender schützen Mails dann auch zwischen zwei Abrufen.',
       noneLong: 'Mit Modus Aus verzögert ein langes maximales Alter nur, dass Absender eine spätere Richtlinie übernehmen.',

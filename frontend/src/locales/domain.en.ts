@@ -44,6 +44,7 @@ export const domainEn = {
     preset: { day: '1 day', week: '1 week', month: '30 days' },
     maxAgeErrors: { invalid: 'Enter whole seconds, e.g. 86400.', range: 'At most 31557600 seconds (about a year).' },
     advice: {
+      underDay: 'Under a day is very short: RFC 8461 advises weeks, and senders that cannot fetch the policy soon stop applying it. Use a day while testing, a week or more once enforcing.',
       testingLong: 'While testing, a short max age (a day) lets a corrected policy reach senders quickly.',
       enforceShort: 'Once enforce works, use at least a week: senders then keep protecting mail between fetches.',
       noneLong: 'With mode none, a long max age only delays senders picking up a later policy.',
