@@ -118,6 +118,23 @@ impl Store {
         Ok(RefreshOutcome::Rotated { user_id, family_id })
     }
 
+    /// Whether `user`'s session `family` is still open: a refresh token of it neither
+    /// revoked (logout, reuse detected) nor expired. Access tokens issued for the session are
+    /// honoured only while it is.
+    pub async fn session_open(&self, user: &UserId, family: &str) -> Result<bool> {
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM refresh_tokens
+             WHERE family_id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+             LIMIT 1",
+        )
+        .bind(family)
+        .bind(user.as_str())
+        .bind(to_ms(now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(open.is_some())
+    }
+
     /// Revokes the family of the token with this hash (logout). Unknown tokens are ignored.
     pub async fn revoke_refresh_family(&self, token_hash: &str) -> Result<()> {
         sqlx::query(

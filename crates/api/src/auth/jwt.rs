@@ -29,6 +29,10 @@ struct Claims {
     aud: String,
     iat: i64,
     exp: i64,
+    /// The session (refresh-token family) the token was issued for: logging out, or reusing
+    /// a refresh token, revokes the family, and its access tokens stop working with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// Signs and verifies access tokens.
@@ -89,8 +93,23 @@ impl JwtKeys {
         self
     }
 
-    /// A token for `user`, valid for `ttl`.
+    /// A token for `user`, valid for `ttl`, tied to no session.
     pub fn issue(&self, user: &UserId, ttl: Duration) -> Result<String, ApiError> {
+        self.sign(user, None, ttl)
+    }
+
+    /// A token for `user` in session `sid` (a refresh-token family), valid for `ttl` or until
+    /// the session is revoked, whichever comes first.
+    pub fn issue_for_session(
+        &self,
+        user: &UserId,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<String, ApiError> {
+        self.sign(user, Some(sid.to_owned()), ttl)
+    }
+
+    fn sign(&self, user: &UserId, sid: Option<String>, ttl: Duration) -> Result<String, ApiError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
             sub: user.as_str().to_owned(),
@@ -98,6 +117,7 @@ impl JwtKeys {
             aud: AUDIENCE.to_owned(),
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            sid,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -109,6 +129,12 @@ impl JwtKeys {
     /// audience. Anything else (`alg: none`, another algorithm, a
     /// changed byte) is refused.
     pub fn verify(&self, token: &str) -> Option<UserId> {
+        self.verify_session(token).map(|(user, _)| user)
+    }
+
+    /// Like [`JwtKeys::verify`], with the session the token was issued for (`None` for
+    /// tokens tied to none).
+    pub fn verify_session(&self, token: &str) -> Option<(UserId, Option<String>)> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::HS256 {
             return None;
@@ -124,7 +150,7 @@ impl JwtKeys {
         if data.claims.iat > now.saturating_add(IAT_LEEWAY_SECS) {
             return None;
         }
-        Some(UserId::from_raw(data.claims.sub))
+        Some((UserId::from_raw(data.claims.sub), data.claims.sid))
     }
 }
 

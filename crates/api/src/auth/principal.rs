@@ -68,11 +68,18 @@ impl FromRequestParts<AppState> for Principal {
         if credential.starts_with(API_TOKEN_PREFIX) {
             return api_token(state, credential).await;
         }
-        let user_id = state
+        let (user_id, session) = state
             .inner
             .jwt
-            .verify(credential)
+            .verify_session(credential)
             .ok_or_else(ApiError::unauthorized)?;
+        // Logging out or a detected refresh-token reuse revokes the session: its access
+        // tokens stop at once, on every API node, not when they expire.
+        if let Some(session) = &session
+            && !state.inner.store.session_open(&user_id, session).await?
+        {
+            return Err(ApiError::unauthorized());
+        }
         match state.inner.store.user(&user_id).await? {
             Some(user) if user.disabled_at.is_none() => Ok(Principal::User { user_id }),
             _ => Err(ApiError::unauthorized()),

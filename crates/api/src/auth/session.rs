@@ -206,12 +206,15 @@ async fn start_session(
     let cfg = &state.inner.config;
     let refresh = random_token("")?;
     let expires = time::OffsetDateTime::now_utc() + refresh_lifetime(state);
-    state
+    let family = state
         .inner
         .store
         .create_refresh_token(user, &hash_token(&refresh), expires)
         .await?;
-    let access = state.inner.jwt.issue(user, cfg.access_ttl)?;
+    let access = state
+        .inner
+        .jwt
+        .issue_for_session(user, &family, cfg.access_ttl)?;
     Ok((
         jar.add(refresh_cookie(state, refresh)),
         TokenResponse {
@@ -480,7 +483,10 @@ fn require_csrf_header(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Rotates the refresh token (cookie) and answers a new access token. Presenting an already
-/// rotated refresh token revokes the whole session.
+/// rotated refresh token revokes the whole session: its refresh tokens and, at once, its
+/// access tokens. The user's other sessions (other browsers, devices) stay open: a stolen
+/// refresh token exposes only the session it belongs to; the reuse is in the audit log
+/// (`session.reuse_detected`).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
@@ -512,8 +518,11 @@ async fn refresh(
         .rotate_refresh_token(&hash_token(&old), &hash_token(&new), expires)
         .await?;
     match outcome {
-        RefreshOutcome::Rotated { user_id, .. } => {
-            let access = state.inner.jwt.issue(&user_id, cfg.access_ttl)?;
+        RefreshOutcome::Rotated { user_id, family_id } => {
+            let access = state
+                .inner
+                .jwt
+                .issue_for_session(&user_id, &family_id, cfg.access_ttl)?;
             let jar = jar.add(refresh_cookie(&state, new));
             let body = TokenResponse {
                 access_token: access,
@@ -540,7 +549,8 @@ async fn refresh(
     }
 }
 
-/// Ends the session: revokes the refresh token's whole family and clears the cookie.
+/// Ends the session: revokes the refresh token's whole family and the session's access
+/// tokens (on every API node at once), and clears the cookie. Other sessions stay open.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",

@@ -115,6 +115,12 @@ async fn signup_login_refresh_logout(server: &TestServer) {
         StatusCode::UNAUTHORIZED,
         "the family was revoked after the reuse"
     );
+    // ... and so is the session's access token, at once (it would live 15 more minutes).
+    assert_eq!(
+        browser.get("/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the revoked session's access token still worked"
+    );
 
     // Logout ends a fresh session.
     let mut again = server.client();
@@ -126,6 +132,24 @@ async fn signup_login_refresh_logout(server: &TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK);
     let cookie = again.cookie.clone().unwrap();
+    // Another device's session, which the logout below must leave alone.
+    let mut other_device = server.client();
+    let (_, body) = other_device
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await;
+    other_device.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    let (_, body) = again
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await;
+    again.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    let cookie = again.cookie.clone().unwrap_or(cookie);
+    assert_eq!(again.get("/api/v1/me").await.0, StatusCode::OK);
     let (status, _, _) = again
         .raw(
             Method::POST,
@@ -136,6 +160,16 @@ async fn signup_login_refresh_logout(server: &TestServer) {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(again.cookie.is_none(), "logout clears the cookie");
+    // The access token of the session ended with it, on every node (the second node reads
+    // the same store); the other device is still logged in.
+    assert_eq!(again.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    let mut on_second_node = server.second_node().await;
+    on_second_node.token = again.token.clone();
+    assert_eq!(
+        on_second_node.get("/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(other_device.get("/api/v1/me").await.0, StatusCode::OK);
     again.cookie = Some(cookie);
     let (status, _, _) = again
         .raw(
