@@ -238,6 +238,7 @@ mod tests {
             aud: AUDIENCE.into(),
             iat: 1,
             exp: 2,
+            sid: None,
         };
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some(k.kid.clone());
@@ -259,9 +260,14 @@ mod tests {
             aud: AUDIENCE.into(),
             iat,
             exp: now + 7200,
+            sid: Some("s1".into()),
         };
         let skewed = jsonwebtoken::encode(&h, &at(now + 30), &k.encoding).unwrap();
         assert_eq!(k.verify(&skewed), Some(UserId::from_raw("u1")));
+        assert_eq!(
+            k.verify_session(&skewed),
+            Some((UserId::from_raw("u1"), Some("s1".to_owned())))
+        );
         let future = jsonwebtoken::encode(&h, &at(now + 3600), &k.encoding).unwrap();
         assert_eq!(k.verify(&future), None);
         assert_eq!(k.verify("garbage"), None);
