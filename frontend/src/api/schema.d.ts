@@ -92,7 +92,10 @@ export interface paths {
         put?: never;
         /**
          * Rotates the refresh token (cookie) and answers a new access token. Presenting an already
-         *     rotated refresh token revokes the whole session.
+         *     rotated refresh token revokes the whole session: its refresh tokens and, at once, its
+         *     access tokens. The user's other sessions (other browsers, devices) stay open: a stolen
+         *     refresh token exposes only the session it belongs to; the reuse is in the audit log
+         *     (`session.reuse_detected`).
          */
         post: operations["refreshSession"];
         delete?: never;
@@ -110,7 +113,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends the session: revokes the refresh token's whole family and clears the cookie. */
+        /**
+         * Ends the session: revokes the refresh token's whole family and the session's access
+         *     tokens (on every API node at once), and clears the cookie. Other sessions stay open.
+         */
         post: operations["logOut"];
         delete?: never;
         options?: never;
