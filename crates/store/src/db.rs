@@ -37,6 +37,26 @@ impl Backend {
     }
 }
 
+/// How to connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Most PostgreSQL connections the process opens (16). Every process of a fleet has its
+    /// own pool, and PostgreSQL's `max_connections` (100 by default) bounds them all
+    /// together, with one more per process for the change feed's `LISTEN`.
+    pub max_connections: u32,
+    /// Connect when first needed rather than at once (see [`Store::connect_lazy`]).
+    pub lazy: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            max_connections: 16,
+            lazy: false,
+        }
+    }
+}
+
 /// The handle every part of stsd uses to read and write state. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -66,7 +86,12 @@ impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and its directory
     /// are created when missing. Migrations are not applied: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store> {
-        Store::open(url, false).await
+        Store::open(url, &ConnectOptions::default()).await
+    }
+
+    /// Connects with `options` (pool size, lazy connection).
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Store> {
+        Store::open(url, options).await
     }
 
     /// Like [`Store::connect`], but a PostgreSQL server need not answer yet: connections are
@@ -74,10 +99,18 @@ impl Store {
     /// starting from its local snapshot copy during an outage uses this. (SQLite is local and
     /// opened at once either way.)
     pub async fn connect_lazy(url: &str) -> Result<Store> {
-        Store::open(url, true).await
+        Store::open(
+            url,
+            &ConnectOptions {
+                lazy: true,
+                ..ConnectOptions::default()
+            },
+        )
+        .await
     }
 
-    async fn open(url: &str, lazy: bool) -> Result<Store> {
+    async fn open(url: &str, connect: &ConnectOptions) -> Result<Store> {
+        let lazy = connect.lazy;
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -111,7 +144,7 @@ impl Store {
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(connect.max_connections.max(1))
                     .acquire_timeout(Duration::from_secs(10));
                 if lazy {
                     pool.connect_lazy_with(options)

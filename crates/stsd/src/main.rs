@@ -174,7 +174,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let masked = stsd_store::mask_url(&config.database.url);
-    let store = Store::connect(&config.database.url)
+    let store = Store::connect_with(&config.database.url, &connect_options(config, false))
         .await
         .with_context(|| format!("cannot open the database {masked}"))?;
     store
@@ -182,6 +182,14 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("cannot migrate the database {masked}"))?;
     Ok(store)
+}
+
+/// The pool settings of the configuration.
+pub(crate) fn connect_options(config: &Config, lazy: bool) -> stsd_store::ConnectOptions {
+    stsd_store::ConnectOptions {
+        max_connections: config.database.max_connections,
+        lazy,
+    }
 }
 
 /// The master key with the previous keys of a rotation (`STSD_MASTER_KEY_PREVIOUS`).

@@ -29,7 +29,7 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
         // Serving roles answer from their snapshot; they neither need the store at start
         // nor migrate it (that is for `stsd migrate`, the API and the worker).
         let masked = stsd_store::mask_url(&config.database.url);
-        Store::connect_lazy(&config.database.url)
+        Store::connect_with(&config.database.url, &crate::connect_options(&config, true))
             .await
             .with_context(|| format!("cannot open the database {masked}"))?
     } else {

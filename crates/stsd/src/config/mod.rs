@@ -86,6 +86,8 @@ pub(crate) struct Database {
     /// `STSD_DATABASE_LISTEN_URL`: where the change feed's `LISTEN` connects, when queries go
     /// through PgBouncer in transaction mode (which cannot hold a `LISTEN`).
     pub(crate) listen_url: Option<String>,
+    /// `STSD_DATABASE_MAX_CONNECTIONS`: this process's PostgreSQL pool size.
+    pub(crate) max_connections: u32,
 }
 
 /// `[edge]`.
@@ -365,6 +367,7 @@ impl Config {
             None => None,
         };
         src.show_opt(k, listen_url.as_deref().map(stsd_store::mask_url));
+        let max_connections = src.number(key("database", "max_connections"), 1..=1000u32, 16)?;
 
         let k = top("service_zone");
         let service_zone = match src.text(k)? {
@@ -562,7 +565,11 @@ impl Config {
             dashboard_dir,
             trusted_proxies,
             roles,
-            database: Database { url, listen_url },
+            database: Database {
+                url,
+                listen_url,
+                max_connections,
+            },
             api_listen,
             edge,
             dns,
@@ -808,6 +815,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("STSD_METRICS_LISTEN:"), "{e}");
+        let e = Config::load(None, &env(&[("STSD_DATABASE_MAX_CONNECTIONS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("STSD_DATABASE_MAX_CONNECTIONS:"), "{e}");
         let c = Config::load(
             None,
             &env(&[

@@ -59,6 +59,8 @@ pub(crate) fn command(dir: &Path, database_url: &str, args: &[&str]) -> Command 
     cmd.current_dir(dir)
         .args(args)
         .env("STSD_DATABASE_URL", database_url)
+        // Tests run side by side on one shared PostgreSQL (100 connections in all).
+        .env("STSD_DATABASE_MAX_CONNECTIONS", "4")
         .env("STSD_SERVICE_ZONE", ZONE)
         .env("STSD_MASTER_KEY", MASTER_KEY)
         .env("STSD_DATA_DIR", dir.join("data"))

@@ -60,6 +60,8 @@ fn stsd(dir: &Path, db_url: &str, dns: SocketAddr) -> Command {
         }
     }
     cmd.env("STSD_DATABASE_URL", db_url)
+        // Many servers of these tests share one PostgreSQL (100 connections in all).
+        .env("STSD_DATABASE_MAX_CONNECTIONS", "4")
         .env("STSD_SERVICE_ZONE", ZONE)
         .env("STSD_RESOLVERS", dns.to_string())
         .env(

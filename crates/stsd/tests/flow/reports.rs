@@ -511,7 +511,14 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase, transport: Trans
             .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{}", ports[4]))
             .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Both runs' logs, to explain a failure.
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.path().join("stsd.log"))
+                    .unwrap(),
+            )
             .spawn()
             .unwrap()
     };
@@ -649,7 +656,15 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase, transport: Trans
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     server = Server(start());
-    wait_until("the API after the restart", Duration::from_secs(30), ready).await;
+    let restarted = std::time::Instant::now();
+    while !ready().await {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "the API did not come back after the restart; stsd's log:\n{}",
+            std::fs::read_to_string(dir.path().join("stsd.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     sender.await.unwrap();
 
     let mut stored = Vec::new();

@@ -79,6 +79,7 @@ impl Stsd {
             }
         }
         cmd.env("STSD_DATABASE_URL", setup.database_url)
+            .env("STSD_DATABASE_MAX_CONNECTIONS", "6")
             .env("STSD_DATA_DIR", dir.join("data"))
             .env("STSD_SERVICE_ZONE", ZONE)
             .env("STSD_MASTER_KEY", MASTER_KEY)
