@@ -199,6 +199,24 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Starts a write transaction for bookkeeping that may be lost with the last moments
+    /// before a power failure and is simply done again: job leases and their ends, check
+    /// results, the verifier's state transitions. On PostgreSQL its commit does not wait for
+    /// the disk (`synchronous_commit = off` for this transaction only) — it cannot corrupt
+    /// anything and the order of commits is kept, but it no longer waits on every fsync,
+    /// which otherwise serialized the verifier behind the change feed's lock. Nothing
+    /// acknowledged to a user or a reporter is written this way. On SQLite it is
+    /// [`Store::begin`].
+    pub(crate) async fn begin_relaxed(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`) so
     /// that two writers queue on the busy timeout instead of failing when one upgrades a read.
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {

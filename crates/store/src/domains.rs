@@ -378,8 +378,36 @@ impl Store {
         to: DomainState,
         reason: &str,
     ) -> Result<Domain> {
+        self.transition(id, from, to, reason, false).await
+    }
+
+    /// [`Store::transition_domain`] for the verifier's own decisions, which it makes again at
+    /// the next check should a power failure lose one: the commit does not wait for the disk
+    /// ([`Store::begin_relaxed`]). Requests of users use [`Store::transition_domain`].
+    pub async fn transition_domain_relaxed(
+        &self,
+        id: &DomainId,
+        from: DomainState,
+        to: DomainState,
+        reason: &str,
+    ) -> Result<Domain> {
+        self.transition(id, from, to, reason, true).await
+    }
+
+    async fn transition(
+        &self,
+        id: &DomainId,
+        from: DomainState,
+        to: DomainState,
+        reason: &str,
+        relaxed: bool,
+    ) -> Result<Domain> {
         let at = now();
-        let mut tx = self.begin().await?;
+        let mut tx = if relaxed {
+            self.begin_relaxed().await?
+        } else {
+            self.begin().await?
+        };
         let updated = sqlx::query(
             "UPDATE domains SET state = $1, state_changed_at = $2, updated_at = $2
              WHERE id = $3 AND state = $4",
@@ -416,7 +444,6 @@ impl Store {
         .bind(to_ms(at))
         .execute(&mut *tx)
         .await?;
-        feed::append(&mut tx, self.backend, ChangeKind::Domain, Some(id), at).await?;
         let row: DomainRow = sqlx::query_as(sql(format!(
             "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1"
         )))
@@ -453,6 +480,9 @@ impl Store {
             &event.to_string(),
         )
         .await?;
+        // Last: appending takes the feed's lock (PostgreSQL), held until the commit, so
+        // every other feed writer waits only for this one's commit, not its other writes.
+        feed::append(&mut tx, self.backend, ChangeKind::Domain, Some(id), at).await?;
         tx.commit().await?;
         self.changed_locally();
         Ok(domain)
@@ -576,14 +606,16 @@ impl Store {
         started: OffsetDateTime,
     ) -> Result<()> {
         let at = to_ms(started);
+        let mut tx = self.begin_relaxed().await?;
         let done = sqlx::query(
             "UPDATE domains SET last_checks = $1, last_checked_at = $2, updated_at = $2 WHERE id = $3",
         )
         .bind(checks_json)
         .bind(at)
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("domain"));
         }

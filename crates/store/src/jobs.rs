@@ -85,7 +85,7 @@ impl Store {
             Backend::Sqlite => LEASE_SQLITE,
             Backend::Postgres => LEASE_POSTGRES,
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_relaxed().await?;
         let row: Option<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(sql)
             .bind(owner)
             .bind(until)
@@ -124,6 +124,7 @@ impl Store {
     /// Ends a leased job: reschedules it at `next_run` (attempts reset) or deletes it.
     /// Fails with [`StoreError::StateMismatch`] if the lease was lost to another worker.
     pub async fn finish_job(&self, job: &Job, next_run: Option<OffsetDateTime>) -> Result<()> {
+        let mut tx = self.begin_relaxed().await?;
         let done = match next_run {
             Some(next) => sqlx::query(
                 "UPDATE jobs SET run_at = $1, lease_owner = NULL, lease_until = NULL, attempts = 0,
@@ -133,16 +134,17 @@ impl Store {
             .bind(to_ms(next))
             .bind(job.id)
             .bind(&job.owner)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?,
             None => {
                 sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
                     .bind(job.id)
                     .bind(&job.owner)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
             }
         };
+        tx.commit().await?;
         lease_kept(done.rows_affected())?;
         self.job_counts.record(&job.kind, true);
         Ok(())
@@ -150,6 +152,7 @@ impl Store {
 
     /// Records a failed attempt and retries at `retry_at`, keeping the attempt count.
     pub async fn fail_job(&self, job: &Job, error: &str, retry_at: OffsetDateTime) -> Result<()> {
+        let mut tx = self.begin_relaxed().await?;
         let done = sqlx::query(
             "UPDATE jobs SET run_at = $1, lease_owner = NULL, lease_until = NULL, last_error = $2
              WHERE id = $3 AND lease_owner = $4",
@@ -158,8 +161,9 @@ impl Store {
         .bind(error)
         .bind(job.id)
         .bind(&job.owner)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         lease_kept(done.rows_affected())?;
         self.job_counts.record(&job.kind, false);
         Ok(())

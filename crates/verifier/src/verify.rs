@@ -90,7 +90,7 @@ pub(crate) async fn verify_domain(
             break;
         };
         match store
-            .transition_domain(id, domain.state, decision.to, &decision.reason)
+            .transition_domain_relaxed(id, domain.state, decision.to, &decision.reason)
             .await
         {
             Ok(moved) => {
