@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stsd_core::tlsrpt::{self, ReportError};
 use stsd_store::{
-    DomainId, FailuresBy, PreparedReport, ReportFilter, ReportScope, StoredReport, Submission,
-    TotalsBy, Transport,
+    DomainId, FailuresBy, PreparedReport, ReportFilter, ReportOrigin, ReportScope, StoredReport,
+    Submission, TotalsBy, Transport,
 };
 use time::Date;
 use time::macros::format_description;
@@ -371,7 +371,7 @@ async fn upload(
         body: &body,
         declared_media_type: declared,
         transport: Transport::Upload,
-        authenticated: true,
+        origin: ReportOrigin::Upload,
         dkim: None,
         flags: &[],
         max_decompressed: MAX_DECOMPRESSED,

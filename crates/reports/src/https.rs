@@ -16,7 +16,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use stsd_core::Label;
 use stsd_core::tlsrpt::{DEFAULT_MAX_DECOMPRESSED, ReportError};
-use stsd_store::{DomainState, IngestError, Store, Submission, Transport};
+use stsd_store::{DomainState, IngestError, ReportOrigin, Store, Submission, Transport};
 
 /// The path prefix of the receiver; the label follows.
 const PATH_PREFIX: &str = "/v1/tlsrpt/";
@@ -146,9 +146,8 @@ impl HttpsReceiver {
             body: &body,
             declared_media_type: declared.as_deref(),
             transport: Transport::Https,
-            // HTTPS deliveries carry no signature to check; TLS to our certificate is what
-            // RFC 8460 asks of them.
-            authenticated: true,
+            // HTTPS deliveries carry no signature to check: anyone can POST one.
+            origin: ReportOrigin::UnverifiedHttps,
             dkim: None,
             flags: &[],
             max_decompressed: self.limits.max_decompressed,
