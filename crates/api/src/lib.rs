@@ -25,6 +25,7 @@ mod mx;
 mod openapi;
 pub mod password;
 mod policy;
+mod report_settings;
 mod reports;
 mod tenants;
 mod tokens;

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stsd_core::tlsrpt::{self, ReportError};
 use stsd_store::{
-    DomainId, FailuresBy, PreparedReport, ReportFilter, ReportScope, StoredReport, Submission,
-    TotalsBy, Transport,
+    DomainId, FailuresBy, PreparedReport, ReportFilter, ReportOrigin, ReportScope, StoredReport,
+    Submission, TenantId, TotalsBy, Transport,
 };
 use time::Date;
 use time::macros::format_description;
@@ -38,8 +38,6 @@ const MAX_RANGE_DAYS: i64 = 400;
 pub(crate) const SILENT_AFTER_DAYS: i64 = 3;
 /// The window of "recent" failures, in days: what the enforce readiness check looks at.
 pub(crate) const RECENT_DAYS: i64 = 14;
-/// Shortest and longest report retention a tenant may choose, in days.
-const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 7..=3650;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -50,7 +48,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(OpenApiRouter::new().routes(routes!(detail)))
         .merge(OpenApiRouter::new().routes(routes!(raw)))
         .merge(OpenApiRouter::new().routes(routes!(tenant_summary)))
-        .merge(OpenApiRouter::new().routes(routes!(settings, update_settings)))
+        .merge(crate::report_settings::routes())
 }
 
 /// What an upload did.
@@ -99,8 +97,11 @@ pub(crate) struct ReportItem {
     media_type_flagged: bool,
     /// The policy domain is not this domain.
     domain_mismatch: bool,
-    /// Whether the report is in counts and summaries.
+    /// Whether the report is in counts and summaries now. An `unverified_https` report is
+    /// only when the tenant's report settings count those (`count_unverified_https`).
     counted: bool,
+    /// How the report's origin was established.
+    origin: Origin,
     /// Successful sessions.
     successful_sessions: i64,
     /// Failed sessions.
@@ -113,6 +114,39 @@ pub(crate) struct ReportItem {
     /// Where the delivery disagreed with the report (`submitter_mismatch`,
     /// `report_domain_mismatch`, `subject_mismatch`); the report's own fields are used.
     flags: Vec<String>,
+}
+
+/// How a report's origin was established: `upload` (a member uploaded it), `dkim` (mail with
+/// a valid DKIM signature of the reporting domain), `unauthenticated_mail` (mail without one;
+/// never counted, RFC 8460 §4.3), `verified_https` (POSTed from an address whose
+/// forward-confirmed reverse DNS name lies within the organizational domain the report
+/// names), `unverified_https` (POSTed from any other address: anyone can send such a report,
+/// so it counts only when the tenant's report settings say so).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Origin {
+    /// Uploaded by a member.
+    Upload,
+    /// Mail with a valid DKIM signature of the reporting domain.
+    Dkim,
+    /// Mail without a valid DKIM signature of the reporting domain.
+    UnauthenticatedMail,
+    /// POSTed from an address tied to the reporting organization.
+    VerifiedHttps,
+    /// POSTed from an address not tied to the reporting organization.
+    UnverifiedHttps,
+}
+
+impl From<ReportOrigin> for Origin {
+    fn from(o: ReportOrigin) -> Origin {
+        match o {
+            ReportOrigin::Upload => Origin::Upload,
+            ReportOrigin::Dkim => Origin::Dkim,
+            ReportOrigin::UnauthenticatedMail => Origin::UnauthenticatedMail,
+            ReportOrigin::VerifiedHttps => Origin::VerifiedHttps,
+            ReportOrigin::UnverifiedHttps => Origin::UnverifiedHttps,
+        }
+    }
 }
 
 /// A page of reports, newest first.
@@ -201,6 +235,23 @@ pub(crate) struct SummaryGroup {
     fix: Option<String>,
 }
 
+/// Stored reports of the range that `totals` leaves out, by reason (each report under the
+/// first reason that applies, in this order). Counted from the reports still kept, so
+/// reports past their retention are not in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LeftOut {
+    /// Every report left out.
+    total: i64,
+    /// About another domain than this one.
+    domain_mismatch: i64,
+    /// Mail without a valid DKIM signature of the reporting domain (RFC 8460 §4.3: such
+    /// reports are never counted).
+    unauthenticated_mail: i64,
+    /// POSTed over HTTPS from an address not tied to the reporting organization, left out
+    /// because the tenant's report settings do not count those (`count_unverified_https`).
+    unverified_https: i64,
+}
+
 /// A domain's TLS report summary.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Summary {
@@ -212,6 +263,10 @@ pub(crate) struct Summary {
     group_by: GroupBy,
     /// Counts over the whole range.
     totals: Totals,
+    /// Reports of the range stored but not in `totals`, and why.
+    left_out: LeftOut,
+    /// Whether the tenant counts unverified HTTPS reports (its report settings).
+    count_unverified_https: bool,
     /// The groups.
     groups: Vec<SummaryGroup>,
     /// For a domain's summary: what the reports say beyond the numbers.
@@ -286,6 +341,7 @@ fn item(r: StoredReport) -> ReportItem {
         media_type_flagged: r.media_type_flagged,
         domain_mismatch: r.domain_mismatch,
         counted: r.counted,
+        origin: r.origin.into(),
         successful_sessions: r.successful_sessions,
         failed_sessions: r.failed_sessions,
         dkim: r.dkim,
@@ -371,7 +427,7 @@ async fn upload(
         body: &body,
         declared_media_type: declared,
         transport: Transport::Upload,
-        authenticated: true,
+        origin: ReportOrigin::Upload,
         dkim: None,
         flags: &[],
         max_decompressed: MAX_DECOMPRESSED,
@@ -476,7 +532,9 @@ async fn list(
 /// rate, grouped per day (every day of the range, for time series), per result type (with
 /// the plain-language explanation and likely fix of each), per reporting organization, or
 /// failed sessions per receiving MX. Sessions are never added across the policies of one
-/// report.
+/// report. Reports stored but not counted — POSTed over HTTPS from an unverified address
+/// (unless the tenant counts those), mail without a valid DKIM signature, reports about
+/// another domain — are counted by reason in `left_out`.
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/reports/summary",
@@ -498,7 +556,13 @@ async fn summary(
 ) -> Result<AxumJson<Summary>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
-    let mut summary = summarize(&state, ReportScope::Domain(&domain.id), &query).await?;
+    let mut summary = summarize(
+        &state,
+        &access.tenant,
+        ReportScope::Domain(&domain.id),
+        &query,
+    )
+    .await?;
     summary.signals = Some(signals(&state, &domain.id).await?);
     Ok(AxumJson(summary))
 }
@@ -524,7 +588,13 @@ async fn tenant_summary(
     Query(query): Query<SummaryQuery>,
 ) -> Result<AxumJson<Summary>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
-    let summary = summarize(&state, ReportScope::Tenant(&access.tenant), &query).await?;
+    let summary = summarize(
+        &state,
+        &access.tenant,
+        ReportScope::Tenant(&access.tenant),
+        &query,
+    )
+    .await?;
     Ok(AxumJson(summary))
 }
 
@@ -565,8 +635,10 @@ pub(crate) async fn signals(state: &AppState, domain: &DomainId) -> Result<Signa
     })
 }
 
+/// The summary of `scope`, which lies within `tenant`.
 async fn summarize(
     state: &AppState,
+    tenant: &TenantId,
     scope: ReportScope<'_>,
     query: &SummaryQuery,
 ) -> Result<Summary, ApiError> {
@@ -670,6 +742,7 @@ async fn summarize(
             })
             .collect(),
     };
+    let left = store.reports_left_out(scope, from, to).await?;
     Ok(Summary {
         from: date_of(from),
         to: date_of(to),
@@ -680,6 +753,13 @@ async fn summarize(
             failed_sessions: failed,
             success_rate: rate(ok, failed),
         },
+        left_out: LeftOut {
+            total: left.total(),
+            domain_mismatch: left.domain_mismatch,
+            unauthenticated_mail: left.unauthenticated_mail,
+            unverified_https: left.unverified_https,
+        },
+        count_unverified_https: store.count_unverified_https(tenant).await?,
         groups,
         signals: None,
     })
@@ -875,89 +955,4 @@ async fn raw(
         json,
     )
         .into_response())
-}
-
-/// A tenant's report settings.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ReportSettings {
-    /// Days a report is kept after its reporting period started (7 to 3650). Summaries
-    /// keep their history after the reports themselves are gone.
-    retention_days: i64,
-}
-
-/// The tenant's report settings.
-#[utoipa::path(
-    get,
-    path = "/api/v1/tenants/{tenant}/reports/settings",
-    operation_id = "getReportSettings",
-    tag = "tenants",
-    params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 200, description = "The settings", body = ReportSettings)),
-    security(("bearer" = []))
-)]
-async fn settings(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(tenant): Path<String>,
-) -> Result<AxumJson<ReportSettings>, ApiError> {
-    let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
-    let retention_days = state
-        .inner
-        .store
-        .report_retention_days(&access.tenant)
-        .await?;
-    Ok(AxumJson(ReportSettings { retention_days }))
-}
-
-/// Changes the tenant's report settings (owners and admins).
-#[utoipa::path(
-    put,
-    path = "/api/v1/tenants/{tenant}/reports/settings",
-    operation_id = "updateReportSettings",
-    tag = "tenants",
-    params(("tenant" = String, Path, description = "Tenant id")),
-    request_body = ReportSettings,
-    responses(
-        (status = 200, description = "The new settings", body = ReportSettings),
-        (status = 422, description = "A value is out of range", body = ErrorEnvelope),
-    ),
-    security(("bearer" = []))
-)]
-async fn update_settings(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    principal: Principal,
-    Path(tenant): Path<String>,
-    crate::json::Json(body): crate::json::Json<ReportSettings>,
-) -> Result<AxumJson<ReportSettings>, ApiError> {
-    let access = Access::check(&state, &principal, &tenant, Need::Admin).await?;
-    if !RETENTION_DAYS.contains(&body.retention_days) {
-        return Err(ApiError::invalid_field(
-            "retention_days",
-            format!(
-                "keep reports {} to {} days",
-                RETENTION_DAYS.start(),
-                RETENTION_DAYS.end()
-            ),
-        ));
-    }
-    let store = &state.inner.store;
-    let before = store.report_retention_days(&access.tenant).await?;
-    store
-        .set_report_retention_days(&access.tenant, body.retention_days)
-        .await?;
-    crate::audit::record(
-        &state,
-        Some(&access.tenant),
-        &principal.actor(),
-        "reports.settings",
-        access.tenant.as_str(),
-        json!({
-            "before": { "retention_days": before },
-            "after": { "retention_days": body.retention_days },
-        }),
-        Some(ip),
-    )
-    .await;
-    Ok(AxumJson(body))
 }

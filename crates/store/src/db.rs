@@ -174,6 +174,17 @@ impl Store {
         Ok(())
     }
 
+    /// Applies the migrations up to `version` only, to test a later one on data in an
+    /// earlier schema.
+    #[cfg(test)]
+    pub(crate) async fn migrate_to(&self, version: i64) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run_to(version, &self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run_to(version, &self.pool).await?,
+        }
+        Ok(())
+    }
+
     /// Sends the change feed's `LISTEN` to `url` instead of the main URL: behind PgBouncer in
     /// transaction mode, point it at the server itself (or a session-mode pool). Queries keep
     /// using the main URL.

@@ -27,6 +27,10 @@ mod overview;
 mod policies;
 mod rate_limits;
 mod report_ingest;
+#[cfg(test)]
+mod report_migration_tests;
+mod report_origin;
+mod report_rollups;
 mod reports;
 mod rotation;
 mod sealing;
@@ -55,8 +59,9 @@ pub use overview::DomainOverview;
 pub use policies::{PolicyVersion, VersionOutcome};
 pub use rate_limits::{RateDecision, RateQuota};
 pub use report_ingest::{IngestError, Ingested, PreparedReport, Submission, Transport, essence};
+pub use report_origin::ReportOrigin;
 pub use reports::{
-    FailuresBy, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
+    FailuresBy, LeftOut, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
     ReportIngest, ReportScope, ReportTotals, StoredReport, TotalsBy,
 };
 pub use rotation::ResealCount;

@@ -18,7 +18,8 @@ pub struct DomainOverview {
     pub mode: Option<String>,
     /// The end of validity of the certificate valid longest, if one is valid.
     pub certificate_not_after: Option<OffsetDateTime>,
-    /// Successful sessions in counted reports since the day asked for.
+    /// Successful sessions in counted reports since the day asked for (unverified HTTPS
+    /// reports only when the tenant counts them).
     pub successful_sessions: i64,
     /// Failed sessions in the same reports.
     pub failed_sessions: i64,
@@ -85,8 +86,10 @@ impl Store {
         let mut q = sqlx::query_as::<_, (String, i64, i64, i64)>(sqlx::AssertSqlSafe(format!(
             "SELECT domain_id, CAST(SUM(reports) AS BIGINT),
                     CAST(SUM(successful_sessions) AS BIGINT), CAST(SUM(failed_sessions) AS BIGINT)
-             FROM tlsrpt_daily WHERE domain_id IN ({list}) AND day >= ${} GROUP BY domain_id",
-            n + 1
+             FROM tlsrpt_daily WHERE domain_id IN ({list}) AND day >= ${} AND {}
+             GROUP BY domain_id",
+            n + 1,
+            crate::report_origin::counted_rollups()
         )));
         for id in ids {
             q = q.bind(id.as_str().to_owned());

@@ -2,11 +2,13 @@
 //! decode and parse the body with `stsd_core::tlsrpt`, judge it against the registration it
 //! was delivered for, and store it with [`Store::ingest_report`] in one transaction.
 
+use stsd_core::DomainName;
 use stsd_core::tlsrpt::{self, Encoding, ReportError};
 
 use crate::db::Store;
 use crate::domains::Domain;
 use crate::error::StoreError;
+use crate::report_origin::ReportOrigin;
 use crate::reports::{NewReport, NewReportFailure, NewReportPolicy, ReportIngest};
 
 /// Media types RFC 8460 (and common practice) allows for a gzip report body.
@@ -47,9 +49,11 @@ pub struct Submission<'a> {
     pub declared_media_type: Option<&'a str>,
     /// How it arrived.
     pub transport: Transport,
-    /// Whether the report may enter counts: false for mail without a valid DKIM signature
-    /// of the reporting domain (RFC 8460 §4.3 says such reports MUST be ignored).
-    pub authenticated: bool,
+    /// How its origin was established, which decides whether it may enter counts (mail
+    /// without a valid DKIM signature never does: RFC 8460 §4.3 says such reports MUST be
+    /// ignored). An HTTPS receiver that checks the origin after parsing passes
+    /// [`ReportOrigin::UnverifiedHttps`] here and [`PreparedReport::with_origin`] later.
+    pub origin: ReportOrigin,
     /// For mail: the DKIM verdict, stored and shown with the report.
     pub dkim: Option<&'a str>,
     /// Where the delivery and the report disagree, stored and shown with the report.
@@ -76,8 +80,11 @@ pub struct Ingested {
     pub media_type_flagged: bool,
     /// A policy domain of the report is not the registration's name.
     pub domain_mismatch: bool,
-    /// Whether the report is in counts and summaries.
+    /// Whether the report entered the rollups (an unverified HTTPS report shows in
+    /// summaries only when its tenant counts those).
     pub counted: bool,
+    /// How its origin was established.
+    pub origin: ReportOrigin,
 }
 
 /// Why a submission was not stored.
@@ -115,6 +122,7 @@ pub struct PreparedReport {
     report_id: String,
     policy_domain: Option<String>,
     foreign_domains: Vec<String>,
+    reporter_domain: Option<DomainName>,
 }
 
 impl PreparedReport {
@@ -145,7 +153,8 @@ impl PreparedReport {
             }
         }
         let domain_mismatch = !foreign_domains.is_empty();
-        let counted = s.authenticated && !domain_mismatch;
+        let counted = s.origin.trust().is_some() && !domain_mismatch;
+        let reporter_domain = tlsrpt::reporter_domain(&report);
         let policy_domain = report.policy_domain().map(str::to_owned);
         let new = NewReport {
             domain_id: s.domain.id.clone(),
@@ -164,6 +173,7 @@ impl PreparedReport {
             media_type_flagged,
             domain_mismatch,
             counted,
+            origin: s.origin,
             dkim: s.dkim.map(str::to_owned),
             flags: s.flags.to_vec(),
             successful_sessions: count(report.successful_sessions()),
@@ -207,7 +217,23 @@ impl PreparedReport {
             report_id: report.report_id,
             policy_domain,
             foreign_domains,
+            reporter_domain,
         })
+    }
+
+    /// The organizational domain the report names (its `contact-info`'s, else a domain-like
+    /// organization name's; see [`tlsrpt::reporter_domain`]), to check its origin against.
+    pub fn reporter_domain(&self) -> Option<&DomainName> {
+        self.reporter_domain.as_ref()
+    }
+
+    /// The report with its origin established after parsing (an HTTPS report's, once the
+    /// client's reverse DNS was checked against [`PreparedReport::reporter_domain`]).
+    #[must_use]
+    pub fn with_origin(mut self, origin: ReportOrigin) -> PreparedReport {
+        self.new.origin = origin;
+        self.new.counted = origin.trust().is_some() && !self.new.domain_mismatch;
+        self
     }
 
     /// The policy domains the report names that are not the registration's name, in the
@@ -241,6 +267,7 @@ impl Store {
             media_type_flagged: p.new.media_type_flagged,
             domain_mismatch: p.new.domain_mismatch,
             counted: p.new.counted,
+            origin: p.new.origin,
         })
     }
 }

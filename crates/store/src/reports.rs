@@ -1,5 +1,6 @@
 //! TLS-RPT reports: ingest (raw, normalized rows and daily rollups in one transaction,
-//! deduplicated across transports) and the queries behind the report list and summaries.
+//! deduplicated across transports, a better copy replacing a weaker one) and the queries
+//! behind the report list and summaries.
 
 use time::OffsetDateTime;
 
@@ -8,6 +9,8 @@ use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::ids::{DomainId, TenantId, row_id};
+use crate::report_origin::{COUNTING_UNVERIFIED, ReportOrigin, counted_rollups};
+use crate::report_rollups::{self, Contribution, RollupKey};
 
 /// A parsed report to store for one registration.
 #[derive(Debug, Clone)]
@@ -34,8 +37,12 @@ pub struct NewReport {
     pub media_type_flagged: bool,
     /// The policy domain is not the registration's name.
     pub domain_mismatch: bool,
-    /// Whether the report enters counts and summaries (mismatched reports do not).
+    /// Whether the report enters the daily rollups: its origin can count and it is about the
+    /// registration's domain. (Whether an unverified HTTPS report shows in summaries is its
+    /// tenant's choice, made when reading.)
     pub counted: bool,
+    /// How its origin was established.
+    pub origin: ReportOrigin,
     /// For mail: the DKIM verdict (`pass`, `fail`, `none`, `length_limited`).
     pub dkim: Option<String>,
     /// Where the delivery and the report disagree (e.g. `submitter_mismatch`).
@@ -127,8 +134,11 @@ pub struct StoredReport {
     pub media_type_flagged: bool,
     /// The policy domain is not the registration's name.
     pub domain_mismatch: bool,
-    /// Whether the report is in counts and summaries.
+    /// Whether the report is in its tenant's counts and summaries now (an unverified HTTPS
+    /// report only when the tenant counts those).
     pub counted: bool,
+    /// How its origin was established.
+    pub origin: ReportOrigin,
     /// Successful sessions.
     pub successful_sessions: i64,
     /// Failed sessions.
@@ -150,6 +160,28 @@ pub struct ReportDetail {
     pub policies: Vec<NewReportPolicy>,
     /// The report as received (JSON), gzip-compressed.
     pub raw_gzip: Vec<u8>,
+}
+
+/// Stored reports left out of the counts, by reason (a report counts under one reason only,
+/// the first that applies in this order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// About another domain than the registration's.
+    pub domain_mismatch: i64,
+    /// Mail without a valid DKIM signature of the reporting domain (RFC 8460 §4.3).
+    pub unauthenticated_mail: i64,
+    /// POSTed over HTTPS from an address not tied to the reporting organization, for a
+    /// tenant that does not count those.
+    pub unverified_https: i64,
+}
+
+impl LeftOut {
+    /// Every report left out.
+    pub fn total(&self) -> i64 {
+        self.domain_mismatch
+            .saturating_add(self.unauthenticated_mail)
+            .saturating_add(self.unverified_https)
+    }
 }
 
 /// Which reports to list.
@@ -243,14 +275,28 @@ struct ReportRow {
     received_ms: i64,
     dkim: Option<String>,
     flags: String,
+    origin: String,
 }
 
-const REPORT_COLUMNS: &str = "id, organization, report_id, policy_domain, contact, start_ms, \
-     end_ms, transport, media_type, media_type_flagged, domain_mismatch, counted, \
-     successful_sessions, failed_sessions, received_ms, dkim, flags";
+/// The columns of a listed report; `counted` says whether the report counts for its tenant
+/// now (the stored flag, and for an unverified HTTPS report the tenant's choice).
+fn report_columns() -> String {
+    format!(
+        "id, organization, report_id, policy_domain, contact, start_ms, end_ms, transport, \
+         media_type, media_type_flagged, domain_mismatch, \
+         CAST(CASE WHEN counted <> 0 AND (origin <> 'unverified_https' \
+             OR domain_id IN {COUNTING_UNVERIFIED}) THEN 1 ELSE 0 END AS BIGINT) AS counted, \
+         successful_sessions, failed_sessions, received_ms, dkim, flags, origin"
+    )
+}
 
 fn report_from_row(r: ReportRow) -> Result<StoredReport> {
+    let origin = ReportOrigin::parse(&r.origin).ok_or_else(|| StoreError::Corrupt {
+        what: "report origin",
+        detail: r.origin.clone(),
+    })?;
     Ok(StoredReport {
+        origin,
         id: r.id,
         organization: r.organization,
         report_id: r.report_id,
@@ -276,76 +322,34 @@ fn report_from_row(r: ReportRow) -> Result<StoredReport> {
     })
 }
 
-/// Adds a counted report to the daily rollups.
-async fn add_to_rollups(tx: &mut sqlx::AnyConnection, r: &NewReport, day: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tlsrpt_daily (domain_id, day, organization, reports,
-                 successful_sessions, failed_sessions)
-             VALUES ($1, $2, $3, 1, $4, $5)
-             ON CONFLICT (domain_id, day, organization) DO UPDATE SET
-                 reports = tlsrpt_daily.reports + 1,
-                 successful_sessions = tlsrpt_daily.successful_sessions
-                     + excluded.successful_sessions,
-                 failed_sessions = tlsrpt_daily.failed_sessions + excluded.failed_sessions",
-    )
-    .bind(r.domain_id.as_str())
-    .bind(day)
-    .bind(&r.organization)
-    .bind(r.successful_sessions)
-    .bind(r.failed_sessions)
-    .execute(&mut *tx)
-    .await?;
-    for (result, mx, n) in &r.failure_rollup {
-        sqlx::query(
-            "INSERT INTO tlsrpt_daily_failures (domain_id, day, organization,
-                     result_type, receiving_mx, failed_sessions)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (domain_id, day, organization, result_type, receiving_mx)
-                 DO UPDATE SET failed_sessions =
-                     tlsrpt_daily_failures.failed_sessions + excluded.failed_sessions",
-        )
-        .bind(r.domain_id.as_str())
-        .bind(day)
-        .bind(&r.organization)
-        .bind(result)
-        .bind(mx)
-        .bind(*n)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
 /// The UTC day (days since 1970-01-01) of a time.
 pub(crate) fn utc_day(t: OffsetDateTime) -> i64 {
     t.unix_timestamp().div_euclid(86_400)
 }
 
-impl Store {
-    /// Stores a report with its rows and, when it is counted, adds it to the daily rollups,
-    /// all in one transaction. A report whose (organization, report id, policy domain) is
-    /// already stored for the registration changes nothing and answers
-    /// [`ReportIngest::Duplicate`].
-    pub async fn ingest_report(&self, r: &NewReport) -> Result<ReportIngest> {
-        let id = row_id();
-        let policy_domain = r.policy_domain.clone().unwrap_or_default();
-        let day = utc_day(r.start);
-        let mut tx = self.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO tlsrpt_reports (id, domain_id, organization, report_id, policy_domain,
-                 contact, start_ms, end_ms, day, transport, media_type, media_type_flagged,
-                 domain_mismatch, counted, successful_sessions, failed_sessions, raw_gzip,
-                 received_ms, dkim, flags)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20)
-             ON CONFLICT (domain_id, organization, report_id, policy_domain) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(r.domain_id.as_str())
-        .bind(&r.organization)
-        .bind(&r.report_id)
-        .bind(&policy_domain)
-        .bind(r.contact.as_deref())
+/// What a stored copy of a report is, for judging a second copy against it.
+#[derive(sqlx::FromRow)]
+struct Existing {
+    id: String,
+    origin: String,
+    counted: i64,
+    day: i64,
+    successful_sessions: i64,
+    failed_sessions: i64,
+}
+
+/// The report's own columns, as `$3`… of an insert or update keyed by `$1` (id) and `$2`.
+const REPORT_VALUES: &str = "contact, start_ms, end_ms, day, transport, media_type, \
+     media_type_flagged, domain_mismatch, counted, successful_sessions, failed_sessions, \
+     raw_gzip, received_ms, dkim, flags, origin";
+
+/// Binds the values of [`REPORT_VALUES`] in order.
+fn bind_values<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    r: &'q NewReport,
+    day: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(r.contact.as_deref())
         .bind(to_ms(r.start))
         .bind(to_ms(r.end))
         .bind(day)
@@ -360,9 +364,156 @@ impl Store {
         .bind(to_ms(now()))
         .bind(r.dkim.as_deref())
         .bind(r.flags.join(","))
+        .bind(r.origin.as_str())
+}
+
+/// Writes a report's policies and failure details under stsd's id `id`.
+async fn insert_rows(tx: &mut sqlx::AnyConnection, id: &str, r: &NewReport) -> Result<()> {
+    for (pi, p) in (0_i64..).zip(&r.policies) {
+        sqlx::query(
+            "INSERT INTO tlsrpt_policies (report_id, idx, policy_type, policy_domain,
+                 policy_strings, mx_hosts, successful_sessions, failed_sessions)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(pi)
+        .bind(&p.policy_type)
+        .bind(p.policy_domain.as_deref())
+        .bind(p.policy_strings.join("\n"))
+        .bind(p.mx_hosts.join("\n"))
+        .bind(p.successful_sessions)
+        .bind(p.failed_sessions)
         .execute(&mut *tx)
-        .await;
-        let inserted = match inserted {
+        .await?;
+        for (fi, f) in (0_i64..).zip(&p.failures) {
+            sqlx::query(
+                "INSERT INTO tlsrpt_failures (report_id, policy_idx, idx, result_type,
+                     sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, receiving_ip,
+                     failed_sessions, additional_information, failure_reason_code)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(id)
+            .bind(pi)
+            .bind(fi)
+            .bind(&f.result_type)
+            .bind(f.sending_mta_ip.as_deref())
+            .bind(f.receiving_mx_hostname.as_deref())
+            .bind(f.receiving_mx_helo.as_deref())
+            .bind(f.receiving_ip.as_deref())
+            .bind(f.failed_sessions)
+            .bind(f.additional_information.as_deref())
+            .bind(f.failure_reason_code.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds a new counted report to its rollups.
+async fn count(tx: &mut sqlx::AnyConnection, r: &NewReport, day: i64) -> Result<()> {
+    let Some(trust) = r.origin.trust().filter(|_| r.counted) else {
+        return Ok(());
+    };
+    report_rollups::add(
+        tx,
+        RollupKey {
+            domain_id: r.domain_id.as_str(),
+            day,
+            organization: &r.organization,
+            trust,
+        },
+        Contribution {
+            successful_sessions: r.successful_sessions,
+            failed_sessions: r.failed_sessions,
+            failures: &r.failure_rollup,
+        },
+    )
+    .await
+}
+
+/// Replaces the stored copy `existing` (of origin `stored`) with the better copy `r`: its
+/// rollups out, its rows rewritten, the new copy's rollups in. `false` when another
+/// transaction replaced it first (nothing was changed here).
+async fn replace(
+    tx: &mut sqlx::AnyConnection,
+    existing: &Existing,
+    stored: ReportOrigin,
+    r: &NewReport,
+) -> Result<bool> {
+    let day = utc_day(r.start);
+    // Guarded on the origin read above: of two copies arriving at once, one replaces.
+    let update = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE tlsrpt_reports SET ({REPORT_VALUES}) =
+             ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         WHERE id = $1 AND origin = $2"
+    )))
+    .bind(&existing.id)
+    .bind(stored.as_str());
+    if bind_values(update, r, day)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 0
+    {
+        return Ok(false);
+    }
+    if let Some(trust) = stored.trust().filter(|_| existing.counted != 0) {
+        let failures = report_rollups::stored_failures(tx, &existing.id).await?;
+        report_rollups::subtract(
+            tx,
+            RollupKey {
+                domain_id: r.domain_id.as_str(),
+                day: existing.day,
+                organization: &r.organization,
+                trust,
+            },
+            Contribution {
+                successful_sessions: existing.successful_sessions,
+                failed_sessions: existing.failed_sessions,
+                failures: &failures,
+            },
+        )
+        .await?;
+    }
+    sqlx::query("DELETE FROM tlsrpt_failures WHERE report_id = $1")
+        .bind(&existing.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM tlsrpt_policies WHERE report_id = $1")
+        .bind(&existing.id)
+        .execute(&mut *tx)
+        .await?;
+    insert_rows(tx, &existing.id, r).await?;
+    count(tx, r, day).await?;
+    Ok(true)
+}
+
+impl Store {
+    /// Stores a report with its rows and, when it is counted, adds it to the daily rollups,
+    /// all in one transaction. A report whose (organization, report id, policy domain) is
+    /// already stored for the registration answers [`ReportIngest::Duplicate`]; when the new
+    /// copy's origin proves more than the stored one's (a signed or verified copy after an
+    /// unverified one), it replaces the stored copy — content, origin and rollups — under
+    /// the same id, because the first copy may be a forgery that took the real report's id.
+    pub async fn ingest_report(&self, r: &NewReport) -> Result<ReportIngest> {
+        let id = row_id();
+        let policy_domain = r.policy_domain.clone().unwrap_or_default();
+        let day = utc_day(r.start);
+        let mut tx = self.begin().await?;
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO tlsrpt_reports (id, domain_id, organization, report_id, policy_domain,
+                 {REPORT_VALUES})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20, $21)
+             ON CONFLICT (domain_id, organization, report_id, policy_domain) DO NOTHING"
+        )))
+        .bind(&id)
+        .bind(r.domain_id.as_str())
+        .bind(&r.organization)
+        .bind(&r.report_id)
+        .bind(&policy_domain);
+        let inserted = match bind_values(insert, r, day).execute(&mut *tx).await {
             Ok(done) => done.rows_affected(),
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
                 return Err(StoreError::NotFound("domain"));
@@ -370,8 +521,9 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         if inserted == 0 {
-            let (existing, counted): (String, i64) = sqlx::query_as(
-                "SELECT id, counted FROM tlsrpt_reports WHERE domain_id = $1 AND organization = $2
+            let existing: Existing = sqlx::query_as(
+                "SELECT id, origin, counted, day, successful_sessions, failed_sessions
+                 FROM tlsrpt_reports WHERE domain_id = $1 AND organization = $2
                  AND report_id = $3 AND policy_domain = $4",
             )
             .bind(r.domain_id.as_str())
@@ -380,66 +532,18 @@ impl Store {
             .bind(&policy_domain)
             .fetch_one(&mut *tx)
             .await?;
-            // The same report, now from a source that counts (a signed copy after an unsigned
-            // one, or over HTTPS): it enters the counts once, as if it had come so first.
-            if counted == 0 && r.counted {
-                let upgraded = sqlx::query(
-                    "UPDATE tlsrpt_reports SET counted = 1, dkim = $1, flags = $2
-                     WHERE id = $3 AND counted = 0",
-                )
-                .bind(r.dkim.as_deref())
-                .bind(r.flags.join(","))
-                .bind(&existing)
-                .execute(&mut *tx)
-                .await?;
-                if upgraded.rows_affected() == 1 {
-                    add_to_rollups(&mut tx, r, day).await?;
-                    tx.commit().await?;
-                }
+            let stored =
+                ReportOrigin::parse(&existing.origin).ok_or_else(|| StoreError::Corrupt {
+                    what: "report origin",
+                    detail: existing.origin.clone(),
+                })?;
+            if r.origin.rank() > stored.rank() && replace(&mut tx, &existing, stored, r).await? {
+                tx.commit().await?;
             }
-            return Ok(ReportIngest::Duplicate(existing));
+            return Ok(ReportIngest::Duplicate(existing.id));
         }
-        for (pi, p) in (0_i64..).zip(&r.policies) {
-            sqlx::query(
-                "INSERT INTO tlsrpt_policies (report_id, idx, policy_type, policy_domain,
-                     policy_strings, mx_hosts, successful_sessions, failed_sessions)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&id)
-            .bind(pi)
-            .bind(&p.policy_type)
-            .bind(p.policy_domain.as_deref())
-            .bind(p.policy_strings.join("\n"))
-            .bind(p.mx_hosts.join("\n"))
-            .bind(p.successful_sessions)
-            .bind(p.failed_sessions)
-            .execute(&mut *tx)
-            .await?;
-            for (fi, f) in (0_i64..).zip(&p.failures) {
-                sqlx::query(
-                    "INSERT INTO tlsrpt_failures (report_id, policy_idx, idx, result_type,
-                         sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, receiving_ip,
-                         failed_sessions, additional_information, failure_reason_code)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&id)
-                .bind(pi)
-                .bind(fi)
-                .bind(&f.result_type)
-                .bind(f.sending_mta_ip.as_deref())
-                .bind(f.receiving_mx_hostname.as_deref())
-                .bind(f.receiving_mx_helo.as_deref())
-                .bind(f.receiving_ip.as_deref())
-                .bind(f.failed_sessions)
-                .bind(f.additional_information.as_deref())
-                .bind(f.failure_reason_code.as_deref())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        if r.counted {
-            add_to_rollups(&mut tx, r, day).await?;
-        }
+        insert_rows(&mut tx, &id, r).await?;
+        count(&mut tx, r, day).await?;
         tx.commit().await?;
         Ok(ReportIngest::Stored(id))
     }
@@ -453,10 +557,11 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<StoredReport>> {
         let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {REPORT_COLUMNS} FROM tlsrpt_reports
+            "SELECT {} FROM tlsrpt_reports
              WHERE domain_id = $1 AND day >= $2 AND day <= $3
                AND ($4 = '' OR organization = $4)
-             ORDER BY start_ms DESC, id DESC LIMIT $5 OFFSET $6"
+             ORDER BY start_ms DESC, id DESC LIMIT $5 OFFSET $6",
+            report_columns()
         )))
         .bind(domain.as_str())
         .bind(filter.from_day.unwrap_or(i64::MIN))
@@ -470,7 +575,8 @@ impl Store {
     }
 
     /// Counted reports and sessions of a registration or tenant from `from_day` to `to_day`
-    /// (inclusive), from the daily rollups.
+    /// (inclusive), from the daily rollups; unverified HTTPS reports only when the tenant
+    /// counts them.
     pub async fn report_totals(
         &self,
         scope: ReportScope<'_>,
@@ -488,9 +594,10 @@ impl Store {
             "SELECT {key} AS k, CAST(COALESCE(SUM(reports), 0) AS BIGINT),
                     CAST(COALESCE(SUM(successful_sessions), 0) AS BIGINT),
                     CAST(COALESCE(SUM(failed_sessions), 0) AS BIGINT)
-             FROM tlsrpt_daily WHERE {} AND day >= $2 AND day <= $3
+             FROM tlsrpt_daily WHERE {} AND day >= $2 AND day <= $3 AND {}
              GROUP BY k ORDER BY k",
-            scope.condition()
+            scope.condition(),
+            counted_rollups()
         )))
         .bind(scope.id())
         .bind(from_day)
@@ -509,7 +616,8 @@ impl Store {
     }
 
     /// Failed sessions of a registration's or tenant's counted reports from `from_day` to
-    /// `to_day` (inclusive) per result type or receiving MX, most failures first.
+    /// `to_day` (inclusive) per result type or receiving MX, most failures first (unverified
+    /// HTTPS reports only when the tenant counts them).
     pub async fn report_failures(
         &self,
         scope: ReportScope<'_>,
@@ -523,9 +631,10 @@ impl Store {
         };
         let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {key} AS k, CAST(SUM(failed_sessions) AS BIGINT) AS n
-             FROM tlsrpt_daily_failures WHERE {} AND day >= $2 AND day <= $3
+             FROM tlsrpt_daily_failures WHERE {} AND day >= $2 AND day <= $3 AND {}
              GROUP BY k ORDER BY n DESC, k",
-            scope.condition()
+            scope.condition(),
+            counted_rollups()
         )))
         .bind(scope.id())
         .bind(from_day)
@@ -533,6 +642,42 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
+    }
+
+    /// How many reports of a registration or tenant from `from_day` to `to_day` (inclusive)
+    /// are stored but left out of the counts, by reason. Read from the reports themselves,
+    /// so reports already past their retention are not in it.
+    pub async fn reports_left_out(
+        &self,
+        scope: ReportScope<'_>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<LeftOut> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT CASE WHEN domain_mismatch <> 0 THEN 'domain_mismatch'
+                         WHEN origin = 'unauthenticated_mail' THEN 'unauthenticated_mail'
+                         ELSE 'unverified_https' END AS reason,
+                    CAST(COUNT(*) AS BIGINT)
+             FROM tlsrpt_reports WHERE {} AND day >= $2 AND day <= $3
+               AND (counted = 0 OR (origin = 'unverified_https'
+                    AND domain_id NOT IN {COUNTING_UNVERIFIED}))
+             GROUP BY reason",
+            scope.condition()
+        )))
+        .bind(scope.id())
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = LeftOut::default();
+        for (reason, n) in rows {
+            match reason.as_str() {
+                "domain_mismatch" => out.domain_mismatch = n,
+                "unauthenticated_mail" => out.unauthenticated_mail = n,
+                _ => out.unverified_https = n,
+            }
+        }
+        Ok(out)
     }
 
     /// When the registration's newest report arrived (any report, counted or not).
@@ -548,7 +693,8 @@ impl Store {
     /// One report of a registration with its policies, failure details and raw gzip.
     pub async fn report_detail(&self, domain: &DomainId, id: &str) -> Result<Option<ReportDetail>> {
         let row: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {REPORT_COLUMNS} FROM tlsrpt_reports WHERE domain_id = $1 AND id = $2"
+            "SELECT {} FROM tlsrpt_reports WHERE domain_id = $1 AND id = $2",
+            report_columns()
         )))
         .bind(domain.as_str())
         .bind(id)
@@ -646,6 +792,30 @@ impl Store {
     pub async fn set_report_retention_days(&self, tenant: &TenantId, days: i64) -> Result<()> {
         let done = sqlx::query("UPDATE tenants SET report_retention_days = $1 WHERE id = $2")
             .bind(days)
+            .bind(tenant.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        Ok(())
+    }
+
+    /// Whether a tenant counts reports POSTed over HTTPS whose origin could not be verified.
+    pub async fn count_unverified_https(&self, tenant: &TenantId) -> Result<bool> {
+        let on: Option<i64> =
+            sqlx::query_scalar("SELECT count_unverified_https FROM tenants WHERE id = $1")
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        on.map(|v| v != 0).ok_or(StoreError::NotFound("tenant"))
+    }
+
+    /// Sets whether a tenant counts unverified HTTPS reports. Takes effect at once on every
+    /// summary, the past included: the rollups keep those reports apart.
+    pub async fn set_count_unverified_https(&self, tenant: &TenantId, on: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE tenants SET count_unverified_https = $1 WHERE id = $2")
+            .bind(i64::from(on))
             .bind(tenant.as_str())
             .execute(&self.pool)
             .await?;

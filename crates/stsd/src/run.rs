@@ -268,7 +268,7 @@ async fn start_edge(
             https,
             snapshots.clone(),
             limits.clone(),
-            service_hosts(config, store),
+            service_hosts(config, store)?,
             stop.subscribe(),
         )));
     running
@@ -481,14 +481,20 @@ pub(crate) fn reports_host(config: &Config) -> String {
 }
 
 /// stsd's own HTTPS hosts on the edge: the TLS-RPT receiver on `reports.<zone>`.
-fn service_hosts(config: &Config, store: &Store) -> stsd_serving::edge::ServiceHosts {
+fn service_hosts(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<stsd_serving::edge::ServiceHosts> {
+    let resolver = stsd_reports::report_resolver(&config.resolvers)
+        .context("cannot set up DNS for report origins (STSD_RESOLVERS)")?;
     let receiver = Arc::new(stsd_reports::HttpsReceiver::new(
         store.clone(),
         stsd_reports::ReceiverLimits::default(),
+        stsd_reports::OriginVerifier::new(resolver),
     ));
-    let handler: stsd_serving::edge::HostHandler = Arc::new(move |req, _peer| {
+    let handler: stsd_serving::edge::HostHandler = Arc::new(move |req, peer| {
         let receiver = receiver.clone();
-        Box::pin(async move { receiver.handle(req).await })
+        Box::pin(async move { receiver.handle(req, peer).await })
     });
-    stsd_serving::edge::ServiceHosts::new().with(reports_host(config), handler)
+    Ok(stsd_serving::edge::ServiceHosts::new().with(reports_host(config), handler))
 }

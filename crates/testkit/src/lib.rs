@@ -8,6 +8,8 @@
 //! Behaviour, in brief:
 //! - names are case-insensitive, with or without a trailing dot;
 //! - every answer is authoritative (AA) with TTL 60;
+//! - reverse names (`in-addr.arpa`, `ip6.arpa`) are ordinary names: [`FakeDns::set_ptr`]
+//!   fills them from an address;
 //! - a CNAME is followed inside the fake zone: the answer holds the CNAME and the target's
 //!   records of the asked type, when there are any;
 //! - a name with no records and nothing below it is NXDOMAIN; a name with records of other types
@@ -31,11 +33,11 @@ pub use pebble::{PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServe
 pub use postgres_server::PostgresServer;
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
-use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, PTR, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -155,6 +157,23 @@ impl FakeDns {
     pub fn set_cname(&self, name: &str, target: &str) {
         let rdatas = vec![RData::CNAME(CNAME(parse_target(target)))];
         self.replace(name, RecordType::CNAME, rdatas);
+    }
+
+    /// Replaces the PTR records of `addr` (at its `in-addr.arpa` or `ip6.arpa` name) with
+    /// `names`; an empty slice removes them.
+    ///
+    /// A resolver never asks for a loopback address's PTR: hickory answers `localhost.` for
+    /// 127.0.0.0/8 and ::1 itself (RFC 6761), so records for those are never read.
+    ///
+    /// # Panics
+    ///
+    /// If a name is not a DNS name at all (for example a label over 63 octets).
+    pub fn set_ptr(&self, addr: IpAddr, names: &[&str]) {
+        let rdatas = names
+            .iter()
+            .map(|name| RData::PTR(PTR(parse_target(name))))
+            .collect();
+        self.replace(&Name::from(addr).to_ascii(), RecordType::PTR, rdatas);
     }
 
     /// Removes every record at `name` (names below it keep theirs).

@@ -165,6 +165,47 @@ async fn answers_each_record_type_over_udp_and_tcp() {
 }
 
 #[tokio::test]
+async fn answers_ptr_for_ipv4_and_ipv6_addresses() {
+    let dns = FakeDns::start().await.unwrap();
+    let v4 = std::net::IpAddr::from([198, 51, 100, 7]);
+    let v6: std::net::IpAddr = "2001:db8:1::25".parse().unwrap();
+    dns.set_ptr(v4, &["Out-1.Mail.Example.NET."]);
+    dns.set_ptr(v6, &["out-6.mail.example.net", "alias.example.org"]);
+    let ptr_of = |records: &[hickory_proto::rr::Record]| {
+        let mut names: Vec<String> = records
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::PTR(ptr) => Some(ptr.0.to_ascii()),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    for proto in BOTH {
+        let resolver = resolver(dns.addr(), proto);
+        let found = resolver.reverse_lookup(v4).await.unwrap();
+        assert_eq!(
+            ptr_of(found.answers()),
+            ["out-1.mail.example.net."],
+            "{proto:?}"
+        );
+        let found = resolver.reverse_lookup(v6).await.unwrap();
+        assert_eq!(
+            ptr_of(found.answers()),
+            ["alias.example.org.", "out-6.mail.example.net."],
+            "{proto:?}"
+        );
+    }
+    dns.set_ptr(v4, &[]);
+    let gone = resolver(dns.addr(), Proto::Udp).reverse_lookup(v4).await;
+    assert_eq!(
+        gone.err().as_ref().and_then(response_code),
+        Some(ResponseCode::NXDomain)
+    );
+}
+
+#[tokio::test]
 async fn chases_cnames_inside_the_zone() {
     let dns = FakeDns::start().await.unwrap();
     dns.set_cname("example.com", "alias.example.net.");

@@ -411,7 +411,9 @@ export interface paths {
          *     rate, grouped per day (every day of the range, for time series), per result type (with
          *     the plain-language explanation and likely fix of each), per reporting organization, or
          *     failed sessions per receiving MX. Sessions are never added across the policies of one
-         *     report.
+         *     report. Reports stored but not counted — POSTed over HTTPS from an unverified address
+         *     (unless the tenant counts those), mail without a valid DKIM signature, reports about
+         *     another domain — are counted by reason in `left_out`.
          */
         get: operations["getReportSummary"];
         put?: never;
@@ -1168,6 +1170,35 @@ export interface components {
              */
             keep_records_until?: number;
         };
+        /**
+         * @description Stored reports of the range that `totals` leaves out, by reason (each report under the
+         *     first reason that applies, in this order). Counted from the reports still kept, so
+         *     reports past their retention are not in it.
+         */
+        LeftOut: {
+            /**
+             * Format: int64
+             * @description Every report left out.
+             */
+            total: number;
+            /**
+             * Format: int64
+             * @description About another domain than this one.
+             */
+            domain_mismatch: number;
+            /**
+             * Format: int64
+             * @description Mail without a valid DKIM signature of the reporting domain (RFC 8460 §4.3: such
+             *     reports are never counted).
+             */
+            unauthenticated_mail: number;
+            /**
+             * Format: int64
+             * @description POSTed over HTTPS from an address not tied to the reporting organization, left out
+             *     because the tenant's report settings do not count those (`count_unverified_https`).
+             */
+            unverified_https: number;
+        };
         /** @description Credentials. */
         LoginRequest: {
             /** @description Login e-mail. */
@@ -1251,6 +1282,16 @@ export interface components {
             /** @description The exchange, normalized by [`DomainName::parse_host`]. */
             host: string;
         };
+        /**
+         * @description How a report's origin was established: `upload` (a member uploaded it), `dkim` (mail with
+         *     a valid DKIM signature of the reporting domain), `unauthenticated_mail` (mail without one;
+         *     never counted, RFC 8460 §4.3), `verified_https` (POSTed from an address whose
+         *     forward-confirmed reverse DNS name lies within the organizational domain the report
+         *     names), `unverified_https` (POSTed from any other address: anyone can send such a report,
+         *     so it counts only when the tenant's report settings say so).
+         * @enum {string}
+         */
+        Origin: "upload" | "dkim" | "unauthenticated_mail" | "verified_https" | "unverified_https";
         /** @description The outcome of a policy edit or mode switch. */
         PolicyChange: {
             /** @description Whether a new version was created (false: the policy was already like this). */
@@ -1439,8 +1480,13 @@ export interface components {
             media_type_flagged: boolean;
             /** @description The policy domain is not this domain. */
             domain_mismatch: boolean;
-            /** @description Whether the report is in counts and summaries. */
+            /**
+             * @description Whether the report is in counts and summaries now. An `unverified_https` report is
+             *     only when the tenant's report settings count those (`count_unverified_https`).
+             */
             counted: boolean;
+            /** @description How the report's origin was established. */
+            origin: components["schemas"]["Origin"];
             /**
              * Format: int64
              * @description Successful sessions.
@@ -1482,6 +1528,26 @@ export interface components {
              *     keep their history after the reports themselves are gone.
              */
             retention_days: number;
+            /**
+             * @description Whether reports POSTed over HTTPS whose origin could not be verified (the client's
+             *     forward-confirmed reverse DNS is not within the reporting organization's domain)
+             *     count in summaries. Off by default: anyone can POST such a report. They are stored
+             *     and listed either way.
+             */
+            count_unverified_https: boolean;
+        };
+        /** @description New report settings. */
+        ReportSettingsUpdate: {
+            /**
+             * Format: int64
+             * @description Days a report is kept after its reporting period started (7 to 3650).
+             */
+            retention_days: number;
+            /**
+             * @description Whether unverified HTTPS reports count; unchanged when left out. Applies to every
+             *     summary at once, the past included.
+             */
+            count_unverified_https?: boolean | null;
         };
         /** @description A member's role after a change. */
         RoleChanged: {
@@ -1561,6 +1627,10 @@ export interface components {
             group_by: components["schemas"]["GroupBy"];
             /** @description Counts over the whole range. */
             totals: components["schemas"]["Totals"];
+            /** @description Reports of the range stored but not in `totals`, and why. */
+            left_out: components["schemas"]["LeftOut"];
+            /** @description Whether the tenant counts unverified HTTPS reports (its report settings). */
+            count_unverified_https: boolean;
             /** @description The groups. */
             groups: components["schemas"]["SummaryGroup"][];
             /** @description For a domain's summary: what the reports say beyond the numbers. */
@@ -3165,7 +3235,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReportSettings"];
+                "application/json": components["schemas"]["ReportSettingsUpdate"];
             };
         };
         responses: {

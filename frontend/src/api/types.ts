@@ -48,4 +48,6 @@ export type ReportDetailView = S['ReportDetailView'];
 export type PolicyView = S['PolicyView'];
 export type FailureView = S['FailureView'];
 export type ReportSettings = S['ReportSettings'];
+export type LeftOut = S['LeftOut'];
+export type Origin = S['Origin'];
 export type UploadResult = S['UploadResult'];

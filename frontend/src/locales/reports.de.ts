@@ -187,6 +187,28 @@ export const reportsDe: typeof reportsEn = {
     domainMismatch: 'nennt die Richtlinien-Domain {{domain}}',
     dkim: 'DKIM: {{verdict}} (nur signierte Mail-Berichte zählen)',
     mediaFlagged: 'angegebener Medientyp passte nicht',
+    unverified: 'Absender nicht bestätigt',
+    unverifiedNote: 'per HTTPS von einer Adresse gesendet, die nicht zur genannten Organisation gehört',
+  },
+  origin: {
+    upload: 'von einem Mitglied hochgeladen',
+    dkim: 'Mail, signiert von der berichtenden Domain (DKIM)',
+    unauthenticated_mail: 'Mail ohne gültige DKIM-Signatur',
+    verified_https: 'HTTPS von einer Adresse der berichtenden Organisation',
+    unverified_https: 'HTTPS von einer nicht bestätigten Adresse',
+  },
+  leftOut: {
+    title_one: '{{count}} Bericht in diesem Zeitraum ist in diesen Zahlen nicht enthalten:',
+    title_other: '{{count}} Berichte in diesem Zeitraum sind in diesen Zahlen nicht enthalten:',
+    unverified_https_one:
+      '{{count}} per HTTPS von einer Adresse gesendet, die nicht zur genannten Organisation gehört (die Berichtseinstellungen lassen solche weg)',
+    unverified_https_other:
+      '{{count}} per HTTPS von Adressen gesendet, die nicht zu den genannten Organisationen gehören (die Berichtseinstellungen lassen solche weg)',
+    unauthenticated_mail_one: '{{count}} per Mail ohne gültige DKIM-Signatur',
+    unauthenticated_mail_other: '{{count}} per Mail ohne gültige DKIM-Signatur',
+    domain_mismatch_one: '{{count}} über eine andere Domain',
+    domain_mismatch_other: '{{count}} über andere Domains',
+    list: 'Sie stehen gekennzeichnet in der Berichtsliste.',
   },
   flags: {
     submitter_mismatch: 'von einer anderen Domain gesendet, als der Bericht nennt',
@@ -208,6 +230,9 @@ export const reportsDe: typeof reportsEn = {
     notCounted: 'Dieser Bericht wird aufbewahrt und angezeigt, aber in keiner Zählung berücksichtigt.',
     notCountedDomain: 'Er nennt die Richtlinien-Domain {{domain}}, nicht diese Domain: aufbewahrt und angezeigt, aber in keiner Zählung berücksichtigt.',
     notCountedDkim: 'Er kam per Mail ohne gültige DKIM-Signatur (DKIM: {{verdict}}); nach RFC 8460 sind solche Berichte zu ignorieren, daher zählt er nicht.',
+    notCountedUnverified:
+      'Er wurde per HTTPS von einer Adresse gesendet, die nicht zur genannten Organisation gehört. Solche Berichte kann jeder senden; er zählt daher nur, wenn die Berichtseinstellungen nicht bestätigte HTTPS-Berichte zählen.',
+    origin: 'Herkunft',
     policy: 'Richtlinie {{n}}',
     rateBadge: '{{rate}} erfolgreich',
     policyDomain: 'Richtlinien-Domain',
@@ -238,6 +263,18 @@ export const reportsDe: typeof reportsEn = {
     failed: 'nicht importiert: {{message}}',
     domainMismatch: 'Er nennt die Richtlinien-Domain {{domain}}, nicht diese Domain: aufbewahrt, aber nicht gezählt.',
     mediaFlagged: 'Der Dateityp passte nicht zum Inhalt; trotzdem angenommen.',
+  },
+  unverified: {
+    title: 'Nicht bestätigte HTTPS-Berichte',
+    label: 'Per HTTPS von nicht bestätigten Adressen gesendete Berichte zählen',
+    explain:
+      'Berichte dürfen per HTTPS ohne jeden Herkunftsnachweis gesendet werden (RFC 8460). stsd bestätigt einen Bericht, wenn die Adresse des Absenders einen Reverse-DNS-Namen innerhalb der Domain der berichtenden Organisation hat, der wieder auf sie auflöst. Nicht bestätigte Berichte werden in jedem Fall aufbewahrt und angezeigt; sie zu zählen erlaubt jedem, der die Berichtsadresse einer Domain kennt, deren Zahlen zu verändern. Daher bleiben sie außen vor, wenn Sie nichts anderes wählen. Die Wahl gilt auch für frühere Berichte.',
+    on: 'Nicht bestätigte HTTPS-Berichte werden gezählt.',
+    off: 'Nicht bestätigte HTTPS-Berichte werden nicht gezählt.',
+    save: 'Auswahl speichern',
+    saving: 'Wird gespeichert…',
+    savedOn: 'Nicht bestätigte HTTPS-Berichte werden jetzt gezählt.',
+    savedOff: 'Nicht bestätigte HTTPS-Berichte werden jetzt nicht mehr gezählt.',
   },
   retention: {
     title: 'Aufbewahrung der Berichte',

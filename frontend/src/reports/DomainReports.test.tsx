@@ -26,6 +26,7 @@ const report = {
   media_type_flagged: false,
   domain_mismatch: false,
   counted: true,
+  origin: 'verified_https',
   successful_sessions: 95,
   failed_sessions: 5,
   received_at: '2026-03-02T06:00:00Z',
@@ -33,11 +34,21 @@ const report = {
   flags: [],
 };
 
-function summary(url: URL, empty: boolean) {
+const NONE_LEFT_OUT = { total: 0, unverified_https: 0, unauthenticated_mail: 0, domain_mismatch: 0 };
+
+function summary(url: URL, empty: boolean, leftOut = NONE_LEFT_OUT) {
   const groupBy = url.searchParams.get('group_by');
   const from = url.searchParams.get('from');
   const to = url.searchParams.get('to');
-  const base = { from, to, group_by: groupBy, totals: empty ? { reports: 0, successful_sessions: 0, failed_sessions: 0 } : TOTALS, signals: empty ? { ...SIGNALS, last_received_at: null, recent_failed_sessions: 0, recent_successful_sessions: 0 } : SIGNALS };
+  const base = {
+    from,
+    to,
+    group_by: groupBy,
+    totals: empty ? { reports: 0, successful_sessions: 0, failed_sessions: 0 } : TOTALS,
+    left_out: leftOut,
+    count_unverified_https: false,
+    signals: empty ? { ...SIGNALS, last_received_at: leftOut.total > 0 ? SIGNALS.last_received_at : null, recent_failed_sessions: 0, recent_successful_sessions: 0 } : SIGNALS,
+  };
   if (empty) return { ...base, groups: [] };
   switch (groupBy) {
     case 'day':
@@ -58,12 +69,13 @@ function summary(url: URL, empty: boolean) {
   }
 }
 
-function answer({ empty = false, pages = 1 } = {}) {
+function answer({ empty = false, pages = 1, leftOut = NONE_LEFT_OUT, items = [report] as Record<string, unknown>[] } = {}) {
   return (r: Recorded) => {
     const url = new URL(r.url, 'http://localhost');
-    if (url.pathname.endsWith('/summary')) return json(200, summary(url, empty));
+    if (url.pathname.endsWith('/summary')) return json(200, summary(url, empty, leftOut));
     const offset = Number(url.searchParams.get('offset'));
-    return json(200, { items: empty ? [] : [{ ...report, id: `r${offset}` }], next_offset: offset / 20 + 1 < pages ? offset + 20 : null });
+    const page = items.map((it, i) => ({ ...it, id: i === 0 ? `r${offset}` : `r${offset}-${i}` }));
+    return json(200, { items: empty && leftOut.total === 0 ? [] : page, next_offset: offset / 20 + 1 < pages ? offset + 20 : null });
   };
 }
 
@@ -114,6 +126,39 @@ describe('domain reports page', () => {
     await screen.findByText('Page 2');
     expect(list().at(-1)?.get('offset')).toBe('20');
     expect(screen.getByRole('link', { name: 'Mar 1, 2026' }).getAttribute('href')).toBe('/t/ten1/domains/example.com/reports/r20');
+  });
+
+  it('marks reports sent over HTTPS from unverified addresses', async () => {
+    const forged = { ...report, organization: 'Mallory', report_id: 'f-1', counted: false, origin: 'unverified_https', successful_sessions: 0, failed_sessions: 999_999 };
+    show('viewer', answer({ items: [report, forged] }));
+    const row = (await screen.findByText('Mallory')).closest('tr')!;
+    expect(within(row).getByText('Not counted')).toBeTruthy();
+    expect(within(row).getByText('unverified sender')).toBeTruthy();
+    expect(within(row).getByText('sent over HTTPS from an address not tied to the organization it names')).toBeTruthy();
+    // A verified report carries no such mark.
+    const google = screen.getByText('Google Inc.', { selector: 'td' }).closest('tr')!;
+    expect(within(google).getByText('counted')).toBeTruthy();
+    expect(within(google).queryByText('unverified sender')).toBeNull();
+  });
+
+  it('says how many reports the numbers leave out, and why', async () => {
+    show('viewer', answer({ leftOut: { total: 3, unverified_https: 2, unauthenticated_mail: 1, domain_mismatch: 0 } }));
+    await screen.findByLabelText('Totals for the range');
+    const notice = screen.getByText('3 reports in this range are left out of these numbers:').closest('.notice') as HTMLElement;
+    expect(within(notice).getByText(/^2 sent over HTTPS from addresses not tied to the organizations they name/)).toBeTruthy();
+    expect(within(notice).getByText('1 by mail without a valid DKIM signature')).toBeTruthy();
+    expect(within(notice).queryByText(/about another domain|about other domains/)).toBeNull();
+    expect(within(notice).getByText('They are in the report list, marked.')).toBeTruthy();
+  });
+
+  it('does not pass off reports that count for nothing as no reports', async () => {
+    const forged = { ...report, counted: false, origin: 'unverified_https' };
+    show('viewer', answer({ empty: true, leftOut: { total: 1, unverified_https: 1, unauthenticated_mail: 0, domain_mismatch: 0 }, items: [forged] }));
+    expect(await screen.findByText('1 report in this range is left out of these numbers:')).toBeTruthy();
+    expect(within(screen.getByLabelText('Totals for the range')).getAllByText('0')).toHaveLength(3);
+    expect(screen.queryByText('No reports yet')).toBeNull();
+    expect(screen.queryByText('No reports in this range')).toBeNull();
+    expect(await screen.findByText('unverified sender')).toBeTruthy();
   });
 
   it('asks for the range a preset or a custom range names, and refuses a reversed one', async () => {

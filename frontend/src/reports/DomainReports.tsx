@@ -55,6 +55,7 @@ function ReportStatus({ r }: { r: ReportItem }) {
   const notes: string[] = [];
   if (r.domain_mismatch) notes.push(t('reports.list.domainMismatch', { domain: r.policy_domain || '—' }));
   if (r.dkim && r.dkim !== 'pass') notes.push(t('reports.list.dkim', { verdict: r.dkim }));
+  if (r.origin === 'unverified_https') notes.push(t('reports.list.unverifiedNote'));
   if (r.media_type_flagged) notes.push(t('reports.list.mediaFlagged'));
   for (const f of r.flags) notes.push(t(`reports.flags.${f}`, { defaultValue: f }));
   return (
@@ -64,6 +65,8 @@ function ReportStatus({ r }: { r: ReportItem }) {
       ) : (
         <span className="badge badge-warn">{t('reports.list.notCounted')}</span>
       )}
+      {/* Anyone can POST such a report: say so wherever it is listed, counted or not. */}
+      {r.origin === 'unverified_https' && <span className="badge badge-warn badge-after">{t('reports.list.unverified')}</span>}
       {notes.length > 0 && (
         <ul className="report-notes small muted">
           {notes.map((n) => (

@@ -173,7 +173,9 @@ export function ReportDetailPage() {
             ? t('reports.detail.notCountedDomain', { domain: r.policy_domain || '—' })
             : r.dkim && r.dkim !== 'pass'
               ? t('reports.detail.notCountedDkim', { verdict: r.dkim })
-              : t('reports.detail.notCounted')}
+              : r.origin === 'unverified_https'
+                ? t('reports.detail.notCountedUnverified')
+                : t('reports.detail.notCounted')}
         </p>
       )}
       <section className="card" aria-labelledby="report-h">
@@ -190,6 +192,11 @@ export function ReportDetailPage() {
           <dt>{t('reports.col.received')}</dt>
           <dd>
             {formatUtc(r.received_at, lang)} · {t(`reports.transport.${r.transport}`, { defaultValue: r.transport })}
+          </dd>
+          <dt>{t('reports.detail.origin')}</dt>
+          <dd>
+            {t(`reports.origin.${r.origin}`, { defaultValue: r.origin })}
+            {r.origin === 'unverified_https' && <span className="badge badge-warn badge-after">{t('reports.list.unverified')}</span>}
           </dd>
           {r.dkim && (
             <>

@@ -289,6 +289,27 @@ function MxSection({ summary }: { summary: Summary }) {
   );
 }
 
+/** The reasons a stored report can be left out of the numbers, in the API's order. */
+const LEFT_OUT_REASONS = ['unverified_https', 'unauthenticated_mail', 'domain_mismatch'] as const;
+
+/** Says how many reports of the range the numbers leave out, and why; nothing when none. */
+export function LeftOutNotice({ summary, inList }: { summary: Summary; inList?: boolean }) {
+  const { t } = useTranslation();
+  const left = summary.left_out;
+  if (!left || left.total === 0) return null;
+  return (
+    <div className="notice notice-info left-out" role="status">
+      <strong>{t('reports.leftOut.title', { count: left.total })}</strong>
+      <ul>
+        {LEFT_OUT_REASONS.filter((k) => left[k] > 0).map((k) => (
+          <li key={k}>{t(`reports.leftOut.${k}`, { count: left[k] })}</li>
+        ))}
+      </ul>
+      {inList && <p className="small">{t('reports.leftOut.list')}</p>}
+    </div>
+  );
+}
+
 /** Waits for a summary query; says why when it fails. */
 function Loaded({ q, children }: { q: ReturnType<typeof useSummary>; children: (s: Summary) => ReactNode }) {
   if (q.isPending) return <Loading />;
@@ -298,7 +319,8 @@ function Loaded({ q, children }: { q: ReturnType<typeof useSummary>; children: (
 
 /**
  * Totals, the day chart, result types, organizations and receiving MX hosts of a scope over a
- * range. `empty` is shown instead when the range holds no counted report.
+ * range, and what the numbers leave out. `empty` is shown instead when the range holds no
+ * report at all; when it holds only reports left out, the totals say so.
  */
 export function SummaryView({
   scope,
@@ -321,12 +343,19 @@ export function SummaryView({
   return (
     <Loaded q={days}>
       {(summary) =>
-        summary.totals.reports === 0 ? (
+        summary.totals.reports === 0 && !(summary.left_out?.total > 0) ? (
           empty
+        ) : summary.totals.reports === 0 ? (
+          // Reports that arrived but count for nothing must not look like no reports.
+          <div className="summary">
+            <Totals summary={summary} />
+            <LeftOutNotice summary={summary} inList={!!scope.domain} />
+          </div>
         ) : (
           // While another range loads, the previous one stays on screen, dimmed.
           <div className={`summary${days.isPlaceholderData ? ' stale' : ''}`} aria-busy={days.isFetching}>
             <Totals summary={summary} />
+            <LeftOutNotice summary={summary} inList={!!scope.domain} />
             <DaysSection summary={summary} />
             <Loaded q={results}>{(s) => <ResultsSection summary={s} />}</Loaded>
             {extra}

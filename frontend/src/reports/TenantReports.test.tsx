@@ -13,7 +13,8 @@ vi.mock('./Charts', () => ({
 function answer(r: Recorded): Response {
   const url = new URL(r.url, 'http://localhost');
   if (url.pathname.endsWith('/settings')) {
-    return r.method === 'PUT' ? json(200, r.body) : json(200, { retention_days: 400 });
+    if (r.method === 'PUT') return json(200, { count_unverified_https: false, ...(r.body as object) });
+    return json(200, { retention_days: 400, count_unverified_https: false });
   }
   const groupBy = url.searchParams.get('group_by');
   const groups =
@@ -28,6 +29,8 @@ function answer(r: Recorded): Response {
     to: url.searchParams.get('to'),
     group_by: groupBy,
     totals: { reports: 3, successful_sessions: 20, failed_sessions: 30, success_rate: 0.4 },
+    left_out: { total: 4, unverified_https: 4, unauthenticated_mail: 0, domain_mismatch: 0 },
+    count_unverified_https: false,
     groups,
   });
 }
@@ -60,10 +63,34 @@ describe('tenant reports page', () => {
     expect(requests.find((r) => r.method === 'PUT')).toEqual({ method: 'PUT', url: '/api/v1/tenants/ten1/reports/settings', body: { retention_days: 90 } });
   });
 
+  it('says what the tenant-wide numbers leave out', async () => {
+    show('viewer');
+    expect(await screen.findByText('4 reports in this range are left out of these numbers:')).toBeTruthy();
+    expect(screen.getByText(/^4 sent over HTTPS from addresses not tied/)).toBeTruthy();
+    // There is no report list on this page to point to.
+    expect(screen.queryByText('They are in the report list, marked.')).toBeNull();
+  });
+
+  it('lets admins count unverified HTTPS reports, off until they do', async () => {
+    const requests = show('owner');
+    const box = (await screen.findByRole('checkbox', { name: 'Count reports sent over HTTPS from unverified addresses' })) as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    await userEvent.click(box);
+    await userEvent.click(screen.getByRole('button', { name: 'Save choice' }));
+    expect(await screen.findByText('Unverified HTTPS reports are now counted.')).toBeTruthy();
+    expect(requests.find((r) => r.method === 'PUT')).toEqual({
+      method: 'PUT',
+      url: '/api/v1/tenants/ten1/reports/settings',
+      body: { retention_days: 400, count_unverified_https: true },
+    });
+  });
+
   it('shows others the retention read-only', async () => {
     show('editor');
     expect(await screen.findByText('Reports are kept for 400 days.')).toBeTruthy();
-    expect(screen.getByText('Only owners and admins can change this.')).toBeTruthy();
+    expect(screen.getByText('Unverified HTTPS reports are left out of counts.')).toBeTruthy();
+    expect(screen.queryByRole('checkbox')).toBeNull();
+    expect(screen.getAllByText('Only owners and admins can change this.')).toHaveLength(2);
     expect(screen.queryByLabelText('Keep reports for (days)')).toBeNull();
   });
 

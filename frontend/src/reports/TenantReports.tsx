@@ -90,6 +90,66 @@ function RetentionCard({ tenant }: { tenant: string }) {
   );
 }
 
+/** Whether reports POSTed over HTTPS from unverified addresses count (admins choose). */
+function UnverifiedCard({ tenant }: { tenant: string }) {
+  const { t } = useTranslation();
+  const { client } = useAuth();
+  const qc = useQueryClient();
+  const role = useTenantRole(tenant);
+  const settings = useReportSettings(tenant);
+  const [checked, setChecked] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
+  useEffect(() => {
+    if (settings.data) setChecked(settings.data.count_unverified_https);
+  }, [settings.data]);
+  const save = useMutation({
+    // Retention goes along unchanged: the API takes it in every update.
+    mutationFn: (on: boolean) =>
+      client.request<ReportSettings>('PUT', settingsPath(tenant), {
+        body: { retention_days: settings.data?.retention_days, count_unverified_https: on },
+      }),
+    onSuccess: (data) => {
+      qc.setQueryData(['reportSettings', tenant], data);
+      // Every summary of the tenant changes with it.
+      void qc.invalidateQueries({ queryKey: ['reports', tenant] });
+      setSaved(t(data.count_unverified_https ? 'reports.unverified.savedOn' : 'reports.unverified.savedOff'));
+    },
+  });
+  const apiErrors = formErrors(save.error, []);
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setSaved(null);
+    save.mutate(checked);
+  }
+  return (
+    <section className="card" aria-labelledby="unverified-h" id="unverified">
+      <h2 id="unverified-h">{t('reports.unverified.title')}</h2>
+      {settings.isPending && <Loading />}
+      {settings.isError && <ErrorState error={settings.error} onRetry={() => void settings.refetch()} />}
+      {settings.data &&
+        (canAdminister(role) ? (
+          <form onSubmit={submit} noValidate className="unverified-form">
+            <label className="radio">
+              <input type="checkbox" checked={checked} onChange={(e) => setChecked(e.target.checked)} />
+              <span>{t('reports.unverified.label')}</span>
+            </label>
+            <button type="submit" className="btn btn-primary" disabled={save.isPending}>
+              {save.isPending ? t('reports.unverified.saving') : t('reports.unverified.save')}
+            </button>
+            {apiErrors.form && <p className="form-error" role="alert">{apiErrors.form}</p>}
+          </form>
+        ) : (
+          <>
+            <p>{t(settings.data.count_unverified_https ? 'reports.unverified.on' : 'reports.unverified.off')}</p>
+            <p className="muted small">{t('reports.retention.adminOnly')}</p>
+          </>
+        ))}
+      <p className="muted small">{t('reports.unverified.explain')}</p>
+      <StatusMessage message={saved} />
+    </section>
+  );
+}
+
 function DomainsSection({ tenant, range }: { tenant: string; range: DayRange }) {
   const { t } = useTranslation();
   const q = useSummary({ tenant }, range, 'domain');
@@ -115,7 +175,10 @@ function DomainsSection({ tenant, range }: { tenant: string; range: DayRange }) 
   );
 }
 
-/** Reports across every domain of the tenant, the per-domain breakdown, and retention. */
+/**
+ * Reports across every domain of the tenant, the per-domain breakdown, and the report
+ * settings (unverified HTTPS reports, retention).
+ */
 export function TenantReportsPage() {
   const { t } = useTranslation();
   const { tenant = '' } = useParams();
@@ -143,6 +206,7 @@ export function TenantReportsPage() {
           </Empty>
         }
       />
+      <UnverifiedCard tenant={tenant} />
       <RetentionCard tenant={tenant} />
     </>
   );

@@ -668,7 +668,10 @@ async fn audit_keeps_before_and_after(server: &TestServer) {
     assert_eq!(status, StatusCode::OK);
     let entry = last_audit(&mut owner, &t).await;
     assert_eq!(entry["action"], "reports.settings");
-    assert_eq!(entry["details"]["after"], json!({ "retention_days": 30 }));
+    assert_eq!(
+        entry["details"]["after"],
+        json!({ "retention_days": 30, "count_unverified_https": false })
+    );
     assert!(
         entry["details"]["before"]["retention_days"].is_number(),
         "{entry}"

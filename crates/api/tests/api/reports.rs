@@ -364,7 +364,139 @@ async fn report_detail_raw_export_and_settings(server: &TestServer) {
     );
 }
 
+/// A report POSTed over HTTPS from an unverified address (stored through the store, as the
+/// receiver does): listed with its origin, left out of the summary by default and said so,
+/// counted once the tenant chooses, in the summary, the signals and the domain list; the
+/// choice is audited, and a PUT without it keeps it.
+async fn unverified_https_reports_are_left_out_until_the_tenant_counts_them(server: &TestServer) {
+    let (mut c, path) = setup(server).await;
+    let tenant_path = path.split("/domains/").next().unwrap().to_owned();
+    let tenant_id = tenant_path.rsplit('/').next().unwrap().to_owned();
+    let honest = serde_json::to_vec(&recent_report("Microsoft", "m-1", 100, 0)).unwrap();
+    let (s, v) = upload(&mut c, &path, "application/tlsrpt+json", honest).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let domain = server
+        .store
+        .domain(
+            &stsd_store::TenantId::from_raw(tenant_id),
+            &"example.org".parse().unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let forged = serde_json::to_vec(&recent_report("Google Inc.", "forged", 0, 999_999)).unwrap();
+    server
+        .store
+        .ingest_submission(&stsd_store::Submission {
+            domain: &domain,
+            body: &forged,
+            declared_media_type: Some("application/tlsrpt+json"),
+            transport: stsd_store::Transport::Https,
+            origin: stsd_store::ReportOrigin::UnverifiedHttps,
+            dkim: None,
+            flags: &[],
+            max_decompressed: 1 << 20,
+        })
+        .await
+        .unwrap();
+
+    let (_, list) = c.get(&path).await;
+    let origins: Vec<(&str, &str, bool)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["report_id"].as_str().unwrap(),
+                r["origin"].as_str().unwrap(),
+                r["counted"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(origins.contains(&("m-1", "upload", true)), "{list}");
+    assert!(
+        origins.contains(&("forged", "unverified_https", false)),
+        "{list}"
+    );
+    let (_, sum) = c.get(&format!("{path}/summary")).await;
+    assert_eq!(sum["totals"]["reports"], 1, "{sum}");
+    assert_eq!(sum["totals"]["success_rate"], 1.0, "{sum}");
+    assert_eq!(sum["left_out"]["total"], 1, "{sum}");
+    assert_eq!(sum["left_out"]["unverified_https"], 1, "{sum}");
+    assert_eq!(sum["count_unverified_https"], false);
+    assert_eq!(sum["signals"]["recent_failed_sessions"], 0, "{sum}");
+    let (_, t) = c.get(&format!("{tenant_path}/reports/summary")).await;
+    assert_eq!(t["left_out"]["unverified_https"], 1, "{t}");
+    let domains_path = path.split("/example.org/").next().unwrap().to_owned();
+    assert_eq!(c.get(&domains_path).await.1["items"][0]["reports_30d"], 1);
+
+    let settings = format!("{tenant_path}/reports/settings");
+    let (_, v) = c.get(&settings).await;
+    assert_eq!(v["count_unverified_https"], false, "off by default: {v}");
+    let (s, v) = c
+        .put(
+            &settings,
+            json!({ "retention_days": 400, "count_unverfied_https": true }),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a misspelt field is refused: {v}"
+    );
+    let (s, v) = c
+        .put(
+            &settings,
+            json!({ "retention_days": 400, "count_unverified_https": true }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["count_unverified_https"], true);
+    let (_, audit) = c.get(&format!("{tenant_path}/audit")).await;
+    assert_eq!(audit["items"][0]["action"], "reports.settings", "{audit}");
+    assert_eq!(
+        audit["items"][0]["details"]["before"]["count_unverified_https"],
+        false
+    );
+    assert_eq!(
+        audit["items"][0]["details"]["after"]["count_unverified_https"],
+        true
+    );
+    let (_, sum) = c.get(&format!("{path}/summary")).await;
+    assert_eq!(sum["totals"]["reports"], 2, "{sum}");
+    assert_eq!(sum["totals"]["failed_sessions"], 999_999, "{sum}");
+    assert_eq!(sum["left_out"]["total"], 0, "{sum}");
+    assert_eq!(sum["count_unverified_https"], true);
+    assert_eq!(sum["signals"]["recent_failed_sessions"], 999_999, "{sum}");
+    assert_eq!(c.get(&domains_path).await.1["items"][0]["reports_30d"], 2);
+    let (_, list) = c.get(&path).await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["counted"] == true),
+        "{list}"
+    );
+
+    // A PUT that leaves the choice out keeps it.
+    let (s, v) = c.put(&settings, json!({ "retention_days": 100 })).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["count_unverified_https"], true);
+    assert_eq!(c.get(&settings).await.1["count_unverified_https"], true);
+    let (s, _) = c
+        .put(
+            &settings,
+            json!({ "retention_days": 100, "count_unverified_https": false }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, sum) = c.get(&format!("{path}/summary")).await;
+    assert_eq!(sum["totals"]["reports"], 1, "{sum}");
+}
+
 crate::both_backends!(
+    unverified_https_reports_are_left_out_until_the_tenant_counts_them,
     report_detail_raw_export_and_settings,
     policies_of_one_report_are_not_added,
     upload_gzip_and_json_then_summarize,

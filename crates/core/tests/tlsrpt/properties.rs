@@ -1,7 +1,10 @@
-//! Bad input never panics: arbitrary bytes, and arbitrary JSON shaped like a report.
+//! Bad input never panics: arbitrary bytes, and arbitrary JSON shaped like a report; the
+//! origin rule holds for any names.
 
 use proptest::prelude::*;
-use stsd_core::tlsrpt::{decode, gzip, parse, parse_json};
+use stsd_core::tlsrpt::{
+    contact_host, decode, gzip, organizational_domain, parse, parse_json, within,
+};
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -62,5 +65,32 @@ proptest! {
                 prop_assert!(report.failed_sessions() >= p.failed_sessions);
             }
         }
+    }
+
+    #[test]
+    fn contact_info_never_panics(contact in "\\PC{0,80}") {
+        if let Some(host) = contact_host(&contact) {
+            let _ = organizational_domain(&host);
+        }
+    }
+
+    /// A host is within its own organizational domain, whatever is below it, and a name
+    /// that merely ends in the same letters is not.
+    #[test]
+    fn hosts_are_within_their_organizational_domain(
+        below in prop::collection::vec("[a-z0-9]{1,10}", 0..4),
+        org in "[a-z][a-z0-9]{0,10}",
+        tld in prop_oneof![Just("com"), Just("co.uk"), Just("net"), Just("example")],
+    ) {
+        let registrable = format!("{org}.{tld}");
+        let mut labels = below.clone();
+        labels.push(registrable.clone());
+        let host = labels.join(".");
+        let od = organizational_domain(&host).unwrap();
+        prop_assert_eq!(od.as_str(), registrable.as_str());
+        let dotted = format!("{host}.");
+        let lookalike = format!("x{registrable}");
+        prop_assert!(within(&dotted, &od));
+        prop_assert!(!within(&lookalike, &od));
     }
 }

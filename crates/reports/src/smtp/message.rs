@@ -8,7 +8,7 @@ use mail_auth::dkim::DkimError;
 use mail_auth::zip::ZipArchive;
 use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
 use mail_parser::{MessageParser, MimeHeaders};
-use stsd_core::tlsrpt::{self, Report, ReportError};
+use stsd_core::tlsrpt::{self, Report, ReportError, contact_host};
 
 /// The report found in a message, with what the message says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,22 +188,6 @@ fn unzip_first(bytes: &[u8], max: usize) -> Result<Vec<u8>, ReportError> {
         return Err(ReportError::TooLarge { limit: max });
     }
     Ok(out)
-}
-
-/// The host a `contact-info` names: the domain of an address, or the host of a URI.
-fn contact_host(contact: &str) -> Option<String> {
-    let c = contact.trim();
-    let c = c.strip_prefix("mailto:").unwrap_or(c);
-    let host = if let Some((_, rest)) = c.split_once("://") {
-        rest.split(['/', ':', '?']).next()?
-    } else {
-        c.rsplit_once('@')?.1
-    };
-    let host = host
-        .trim()
-        .trim_end_matches(['.', '>'])
-        .to_ascii_lowercase();
-    (!host.is_empty()).then_some(host)
 }
 
 /// Whether two names are the same or one is below the other.

@@ -15,11 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_auth::MessageAuthenticator;
-use mail_auth::hickory_resolver::TokioResolver;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig,
-};
-use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use stsd_core::tlsrpt::DEFAULT_MAX_DECOMPRESSED;
 use stsd_net::{ConnectionGate, GateLimits};
 use stsd_store::Store;
@@ -100,30 +95,11 @@ impl SmtpConfig {
     }
 }
 
-/// A DKIM verifier asking `resolvers` (the system's when empty).
+/// A DKIM verifier asking `resolvers` (the system's when empty); the same resolver
+/// configuration as [`crate::report_resolver`].
 pub fn dkim_verifier(resolvers: &[SocketAddr]) -> Result<MessageAuthenticator, SmtpSetupError> {
-    let mut builder = if resolvers.is_empty() {
-        TokioResolver::builder_tokio().map_err(|e| SmtpSetupError::Resolver(e.to_string()))?
-    } else {
-        let servers = resolvers
-            .iter()
-            .map(|s| {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = s.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = s.port();
-                NameServerConfig::new(s.ip(), true, vec![udp, tcp])
-            })
-            .collect();
-        TokioResolver::builder_with_config(
-            ResolverConfig::from_name_servers(servers),
-            TokioRuntimeProvider::default(),
-        )
-    };
-    builder.options_mut().use_hosts_file = ResolveHosts::Never;
-    let resolver = builder
-        .build()
-        .map_err(|e| SmtpSetupError::Resolver(e.to_string()))?;
+    let resolver =
+        crate::report_resolver(resolvers).map_err(|e| SmtpSetupError::Resolver(e.to_string()))?;
     Ok(MessageAuthenticator(resolver))
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use stsd_core::Label;
-use stsd_store::{Domain, DomainState, IngestError, Submission, Transport};
+use stsd_store::{Domain, DomainState, IngestError, ReportOrigin, Submission, Transport};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -405,7 +405,11 @@ impl<'a> Dialogue<'a> {
                 body: &report.body,
                 declared_media_type: report.media_type.as_deref(),
                 transport: Transport::Smtp,
-                authenticated: dkim == DkimVerdict::Pass,
+                origin: if dkim == DkimVerdict::Pass {
+                    ReportOrigin::Dkim
+                } else {
+                    ReportOrigin::UnauthenticatedMail
+                },
                 dkim: Some(dkim.as_str()),
                 flags: &report.flags,
                 max_decompressed: config.max_decompressed,

@@ -5,9 +5,17 @@
 //! limit and a deadline; a body that is gzip or JSON but declared with another media type is
 //! accepted and flagged (a 415 would make the reporter drop it); 415 only for a body that is
 //! neither. When the store fails the answer is 503 with `Retry-After`, so the reporter retries.
+//!
+//! Anyone can POST here, so requests are metered per source and per label ([`limits`]):
+//! over a limit the answer is 429 with `Retry-After` and nothing is stored. Each report's
+//! origin is checked by the client's forward-confirmed reverse DNS ([`origin`]) and stored
+//! with it; an unverified report is counted only for tenants that chose so.
+
+mod limits;
+mod origin;
 
 use std::fmt::Display;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
@@ -15,38 +23,23 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use stsd_core::Label;
-use stsd_core::tlsrpt::{DEFAULT_MAX_DECOMPRESSED, ReportError};
-use stsd_store::{DomainState, IngestError, Store, Submission, Transport};
+use stsd_core::tlsrpt::ReportError;
+use stsd_store::{DomainState, PreparedReport, ReportOrigin, Store, Submission, Transport};
+
+pub use limits::ReceiverLimits;
+use limits::{Limiter, Refusal, Whose};
+pub use origin::{OriginCheck, OriginVerifier};
 
 /// The path prefix of the receiver; the label follows.
 const PATH_PREFIX: &str = "/v1/tlsrpt/";
-
-/// Limits of the HTTPS receiver.
-#[derive(Debug, Clone)]
-pub struct ReceiverLimits {
-    /// Largest request body (RFC 8460 reports are small; 10 MiB leaves room for big senders).
-    pub max_body: usize,
-    /// Largest report once decompressed.
-    pub max_decompressed: usize,
-    /// Time allowed for the whole body to arrive.
-    pub body_timeout: Duration,
-}
-
-impl Default for ReceiverLimits {
-    fn default() -> ReceiverLimits {
-        ReceiverLimits {
-            max_body: 10 * 1024 * 1024,
-            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
-            body_timeout: Duration::from_secs(60),
-        }
-    }
-}
 
 /// Receives reports over HTTPS for every registration, by label.
 #[derive(Debug, Clone)]
 pub struct HttpsReceiver {
     store: Store,
     limits: ReceiverLimits,
+    limiter: std::sync::Arc<Limiter>,
+    origin: OriginVerifier,
 }
 
 fn reply(status: StatusCode, json: serde_json::Value) -> Response<Full<Bytes>> {
@@ -65,17 +58,27 @@ fn error(status: StatusCode, code: &str, message: impl Display) -> Response<Full
 }
 
 impl HttpsReceiver {
-    /// A receiver storing into `store`.
-    pub fn new(store: Store, limits: ReceiverLimits) -> HttpsReceiver {
-        HttpsReceiver { store, limits }
+    /// A receiver storing into `store`, within `limits`, checking origins with `origin`.
+    pub fn new(store: Store, limits: ReceiverLimits, origin: OriginVerifier) -> HttpsReceiver {
+        HttpsReceiver {
+            store,
+            limiter: std::sync::Arc::new(Limiter::new(&limits)),
+            limits,
+            origin,
+        }
     }
 
-    /// Answers one request for `reports.<zone>`.
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    /// Answers one request for `reports.<zone>` from `client` (the address the connection
+    /// came from).
+    pub async fn handle<B>(&self, req: Request<B>, client: SocketAddr) -> Response<Full<Bytes>>
     where
         B: Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        // Every request counts against its source, whatever it asks for.
+        if let Err(refusal) = self.limiter.source_request(client.ip()) {
+            return refused(refusal, client);
+        }
         let Some(raw_label) = req.uri().path().strip_prefix(PATH_PREFIX) else {
             return error(StatusCode::NOT_FOUND, "not_found", "not found");
         };
@@ -115,6 +118,18 @@ impl HttpsReceiver {
             }
             Err(e) => return unavailable(&e),
         };
+        // Labels are metered once known to exist, so that their count stays that of the
+        // registrations.
+        if let Err(refusal) = self.limiter.label_request(label.as_str()) {
+            return refused(refusal, client);
+        }
+        // A declared length is charged before the body is read, so that a source or label
+        // over its volume is not made to receive it first.
+        if let Some(n) = declared_len
+            && let Err(refusal) = self.limiter.bytes(client.ip(), label.as_str(), n)
+        {
+            return refused(refusal, client);
+        }
         let declared = req
             .headers()
             .get(CONTENT_TYPE)
@@ -141,22 +156,45 @@ impl HttpsReceiver {
                 );
             }
         };
+        if declared_len.is_none()
+            && let Err(refusal) = self
+                .limiter
+                .bytes(client.ip(), label.as_str(), body.len() as u64)
+        {
+            return refused(refusal, client);
+        }
         let submission = Submission {
             domain: &domain,
             body: &body,
             declared_media_type: declared.as_deref(),
             transport: Transport::Https,
-            // HTTPS deliveries carry no signature to check; TLS to our certificate is what
-            // RFC 8460 asks of them.
-            authenticated: true,
+            // Until the client's address is checked against the report below.
+            origin: ReportOrigin::UnverifiedHttps,
             dkim: None,
             flags: &[],
             max_decompressed: self.limits.max_decompressed,
         };
-        match self.store.ingest_submission(&submission).await {
+        let prepared = match PreparedReport::new(&submission) {
+            Ok(p) => p,
+            Err(e) => return report_refused(&e),
+        };
+        let check = self
+            .origin
+            .check(
+                client.ip(),
+                prepared.reporter_domain(),
+                self.limits.origin_timeout,
+            )
+            .await;
+        let prepared = match &check {
+            OriginCheck::Verified { .. } => prepared.with_origin(ReportOrigin::VerifiedHttps),
+            OriginCheck::Unverified(_) => prepared,
+        };
+        match self.store.ingest_prepared(prepared).await {
             Ok(ingested) => {
                 tracing::info!(domain = %domain.name, organization = %ingested.organization,
                     report_id = %ingested.report_id, duplicate = ingested.duplicate,
+                    client = %client.ip(), origin = %ingested.origin, check = ?check,
                     "TLS report received over HTTPS");
                 reply(
                     if ingested.duplicate {
@@ -172,10 +210,47 @@ impl HttpsReceiver {
                     }),
                 )
             }
-            Err(IngestError::Report(e)) => report_refused(&e),
-            Err(IngestError::Store(e)) => unavailable(&e),
+            Err(e) => unavailable(&e),
         }
     }
+}
+
+/// The answer to a request over a limit: nothing was stored.
+fn refused(refusal: Refusal, client: SocketAddr) -> Response<Full<Bytes>> {
+    // Debug: a client causes these at will, and the log must not follow its pace.
+    tracing::debug!(client = %client.ip(), ?refusal, "TLS report request refused by a limit");
+    let whose = |w: Whose| match w {
+        Whose::Source => "from this address",
+        Whose::Label => "for this report address",
+    };
+    let (status, code, message, retry) = match refusal {
+        Refusal::Later {
+            whose: w,
+            retry_after,
+        } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many reports {}; retry later", whose(w)),
+            retry_after.as_secs(),
+        ),
+        Refusal::TooLarge(w) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the report is over a day's volume {}", whose(w)),
+            );
+        }
+        Refusal::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many clients at once; retry later".to_owned(),
+            60,
+        ),
+    };
+    let mut r = error(status, code, message);
+    r.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry));
+    r
 }
 
 fn too_large(limit: usize) -> Response<Full<Bytes>> {
