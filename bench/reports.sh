@@ -155,7 +155,11 @@ STSD_ENV=(env $(env | sed -n 's/^\(STSD_[A-Z_]*\)=.*/-u \1/p')
     STSD_DATA_DIR="$WORK/run/data" STSD_API_LISTEN="127.0.0.1:$API"
     STSD_EDGE_HTTPS_LISTEN="127.0.0.1:$HTTPS" STSD_EDGE_HTTP_LISTEN="127.0.0.1:$HTTP"
     STSD_DNS_LISTEN="127.0.0.1:$DNS" STSD_SMTP_LISTEN="127.0.0.1:$SMTP"
-    STSD_METRICS_LISTEN="127.0.0.1:$METRICS")
+    STSD_METRICS_LISTEN="127.0.0.1:$METRICS"
+    # 100,000 reports from one address to 100 labels in minutes: far beyond the receiver's
+    # per-source and per-label limits for real reporters.
+    STSD_REPORTS_SOURCE_REQUESTS_PER_MINUTE=10000000 STSD_REPORTS_SOURCE_MEGABYTES_PER_DAY=10000000
+    STSD_REPORTS_LABEL_REQUESTS_PER_HOUR=10000000 STSD_REPORTS_LABEL_MEGABYTES_PER_DAY=10000000)
 log "stsd serve: API 127.0.0.1:$API, HTTPS edge 127.0.0.1:$HTTPS, database $DB"
 cd "$WORK/run"
 "${STSD_ENV[@]}" "$BIN/stsd" serve > "$WORK/stsd.log" 2>&1 &

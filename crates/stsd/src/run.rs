@@ -489,7 +489,7 @@ fn service_hosts(
         .context("cannot set up DNS for report origins (STSD_RESOLVERS)")?;
     let receiver = Arc::new(stsd_reports::HttpsReceiver::new(
         store.clone(),
-        stsd_reports::ReceiverLimits::default(),
+        config.reports.clone(),
         stsd_reports::OriginVerifier::new(resolver),
     ));
     let handler: stsd_serving::edge::HostHandler = Arc::new(move |req, peer| {

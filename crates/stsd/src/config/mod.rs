@@ -186,6 +186,8 @@ pub(crate) struct Config {
     pub(crate) webhooks_allow_private: bool,
     /// `STSD_WORKER_LEASE_SECONDS`: how long a worker holds a job before another may take it.
     pub(crate) worker_lease: Duration,
+    /// `[reports]`: limits of the HTTPS TLS-RPT receiver on the edge.
+    pub(crate) reports: stsd_reports::ReceiverLimits,
     /// The effective values, secrets masked, for `stsd config`.
     shown: ShownValues,
 }
@@ -554,7 +556,34 @@ impl Config {
                 .into(),
         );
 
+        let defaults = stsd_reports::ReceiverLimits::default();
+        const MB: u64 = 1000 * 1000;
+        let reports = stsd_reports::ReceiverLimits {
+            source_requests_per_minute: src.number(
+                key("reports", "source_requests_per_minute"),
+                1..=10_000_000u32,
+                defaults.source_requests_per_minute,
+            )?,
+            source_bytes_per_day: u64::from(src.number(
+                key("reports", "source_megabytes_per_day"),
+                1..=10_000_000u32,
+                u32::try_from(defaults.source_bytes_per_day / MB).unwrap_or(u32::MAX),
+            )?) * MB,
+            label_requests_per_hour: src.number(
+                key("reports", "label_requests_per_hour"),
+                1..=10_000_000u32,
+                defaults.label_requests_per_hour,
+            )?,
+            label_bytes_per_day: u64::from(src.number(
+                key("reports", "label_megabytes_per_day"),
+                1..=10_000_000u32,
+                u32::try_from(defaults.label_bytes_per_day / MB).unwrap_or(u32::MAX),
+            )?) * MB,
+            ..defaults
+        };
+
         Ok(Config {
+            reports,
             data_dir,
             service_zone,
             resolvers,
