@@ -58,7 +58,7 @@ pub(super) fn misdirected<B>(req: &Request<B>, sni: Option<&str>) -> Option<Resp
 }
 
 /// Answers an HTTPS request on the connection whose SNI was `sni`.
-pub(super) fn https<B>(
+pub(crate) fn https<B>(
     req: &Request<B>,
     sni: Option<&str>,
     snapshots: &SnapshotHandle,
@@ -94,7 +94,7 @@ pub(super) fn https<B>(
 }
 
 /// Answers a plain-HTTP request: ACME HTTP-01 challenges, else a redirect to HTTPS.
-pub(super) fn http<B>(req: &Request<B>, snapshots: &SnapshotHandle) -> Response<Full<Bytes>> {
+pub(crate) fn http<B>(req: &Request<B>, snapshots: &SnapshotHandle) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     if let Some(token) = path.strip_prefix(CHALLENGE_PREFIX) {
         if req.method() != Method::GET && req.method() != Method::HEAD {
