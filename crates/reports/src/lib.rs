@@ -6,6 +6,8 @@
 //! - [`smtp`]: mail to `<label>@reports.<zone>`, with STARTTLS and DKIM verification.
 //! - [`run_retention`]: deletes reports past their tenant's retention period.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod https;
 mod retention;
 pub mod smtp;
