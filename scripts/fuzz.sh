@@ -11,6 +11,7 @@
 #   STSD_FUZZ_TARGET_DIR  cargo target dir of the fuzz build (default ~/.cache/stsd-fuzz)
 #   STSD_FUZZ_WORK        working corpora, artifacts and logs (default ~/.cache/stsd-fuzz-work)
 #   STSD_FUZZ_SANITIZER   cargo-fuzz --sanitizer: none (default) or address
+#   STSD_FUZZ_MAX_CORPUS  a working corpus with more inputs is minimized first (default 4000)
 #
 # The committed seeds (fuzz/corpus/<target>/) are copied into the working corpus, which keeps
 # what earlier runs on this machine found; nothing is written into the repository.
@@ -37,6 +38,10 @@ if [[ "$sanitizer" != none ]]; then
     export RUSTC_BOOTSTRAP=1
 fi
 
+if ! command -v c++ >/dev/null 2>&1; then
+    echo "libFuzzer builds with a C++ compiler: install g++ (scripts/deps.sh does)" >&2
+    exit 1
+fi
 if [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
     echo "installing cargo-fuzz $CARGO_FUZZ_VERSION into $tools (a few minutes, once)" >&2
     # Its own build directory, not the CARGO_TARGET_DIR that CI sets for the workspace.
@@ -71,6 +76,11 @@ echo "fuzz targets built in $(( $(date +%s) - started ))s"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin_dir="$target_dir/$triple/release"
 run_id="$(date -u +%Y%m%dT%H%M%SZ)-$$"
+max_corpus="${STSD_FUZZ_MAX_CORPUS:-4000}"
+# Logs of the last 20 runs are kept.
+if [[ -d "$work/logs" ]]; then
+    find "$work/logs" -mindepth 1 -maxdepth 1 -type d | sort | head -n -19 | xargs -r rm -rf
+fi
 failed=()
 summary=()
 
@@ -86,6 +96,22 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
     if [[ -d "fuzz/corpus/$t" ]]; then
         cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
+    fi
+    # The working corpus keeps growing from run to run. Past a few thousand inputs, and half as
+    # many again as after the last merge, libFuzzer's merge keeps a smaller set with the same
+    # coverage (seconds), so that loading it does not eat the run.
+    inputs=$(find "$corpus" -type f | wc -l)
+    merged=$(cat "$work/corpus/.$t.merged" 2>/dev/null || echo 0)
+    if (( inputs > max_corpus && inputs > merged * 3 / 2 )); then
+        rm -rf "$corpus.min" && mkdir -p "$corpus.min"
+        if "$bin" -merge=1 -timeout=10 "$corpus.min" "$corpus" >"$log.merge" 2>&1; then
+            rm -rf "$corpus" && mv "$corpus.min" "$corpus"
+            inputs=$(find "$corpus" -type f | wc -l)
+            echo "$inputs" >"$work/corpus/.$t.merged"
+            echo "   working corpus merged down to $inputs inputs"
+        else
+            rm -rf "$corpus.min"
+        fi
     fi
     echo "== $t: ${seconds}s (corpus $corpus, log $log)"
     set +e
