@@ -24,6 +24,8 @@ python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 for tool in curl python3; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+# scripts/fuzz.sh: libfuzzer-sys compiles libFuzzer's C++ sources.
+command -v c++ >/dev/null 2>&1 || need+=(g++)
 # Node.js and npm build the dashboard; the machines here bring Node 20, a bare Debian gets its
 # own packages (Vite needs Node 20.19 or later: install a newer one when apt's is older).
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)

@@ -177,6 +177,9 @@ pub(crate) fn to_ascii_name(input: &str) -> Result<String, DomainNameError> {
     for label in ascii.split('.') {
         check_ascii_label(&ascii, label)?;
     }
+    for label in ascii.split('.') {
+        check_a_label(label)?;
+    }
     if ascii.len() > MAX_NAME_LEN {
         return Err(DomainNameError::NameTooLong { len: ascii.len() });
     }
@@ -251,6 +254,39 @@ fn check_ascii_label(name: &str, label: &str) -> Result<(), DomainNameError> {
         });
     }
     Ok(())
+}
+
+/// Checks that an `xn--` label is the A-label of its own Unicode form, so that the name's
+/// display form ([`DomainName::to_unicode`]) parses back to it. With hyphens allowed, IDNA
+/// accepts A-labels whose decoded label is no U-label: one that itself starts with `xn--`
+/// (UTS-46 §4.1 rules those out), or plain ASCII.
+fn check_a_label(label: &str) -> Result<(), DomainNameError> {
+    if !label.starts_with("xn--") {
+        return Ok(());
+    }
+    let uts46 = Uts46::new();
+    let (unicode, decoded) =
+        uts46.to_unicode(label.as_bytes(), AsciiDenyList::EMPTY, Hyphens::Allow);
+    let starts_xn = unicode
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
+    let round_trips = decoded.is_ok()
+        && !starts_xn
+        && uts46
+            .to_ascii(
+                unicode.as_bytes(),
+                AsciiDenyList::EMPTY,
+                Hyphens::Allow,
+                DnsLength::Ignore,
+            )
+            .is_ok_and(|again| again == label);
+    if round_trips {
+        Ok(())
+    } else {
+        Err(DomainNameError::InvalidPunycode {
+            label: label.to_owned(),
+        })
+    }
 }
 
 /// Finds the label that made IDNA processing fail, to name it in the error.
@@ -584,6 +620,23 @@ mod tests {
     fn label() -> impl Strategy<Value = String> {
         // `xn--` labels must be valid punycode, which random text isn't.
         "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?".prop_filter("no A-labels", |l| !l.starts_with("xn--"))
+    }
+
+    /// Found by the `domain` fuzz target: an A-label whose Unicode form itself starts with
+    /// `xn--` was accepted, and its display form did not parse back.
+    #[test]
+    fn a_label_decoding_to_an_xn_label_is_refused() {
+        let input: &[u8] = b"xn--xn--bcher-kvbcher-kva.e";
+        let text = std::str::from_utf8(input).unwrap();
+        assert!(matches!(
+            DomainName::parse_host(text),
+            Err(DomainNameError::InvalidPunycode { .. })
+        ));
+        // Punycode of plain ASCII is no A-label either.
+        assert!(DomainName::parse_host("xn--abc-.example").is_err());
+        // Real A-labels still pass, and their display form parses back.
+        let d = DomainName::parse_host("xn--bcher-kva.example").unwrap();
+        assert_eq!(DomainName::parse_host(&d.to_unicode()).unwrap(), d);
     }
 
     proptest! {

@@ -8,6 +8,8 @@
 //! - [`report_resolver`]: the DNS resolver both checks use.
 //! - [`run_retention`]: deletes reports past their tenant's retention period.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod https;
 mod resolver;
 mod retention;

@@ -141,7 +141,7 @@ impl SnapshotHandle {
         ))
     }
 
-    fn new(
+    pub(crate) fn new(
         snapshot: Snapshot,
         master: Arc<MasterKey>,
         provider: Arc<CryptoProvider>,

@@ -17,6 +17,8 @@ pub mod edge;
 mod error;
 mod fetch_log;
 mod follower;
+#[doc(hidden)]
+pub mod fuzzing;
 mod shards;
 mod snapshot;
 

@@ -119,6 +119,31 @@ impl EdgeHost {
     pub(crate) fn certificate(&self) -> &CertificateRecord {
         &self.certificate
     }
+
+    /// A host serving `body` with no certificate: its handshakes find no key. For the fuzz
+    /// fixture ([`crate::fuzzing`]), whose requests never reach a handshake.
+    pub(crate) fn without_certificate(
+        domain_id: DomainId,
+        body: Bytes,
+        provider: &'static dyn KeyProvider,
+    ) -> EdgeHost {
+        EdgeHost {
+            domain_id,
+            body,
+            material: KeyMaterial {
+                chain: Vec::new(),
+                key: PrivateKeyDer::Pkcs8(Vec::new().into()),
+                provider,
+            },
+            certificate: CertificateRecord {
+                id: String::new(),
+                not_before: OffsetDateTime::UNIX_EPOCH,
+                not_after: OffsetDateTime::UNIX_EPOCH,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            },
+            key: OnceLock::new(),
+        }
+    }
 }
 
 /// What DNS answers for one label (`<label>.edge|policy|report.<zone>`).

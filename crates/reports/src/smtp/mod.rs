@@ -7,6 +7,7 @@
 //! DKIM is checked with `mail-auth`: a report without a valid signature of the reporting
 //! domain, or signed with `l=`, is stored and shown but not counted (RFC 8460 §4.3).
 
+pub(crate) mod command;
 mod message;
 mod session;
 

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::Shared;
+use super::command::{self, Command, MailFrom, MailSyntax, RcptSyntax, RcptTo};
 use super::message::{DkimVerdict, ExtractError, extract_report, verify_dkim};
 
 /// Longest command line. RFC 5321 allows 512 octets; extensions (SIZE=, BODY=, long
@@ -173,22 +174,20 @@ impl<'a> Dialogue<'a> {
                 }
                 Err(ReadError::Eof | ReadError::Io) => return Next::Close,
             }
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\r', '\n']);
-            let (verb, arg) = match text.split_once(' ') {
-                Some((v, a)) => (v.to_ascii_uppercase(), a.trim()),
-                None => (text.to_ascii_uppercase(), ""),
-            };
-            let reply: Reply = match verb.as_str() {
-                "EHLO" | "HELO" if arg.is_empty() => {
+            let text = command::text(&line);
+            let reply: Reply = match Command::parse(&text) {
+                Command::Hello { domain: "", .. } => {
                     "501 5.5.4 A domain or address literal is required".to_owned()
                 }
-                "EHLO" => {
+                Command::Hello {
+                    extended: true,
+                    domain,
+                } => {
                     self.reset();
-                    self.helo = Some(arg.to_owned());
+                    self.helo = Some(domain.to_owned());
                     self.extended = true;
                     let mut r = format!(
-                        "250-{} greets {arg}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n",
+                        "250-{} greets {domain}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n",
                         config.hostname, config.max_message
                     );
                     if !self.tls && config.tls.is_some() {
@@ -197,19 +196,26 @@ impl<'a> Dialogue<'a> {
                     r.push_str("250 ENHANCEDSTATUSCODES");
                     r
                 }
-                "HELO" => {
+                Command::Hello {
+                    extended: false,
+                    domain,
+                } => {
                     self.reset();
-                    self.helo = Some(arg.to_owned());
+                    self.helo = Some(domain.to_owned());
                     self.extended = false;
                     format!("250 {}", config.hostname)
                 }
-                "STARTTLS" if self.tls => "503 5.5.1 TLS is already active".to_owned(),
-                "STARTTLS" if config.tls.is_none() => {
+                Command::StartTls { .. } if self.tls => {
+                    "503 5.5.1 TLS is already active".to_owned()
+                }
+                Command::StartTls { .. } if config.tls.is_none() => {
                     "502 5.5.1 STARTTLS is not offered".to_owned()
                 }
-                "STARTTLS" if !arg.is_empty() => "501 5.5.4 STARTTLS takes no argument".to_owned(),
-                "STARTTLS" if !self.extended => "503 5.5.1 EHLO first".to_owned(),
-                "STARTTLS" => {
+                Command::StartTls { argument: true } => {
+                    "501 5.5.4 STARTTLS takes no argument".to_owned()
+                }
+                Command::StartTls { .. } if !self.extended => "503 5.5.1 EHLO first".to_owned(),
+                Command::StartTls { argument: false } => {
                     if write(reader, b"220 2.0.0 Ready to start TLS\r\n")
                         .await
                         .is_err()
@@ -218,10 +224,10 @@ impl<'a> Dialogue<'a> {
                     }
                     return Next::StartTls;
                 }
-                "MAIL" => self.mail(arg),
-                "RCPT" => self.rcpt(arg).await,
-                "DATA" if !arg.is_empty() => "501 5.5.4 DATA takes no argument".to_owned(),
-                "DATA" => {
+                Command::Mail(arg) => self.mail(arg),
+                Command::Rcpt(arg) => self.rcpt(arg).await,
+                Command::Data { argument: true } => "501 5.5.4 DATA takes no argument".to_owned(),
+                Command::Data { argument: false } => {
                     if self.mail_from.is_none() {
                         "503 5.5.1 MAIL first".to_owned()
                     } else if self.recipients.is_empty() {
@@ -242,18 +248,18 @@ impl<'a> Dialogue<'a> {
                         }
                     }
                 }
-                "RSET" => {
+                Command::Rset => {
                     self.reset();
                     "250 2.0.0 OK".to_owned()
                 }
-                "NOOP" => "250 2.0.0 OK".to_owned(),
-                "VRFY" => "252 2.5.0 Cannot verify, send mail to find out".to_owned(),
-                "HELP" => "214 2.0.0 This server receives TLS reports (RFC 8460)".to_owned(),
-                "QUIT" => {
+                Command::Noop => "250 2.0.0 OK".to_owned(),
+                Command::Vrfy => "252 2.5.0 Cannot verify, send mail to find out".to_owned(),
+                Command::Help => "214 2.0.0 This server receives TLS reports (RFC 8460)".to_owned(),
+                Command::Quit => {
                     let _ = write(reader, b"221 2.0.0 Bye\r\n").await;
                     return Next::Close;
                 }
-                _ => "502 5.5.2 Command not recognized".to_owned(),
+                Command::Unknown => "502 5.5.2 Command not recognized".to_owned(),
             };
             if write(reader, format!("{reply}\r\n").as_bytes())
                 .await
@@ -277,27 +283,17 @@ impl<'a> Dialogue<'a> {
         if self.mail_from.is_some() {
             return "503 5.5.1 Nested MAIL command".to_owned();
         }
-        let Some(rest) = strip_prefix_ci(arg, "FROM:") else {
-            return "501 5.5.4 Syntax: MAIL FROM:<address>".to_owned();
+        let mail = match MailFrom::parse(arg) {
+            Ok(mail) => mail,
+            Err(MailSyntax::NoFrom) => return "501 5.5.4 Syntax: MAIL FROM:<address>".to_owned(),
+            Err(MailSyntax::BadPath) => return "501 5.1.7 Bad sender address syntax".to_owned(),
+            Err(MailSyntax::BadSize) => return "501 5.5.4 Bad SIZE parameter".to_owned(),
         };
-        let Some((path, params)) = path_and_params(rest) else {
-            return "501 5.1.7 Bad sender address syntax".to_owned();
-        };
-        for p in params.split_whitespace() {
-            if let Some(size) = strip_prefix_ci(p, "SIZE=") {
-                match size.parse::<u64>() {
-                    Ok(n) if n > self.shared.config.max_message as u64 => {
-                        return format!(
-                            "552 5.3.4 Message too big, the limit is {} bytes",
-                            self.shared.config.max_message
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(_) => return "501 5.5.4 Bad SIZE parameter".to_owned(),
-                }
-            }
+        let max = self.shared.config.max_message;
+        if mail.size.is_some_and(|n| n > max as u64) {
+            return format!("552 5.3.4 Message too big, the limit is {max} bytes");
         }
-        self.mail_from = Some(path.to_owned());
+        self.mail_from = Some(mail.path.to_owned());
         "250 2.1.0 OK".to_owned()
     }
 
@@ -305,16 +301,14 @@ impl<'a> Dialogue<'a> {
         if self.mail_from.is_none() {
             return "503 5.5.1 MAIL first".to_owned();
         }
-        let Some(rest) = strip_prefix_ci(arg, "TO:") else {
-            return "501 5.5.4 Syntax: RCPT TO:<address>".to_owned();
+        let RcptTo { local, domain } = match RcptTo::parse(arg) {
+            Ok(rcpt) => rcpt,
+            Err(RcptSyntax::NoTo) => return "501 5.5.4 Syntax: RCPT TO:<address>".to_owned(),
+            Err(RcptSyntax::BadPath) => {
+                return "501 5.1.3 Bad recipient address syntax".to_owned();
+            }
+            Err(RcptSyntax::NoDomain) => return "550 5.1.1 No such report address".to_owned(),
         };
-        let Some((path, _)) = path_and_params(rest) else {
-            return "501 5.1.3 Bad recipient address syntax".to_owned();
-        };
-        let Some((local, domain)) = path.rsplit_once('@') else {
-            return "550 5.1.1 No such report address".to_owned();
-        };
-        let domain = domain.trim_end_matches('.');
         if !domain.eq_ignore_ascii_case(&self.shared.config.hostname) {
             return "550 5.7.1 Relaying denied: this server only receives TLS reports".to_owned();
         }
@@ -430,45 +424,5 @@ impl<'a> Dialogue<'a> {
             }
         }
         format!("250 2.0.0 Report stored as {}", ids.join(", "))
-    }
-}
-
-fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
-}
-
-/// Splits `<path> params` into the address inside the brackets and the parameters.
-fn path_and_params(s: &str) -> Option<(&str, &str)> {
-    let s = s.trim_start();
-    let rest = s.strip_prefix('<')?;
-    let end = rest.find('>')?;
-    let path = &rest[..end];
-    // A source route (`@a,@b:user@host`) is obsolete; keep only the mailbox.
-    let path = path.rsplit_once(':').map_or(path, |(_, mailbox)| mailbox);
-    Some((path, &rest[end + 1..]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths() {
-        assert_eq!(
-            path_and_params("<a@b.example> SIZE=10"),
-            Some(("a@b.example", " SIZE=10"))
-        );
-        assert_eq!(path_and_params("<>"), Some(("", "")));
-        assert_eq!(
-            path_and_params("<@relay.example:a@b.example>"),
-            Some(("a@b.example", ""))
-        );
-        assert_eq!(path_and_params("a@b.example"), None);
-        assert_eq!(path_and_params("<a@b"), None);
-        assert_eq!(strip_prefix_ci("from:<x>", "FROM:"), Some("<x>"));
-        assert_eq!(strip_prefix_ci("fr", "FROM:"), None);
-        assert_eq!(strip_prefix_ci("é", "FROM:"), None);
     }
 }

@@ -23,7 +23,9 @@ use stsd_net::{ConnectionGate, GateLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+pub(crate) use rrl::Limiter;
 pub use rrl::RrlConfig;
+pub(crate) use wire::wire_len;
 pub use zone::{Answer, Data, Owner, Rcode, Rr, ZoneConfig, rtype};
 
 use crate::follower::SnapshotHandle;
@@ -95,13 +97,13 @@ impl Responder {
 }
 
 /// One received message and how it came.
-struct Transport<'a> {
-    msg: &'a [u8],
-    via: Via<'a>,
+pub(crate) struct Transport<'a> {
+    pub(crate) msg: &'a [u8],
+    pub(crate) via: Via<'a>,
 }
 
 /// How a message came.
-enum Via<'a> {
+pub(crate) enum Via<'a> {
     /// Over TCP: answers up to 64 KiB, never rate limited.
     Tcp,
     /// Over UDP from `client` at `now`: answers fit the requester's payload size, and `rrl`
@@ -115,7 +117,7 @@ enum Via<'a> {
 
 /// Writes the response to a received message into `out`; false when nothing is to be sent.
 /// `name` is a scratch buffer for the question's name.
-fn respond(
+pub(crate) fn respond(
     zone: &ZoneConfig,
     zone_wire_len: usize,
     snapshot: &Snapshot,

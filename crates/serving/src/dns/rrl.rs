@@ -170,7 +170,7 @@ struct Bucket {
 
 /// The rate limiter of one UDP socket; `S` hashes the keys (random keys outside tests).
 #[derive(Debug)]
-pub(super) struct Limiter<S = RandomState> {
+pub(crate) struct Limiter<S = RandomState> {
     enabled: bool,
     /// Thousandths of a token gained per millisecond: the rate per second.
     rate: u64,
@@ -184,7 +184,7 @@ pub(super) struct Limiter<S = RandomState> {
 
 impl Limiter {
     /// A limiter for `config`; allocates its whole table now (nothing when disabled).
-    pub(super) fn new(config: &RrlConfig) -> Limiter {
+    pub(crate) fn new(config: &RrlConfig) -> Limiter {
         Limiter::with_hasher(config, RandomState::new())
     }
 }

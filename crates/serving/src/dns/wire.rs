@@ -399,7 +399,7 @@ fn write_rr(rr: &Rr, apex: usize, out: &mut Vec<u8>) {
 
 /// The wire length of a dotted name (without trailing dot): its text plus a length octet per
 /// label and the root octet.
-pub(super) fn wire_len(dotted: &str) -> usize {
+pub(crate) fn wire_len(dotted: &str) -> usize {
     if dotted.is_empty() {
         1
     } else {

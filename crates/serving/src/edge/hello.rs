@@ -52,7 +52,7 @@ impl Refusal {
     /// The fatal alert the client is sent (RFC 8446 §6.2): `unrecognized_name` for an
     /// address (no host of that name here), `illegal_parameter` for a malformed name,
     /// `unexpected_message` for a message out of order.
-    fn alert(self) -> u8 {
+    pub(crate) fn alert(self) -> u8 {
         match self {
             Refusal::IpAddressSni => 112,
             Refusal::InvalidSni => 47,

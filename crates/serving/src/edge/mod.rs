@@ -8,9 +8,9 @@
 //! except by the handler of a service host ([`ServiceHosts`], e.g. `reports.<zone>`), which
 //! brings its own body limits.
 
-mod hello;
+pub(crate) mod hello;
 mod log_limit;
-mod respond;
+pub(crate) mod respond;
 mod tls;
 
 use std::collections::HashMap;

@@ -58,7 +58,7 @@ pub(super) fn misdirected<B>(req: &Request<B>, sni: Option<&str>) -> Option<Resp
 }
 
 /// Answers an HTTPS request on the connection whose SNI was `sni`.
-pub(super) fn https<B>(
+pub(crate) fn https<B>(
     req: &Request<B>,
     sni: Option<&str>,
     snapshots: &SnapshotHandle,
@@ -94,7 +94,7 @@ pub(super) fn https<B>(
 }
 
 /// Answers a plain-HTTP request: ACME HTTP-01 challenges, else a redirect to HTTPS.
-pub(super) fn http<B>(req: &Request<B>, snapshots: &SnapshotHandle) -> Response<Full<Bytes>> {
+pub(crate) fn http<B>(req: &Request<B>, snapshots: &SnapshotHandle) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     if let Some(token) = path.strip_prefix(CHALLENGE_PREFIX) {
         if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -123,7 +123,7 @@ pub(super) fn http<B>(req: &Request<B>, snapshots: &SnapshotHandle) -> Response<
     {
         return small(StatusCode::BAD_REQUEST, "bad host\n");
     }
-    let target = format!("https://{host}{}", req.uri().path());
+    let target = format!("https://{host}{}", ascii_path(req.uri().path()));
     match HeaderValue::from_str(&target) {
         Ok(location) => {
             let mut r = small(StatusCode::MOVED_PERMANENTLY, "see https\n");
@@ -132,6 +132,25 @@ pub(super) fn http<B>(req: &Request<B>, snapshots: &SnapshotHandle) -> Response<
         }
         Err(_) => small(StatusCode::BAD_REQUEST, "bad request\n"),
     }
+}
+
+/// `path` with every byte outside visible ASCII percent-encoded (RFC 3986 §2.1). hyper passes
+/// request targets with raw UTF-8 through, and a `Location` must be a URI, which has none.
+fn ascii_path(path: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if path.bytes().all(|b| b.is_ascii_graphic()) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() * 3);
+    for b in path.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -153,5 +172,25 @@ mod tests {
         assert_eq!(request_host(&r).as_deref(), Some("mta-sts.example.com"));
         let r = Request::builder().uri("/x").body(()).unwrap();
         assert_eq!(request_host(&r), None);
+    }
+
+    /// Found by the `edge_http` fuzz target: a request target with raw UTF-8 (which hyper
+    /// accepts) was copied into the redirect's `Location` as is, which is no URI.
+    #[test]
+    fn redirect_location_is_ascii() {
+        let uri = http::Uri::try_from(b"/mta\xd6\x8cts.txt".as_slice()).unwrap();
+        let r = Request::builder()
+            .uri(uri)
+            .header(HOST, "mta-sts.example.com")
+            .body(())
+            .unwrap();
+        let handle = crate::fuzzing::Fixture::new();
+        let response = handle.http(&r);
+        assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            response.headers()[LOCATION].to_str().unwrap(),
+            "https://mta-sts.example.com/mta%D6%8Cts.txt"
+        );
+        assert_eq!(ascii_path("/a b%"), "/a%20b%");
     }
 }
