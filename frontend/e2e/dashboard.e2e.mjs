@@ -932,8 +932,11 @@ try {
   await nav.getByRole('link', { name: 'Reports' }).click();
   await heading('Reports').waitFor();
   await page.getByText('Reports are kept for 180 days.').waitFor();
-  await page.getByText('Only owners and admins can change this.').waitFor();
+  // Retention and counting unverified HTTPS reports: both settings say so, neither is a form.
+  await page.getByText('Only owners and admins can change this.').first().waitFor();
+  check((await page.getByText('Only owners and admins can change this.').count()) === 2, 'both report settings say who may change them');
   check((await page.getByLabel('Keep reports for (days)').count()) === 0, 'viewers cannot change retention');
+  check((await page.getByLabel('Count reports sent over HTTPS from unverified addresses').count()) === 0, 'viewers cannot change what is counted');
   await shoot('17b-viewer-reports');
   await page.goto(`${base}/t/${tenantId}/domains/new`);
   await heading('Add a domain').waitFor();
