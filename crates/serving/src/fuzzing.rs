@@ -35,7 +35,6 @@ pub const LABEL: &str = "abc123";
 #[derive(Debug)]
 pub struct Fixture {
     zone: ZoneConfig,
-    zone_wire_len: usize,
     snapshots: SnapshotHandle,
 }
 
@@ -49,7 +48,6 @@ impl Fixture {
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
         ];
         let zone = ZoneConfig::new(zone_name, addresses);
-        let zone_wire_len = crate::dns::wire_len(zone.zone());
         let id: PolicyId = "20261126T120000"
             .parse()
             .expect("the fixture's policy id is valid");
@@ -99,11 +97,7 @@ impl Fixture {
             0,
             None,
         );
-        Fixture {
-            zone,
-            zone_wire_len,
-            snapshots,
-        }
+        Fixture { zone, snapshots }
     }
 
     /// The response to the DNS message `msg` as the server sends it over UDP (`udp`, response
@@ -126,7 +120,6 @@ impl Fixture {
         let mut out = Vec::new();
         let sent = crate::dns::respond(
             &self.zone,
-            self.zone_wire_len,
             &self.snapshots.guard(),
             Acknowledged::Seq(77),
             crate::dns::Transport { msg, via },

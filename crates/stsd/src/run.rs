@@ -304,11 +304,19 @@ async fn start_dns(
                 config.dns.listen
             )
         })?;
-    let zone = stsd_serving::dns::ZoneConfig::new(
-        config.service_zone.clone(),
-        config.edge.addresses.clone(),
+    let zone = config.dns.zone.clone();
+    let nameservers: Vec<String> = zone
+        .nameservers()
+        .iter()
+        .map(|ns| ns.name().to_string())
+        .collect();
+    tracing::info!(
+        listen = %config.dns.listen,
+        zone = %config.service_zone,
+        nameservers = %nameservers.join(" "),
+        secondaries = zone.secondaries().len(),
+        "DNS listening"
     );
-    tracing::info!(listen = %config.dns.listen, zone = %config.service_zone, "DNS listening");
     let mut limits = stsd_serving::dns::DnsLimits {
         rrl: config.dns.rrl,
         ..stsd_serving::dns::DnsLimits::default()

@@ -10,8 +10,12 @@
 //! forged flood cannot turn the server into a reflector, and ANY gets one RRset (RFC 8482), not
 //! every record of the name. TCP, whose peers cannot forge their address, is never rate limited.
 
+mod apex;
+mod notify;
 mod rrl;
+mod tsig;
 mod wire;
+mod xfr;
 mod zone;
 
 use std::io;
@@ -23,10 +27,12 @@ use stsd_net::{ConnectionGate, GateLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+pub use apex::{ApexError, Nameserver, Nameservers, Soa, SoaSettings};
+pub use notify::notify_secondaries;
 pub(crate) use rrl::Limiter;
 pub use rrl::RrlConfig;
-pub(crate) use wire::wire_len;
-pub use zone::{Answer, Data, Owner, Rcode, Rr, ZoneConfig, rtype};
+pub use tsig::{TsigKey, TsigKeyError};
+pub use zone::{Answer, Data, Owner, Rcode, Rr, Secondary, ZoneConfig, ZoneError, rtype};
 
 use crate::follower::SnapshotHandle;
 use crate::snapshot::{Acknowledged, Snapshot};
@@ -69,24 +75,17 @@ const TCP_MAX: usize = 65_535;
 struct Responder {
     snapshots: SnapshotHandle,
     zone: ZoneConfig,
-    zone_wire_len: usize,
 }
 
 impl Responder {
     fn new(snapshots: SnapshotHandle, zone: ZoneConfig) -> Responder {
-        let zone_wire_len = wire::wire_len(zone.zone());
-        Responder {
-            snapshots,
-            zone,
-            zone_wire_len,
-        }
+        Responder { snapshots, zone }
     }
 
     /// Writes the response to `msg` into `out`; false when nothing is to be sent.
     fn respond(&self, msg: &[u8], via: Via<'_>, name: &mut String, out: &mut Vec<u8>) -> bool {
         respond(
             &self.zone,
-            self.zone_wire_len,
             &self.snapshots.guard(),
             self.snapshots.acknowledged(),
             Transport { msg, via },
@@ -119,31 +118,52 @@ pub(crate) enum Via<'a> {
 /// `name` is a scratch buffer for the question's name.
 pub(crate) fn respond(
     zone: &ZoneConfig,
-    zone_wire_len: usize,
     snapshot: &Snapshot,
     acked: Acknowledged,
     received: Transport<'_>,
     name: &mut String,
     out: &mut Vec<u8>,
 ) -> bool {
-    let query = match wire::parse(received.msg, name) {
+    let mut query = match wire::parse(received.msg, name) {
         wire::Parsed::Drop => return false,
         wire::Parsed::Query(q) => q,
     };
+    // Transfers go over TCP to secondaries (`xfr::transfer`); one that reaches here came
+    // over UDP or from a connection that is not allowed it.
+    if query.is_transfer() {
+        query.refusal = Some(wire::Refusal::Refused);
+    }
     let answer = if query.refusal.is_some() {
         wire::empty_answer()
     } else {
         zone.answer(snapshot, acked, name, query.qtype)
     };
-    let (verdict, limit) = match received.via {
-        Via::Tcp => (rrl::Verdict::Send, TCP_MAX),
+    let limit = match &received.via {
+        Via::Tcp => TCP_MAX,
+        Via::Udp { .. } => query.udp_limit(),
+    };
+    if query.signed && query.refusal.is_none() {
+        // A secondary's signed query (its SOA check): signed in return, not rate limited
+        // (it proved it holds a key).
+        xfr::respond_signed(
+            zone,
+            received.msg,
+            &query,
+            limit,
+            |limit, out| wire::write_response(&query, &answer, zone, limit, out),
+            out,
+        );
+        return true;
+    }
+    let verdict = match received.via {
+        Via::Tcp => rrl::Verdict::Send,
         Via::Udp { client, now, rrl } => {
             let kind = rrl::Kind::of(&answer, query.refusal.is_some(), name, query.qtype);
-            (rrl.check(client, kind, now), query.udp_limit())
+            rrl.check(client, kind, now)
         }
     };
     match verdict {
-        rrl::Verdict::Send => wire::write_response(&query, &answer, zone_wire_len, limit, out),
+        rrl::Verdict::Send => wire::write_response(&query, &answer, zone, limit, out),
         rrl::Verdict::Slip => wire::write_truncated(&query, &answer, out),
         rrl::Verdict::Drop => return false,
     }
@@ -168,12 +188,17 @@ pub async fn serve_dns_with(
     zone: ZoneConfig,
     limits: DnsLimits,
 ) {
+    let notify_task = (!zone.secondaries().is_empty())
+        .then(|| tokio::spawn(notify_secondaries(zone.clone(), snapshots.clone())));
     let responder = Arc::new(Responder::new(snapshots, zone));
     let tcp_task = tokio::spawn(serve_tcp(tcp, Arc::clone(&responder), limits));
     if let Err(e) = serve_udp(&udp, &responder, &limits.rrl).await {
         tracing::error!(error = %e, "DNS over UDP stopped");
     }
     tcp_task.abort();
+    if let Some(task) = notify_task {
+        task.abort();
+    }
 }
 
 async fn serve_udp(socket: &UdpSocket, responder: &Responder, rrl: &RrlConfig) -> io::Result<()> {
@@ -238,7 +263,7 @@ async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>, limits: Dns
         tokio::spawn(async move {
             let served = tokio::time::timeout(
                 limits.tcp_lifetime,
-                serve_connection(stream, &responder, limits.tcp_idle),
+                serve_connection(stream, peer.ip(), &responder, limits.tcp_idle),
             )
             .await;
             if let Ok(Err(e)) = served {
@@ -253,6 +278,7 @@ async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>, limits: Dns
 /// idle or sends something unreadable.
 async fn serve_connection(
     mut stream: TcpStream,
+    peer: IpAddr,
     responder: &Responder,
     idle: Duration,
 ) -> io::Result<()> {
@@ -272,6 +298,29 @@ async fn serve_connection(
             Ok(r) => r?,
             Err(_) => return Ok(()),
         };
+        if let wire::Parsed::Query(query) = wire::parse(&msg, &mut name)
+            && query.is_transfer()
+        {
+            let sent = xfr::transfer(
+                &responder.zone,
+                &responder.snapshots,
+                &msg,
+                &query,
+                &name,
+                peer,
+                &mut stream,
+            )
+            .await?;
+            match sent {
+                Ok(records) => {
+                    tracing::info!(%peer, records, zone = responder.zone.zone(), "zone transferred");
+                }
+                Err(why) => {
+                    tracing::info!(%peer, %why, zone = responder.zone.zone(), "zone transfer refused");
+                }
+            }
+            continue;
+        }
         if !responder.respond(&msg, Via::Tcp, &mut name, &mut out) {
             continue;
         }

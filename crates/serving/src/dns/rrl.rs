@@ -487,7 +487,7 @@ mod tests {
                 Rr {
                     owner: Owner::Question,
                     ttl: 1,
-                    data: Data::Ns,
+                    data: Data::Ns(0),
                 };
                 records
             ],

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use stsd_core::{DomainName, PolicyId};
 use stsd_store::LiveId;
 
-use super::{RrlConfig, Transport, Via, ZoneConfig, respond, rrl, wire};
+use super::{RrlConfig, Transport, Via, ZoneConfig, respond, rrl};
 use crate::snapshot::{Acknowledged, LabelRecords, Snapshot};
 
 const ZONE: &str = "sts.example.net";
@@ -74,7 +74,6 @@ fn answer_via(zone: &ZoneConfig, msg: &[u8], via: Via<'_>) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let sent = respond(
         zone,
-        wire::wire_len(zone.zone()),
         &snapshot(),
         Acknowledged::Seq(77),
         Transport { msg, via },
@@ -181,8 +180,13 @@ fn every_record_kind() {
         RData::SOA(soa) => {
             assert_eq!(soa.mname.to_ascii(), "ns1.sts.example.net.");
             assert_eq!(soa.rname.to_ascii(), "hostmaster.sts.example.net.");
-            assert_eq!(soa.serial, 77);
+            // The snapshot's position plus the edges' acknowledgement (both 77).
+            assert_eq!(soa.serial, 154);
             assert_eq!(soa.minimum, 300);
+            assert_eq!(
+                (soa.refresh, soa.retry, soa.expire),
+                (14_400, 3_600, 1_209_600)
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -460,4 +464,174 @@ fn rate_limited_answers_slip_or_drop_over_udp_only() {
     // TCP is never limited.
     let m = Message::from_vec(&answer_via(&zone(), &bytes, Via::Tcp).unwrap()).unwrap();
     assert_eq!(txt_of(&m).len(), 1);
+}
+
+/// The zone of [`zone`] with two name servers inside it (one with two addresses), one
+/// outside, an operator's mailbox and timers.
+fn delegated_zone() -> ZoneConfig {
+    let z = DomainName::parse_host(ZONE).unwrap();
+    let ns = super::Nameservers::parse(
+        &z,
+        &[
+            "ns1.sts.example.net@192.0.2.53".to_owned(),
+            "ns1.sts.example.net@2001:db8::53".to_owned(),
+            "ns2.sts.example.net@198.51.100.53".to_owned(),
+            "ns.provider.example".to_owned(),
+        ],
+    )
+    .unwrap();
+    let soa = super::Soa::new(
+        &z,
+        &ns,
+        &super::SoaSettings {
+            mailbox: Some("dns.admin@operator.example".to_owned()),
+            refresh: Some(7_200),
+            retry: Some(1_800),
+            expire: Some(2_419_200),
+            minimum: Some(600),
+            mname: None,
+        },
+    )
+    .unwrap();
+    zone().with_nameservers(ns, soa)
+}
+
+#[test]
+fn the_apex_lists_every_name_server_and_answers_glue() {
+    let zone = delegated_zone();
+    let m = ask_zone(&zone, "sts.example.net.", RecordType::NS);
+    let names: Vec<String> = m
+        .answers
+        .iter()
+        .map(|r| match &r.data {
+            RData::NS(ns) => ns.0.to_ascii(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ns1.sts.example.net.",
+            "ns2.sts.example.net.",
+            "ns.provider.example."
+        ]
+    );
+    let m = ask_zone(&zone, "NS1.sts.example.net.", RecordType::A);
+    assert_eq!(
+        m.answers.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+        [RData::A(
+            "192.0.2.53".parse::<std::net::Ipv4Addr>().unwrap().into()
+        )]
+    );
+    let m = ask_zone(&zone, "ns1.sts.example.net.", RecordType::AAAA);
+    assert_eq!(m.answers.len(), 1);
+    let m = ask_zone(&zone, "ns2.sts.example.net.", RecordType::A);
+    assert_eq!(
+        m.answers[0].data,
+        RData::A(
+            "198.51.100.53"
+                .parse::<std::net::Ipv4Addr>()
+                .unwrap()
+                .into()
+        )
+    );
+    // The default name server is gone with the configuration that replaced it.
+    let m = ask_zone(&zone, "ns3.sts.example.net.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+
+    let m = ask_zone(&zone, "sts.example.net.", RecordType::SOA);
+    match &m.answers[0].data {
+        RData::SOA(soa) => {
+            assert_eq!(soa.mname.to_ascii(), "ns1.sts.example.net.");
+            // The local part keeps its dot, escaped in presentation form.
+            assert_eq!(soa.rname.to_ascii(), "dns\\.admin.operator.example.");
+            assert_eq!(
+                (soa.refresh, soa.retry, soa.expire, soa.minimum),
+                (7_200, 1_800, 2_419_200, 600)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn ask_zone(zone: &ZoneConfig, name: &str, qtype: RecordType) -> Message {
+    let q = query_message(name, qtype, Some(1232)).to_vec().unwrap();
+    Message::from_vec(&answer_raw(zone, &q, true).unwrap()).unwrap()
+}
+
+#[test]
+fn transfers_outside_the_transfer_path_are_refused() {
+    // Over UDP, and over TCP when it reaches the query path (no secondary asked), AXFR and
+    // IXFR are REFUSED, not an empty NOERROR.
+    for qtype in [RecordType::AXFR, RecordType::IXFR] {
+        for udp in [true, false] {
+            let q = query_message("sts.example.net.", qtype, None)
+                .to_vec()
+                .unwrap();
+            let m = Message::from_vec(&answer_raw(&zone(), &q, udp).unwrap()).unwrap();
+            assert_eq!(
+                m.metadata.response_code,
+                ResponseCode::Refused,
+                "{qtype} udp={udp}"
+            );
+            assert!(m.answers.is_empty());
+        }
+    }
+}
+
+#[test]
+fn signed_queries_get_signed_answers_and_bad_signatures_notauth() {
+    let key = super::TsigKey::parse("hmac-sha256:xfr:c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap();
+    let zone = zone()
+        .with_secondaries(
+            vec![super::Secondary {
+                address: "192.0.2.99:53".parse().unwrap(),
+                key: "xfr".to_owned(),
+            }],
+            vec![key.clone()],
+        )
+        .unwrap();
+    let mut q = query_message("sts.example.net.", RecordType::SOA, None)
+        .to_vec()
+        .unwrap();
+    let mac = super::tsig::sign_request(&key, &mut q);
+    let raw = answer_raw(&zone, &q, true).unwrap();
+    assert!(super::tsig::verify_answer(&key, &raw, &mac));
+    let m = Message::from_vec(&raw).unwrap();
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(matches!(m.answers[0].data, RData::SOA(_)));
+
+    // Tampered after signing: NOTAUTH, and the TSIG record says BADSIG (16).
+    let mut bad = q.clone();
+    bad[13] ^= 0x20; // `Sts.example.net`: the same question to the zone, not to the MAC
+    let raw = answer_raw(&zone, &bad, true).unwrap();
+    assert_eq!(raw[3] & 0x0F, 9);
+    assert!(!super::tsig::verify_answer(&key, &raw, &mac));
+    let sig = super::tsig::find(&raw).unwrap().unwrap();
+    assert!(format!("{sig:?}").contains("error: 16"), "{sig:?}");
+
+    // A key the zone does not know: BADKEY (17).
+    let other = super::TsigKey::parse("hmac-sha256:other:c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap();
+    let mut q = query_message("sts.example.net.", RecordType::SOA, None)
+        .to_vec()
+        .unwrap();
+    super::tsig::sign_request(&other, &mut q);
+    let raw = answer_raw(&zone, &q, true).unwrap();
+    assert_eq!(raw[3] & 0x0F, 9);
+    let sig = super::tsig::find(&raw).unwrap().unwrap();
+    assert!(format!("{sig:?}").contains("error: 17"), "{sig:?}");
+}
+
+#[test]
+fn a_secondary_must_name_a_configured_key() {
+    let e = zone()
+        .with_secondaries(
+            vec![super::Secondary {
+                address: "192.0.2.99:53".parse().unwrap(),
+                key: "missing".to_owned(),
+            }],
+            Vec::new(),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("`missing`"), "{e}");
 }

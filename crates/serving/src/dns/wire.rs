@@ -7,10 +7,12 @@
 //! NS and MX data) are two-byte pointers into that question. Nothing is looked up or
 //! allocated per query beyond the answer itself.
 
-use super::zone::{Answer, Data, Owner, Rcode, Rr};
+use super::apex::WireName;
+use super::tsig::TSIG;
+use super::zone::{Answer, Data, Owner, Rcode, Rr, ZoneConfig};
 
 /// Length of the DNS header.
-const HEADER: usize = 12;
+pub(super) const HEADER: usize = 12;
 /// Longest name on the wire (RFC 1035 §3.1), length octets and the root included.
 const MAX_NAME: usize = 255;
 /// Longest character-string inside a TXT record (RFC 1035 §3.3).
@@ -19,6 +21,10 @@ const TXT_CHUNK: usize = 255;
 const OPT: u16 = 41;
 /// Class IN.
 const CLASS_IN: u16 = 1;
+/// A full zone transfer (RFC 5936).
+pub(super) const AXFR: u16 = 252;
+/// An incremental zone transfer (RFC 1995).
+pub(super) const IXFR: u16 = 251;
 /// Class ANY, accepted in questions like IN.
 const CLASS_ANY: u16 = 255;
 /// The UDP payload size stsd offers and answers within (the DNS Flag Day 2020 value).
@@ -35,8 +41,10 @@ pub(super) enum Refusal {
     NotImp,
     /// BADVERS: an EDNS version above 0 (RFC 6891 §6.1.3).
     BadVers,
-    /// REFUSED: a class other than IN.
+    /// REFUSED: a class other than IN, a transfer to someone who may not have it.
     Refused,
+    /// NOTAUTH: a TSIG that does not verify (RFC 8945 §5.2), a transfer of another zone.
+    NotAuth,
 }
 
 impl Refusal {
@@ -45,6 +53,7 @@ impl Refusal {
             Refusal::FormErr => 1,
             Refusal::NotImp => 4,
             Refusal::Refused => 5,
+            Refusal::NotAuth => 9,
             Refusal::BadVers => 16,
         }
     }
@@ -72,6 +81,8 @@ pub(super) struct Query<'a> {
     /// The question's type.
     pub(super) qtype: u16,
     edns: Option<Edns>,
+    /// The message ends with a TSIG record (RFC 8945): it is answered on the signed path.
+    pub(super) signed: bool,
     /// Set when the query gets an error instead of an answer from the zone.
     pub(super) refusal: Option<Refusal>,
 }
@@ -155,6 +166,7 @@ pub(super) fn parse<'a>(msg: &'a [u8], name: &mut String) -> Parsed<'a> {
         name_len: 0,
         qtype: 0,
         edns: None,
+        signed: false,
         refusal: None,
     };
     match read_sections(msg, name, &mut query) {
@@ -194,6 +206,13 @@ fn read_sections<'a>(msg: &'a [u8], name: &mut String, query: &mut Query<'a>) ->
         let rdlen = usize::from(u16_at(msg, at + 8)?);
         let rdata_end = at + 10 + rdlen;
         msg.get(at + 10..rdata_end)?;
+        if rtype == TSIG {
+            // Only as the very last record (RFC 8945 §5.1).
+            if i + 1 != u32::from(an) + u32::from(ns) + u32::from(ar) || ar == 0 {
+                return None;
+            }
+            query.signed = true;
+        }
         if rtype == OPT {
             let additional = i >= u32::from(an) + u32::from(ns);
             // One OPT, in the additional section, owned by the root (RFC 6891 §6.1.1).
@@ -220,6 +239,11 @@ fn read_sections<'a>(msg: &'a [u8], name: &mut String, query: &mut Query<'a>) ->
 }
 
 impl Query<'_> {
+    /// Whether this is a zone transfer request (AXFR or IXFR) that the zone may answer.
+    pub(super) fn is_transfer(&self) -> bool {
+        self.refusal.is_none() && matches!(self.qtype, AXFR | IXFR)
+    }
+
     /// The largest answer the requester takes over UDP.
     pub(super) fn udp_limit(&self) -> usize {
         match self.edns {
@@ -250,13 +274,12 @@ fn rcode_and_aa(query: &Query<'_>, answer: &Answer) -> (u16, bool) {
     (rcode, query.refusal.is_none() && answer.authoritative)
 }
 
-/// Writes the response to `query` into `out` (cleared first). `zone_len` is the wire length
-/// of the zone apex's name; answers larger than `limit` are truncated (TC set, no records) so
-/// that the requester retries over TCP.
+/// Writes the response to `query` into `out` (cleared first). Answers larger than `limit`
+/// are truncated (TC set, no records) so that the requester retries over TCP.
 pub(super) fn write_response(
     query: &Query<'_>,
     answer: &Answer,
-    zone_wire_len: usize,
+    zone: &ZoneConfig,
     limit: usize,
     out: &mut Vec<u8>,
 ) {
@@ -273,16 +296,16 @@ pub(super) fn write_response(
     // The apex is the question name's suffix whenever the zone answers with records (it
     // answers only for names in the zone), so every owner can point into the question.
     let apex = (HEADER + query.name_len)
-        .checked_sub(zone_wire_len)
+        .checked_sub(zone.zone_wire_len())
         .filter(|&a| a >= HEADER);
     let (mut an, mut ns) = (0u16, 0u16);
     if records && let Some(apex) = apex {
         for rr in &answer.answers {
-            write_rr(rr, apex, out);
+            write_rr(rr, apex, zone, out);
             an += 1;
         }
         for rr in &answer.authority {
-            write_rr(rr, apex, out);
+            write_rr(rr, apex, zone, out);
             ns += 1;
         }
     }
@@ -291,6 +314,65 @@ pub(super) fn write_response(
     if out.len() > limit {
         write_truncated(query, answer, out);
     }
+}
+
+/// Writes a response to `query` with response code `refusal` and no records.
+pub(super) fn write_refusal(query: &Query<'_>, refusal: Refusal, out: &mut Vec<u8>) {
+    out.clear();
+    let rcode = refusal.code();
+    write_header(query, false, false, rcode, out);
+    let qd = match query.question {
+        Some(question) => {
+            out.extend_from_slice(question);
+            1
+        }
+        None => 0,
+    };
+    set_counts(out, qd, 0, 0);
+    write_opt(query, rcode, out);
+}
+
+/// Starts a message of a zone transfer's answer in `out` (cleared first): the header (AA,
+/// NOERROR) and the question, whose name is the apex the records point to.
+pub(super) fn begin_transfer_message(query: &Query<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    write_header(query, true, false, 0, out);
+    let qd = match query.question {
+        Some(question) => {
+            out.extend_from_slice(question);
+            1
+        }
+        None => 0,
+    };
+    set_counts(out, qd, 0, 0);
+}
+
+/// Sets the answer count of a message written by [`begin_transfer_message`].
+pub(super) fn set_answer_count(out: &mut [u8], count: u16) {
+    if let Some(an) = out.get_mut(6..8) {
+        an.copy_from_slice(&count.to_be_bytes());
+    }
+}
+
+/// The serial of the SOA in an IXFR request's authority section: the version the secondary
+/// has (RFC 1995 §3).
+pub(super) fn ixfr_serial(msg: &[u8]) -> Option<u32> {
+    let (qd, an, ns) = (u16_at(msg, 4)?, u16_at(msg, 6)?, u16_at(msg, 8)?);
+    if qd != 1 || an != 0 || ns == 0 {
+        return None;
+    }
+    let at = skip_name(msg, HEADER)? + 4;
+    let name_end = skip_name(msg, at)?;
+    if u16_at(msg, name_end)? != super::zone::rtype::SOA {
+        return None;
+    }
+    let rdata = name_end + 10;
+    let (_, after_mname) = super::tsig::read_name(msg, rdata)?;
+    let (_, after_rname) = super::tsig::read_name(msg, after_mname)?;
+    let serial = msg.get(after_rname..after_rname + 4)?;
+    Some(u32::from_be_bytes([
+        serial[0], serial[1], serial[2], serial[3],
+    ]))
 }
 
 /// Writes the truncated response to `query` into `out` (cleared first): its header with TC
@@ -347,20 +429,47 @@ fn pointer(offset: usize) -> [u8; 2] {
     (0xC000 | o).to_be_bytes()
 }
 
-/// Appends `label` and then a pointer to the apex.
-fn write_name_under_apex(label: &[u8], apex: usize, out: &mut Vec<u8>) {
-    out.push(label.len() as u8);
-    out.extend_from_slice(label);
-    out.extend_from_slice(&pointer(apex));
+/// Appends a name written under the apex or in full.
+fn write_name(name: &WireName, apex: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(&name.labels);
+    if name.under_apex {
+        out.extend_from_slice(&pointer(apex));
+    } else {
+        out.push(0);
+    }
 }
 
 /// Appends one record; `apex` is where the zone's name starts inside the question.
-fn write_rr(rr: &Rr, apex: usize, out: &mut Vec<u8>) {
+fn write_rr(rr: &Rr, apex: usize, zone: &ZoneConfig, out: &mut Vec<u8>) {
     let owner = match rr.owner {
         Owner::Question => HEADER,
         Owner::Apex => apex,
     };
     out.extend_from_slice(&pointer(owner));
+    write_rr_data(rr, owner, apex, zone, out);
+}
+
+/// Appends a record owned by `relative` (labels above the apex, nearest the root last) to a
+/// message whose question is the zone apex: a zone transfer's.
+pub(super) fn write_rr_under_apex(
+    relative: &[&str],
+    rr: &Rr,
+    zone: &ZoneConfig,
+    out: &mut Vec<u8>,
+) {
+    let owner = out.len();
+    for label in relative {
+        // Labels come from the snapshot, which holds only valid ones (≤ 63 octets).
+        out.push(u8::try_from(label.len()).unwrap_or(63));
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.extend_from_slice(&pointer(HEADER));
+    let owner = if relative.is_empty() { HEADER } else { owner };
+    write_rr_data(rr, owner, HEADER, zone, out);
+}
+
+/// Appends a record's type, class, TTL and data; `owner` is where its owner name starts.
+fn write_rr_data(rr: &Rr, owner: usize, apex: usize, zone: &ZoneConfig, out: &mut Vec<u8>) {
     out.extend_from_slice(&rr.rtype().to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
     out.extend_from_slice(&rr.ttl.to_be_bytes());
@@ -378,17 +487,21 @@ fn write_rr(rr: &Rr, apex: usize, out: &mut Vec<u8>) {
                 out.push(0);
             }
         }
-        Data::Ns => write_name_under_apex(b"ns1", apex, out),
+        Data::Ns(index) => match zone.nameservers().get(usize::from(*index)) {
+            Some(ns) => write_name(&ns.wire, apex, out),
+            None => out.push(0),
+        },
         // The exchange is the owner itself: `reports.<zone>`.
         Data::MxSelf(preference) => {
             out.extend_from_slice(&preference.to_be_bytes());
-            out.extend_from_slice(&pointer(HEADER));
+            out.extend_from_slice(&pointer(owner));
         }
         Data::Soa(serial) => {
-            write_name_under_apex(b"ns1", apex, out);
-            write_name_under_apex(b"hostmaster", apex, out);
+            let soa = zone.soa_fields();
+            write_name(&soa.mname, apex, out);
+            write_name(&soa.rname, apex, out);
             out.extend_from_slice(&serial.to_be_bytes());
-            for v in [3600u32, 600, 1_209_600, rr.ttl] {
+            for v in [soa.refresh, soa.retry, soa.expire, soa.minimum] {
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }

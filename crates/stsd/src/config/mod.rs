@@ -6,6 +6,7 @@
 //! records the effective value for `stsd config`, masked when it is a [`Secret`] or a
 //! database URL. Files written before the sections (`api_listen = …` at the top) still load.
 
+mod dns;
 mod source;
 
 use std::collections::BTreeMap;
@@ -17,8 +18,8 @@ use std::time::Duration;
 use serde::Serialize;
 use stsd_certs::AcmeChallenge;
 use stsd_core::DomainName;
-use stsd_serving::dns::RrlConfig;
 
+pub(crate) use self::dns::Dns;
 use self::source::{Key, Shown, Source, key, top};
 use crate::roles::Roles;
 
@@ -99,16 +100,6 @@ pub(crate) struct Edge {
     pub(crate) http_listen: SocketAddr,
     /// `STSD_EDGE_ADDRESSES`: what DNS answers for edge names.
     pub(crate) addresses: Vec<IpAddr>,
-}
-
-/// `[dns]`.
-#[derive(Debug, Clone)]
-pub(crate) struct Dns {
-    /// `STSD_DNS_LISTEN` (UDP and TCP).
-    pub(crate) listen: SocketAddr,
-    /// `STSD_DNS_RRL_ENABLED`, `STSD_DNS_RRL_RATE`, `STSD_DNS_RRL_SLIP`: response rate
-    /// limiting of UDP answers.
-    pub(crate) rrl: RrlConfig,
 }
 
 /// `[acme]`.
@@ -529,16 +520,7 @@ impl Config {
             },
         };
 
-        let defaults = RrlConfig::default();
-        let dns = Dns {
-            listen: src.socket(key("dns", "listen"), ([127, 0, 0, 1], 5353).into())?,
-            rrl: RrlConfig {
-                enabled: src.flag(key("dns", "rrl_enabled"), defaults.enabled)?,
-                rate: src.number(key("dns", "rrl_rate"), 1..=1_000_000u32, defaults.rate)?,
-                slip: src.number(key("dns", "rrl_slip"), 0..=10u32, defaults.slip)?,
-                ..defaults
-            },
-        };
+        let dns = Dns::read(src, &service_zone, &edge.addresses)?;
 
         let smtp_listen = src.socket(key("smtp", "listen"), ([127, 0, 0, 1], 2525).into())?;
         let metrics_listen = src.socket(key("metrics", "listen"), ([127, 0, 0, 1], 9180).into())?;

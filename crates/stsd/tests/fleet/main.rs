@@ -10,3 +10,4 @@
 mod process;
 mod readiness;
 mod spread;
+mod zone;

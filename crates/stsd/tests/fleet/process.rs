@@ -96,6 +96,18 @@ impl Role {
         Role::spawn(root, name, database_url, args, ports, &[])
     }
 
+    /// Like [`Role::start_with`] with extra environment variables.
+    pub(crate) fn start_with_env(
+        root: &Path,
+        name: &str,
+        database_url: &str,
+        args: &[&str],
+        ports: Ports,
+        env: &[(&str, &str)],
+    ) -> Role {
+        Role::spawn(root, name, database_url, args, ports, env)
+    }
+
     fn spawn(
         root: &Path,
         name: &str,
