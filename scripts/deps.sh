@@ -31,7 +31,20 @@ command -v c++ >/dev/null 2>&1 || need+=(g++)
 # Node.js and npm build the dashboard; the machines here bring Node 20, a bare Debian gets its
 # own packages (Vite needs Node 20.19 or later: install a newer one when apt's is older).
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+node_ok() {
+    local v
+    v=$(node -p 'process.versions.node' 2>/dev/null) || return 1
+    local major=${v%%.*} rest=${v#*.}
+    local minor=${rest%%.*}
+    ((major > 20 || (major == 20 && minor >= 19)))
+}
 if ((${#need[@]})); then
     echo "installing ${need[*]}" >&2
     install "${need[@]}"
+fi
+# Debian bookworm's nodejs is 18: too old for the dashboard's build (Vite needs 20.19+).
+if ! node_ok; then
+    echo "Node.js $(node -v 2>/dev/null || echo '(none)') is too old for the dashboard's build: it needs 20.19 or later." >&2
+    echo "Install it from https://nodejs.org (or NodeSource's Debian packages, deb.nodesource.com), or use Debian trixie's nodejs." >&2
+    exit 1
 fi

@@ -9,6 +9,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    cat <<'USAGE'
+Usage: scripts/test.sh [cargo test arguments]
+
+Runs the whole test suite: `cargo test --workspace` (extra arguments go to it, e.g. a test
+name filter), the API's schema fuzzing (schemathesis), the dashboard's build, unit tests and
+size budget, and its browser test against a real `stsd serve`.
+
+Before the tests it installs what is missing, as root or through sudo:
+  - Debian packages (scripts/deps.sh): postgresql, postgresql-client, pebble, unbound,
+    chromium, knot, knot-dnsutils, zonemaster-cli, python3-venv, g++, nodejs/npm if absent;
+  - the npm packages of frontend/ (npm ci), and a Python venv with the PyPI MTA-STS client
+    and schemathesis (scripts/mta-sts-client.sh, scripts/fuzz-api.sh);
+and starts the local PostgreSQL cluster when nothing answers on 127.0.0.1:5432.
+
+Environment:
+  STSD_TEST_POSTGRES_URL  the PostgreSQL server the tests use
+                          (default postgres://postgres@127.0.0.1:5432/postgres)
+  CARGO_TARGET_DIR        the build directory (default ./target)
+USAGE
+    exit 0
+fi
+
 export STSD_TEST_POSTGRES_URL="${STSD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

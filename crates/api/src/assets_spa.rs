@@ -40,8 +40,30 @@ pub(crate) async fn fallback(State(state): State<AppState>, req: Request) -> Res
     let path = req.uri().path();
     match state.inner.config.dashboard_dir.as_deref() {
         Some(dir) if is_dashboard_request(req.method(), path) => serve(dir, path).await,
+        None if path == "/" && is_dashboard_request(req.method(), path) => not_built(),
         _ => crate::error::not_found().await.into_response(),
     }
+}
+
+/// What `/` answers when no dashboard was found: a person opening the address learns why and
+/// what to do, instead of a JSON 404.
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">\
+<title>stsd: dashboard not built</title><body><h1>The dashboard is not built</h1>\
+<p>stsd's API is running at <code>/api/v1</code> (its description: \
+<a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>), but no built dashboard was found: \
+<code>frontend/dist</code> is missing where stsd was started, and <code>STSD_DASHBOARD_DIR</code> \
+is not set.</p><p>Build it from the repository with \
+<code>(cd frontend &amp;&amp; npm ci &amp;&amp; npm run build)</code> and start stsd from the \
+repository's top directory, or point <code>STSD_DASHBOARD_DIR</code> at a built copy.</p>\
+</body></html>\n";
+
+fn not_built() -> Response {
+    file_response(
+        StatusCode::NOT_FOUND,
+        "text/html; charset=utf-8",
+        NO_CACHE,
+        NOT_BUILT.as_bytes().to_vec(),
+    )
 }
 
 /// A read of a path outside `/api`: the dashboard's to answer.

@@ -175,6 +175,11 @@ impl AppState {
         self.inner.health.get()
     }
 
+    /// The directory the dashboard is served from, if one was found.
+    pub fn dashboard_dir(&self) -> Option<&std::path::Path> {
+        self.inner.config.dashboard_dir.as_deref()
+    }
+
     /// The API's request metrics in the Prometheus text format, for the binary's metrics
     /// listener.
     pub fn metrics_text(&self) -> Result<String, std::fmt::Error> {

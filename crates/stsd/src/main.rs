@@ -91,6 +91,9 @@ enum Admin {
         /// E-mail of the user who becomes its owner.
         #[arg(long)]
         owner: String,
+        /// Create it even if the owner already has a tenant of that name.
+        #[arg(long)]
+        allow_duplicate: bool,
     },
 }
 
@@ -316,7 +319,11 @@ async fn run_admin(config: &Config, store: &Store, admin: Admin) -> anyhow::Resu
             tracing::info!(user = %user.id, email = %user.email, "user created");
             Ok(())
         }
-        Admin::CreateTenant { name, owner } => {
+        Admin::CreateTenant {
+            name,
+            owner,
+            allow_duplicate,
+        } => {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 200 {
                 bail!("tenant name must be 1 to 200 characters");
@@ -326,6 +333,20 @@ async fn run_admin(config: &Config, store: &Store, admin: Admin) -> anyhow::Resu
                     "no user with e-mail `{owner}`; create it first with `stsd admin create-user`"
                 );
             };
+            // Running the bootstrap twice must not leave the owner with two look-alike tenants.
+            if !allow_duplicate
+                && let Some(same) = store
+                    .memberships(&user.id)
+                    .await?
+                    .into_iter()
+                    .find(|m| m.tenant.name.trim().eq_ignore_ascii_case(name))
+            {
+                bail!(
+                    "`{owner}` already has a tenant named `{}` (id {}); nothing created (--allow-duplicate creates another)",
+                    same.tenant.name,
+                    same.tenant.id
+                );
+            }
             let tenant = store.create_tenant_with_owner(name, &user.id).await?;
             tracing::info!(tenant = %tenant.id, owner = %user.email, role = %stsd_store::Role::Owner, "tenant created");
             Ok(())

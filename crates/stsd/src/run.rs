@@ -107,6 +107,18 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
             stop.subscribe(),
         )));
         tracing::info!("API listening on http://{}", config.api_listen);
+        match state.dashboard_dir() {
+            Some(dir) => tracing::info!(
+                dir = %dir.display(),
+                "dashboard at http://{}/",
+                config.api_listen
+            ),
+            None => tracing::warn!(
+                "no dashboard: frontend/dist is not here and STSD_DASHBOARD_DIR is not set; \
+                 build it with (cd frontend && npm ci && npm run build) and start stsd from the \
+                 repository's top directory (the API works without it)"
+            ),
+        }
         Some(state)
     } else {
         None

@@ -162,6 +162,11 @@ fn runs_with_no_configuration() {
     );
     let (_, body) = get(port, "/metrics").unwrap();
     assert!(!body.contains("stsd_http_requests_total"), "{body}");
+    // Started where no dashboard is built: `/` says so and how to build it, and the log too.
+    let (status, body) = get(port, "/").unwrap();
+    assert_eq!(status, 404);
+    assert!(body.contains("The dashboard is not built"), "{body}");
+    assert!(body.contains("npm run build"), "{body}");
     let (status, body) = get(port, "/no/such/path").unwrap();
     assert_eq!(status, 404);
     assert!(body.contains("\"code\":\"not_found\""), "{body}");
@@ -194,6 +199,34 @@ fn runs_with_no_configuration() {
         "--owner",
         "ops@example.com",
     ]));
+    // Running the bootstrap again does not make a second "Example".
+    let again = |extra: &[&str]| {
+        stsd(dir.path())
+            .args([
+                "admin",
+                "create-tenant",
+                "--name",
+                "example ",
+                "--owner",
+                "ops@example.com",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = again(&[]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("already has a tenant named `Example`"),
+        "{said}"
+    );
+    let out = again(&["--allow-duplicate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = stsd(dir.path())
         .args([
             "admin",
