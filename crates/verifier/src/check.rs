@@ -50,6 +50,40 @@ pub struct CheckResult {
     pub explanation: String,
     /// What the customer should change; `None` when nothing needs changing.
     pub fix: Option<String>,
+    /// Per MX host, for the checks that look at each (`mx_starttls`): which host came to
+    /// what, so that the enforce gate and the dashboard can name the failing ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostCheck>,
+}
+
+/// What one MX host came to in a per-host check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCheck {
+    /// The MX host name.
+    pub host: String,
+    /// The verdict for this host.
+    pub status: HostStatus,
+    /// What was found (a sentence fragment in English; the status is what to translate).
+    pub detail: String,
+}
+
+/// The verdict for one MX host of the STARTTLS check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStatus {
+    /// STARTTLS with a certificate valid for the host's name.
+    Secure,
+    /// STARTTLS is not offered.
+    NoStarttls,
+    /// STARTTLS is offered but TLS fails: a certificate for another name, an untrusted or
+    /// expired one, or a broken handshake.
+    TlsFailed,
+    /// An address senders cannot reach (private, loopback, reserved), not probed.
+    NotPublic,
+    /// The host name has no address.
+    NoAddress,
+    /// Nothing answered (refused, timed out): nothing is concluded.
+    Unreachable,
 }
 
 impl CheckResult {
@@ -66,6 +100,7 @@ impl CheckResult {
             result,
             explanation: explanation.into(),
             fix,
+            hosts: Vec::new(),
         }
     }
 

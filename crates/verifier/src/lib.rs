@@ -23,7 +23,7 @@ mod verify;
 mod worker;
 
 pub use alerts::{AlertConfig, run_alerts, signature};
-pub use check::{CheckName, CheckResult, Outcome, outcome_of};
+pub use check::{CheckName, CheckResult, HostCheck, HostStatus, Outcome, outcome_of};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
 pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use super::Subject;
-use crate::check::{CheckName, CheckResult, Outcome};
+use crate::check::{CheckName, CheckResult, HostCheck, HostStatus, Outcome};
 use crate::dns::{Dns, MxAnswer};
 use crate::smtp_probe::{HostOutcome, MxProbe, probe};
 
@@ -22,8 +22,8 @@ pub(crate) enum HostVerdict {
     Secure(String),
     /// The host has no address.
     NoAddress,
-    /// A definite problem a sender would refuse.
-    Insecure(String),
+    /// A definite problem a sender would refuse: which, and what was found.
+    Insecure(HostStatus, String),
     /// Nothing could be concluded (unreachable from here).
     Unknown(String),
 }
@@ -81,12 +81,16 @@ async fn probe_host(probe_config: &MxProbe, host: &str, ips: &[IpAddr]) -> HostV
         match probe(probe_config, host, *ip).await {
             HostOutcome::Secure(version) => return HostVerdict::Secure(version),
             HostOutcome::NoStarttls => {
-                return HostVerdict::Insecure(format!("{host} ({ip}) does not offer STARTTLS"));
+                return HostVerdict::Insecure(
+                    HostStatus::NoStarttls,
+                    format!("{host} ({ip}) does not offer STARTTLS"),
+                );
             }
             HostOutcome::TlsFailed(why) => {
-                return HostVerdict::Insecure(format!(
-                    "{host} ({ip}) offers STARTTLS, but TLS fails: {why}"
-                ));
+                return HostVerdict::Insecure(
+                    HostStatus::TlsFailed,
+                    format!("{host} ({ip}) offers STARTTLS, but TLS fails: {why}"),
+                );
             }
             HostOutcome::Unreachable(why) => last = why,
             HostOutcome::NotPublic => return not_public_verdict(host, &[*ip]),
@@ -112,11 +116,14 @@ fn not_public_verdict(host: &str, refused: &[IpAddr]) -> HostVerdict {
     } else {
         ("addresses", "are")
     };
-    HostVerdict::Insecure(format!(
-        "{host} ({}): its {noun} {verb} not public (private, loopback, link-local or \
-         reserved), so senders on the internet cannot reach it and stsd does not probe it",
-        list.join(", ")
-    ))
+    HostVerdict::Insecure(
+        HostStatus::NotPublic,
+        format!(
+            "{host} ({}): its {noun} {verb} not public (private, loopback, link-local or \
+             reserved), so senders on the internet cannot reach it and stsd does not probe it",
+            list.join(", ")
+        ),
+    )
 }
 
 /// The check's verdict from each host's.
@@ -128,13 +135,32 @@ pub(crate) fn judge(
     let mut secure = Vec::new();
     let mut insecure = Vec::new();
     let mut unknown = Vec::new();
+    let mut hosts = Vec::new();
     for (host, v) in verdicts {
-        match v {
-            HostVerdict::Secure(version) => secure.push(format!("{host} ({version})")),
-            HostVerdict::NoAddress => insecure.push(format!("{host} has no IP address")),
-            HostVerdict::Insecure(why) => insecure.push(why.clone()),
-            HostVerdict::Unknown(why) => unknown.push(format!("{host}: {why}")),
-        }
+        let (status, detail) = match v {
+            HostVerdict::Secure(version) => {
+                secure.push(format!("{host} ({version})"));
+                (HostStatus::Secure, version.clone())
+            }
+            HostVerdict::NoAddress => {
+                let why = format!("{host} has no IP address");
+                insecure.push(why.clone());
+                (HostStatus::NoAddress, why)
+            }
+            HostVerdict::Insecure(status, why) => {
+                insecure.push(why.clone());
+                (*status, why.clone())
+            }
+            HostVerdict::Unknown(why) => {
+                unknown.push(format!("{host}: {why}"));
+                (HostStatus::Unreachable, why.clone())
+            }
+        };
+        hosts.push(HostCheck {
+            host: host.clone(),
+            status,
+            detail,
+        });
     }
     let mut explanation = String::new();
     if !secure.is_empty() {
@@ -159,6 +185,17 @@ pub(crate) fn judge(
         explanation.push_str(&format!("{skipped} more MX hosts were not probed. "));
     }
     let explanation = explanation.trim_end().to_owned();
+    let mut result = judge_outcome(record, explanation, &insecure, &unknown);
+    result.hosts = hosts;
+    result
+}
+
+fn judge_outcome(
+    record: &str,
+    explanation: String,
+    insecure: &[String],
+    unknown: &[String],
+) -> CheckResult {
     if !insecure.is_empty() {
         CheckResult::new(
             NAME,
@@ -211,6 +248,7 @@ mod tests {
                 v(
                     "mx2.example.com",
                     HostVerdict::Insecure(
+                        HostStatus::NoStarttls,
                         "mx2.example.com (192.0.2.2) does not offer STARTTLS".into(),
                     ),
                 ),
@@ -222,6 +260,18 @@ mod tests {
         assert!(r.explanation.contains("does not offer STARTTLS"));
         assert!(r.explanation.contains("mx3.example.com has no IP address"));
         assert!(r.fix.is_some());
+        let statuses: Vec<(&str, HostStatus)> =
+            r.hosts.iter().map(|h| (h.host.as_str(), h.status)).collect();
+        assert_eq!(
+            statuses,
+            [
+                ("mx1.example.com", HostStatus::Secure),
+                ("mx2.example.com", HostStatus::NoStarttls),
+                ("mx3.example.com", HostStatus::NoAddress),
+            ]
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["hosts"][1]["status"], "no_starttls");
     }
 
     #[test]
@@ -243,7 +293,7 @@ mod tests {
         let mut probe = MxProbe::new("verifier.test", None).unwrap();
         let ips: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()];
         let verdict = probe_host(&probe, "mx.example.com", &ips).await;
-        let HostVerdict::Insecure(why) = verdict else {
+        let HostVerdict::Insecure(HostStatus::NotPublic, why) = verdict else {
             panic!("{verdict:?}");
         };
         assert!(
