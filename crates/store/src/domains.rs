@@ -602,7 +602,8 @@ impl AllTenants<'_> {
             .await
     }
 
-    /// Offboarding registrations whose serving period ended before `at`.
+    /// Offboarding registrations of every tenant whose serving period ended before `at`: the
+    /// verifier's sweep.
     pub async fn offboarding_done(&self, at: OffsetDateTime) -> Result<Vec<DomainId>> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM domains WHERE state = 'offboarding' AND serve_until IS NOT NULL
@@ -616,7 +617,8 @@ impl AllTenants<'_> {
 
     /// Deletes a removed registration's certificates and private keys, and its pending jobs
     /// and challenges: nothing of it is served or renewed again. Returns the certificates
-    /// deleted. Refuses registrations that are not removed.
+    /// deleted. Refuses registrations that are not removed. For the verifier, whatever the
+    /// registration's tenant.
     pub async fn purge_removed(&self, id: &DomainId) -> Result<u64> {
         let mut tx = self.store.begin().await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM domains WHERE id = $1")
@@ -662,7 +664,8 @@ impl AllTenants<'_> {
 
     /// Stores the verifier's latest check results (JSON) for a registration, as of `started`:
     /// when the run that produced them began asking DNS, so that "results newer than my
-    /// request" means results of lookups made after it.
+    /// request" means results of lookups made after it. For the verifier, whatever the
+    /// registration's tenant.
     pub async fn record_checks(
         &self,
         id: &DomainId,
