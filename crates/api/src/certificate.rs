@@ -92,7 +92,7 @@ async fn certificate(
     let domain = load(&state, &access, &name).await?;
     let store = &state.inner.store;
     let current = store
-        .current_certificate(&domain.id)
+        .current_certificate(&access.tenant, &domain.id)
         .await?
         .filter(|c| c.not_after > time::OffsetDateTime::now_utc())
         .map(|c| {
@@ -105,7 +105,7 @@ async fn certificate(
             }
         });
     let renewal = store
-        .job_status(CERT_JOB_KIND, domain.id.as_str())
+        .job_status(&access.tenant, CERT_JOB_KIND, &domain.id)
         .await?
         .map(|j| Renewal {
             next_attempt_at: j.run_at.unix_timestamp(),

@@ -138,7 +138,7 @@ async fn run(
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let current = store
-            .domain_by_id(&domain.id)
+            .domain_by_id(&access.tenant, &domain.id)
             .await?
             .ok_or_else(|| ApiError::not_found("domain"))?;
         // Only a run that began after the request looked at the DNS as it is now.

@@ -346,7 +346,9 @@ async fn list(
         .unix_timestamp()
         .div_euclid(86_400);
     let ids: Vec<_> = domains.iter().map(|d| d.id.clone()).collect();
-    let overviews = store.domain_overviews(&ids, today - 29).await?;
+    let overviews = store
+        .domain_overviews(&access.tenant, &ids, today - 29)
+        .await?;
     let items = domains
         .iter()
         .map(|d| {
@@ -535,7 +537,7 @@ async fn create(
     let version = match &initial {
         Some(p) => Some(
             store
-                .create_policy_version(&domain.id, p, &author)
+                .create_policy_version(&access.tenant, &domain.id, p, &author)
                 .await?
                 .version,
         ),
@@ -598,7 +600,11 @@ async fn show(
 ) -> Result<AxumJson<DomainDetail>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
-    let latest = state.inner.store.latest_policy_version(&domain.id).await?;
+    let latest = state
+        .inner
+        .store
+        .latest_policy_version(&access.tenant, &domain.id)
+        .await?;
     let checks = domain
         .last_checks
         .as_deref()
@@ -673,14 +679,17 @@ async fn offboard(
             domain: domain_view(
                 &state,
                 &domain,
-                store.latest_policy_version(&domain.id).await?.as_ref(),
+                store
+                    .latest_policy_version(&access.tenant, &domain.id)
+                    .await?
+                    .as_ref(),
             ),
             policy: None,
             keep_records_until: None,
         };
         return Ok((StatusCode::ACCEPTED, AxumJson(body)));
     }
-    let versions = store.policy_versions(&domain.id).await?;
+    let versions = store.policy_versions(&access.tenant, &domain.id).await?;
     let served: Vec<&PolicyVersion> = versions
         .iter()
         .filter(|v| v.published_at.is_some())
@@ -688,6 +697,7 @@ async fn offboard(
     if served.is_empty() {
         let removed = store
             .transition_domain(
+                &access.tenant,
                 &domain.id,
                 domain.state,
                 DomainState::Removed,
@@ -729,12 +739,15 @@ async fn offboard(
         .and_then(|age| Policy::new(Mode::None, mx, age))
         .map_err(|e| ApiError::internal(&e))?;
     let version = store
-        .create_policy_version(&domain.id, &none, &actor)
+        .create_policy_version(&access.tenant, &domain.id, &none, &actor)
         .await?
         .version;
-    store.set_serve_until(&domain.id, Some(serve_until)).await?;
+    store
+        .set_serve_until(&access.tenant, &domain.id, Some(serve_until))
+        .await?;
     let leaving = store
         .transition_domain(
+            &access.tenant,
             &domain.id,
             domain.state,
             DomainState::Offboarding,
@@ -742,7 +755,7 @@ async fn offboard(
         )
         .await?;
     // `mode: none` goes live at once when the domain is served (the publisher would later).
-    if let Err(e) = store.publish_latest(&domain.id).await {
+    if let Err(e) = store.publish_latest(&access.tenant, &domain.id).await {
         tracing::warn!(domain = %domain.name, error = %e, "cannot publish mode none now; the publisher will");
     }
     record(

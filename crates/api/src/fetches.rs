@@ -80,7 +80,7 @@ async fn list(
     let rows = state
         .inner
         .store
-        .policy_fetches(&domain.id, today - days + 1)
+        .policy_fetches(&access.tenant, &domain.id, today - days + 1)
         .await?;
     Ok(AxumJson(FetchList {
         items: rows

@@ -68,7 +68,11 @@ async fn mx(
 ) -> Result<AxumJson<MxCoverage>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
-    let latest = state.inner.store.latest_policy_version(&domain.id).await?;
+    let latest = state
+        .inner
+        .store
+        .latest_policy_version(&access.tenant, &domain.id)
+        .await?;
     let patterns: Vec<stsd_core::MxPattern> =
         latest.map(|v| v.policy.mx().to_vec()).unwrap_or_default();
     let (status, hosts, explanation) = match state.inner.resolvers.mx_hosts(&domain.name).await {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stsd_core::{MaxAge, Mode, MxPattern, Policy};
-use stsd_store::{Domain, DomainId, PolicyVersion};
+use stsd_store::{Domain, DomainId, PolicyVersion, TenantId};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -242,7 +242,12 @@ pub(crate) fn suggestion(policy: &Policy) -> Option<String> {
 /// The readiness checks for serving `policy` in `enforce`: MX coverage (looked up now), MX
 /// STARTTLS (the verifier's latest probe, not run when older than a day — never passed
 /// without a probe) and recent TLS-RPT failures.
-async fn readiness(state: &AppState, domain: &Domain, policy: &Policy) -> Vec<ReadinessCheck> {
+async fn readiness(
+    state: &AppState,
+    access: &Access,
+    domain: &Domain,
+    policy: &Policy,
+) -> Vec<ReadinessCheck> {
     let name = &domain.name;
     let coverage = match state.inner.resolvers.mx_hosts(name).await {
         Ok(MxLookup::Hosts(hosts)) => {
@@ -292,7 +297,7 @@ async fn readiness(state: &AppState, domain: &Domain, policy: &Policy) -> Vec<Re
     vec![
         coverage,
         mx_starttls(domain),
-        tlsrpt_failures(state, &domain.id).await,
+        tlsrpt_failures(state, &access.tenant, &domain.id).await,
     ]
 }
 
@@ -347,9 +352,9 @@ fn mx_starttls(domain: &Domain) -> ReadinessCheck {
 
 /// What the counted TLS reports of the last [`crate::reports::RECENT_DAYS`] days say: senders
 /// that failed to deliver over TLS in `testing` would bounce their mail under `enforce`.
-async fn tlsrpt_failures(state: &AppState, domain: &DomainId) -> ReadinessCheck {
+async fn tlsrpt_failures(state: &AppState, tenant: &TenantId, domain: &DomainId) -> ReadinessCheck {
     let days = crate::reports::RECENT_DAYS;
-    let signals = match crate::reports::signals(state, domain).await {
+    let signals = match crate::reports::signals(state, tenant, domain).await {
         Ok(s) => s,
         Err(e) => {
             return ReadinessCheck {
@@ -412,7 +417,7 @@ async fn gate(
             "only owners and admins can override the readiness checks",
         ));
     }
-    let checks = readiness(state, domain, policy).await;
+    let checks = readiness(state, access, domain, policy).await;
     if checks.iter().any(ReadinessCheck::blocks) && !override_ {
         return Err(ApiError::conflict(
             "not_ready",
@@ -444,9 +449,11 @@ async fn show(
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
     let store = &state.inner.store;
-    let latest = store.latest_policy_version(&domain.id).await?;
+    let latest = store
+        .latest_policy_version(&access.tenant, &domain.id)
+        .await?;
     let live = match &domain.live_version_id {
-        Some(id) => store.policy_version(&domain.id, id).await?,
+        Some(id) => store.policy_version(&access.tenant, &domain.id, id).await?,
         None => None,
     };
     let pending = latest.filter(|l| Some(&l.id) != domain.live_version_id.as_ref());
@@ -477,7 +484,11 @@ async fn versions(
 ) -> Result<AxumJson<PolicyVersionList>, ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
-    let all = state.inner.store.policy_versions(&domain.id).await?;
+    let all = state
+        .inner
+        .store
+        .policy_versions(&access.tenant, &domain.id)
+        .await?;
     Ok(AxumJson(PolicyVersionList {
         items: all.iter().map(PolicyVersionView::from).collect(),
     }))
@@ -511,7 +522,9 @@ async fn apply(
     action: &str,
 ) -> Result<(StatusCode, AxumJson<PolicyChange>), ApiError> {
     let store = &state.inner.store;
-    let before = store.latest_policy_version(&domain.id).await?;
+    let before = store
+        .latest_policy_version(&access.tenant, &domain.id)
+        .await?;
     if let Some(unchanged) = before.as_ref().filter(|b| b.policy == *policy) {
         return Ok((
             StatusCode::OK,
@@ -526,12 +539,12 @@ async fn apply(
     let checks = gate(state, access, domain, policy, override_).await?;
     let actor = access.principal.actor();
     let outcome = store
-        .create_policy_version(&domain.id, policy, &actor)
+        .create_policy_version(&access.tenant, &domain.id, policy, &actor)
         .await?;
     // A served domain's edit goes live now, not when a worker next looks: the edges follow
     // the change feed at once, and DNS switches the id once every edge serves it.
     if outcome.created
-        && let Err(e) = store.publish_latest(&domain.id).await
+        && let Err(e) = store.publish_latest(&access.tenant, &domain.id).await
     {
         tracing::warn!(domain = %domain.name, error = %e, "cannot publish the edit now; the publisher will");
     }
@@ -648,7 +661,12 @@ async fn switch_mode(
     let domain = load(&state, &access, &name).await?;
     let mode =
         Mode::from_str(&req.mode).map_err(|e| ApiError::invalid_field("mode", e.to_string()))?;
-    let Some(latest) = state.inner.store.latest_policy_version(&domain.id).await? else {
+    let Some(latest) = state
+        .inner
+        .store
+        .latest_policy_version(&access.tenant, &domain.id)
+        .await?
+    else {
         return Err(ApiError::conflict(
             "no_policy",
             "this domain has no policy yet; set one with PUT …/policy",

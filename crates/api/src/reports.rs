@@ -446,7 +446,11 @@ async fn upload(
             ),
         ));
     }
-    let ingested = state.inner.store.ingest_prepared(prepared).await?;
+    let ingested = state
+        .inner
+        .store
+        .ingest_prepared(&access.tenant, prepared)
+        .await?;
     // Duplicates too: the log says who sent what, even when nothing new was stored.
     crate::audit::record(
         &state,
@@ -518,7 +522,7 @@ async fn list(
     let mut rows = state
         .inner
         .store
-        .reports(&domain.id, &filter, limit + 1, offset)
+        .reports(&access.tenant, &domain.id, &filter, limit + 1, offset)
         .await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
@@ -559,11 +563,11 @@ async fn summary(
     let mut summary = summarize(
         &state,
         &access.tenant,
-        ReportScope::Domain(&domain.id),
+        ReportScope::Domain(&access.tenant, &domain.id),
         &query,
     )
     .await?;
-    summary.signals = Some(signals(&state, &domain.id).await?);
+    summary.signals = Some(signals(&state, &access.tenant, &domain.id).await?);
     Ok(AxumJson(summary))
 }
 
@@ -611,14 +615,18 @@ impl Signals {
 }
 
 /// The report signals of a domain.
-pub(crate) async fn signals(state: &AppState, domain: &DomainId) -> Result<Signals, ApiError> {
+pub(crate) async fn signals(
+    state: &AppState,
+    tenant: &TenantId,
+    domain: &DomainId,
+) -> Result<Signals, ApiError> {
     let store = &state.inner.store;
     let now = time::OffsetDateTime::now_utc();
     let today = now.unix_timestamp().div_euclid(86_400);
-    let last = store.last_report_received(domain).await?;
+    let last = store.last_report_received(tenant, domain).await?;
     let recent = store
         .report_totals(
-            ReportScope::Domain(domain),
+            ReportScope::Domain(tenant, domain),
             today - RECENT_DAYS + 1,
             today,
             TotalsBy::All,
@@ -834,7 +842,7 @@ async fn load_report(
     state
         .inner
         .store
-        .report_detail(&domain.id, id)
+        .report_detail(&access.tenant, &domain.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("report"))
 }

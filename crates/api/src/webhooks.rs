@@ -332,7 +332,7 @@ async fn deliveries(
     let items = state
         .inner
         .store
-        .webhook_deliveries(&hook.id, 50)
+        .webhook_deliveries(&access.tenant, &hook.id, 50)
         .await?
         .into_iter()
         .map(|d| DeliveryView {
@@ -383,7 +383,7 @@ async fn ping(
     state
         .inner
         .store
-        .enqueue_ping(&hook.id, &body.to_string())
+        .enqueue_ping(&access.tenant, &hook.id, &body.to_string())
         .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -90,6 +90,7 @@ impl Issued {
     ) -> Result<Certificate, CertsError> {
         let key_ciphertext = master.seal(&self.key_pkcs8)?;
         Ok(store
+            .all_tenants()
             .put_certificate(&NewCertificate {
                 domain_id: domain.id.clone(),
                 chain_pem: self.chain_pem.clone(),

@@ -177,7 +177,7 @@ pub async fn run_worker(
 /// before its renewal point and no job yet. Returns how many were scheduled.
 pub async fn schedule_due(store: &Store) -> Result<usize, CertsError> {
     let now = OffsetDateTime::now_utc();
-    let due = store.domains_needing_certificate(now).await?;
+    let due = store.all_tenants().domains_needing_certificate(now).await?;
     for id in &due {
         store.schedule_job(CERT_JOB_KIND, id.as_str(), now).await?;
     }
@@ -210,6 +210,7 @@ async fn run_next_limited(
     };
     let id = DomainId::from_raw(job.subject.clone());
     let Some(domain) = store
+        .all_tenants()
         .domain_by_id(&id)
         .await?
         .filter(|d| certifiable(d.state))
@@ -218,7 +219,7 @@ async fn run_next_limited(
         return Ok(Some(Outcome::Dropped { domain: id }));
     };
     let now = OffsetDateTime::now_utc();
-    if let Some(current) = store.current_certificate(&id).await?
+    if let Some(current) = store.all_tenants().current_certificate(&id).await?
         && !renewal_due(current.not_before, current.not_after, now)
     {
         let renew_at = jittered_renewal(current.not_before, current.not_after);
@@ -254,7 +255,7 @@ async fn run_next_limited(
             store.fail_job(&job, &error, retry_at).await?;
             tracing::warn!(domain = %domain.name, attempts = job.attempts, %retry_at, %error,
                 "certificate issuance failed");
-            let current = store.current_certificate(&id).await?;
+            let current = store.all_tenants().current_certificate(&id).await?;
             let event = serde_json::json!({
                 "event": "certificate.failed",
                 "domain": domain.name.as_str(),
@@ -288,6 +289,7 @@ pub async fn schedule_service_due(store: &Store, hosts: &[String]) -> Result<usi
             .any(|c| &c.host == host && !renewal_due(c.not_before, c.not_after, now));
         if fresh
             || store
+                .all_tenants()
                 .job_status(SERVICE_CERT_JOB_KIND, host)
                 .await?
                 .is_some()
@@ -389,6 +391,7 @@ async fn activate(store: &Store, domain: &Domain) -> Result<(), CertsError> {
         return Ok(());
     }
     match store
+        .all_tenants()
         .transition_domain(
             &domain.id,
             DomainState::Verified,

@@ -9,7 +9,11 @@ use time::OffsetDateTime;
 /// Deletes expired reports every `interval` until the task is aborted.
 pub async fn run_retention(store: Store, interval: Duration) {
     loop {
-        match store.purge_expired_reports(OffsetDateTime::now_utc()).await {
+        match store
+            .all_tenants()
+            .purge_expired_reports(OffsetDateTime::now_utc())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "expired TLS reports deleted"),
             Err(e) => tracing::warn!(error = %e, "report retention sweep failed"),

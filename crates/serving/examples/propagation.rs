@@ -42,7 +42,7 @@ async fn main() {
     };
     let w = World::start(db, &["alpha.example"]).await;
     let store = w.fx.store.clone();
-    let served = store.served_domains().await.unwrap();
+    let served = store.all_tenants().served_domains().await.unwrap();
     let (id, label) = (
         served[0].domain_id.clone(),
         served[0].label.as_str().to_owned(),
@@ -60,14 +60,18 @@ async fn main() {
             &["mx.alpha.example"],
         );
         let v = store
-            .create_policy_version(&id, &p, "bench")
+            .create_policy_version(&w.fx.tenant, &id, &p, "bench")
             .await
             .unwrap()
             .version;
         let body = p.render();
         let want = format!("v=STSv1; id={};", v.policy_id);
         let start = Instant::now();
-        store.set_live_version(&id, &v.id).await.unwrap();
+        store
+            .all_tenants()
+            .set_live_version(&id, &v.id)
+            .await
+            .unwrap();
         let (mut seen_https, mut seen_dns) = (None, None);
         while seen_https.is_none() || seen_dns.is_none() {
             if seen_https.is_none() {

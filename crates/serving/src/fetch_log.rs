@@ -71,6 +71,7 @@ impl FetchLog {
         let mut failed = Vec::new();
         for ((domain, day), entry) in taken {
             if let Err(e) = store
+                .all_tenants()
                 .add_policy_fetches(&domain, day, entry.fetches, &entry.networks)
                 .await
             {

@@ -313,7 +313,7 @@ impl SnapshotHandle {
             // Read everything first; only a complete update is swapped in.
             let mut rows = Vec::with_capacity(domains.len());
             for id in &domains {
-                rows.push((id.clone(), store.served_domain(id).await?));
+                rows.push((id.clone(), store.all_tenants().served_domain(id).await?));
             }
             let fresh_challenges = if challenges {
                 Some((
@@ -476,7 +476,7 @@ async fn full_load(
     let seq = store.latest_change_seq().await?;
     let rows = Rows {
         seq,
-        domains: store.served_domains().await?,
+        domains: store.all_tenants().served_domains().await?,
         challenges: store.live_challenges().await?,
         tls_alpn: store.live_tls_alpn_challenges().await?,
         service: store.service_certificates().await?,

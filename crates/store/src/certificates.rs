@@ -3,11 +3,12 @@
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::{AllTenants, domain_of_tenant};
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
 use crate::error::{StoreError, conflict};
 use crate::feed::{self, ChangeKind};
-use crate::ids::{DomainId, row_id};
+use crate::ids::{DomainId, TenantId, row_id};
 
 /// A certificate to store. The private key arrives already encrypted under the master key.
 #[derive(Debug, Clone)]
@@ -166,59 +167,38 @@ impl TryFrom<CertRow> for Certificate {
 }
 
 impl Store {
-    /// Stores a certificate; edges pick it up through the change feed. Older certificates stay
-    /// (a valid certificate is never thrown away because a newer one was stored).
-    pub async fn put_certificate(&self, cert: &NewCertificate) -> Result<Certificate> {
-        let at = now();
-        let stored = Certificate {
-            id: row_id(),
-            domain_id: cert.domain_id.clone(),
-            chain_pem: cert.chain_pem.clone(),
-            key_ciphertext: cert.key_ciphertext.clone(),
-            key_id: cert.key_id.clone(),
-            not_before: cert.not_before,
-            not_after: cert.not_after,
-            created_at: at,
-        };
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO certificates (id, domain_id, chain_pem, key_ciphertext, key_id,
-                                       not_before, not_after, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&stored.id)
-        .bind(stored.domain_id.as_str())
-        .bind(&stored.chain_pem)
-        .bind(stored.key_ciphertext.clone())
-        .bind(&stored.key_id)
-        .bind(to_ms(stored.not_before))
-        .bind(to_ms(stored.not_after))
-        .bind(to_ms(at))
-        .execute(&mut *tx)
-        .await?;
-        feed::append(
-            &mut tx,
-            self.backend,
-            ChangeKind::Certificate,
-            Some(&stored.domain_id),
-            at,
-        )
-        .await?;
-        tx.commit().await?;
-        self.changed_locally();
-        Ok(stored)
+    /// The certificate the tenant's registration serves: the one valid longest; `None` for
+    /// another tenant's registration.
+    pub async fn current_certificate(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+    ) -> Result<Option<Certificate>> {
+        self.certificate(Some(tenant), domain).await
     }
 
-    /// The certificate to serve: the one valid longest.
-    pub async fn current_certificate(&self, domain: &DomainId) -> Result<Option<Certificate>> {
-        let row: Option<CertRow> = sqlx::query_as(
+    /// `tenant`: the tenant the registration must belong to, or `None` for [`AllTenants`].
+    async fn certificate(
+        &self,
+        tenant: Option<&TenantId>,
+        domain: &DomainId,
+    ) -> Result<Option<Certificate>> {
+        let wall = match tenant {
+            Some(_) => format!(" AND {}", domain_of_tenant(1, 2)),
+            None => String::new(),
+        };
+        let q = sqlx::query_as::<_, CertRow>(sqlx::AssertSqlSafe(format!(
             "SELECT id, domain_id, chain_pem, key_ciphertext, key_id, not_before, not_after,
                     created_at
-             FROM certificates WHERE domain_id = $1 ORDER BY not_after DESC, created_at DESC LIMIT 1",
-        )
-        .bind(domain.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+             FROM certificates WHERE domain_id = $1{wall}
+             ORDER BY not_after DESC, created_at DESC LIMIT 1"
+        )))
+        .bind(domain.as_str());
+        let q = match tenant {
+            Some(t) => q.bind(t.as_str()),
+            None => q,
+        };
+        let row = q.fetch_optional(&self.pool).await?;
         row.map(Certificate::try_from).transpose()
     }
 
@@ -346,5 +326,57 @@ impl Store {
                 key_id,
             },
         ))
+    }
+}
+
+impl AllTenants<'_> {
+    /// Stores a certificate; edges pick it up through the change feed. Older certificates stay
+    /// (a valid certificate is never thrown away because a newer one was stored). For the
+    /// certificate worker, whatever the registration's tenant.
+    pub async fn put_certificate(&self, cert: &NewCertificate) -> Result<Certificate> {
+        let at = now();
+        let stored = Certificate {
+            id: row_id(),
+            domain_id: cert.domain_id.clone(),
+            chain_pem: cert.chain_pem.clone(),
+            key_ciphertext: cert.key_ciphertext.clone(),
+            key_id: cert.key_id.clone(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            created_at: at,
+        };
+        let mut tx = self.store.begin().await?;
+        sqlx::query(
+            "INSERT INTO certificates (id, domain_id, chain_pem, key_ciphertext, key_id,
+                                       not_before, not_after, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&stored.id)
+        .bind(stored.domain_id.as_str())
+        .bind(&stored.chain_pem)
+        .bind(stored.key_ciphertext.clone())
+        .bind(&stored.key_id)
+        .bind(to_ms(stored.not_before))
+        .bind(to_ms(stored.not_after))
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await?;
+        feed::append(
+            &mut tx,
+            self.store.backend,
+            ChangeKind::Certificate,
+            Some(&stored.domain_id),
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        self.store.changed_locally();
+        Ok(stored)
+    }
+
+    /// The certificate to serve for a registration, whatever its tenant: the one valid
+    /// longest. For the certificate worker and the verifier.
+    pub async fn current_certificate(&self, domain: &DomainId) -> Result<Option<Certificate>> {
+        self.store.certificate(None, domain).await
     }
 }

@@ -4,9 +4,10 @@
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::{AllTenants, domain_of_tenant};
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
-use crate::ids::DomainId;
+use crate::ids::{DomainId, TenantId};
 
 /// The job kind under which the certs worker issues and renews certificates.
 pub const CERT_JOB_KIND: &str = "cert";
@@ -84,10 +85,36 @@ impl Store {
             .ok_or(crate::StoreError::NotFound("local CA"))
     }
 
+    /// The job of `(kind, domain)` for the tenant's registration, as stored, leased or not:
+    /// when it runs next, its attempts and its last error (what the API shows about a
+    /// certificate's renewal). `None` for another tenant's registration: the last error may
+    /// name the domain.
+    pub async fn job_status(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        domain: &DomainId,
+    ) -> Result<Option<JobStatus>> {
+        let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT run_at, attempts, last_error FROM jobs WHERE kind = $1 AND subject = $2
+               AND {}",
+            domain_of_tenant(2, 3)
+        )))
+        .bind(kind)
+        .bind(domain.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(job_status_from_row).transpose()
+    }
+}
+
+impl AllTenants<'_> {
     /// Registrations that may be served (verified, active, degraded, offboarding) and have no
     /// certificate before its renewal point at `now` — the renewal point being two thirds of
     /// its lifetime — and no `cert` job yet. Jobs already scheduled (for example backing off
-    /// after a failure) are left alone, so sweeping never pulls a retry forward.
+    /// after a failure) are left alone, so sweeping never pulls a retry forward. Every
+    /// tenant's: the certificate worker's sweep.
     pub async fn domains_needing_certificate(&self, at: OffsetDateTime) -> Result<Vec<DomainId>> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT d.id FROM domains d
@@ -101,30 +128,33 @@ impl Store {
         )
         .bind(to_ms(at))
         .bind(CERT_JOB_KIND)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         Ok(ids.into_iter().map(DomainId::from_raw).collect())
     }
 
-    /// The job of `(kind, subject)` as stored, leased or not: when it runs next, its attempts
-    /// and its last error (what the API shows about a certificate's renewal).
+    /// The job of `(kind, subject)` as stored, leased or not, whatever tenant its subject
+    /// belongs to: when it runs next, its attempts and its last error.
     pub async fn job_status(&self, kind: &str, subject: &str) -> Result<Option<JobStatus>> {
         let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
             "SELECT run_at, attempts, last_error FROM jobs WHERE kind = $1 AND subject = $2",
         )
         .bind(kind)
         .bind(subject)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
-        row.map(|(run_at, attempts, last_error)| {
-            Ok(JobStatus {
-                run_at: from_ms(run_at)?,
-                attempts,
-                last_error,
-            })
-        })
-        .transpose()
+        row.map(job_status_from_row).transpose()
     }
+}
+
+fn job_status_from_row(
+    (run_at, attempts, last_error): (i64, i64, Option<String>),
+) -> Result<JobStatus> {
+    Ok(JobStatus {
+        run_at: from_ms(run_at)?,
+        attempts,
+        last_error,
+    })
 }
 
 /// Where a job stands.

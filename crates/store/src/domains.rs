@@ -7,6 +7,7 @@ use stsd_core::{DomainName, Label};
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::{AllTenants, domain_of_tenant};
 use crate::clock::{from_ms, from_ms_opt, now, to_ms};
 use crate::db::Store;
 use crate::error::{StoreError, corrupt};
@@ -304,23 +305,14 @@ impl Store {
         row.map(Domain::try_from).transpose()
     }
 
-    /// A registration by id, whatever its tenant: for workers, never for request handlers.
-    pub async fn domain_by_id(&self, id: &DomainId) -> Result<Option<Domain>> {
+    /// The tenant's registration with this id (removed ones included); `None` when the id
+    /// names nothing or another tenant's registration.
+    pub async fn domain_by_id(&self, tenant: &TenantId, id: &DomainId) -> Result<Option<Domain>> {
         let row: Option<DomainRow> = sqlx::query_as(sql(format!(
-            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1"
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1 AND tenant_id = $2"
         )))
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(Domain::try_from).transpose()
-    }
-
-    /// A registration by its label (what DNS queries and report addresses carry).
-    pub async fn domain_by_label(&self, label: &Label) -> Result<Option<Domain>> {
-        let row: Option<DomainRow> = sqlx::query_as(sql(format!(
-            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE label = $1"
-        )))
-        .bind(label.as_str())
+        .bind(tenant.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(Domain::try_from).transpose()
@@ -368,34 +360,26 @@ impl Store {
         rows.into_iter().map(Domain::try_from).collect()
     }
 
-    /// Moves a registration from `from` to `to`, recording the transition and appending to the
-    /// change feed. Fails with [`StoreError::StateMismatch`] when the state is no longer `from`
-    /// (another worker got there first).
+    /// Moves the tenant's registration from `from` to `to`, recording the transition and
+    /// appending to the change feed. Fails with [`StoreError::StateMismatch`] when the state
+    /// is no longer `from` (another worker got there first), and with
+    /// [`StoreError::NotFound`] when the id names no registration of the tenant.
     pub async fn transition_domain(
         &self,
+        tenant: &TenantId,
         id: &DomainId,
         from: DomainState,
         to: DomainState,
         reason: &str,
     ) -> Result<Domain> {
-        self.transition(id, from, to, reason, false).await
+        self.transition(Some(tenant), id, from, to, reason, false)
+            .await
     }
 
-    /// [`Store::transition_domain`] for the verifier's own decisions, which it makes again at
-    /// the next check should a power failure lose one: the commit does not wait for the disk
-    /// ([`Store::begin_relaxed`]). Requests of users use [`Store::transition_domain`].
-    pub async fn transition_domain_relaxed(
-        &self,
-        id: &DomainId,
-        from: DomainState,
-        to: DomainState,
-        reason: &str,
-    ) -> Result<Domain> {
-        self.transition(id, from, to, reason, true).await
-    }
-
+    /// `tenant`: the tenant the registration must belong to, or `None` for [`AllTenants`].
     async fn transition(
         &self,
+        tenant: Option<&TenantId>,
         id: &DomainId,
         from: DomainState,
         to: DomainState,
@@ -408,22 +392,40 @@ impl Store {
         } else {
             self.begin().await?
         };
-        let updated = sqlx::query(
+        let wall = if tenant.is_some() {
+            " AND tenant_id = $5"
+        } else {
+            ""
+        };
+        let updated = sqlx::query(sql(format!(
             "UPDATE domains SET state = $1, state_changed_at = $2, updated_at = $2
-             WHERE id = $3 AND state = $4",
-        )
+             WHERE id = $3 AND state = $4{wall}"
+        )))
         .bind(to.as_str())
         .bind(to_ms(at))
         .bind(id.as_str())
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await?;
+        .bind(from.as_str());
+        let updated = match tenant {
+            Some(t) => updated.bind(t.as_str()),
+            None => updated,
+        };
+        let updated = updated.execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
-            let actual: Option<String> =
-                sqlx::query_scalar("SELECT state FROM domains WHERE id = $1")
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            // Another tenant's registration is "not found", never "in another state".
+            let wall = if tenant.is_some() {
+                " AND tenant_id = $2"
+            } else {
+                ""
+            };
+            let actual = sqlx::query_scalar::<_, String>(sql(format!(
+                "SELECT state FROM domains WHERE id = $1{wall}"
+            )))
+            .bind(id.as_str());
+            let actual = match tenant {
+                Some(t) => actual.bind(t.as_str()),
+                None => actual,
+            };
+            let actual = actual.fetch_optional(&mut *tx).await?;
             return Err(match actual {
                 None => StoreError::NotFound("domain"),
                 Some(actual) => StoreError::StateMismatch {
@@ -488,13 +490,16 @@ impl Store {
         Ok(domain)
     }
 
-    /// The registration's transitions, oldest first.
-    pub async fn transitions(&self, id: &DomainId) -> Result<Vec<Transition>> {
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+    /// The transitions of the tenant's registration, oldest first; none for an id that names
+    /// another tenant's.
+    pub async fn transitions(&self, tenant: &TenantId, id: &DomainId) -> Result<Vec<Transition>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(sql(format!(
             "SELECT from_state, to_state, reason, at FROM domain_transitions
-             WHERE domain_id = $1 ORDER BY id",
-        )
+             WHERE domain_id = $1 AND {} ORDER BY id",
+            domain_of_tenant(1, 2)
+        )))
         .bind(id.as_str())
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -519,23 +524,103 @@ impl Store {
         .await?)
     }
 
-    /// Offboarding registrations whose serving period ended before `at`.
+    /// Sets until when the tenant's offboarding registration must keep serving (RFC 8461
+    /// §8.3).
+    pub async fn set_serve_until(
+        &self,
+        tenant: &TenantId,
+        id: &DomainId,
+        until: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE domains SET serve_until = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+        )
+        .bind(until.map(to_ms))
+        .bind(to_ms(now()))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("domain"));
+        }
+        Ok(())
+    }
+}
+
+impl AllTenants<'_> {
+    /// A registration by id, whatever its tenant: for the verifier and the certificate
+    /// worker, which are handed ids by their job queues.
+    pub async fn domain_by_id(&self, id: &DomainId) -> Result<Option<Domain>> {
+        let row: Option<DomainRow> = sqlx::query_as(sql(format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.store.pool)
+        .await?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    /// A registration by its label, whatever its tenant: the label is what DNS queries and
+    /// report addresses carry, and it alone names the registration.
+    pub async fn domain_by_label(&self, label: &Label) -> Result<Option<Domain>> {
+        let row: Option<DomainRow> = sqlx::query_as(sql(format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE label = $1"
+        )))
+        .bind(label.as_str())
+        .fetch_optional(&self.store.pool)
+        .await?;
+        row.map(Domain::try_from).transpose()
+    }
+
+    /// [`Store::transition_domain`] for the workers, whatever the registration's tenant.
+    pub async fn transition_domain(
+        &self,
+        id: &DomainId,
+        from: DomainState,
+        to: DomainState,
+        reason: &str,
+    ) -> Result<Domain> {
+        self.store
+            .transition(None, id, from, to, reason, false)
+            .await
+    }
+
+    /// [`AllTenants::transition_domain`] for the verifier's own decisions, which it makes
+    /// again at the next check should a power failure lose one: the commit does not wait
+    /// for the disk ([`Store::begin_relaxed`]). Requests of users use
+    /// [`Store::transition_domain`].
+    pub async fn transition_domain_relaxed(
+        &self,
+        id: &DomainId,
+        from: DomainState,
+        to: DomainState,
+        reason: &str,
+    ) -> Result<Domain> {
+        self.store
+            .transition(None, id, from, to, reason, true)
+            .await
+    }
+
+    /// Offboarding registrations of every tenant whose serving period ended before `at`: the
+    /// verifier's sweep.
     pub async fn offboarding_done(&self, at: OffsetDateTime) -> Result<Vec<DomainId>> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM domains WHERE state = 'offboarding' AND serve_until IS NOT NULL
              AND serve_until <= $1 ORDER BY id",
         )
         .bind(to_ms(at))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         Ok(ids.into_iter().map(DomainId::from_raw).collect())
     }
 
     /// Deletes a removed registration's certificates and private keys, and its pending jobs
     /// and challenges: nothing of it is served or renewed again. Returns the certificates
-    /// deleted. Refuses registrations that are not removed.
+    /// deleted. Refuses registrations that are not removed. For the verifier, whatever the
+    /// registration's tenant.
     pub async fn purge_removed(&self, id: &DomainId) -> Result<u64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM domains WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
@@ -566,39 +651,21 @@ impl Store {
             .await?;
         feed::append(
             &mut tx,
-            self.backend,
+            self.store.backend,
             ChangeKind::Certificate,
             Some(id),
             now(),
         )
         .await?;
         tx.commit().await?;
-        self.changed_locally();
+        self.store.changed_locally();
         Ok(certs)
-    }
-
-    /// Sets until when an offboarding registration must keep serving (RFC 8461 §8.3).
-    pub async fn set_serve_until(
-        &self,
-        id: &DomainId,
-        until: Option<OffsetDateTime>,
-    ) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE domains SET serve_until = $1, updated_at = $2 WHERE id = $3")
-                .bind(until.map(to_ms))
-                .bind(to_ms(now()))
-                .bind(id.as_str())
-                .execute(&self.pool)
-                .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("domain"));
-        }
-        Ok(())
     }
 
     /// Stores the verifier's latest check results (JSON) for a registration, as of `started`:
     /// when the run that produced them began asking DNS, so that "results newer than my
-    /// request" means results of lookups made after it.
+    /// request" means results of lookups made after it. For the verifier, whatever the
+    /// registration's tenant.
     pub async fn record_checks(
         &self,
         id: &DomainId,
@@ -606,7 +673,7 @@ impl Store {
         started: OffsetDateTime,
     ) -> Result<()> {
         let at = to_ms(started);
-        let mut tx = self.begin_relaxed().await?;
+        let mut tx = self.store.begin_relaxed().await?;
         let done = sqlx::query(
             "UPDATE domains SET last_checks = $1, last_checked_at = $2, updated_at = $2 WHERE id = $3",
         )

@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 
 use crate::Result;
+use crate::all_tenants::{AllTenants, domain_of_tenant};
 use crate::db::{Backend, Store};
 use crate::error::corrupt;
-use crate::ids::DomainId;
+use crate::ids::{DomainId, TenantId};
 
 /// Most distinct networks kept per registration and day.
 pub const MAX_NETWORKS_PER_DAY: usize = 1000;
@@ -50,7 +51,39 @@ fn render_networks(networks: &BTreeSet<String>) -> String {
 }
 
 impl Store {
-    /// Adds `fetches` and `networks` to a registration's day.
+    /// The days of the tenant's registration from `since_day` on, newest first; none for
+    /// another tenant's.
+    pub async fn policy_fetches(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+        since_day: i64,
+    ) -> Result<Vec<PolicyFetches>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT day, fetches, networks FROM policy_fetches
+             WHERE domain_id = $1 AND day >= $2 AND {} ORDER BY day DESC",
+            domain_of_tenant(1, 3)
+        )))
+        .bind(domain.as_str())
+        .bind(since_day)
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(day, fetches, networks)| {
+                Ok(PolicyFetches {
+                    day,
+                    fetches,
+                    networks: parse_networks(&networks)?.into_iter().collect(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl AllTenants<'_> {
+    /// Adds `fetches` and `networks` to a registration's day, whatever its tenant: the
+    /// edges count fetches by the host they served.
     pub async fn add_policy_fetches(
         &self,
         domain: &DomainId,
@@ -58,8 +91,8 @@ impl Store {
         fetches: i64,
         networks: &BTreeSet<String>,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let lock = match self.backend {
+        let mut tx = self.store.begin().await?;
+        let lock = match self.store.backend {
             Backend::Postgres => " FOR UPDATE",
             // SQLite's BEGIN IMMEDIATE already holds the write lock.
             Backend::Sqlite => "",
@@ -100,31 +133,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// A registration's days from `since_day` on, newest first.
-    pub async fn policy_fetches(
-        &self,
-        domain: &DomainId,
-        since_day: i64,
-    ) -> Result<Vec<PolicyFetches>> {
-        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-            "SELECT day, fetches, networks FROM policy_fetches
-             WHERE domain_id = $1 AND day >= $2 ORDER BY day DESC",
-        )
-        .bind(domain.as_str())
-        .bind(since_day)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(day, fetches, networks)| {
-                Ok(PolicyFetches {
-                    day,
-                    fetches,
-                    networks: parse_networks(&networks)?.into_iter().collect(),
-                })
-            })
-            .collect()
     }
 }
 

@@ -8,7 +8,12 @@
 //!
 //! Every write that changes what edges or DNS serve appends a row to the change feed in the
 //! same transaction ([`feed`]); the serving snapshot follows it.
+//!
+//! Tenants are walls by construction: a [`Store`] method for a tenant's object takes that
+//! tenant and finds nothing of another's; the queries that cross tenants, for the roles that
+//! must, are on [`AllTenants`] ([`Store::all_tenants`]).
 
+mod all_tenants;
 mod audit;
 mod certificates;
 mod certs_jobs;
@@ -42,6 +47,7 @@ mod tokens;
 mod verify_jobs;
 mod webhooks;
 
+pub use all_tenants::AllTenants;
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use certificates::{AcmeAccount, Certificate, Challenge, ChallengeKind, NewCertificate};
 pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord, SERVICE_CERT_JOB_KIND};

@@ -6,11 +6,12 @@ use stsd_core::{DomainName, MaxAge, Mode, MxPattern, Policy, PolicyId};
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::{AllTenants, domain_of_tenant};
 use crate::clock::{from_ms, from_ms_opt, now, to_ms};
 use crate::db::Store;
 use crate::error::{StoreError, corrupt};
 use crate::feed::{self, ChangeKind};
-use crate::ids::{DomainId, row_id};
+use crate::ids::{DomainId, TenantId, row_id};
 
 /// One immutable version of a registration's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,22 +139,26 @@ impl Store {
         }
     }
 
-    /// Creates a new version of the registration's policy with a fresh id, unless the policy is
-    /// identical to the latest version (a no-op edit does not rotate the id).
+    /// Creates a new version of the tenant's registration's policy with a fresh id, unless the
+    /// policy is identical to the latest version (a no-op edit does not rotate the id). An id
+    /// that names another tenant's registration is "not found".
     pub async fn create_policy_version(
         &self,
+        tenant: &TenantId,
         domain: &DomainId,
         policy: &Policy,
         author: &str,
     ) -> Result<VersionOutcome> {
-        let name: Option<String> = sqlx::query_scalar("SELECT name FROM domains WHERE id = $1")
-            .bind(domain.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM domains WHERE id = $1 AND tenant_id = $2")
+                .bind(domain.as_str())
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
         let name = name.ok_or(StoreError::NotFound("domain"))?;
         let name = DomainName::parse_host(&name).map_err(|e| corrupt("domain name")(&e))?;
         let body = policy.render();
-        if let Some(latest) = self.latest_policy_version(domain).await?
+        if let Some(latest) = self.latest_policy_version(tenant, domain).await?
             && latest.body == body
         {
             return Ok(VersionOutcome {
@@ -196,53 +201,114 @@ impl Store {
         })
     }
 
-    /// The registration's versions, newest first.
-    pub async fn policy_versions(&self, domain: &DomainId) -> Result<Vec<PolicyVersion>> {
+    /// The versions of the tenant's registration, newest first; none for another tenant's.
+    pub async fn policy_versions(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+    ) -> Result<Vec<PolicyVersion>> {
         let rows: Vec<VersionRow> = sqlx::query_as(sql(format!(
-            "SELECT {VERSION_COLUMNS} FROM policy_versions WHERE domain_id = $1
-             ORDER BY created_at DESC, policy_id DESC"
+            "SELECT {VERSION_COLUMNS} FROM policy_versions WHERE domain_id = $1 AND {}
+             ORDER BY created_at DESC, policy_id DESC",
+            domain_of_tenant(1, 2)
         )))
         .bind(domain.as_str())
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(PolicyVersion::try_from).collect()
     }
 
-    /// The newest version, live or not.
-    pub async fn latest_policy_version(&self, domain: &DomainId) -> Result<Option<PolicyVersion>> {
-        let row: Option<VersionRow> = sqlx::query_as(sql(format!(
-            "SELECT {VERSION_COLUMNS} FROM policy_versions WHERE domain_id = $1
+    /// The newest version of the tenant's registration, live or not.
+    pub async fn latest_policy_version(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+    ) -> Result<Option<PolicyVersion>> {
+        self.latest_version(Some(tenant), domain).await
+    }
+
+    /// One version of the tenant's registration.
+    pub async fn policy_version(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+        version_id: &str,
+    ) -> Result<Option<PolicyVersion>> {
+        self.version(Some(tenant), domain, version_id).await
+    }
+
+    /// `tenant`: the tenant the registration must belong to, or `None` for [`AllTenants`].
+    async fn latest_version(
+        &self,
+        tenant: Option<&TenantId>,
+        domain: &DomainId,
+    ) -> Result<Option<PolicyVersion>> {
+        let wall = match tenant {
+            Some(_) => format!(" AND {}", domain_of_tenant(1, 2)),
+            None => String::new(),
+        };
+        let q = sqlx::query_as::<_, VersionRow>(sql(format!(
+            "SELECT {VERSION_COLUMNS} FROM policy_versions WHERE domain_id = $1{wall}
              ORDER BY created_at DESC, policy_id DESC LIMIT 1"
         )))
-        .bind(domain.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        .bind(domain.as_str());
+        let q = match tenant {
+            Some(t) => q.bind(t.as_str()),
+            None => q,
+        };
+        let row = q.fetch_optional(&self.pool).await?;
         row.map(PolicyVersion::try_from).transpose()
     }
 
-    /// One version of a registration.
+    /// `tenant`: the tenant the registration must belong to, or `None` for [`AllTenants`].
+    async fn version(
+        &self,
+        tenant: Option<&TenantId>,
+        domain: &DomainId,
+        version_id: &str,
+    ) -> Result<Option<PolicyVersion>> {
+        let wall = match tenant {
+            Some(_) => format!(" AND {}", domain_of_tenant(1, 3)),
+            None => String::new(),
+        };
+        let q = sqlx::query_as::<_, VersionRow>(sql(format!(
+            "SELECT {VERSION_COLUMNS} FROM policy_versions WHERE domain_id = $1 AND id = $2{wall}"
+        )))
+        .bind(domain.as_str())
+        .bind(version_id);
+        let q = match tenant {
+            Some(t) => q.bind(t.as_str()),
+            None => q,
+        };
+        let row = q.fetch_optional(&self.pool).await?;
+        row.map(PolicyVersion::try_from).transpose()
+    }
+}
+
+impl AllTenants<'_> {
+    /// The newest version of a registration, whatever its tenant: for the publisher.
+    pub async fn latest_policy_version(&self, domain: &DomainId) -> Result<Option<PolicyVersion>> {
+        self.store.latest_version(None, domain).await
+    }
+
+    /// One version of a registration, whatever its tenant: for the publisher.
     pub async fn policy_version(
         &self,
         domain: &DomainId,
         version_id: &str,
     ) -> Result<Option<PolicyVersion>> {
-        let row: Option<VersionRow> = sqlx::query_as(sql(format!(
-            "SELECT {VERSION_COLUMNS} FROM policy_versions WHERE domain_id = $1 AND id = $2"
-        )))
-        .bind(domain.as_str())
-        .bind(version_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(PolicyVersion::try_from).transpose()
+        self.store.version(None, domain, version_id).await
     }
 
     /// Makes `version_id` the version the edges serve for the registration, and records the
     /// change-feed position at which it went live (DNS announces its id once every edge has
     /// reached that position). Ids only move forward: a version older than the live one is
-    /// refused — going back means publishing its content again as a new version.
+    /// refused — going back means publishing its content again as a new version. For the
+    /// publisher (and [`Store::publish_latest`]), whatever the registration's tenant.
     pub async fn set_live_version(&self, domain: &DomainId, version_id: &str) -> Result<()> {
         let at = now();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let target: Option<String> = sqlx::query_scalar(
             "SELECT policy_id FROM policy_versions WHERE domain_id = $1 AND id = $2",
         )
@@ -269,7 +335,14 @@ impl Store {
             }
             _ => {}
         }
-        let seq = feed::append(&mut tx, self.backend, ChangeKind::Policy, Some(domain), at).await?;
+        let seq = feed::append(
+            &mut tx,
+            self.store.backend,
+            ChangeKind::Policy,
+            Some(domain),
+            at,
+        )
+        .await?;
         sqlx::query(
             "UPDATE policy_versions SET published_at = COALESCE(published_at, $1), live_seq = $2
              WHERE domain_id = $3 AND id = $4",
@@ -287,15 +360,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.changed_locally();
+        self.store.changed_locally();
         Ok(())
     }
 
     /// Makes DNS publish `version_id`'s id. Refused unless that version is the one the edges
-    /// serve: DNS must never announce an id whose policy is not yet served.
+    /// serve: DNS must never announce an id whose policy is not yet served. For the
+    /// publisher, whatever the registration's tenant.
     pub async fn set_dns_version(&self, domain: &DomainId, version_id: &str) -> Result<()> {
         let at = now();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let live: Option<Option<String>> =
             sqlx::query_scalar("SELECT live_version_id FROM domains WHERE id = $1")
                 .bind(domain.as_str())
@@ -323,9 +397,16 @@ impl Store {
             .bind(domain.as_str())
             .execute(&mut *tx)
             .await?;
-        feed::append(&mut tx, self.backend, ChangeKind::Dns, Some(domain), at).await?;
+        feed::append(
+            &mut tx,
+            self.store.backend,
+            ChangeKind::Dns,
+            Some(domain),
+            at,
+        )
+        .await?;
         tx.commit().await?;
-        self.changed_locally();
+        self.store.changed_locally();
         Ok(())
     }
 }

@@ -1,13 +1,17 @@
 //! One way in for a TLS report, whatever carried it (dashboard upload, HTTPS POST, SMTP):
 //! decode and parse the body with `stsd_core::tlsrpt`, judge it against the registration it
-//! was delivered for, and store it with [`Store::ingest_report`] in one transaction.
+//! was delivered for, and store it in one transaction: a member's upload with
+//! [`Store::ingest_prepared`], which takes the member's tenant, a delivery by label with
+//! [`AllTenants::ingest_submission`].
 
 use stsd_core::DomainName;
 use stsd_core::tlsrpt::{self, Encoding, ReportError};
 
+use crate::all_tenants::AllTenants;
 use crate::db::Store;
 use crate::domains::Domain;
 use crate::error::StoreError;
+use crate::ids::TenantId;
 use crate::report_origin::ReportOrigin;
 use crate::reports::{NewReport, NewReportFailure, NewReportPolicy, ReportIngest};
 
@@ -244,30 +248,55 @@ impl PreparedReport {
 }
 
 impl Store {
-    /// Decodes, parses and stores one report. Returns only after the report is durably
-    /// stored (or found to be a duplicate), so callers may acknowledge it to the sender.
+    /// Stores a report a member of `tenant` uploaded, prepared with [`PreparedReport::new`]
+    /// for one of the tenant's registrations. A registration of another tenant is "not
+    /// found" and nothing is stored. Returns only after the report is durably stored (or
+    /// found to be a duplicate).
+    pub async fn ingest_prepared(
+        &self,
+        tenant: &TenantId,
+        p: PreparedReport,
+    ) -> Result<Ingested, StoreError> {
+        ingest(self, Some(tenant), p).await
+    }
+}
+
+impl AllTenants<'_> {
+    /// Decodes, parses and stores one report delivered for a registration found by its
+    /// label, whatever its tenant (HTTPS POST and mail). Returns only after the report is
+    /// durably stored (or found to be a duplicate), so callers may acknowledge it to the
+    /// sender.
     pub async fn ingest_submission(&self, s: &Submission<'_>) -> Result<Ingested, IngestError> {
         let prepared = PreparedReport::new(s)?;
         Ok(self.ingest_prepared(prepared).await?)
     }
 
     /// Stores a report prepared with [`PreparedReport::new`], like
-    /// [`Store::ingest_submission`].
+    /// [`AllTenants::ingest_submission`].
     pub async fn ingest_prepared(&self, p: PreparedReport) -> Result<Ingested, StoreError> {
-        let (id, duplicate) = match self.ingest_report(&p.new).await? {
-            ReportIngest::Stored(id) => (id, false),
-            ReportIngest::Duplicate(id) => (id, true),
-        };
-        Ok(Ingested {
-            id,
-            duplicate,
-            organization: p.organization,
-            report_id: p.report_id,
-            policy_domain: p.policy_domain,
-            media_type_flagged: p.new.media_type_flagged,
-            domain_mismatch: p.new.domain_mismatch,
-            counted: p.new.counted,
-            origin: p.new.origin,
-        })
+        ingest(self.store, None, p).await
     }
+}
+
+/// `tenant`: the tenant the registration must belong to, or `None` for [`AllTenants`].
+async fn ingest(
+    store: &Store,
+    tenant: Option<&TenantId>,
+    p: PreparedReport,
+) -> Result<Ingested, StoreError> {
+    let (id, duplicate) = match store.ingest_report(tenant, &p.new).await? {
+        ReportIngest::Stored(id) => (id, false),
+        ReportIngest::Duplicate(id) => (id, true),
+    };
+    Ok(Ingested {
+        id,
+        duplicate,
+        organization: p.organization,
+        report_id: p.report_id,
+        policy_domain: p.policy_domain,
+        media_type_flagged: p.new.media_type_flagged,
+        domain_mismatch: p.new.domain_mismatch,
+        counted: p.new.counted,
+        origin: p.new.origin,
+    })
 }

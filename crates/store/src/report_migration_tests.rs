@@ -123,7 +123,13 @@ async fn migrates_reports_stored_before_origins(db: TestDatabase) {
     store.migrate().await.unwrap();
 
     let mut origins: Vec<(String, ReportOrigin, bool)> = store
-        .reports(&domain.id, &ReportFilter::default(), 10, 0)
+        .reports(
+            &domain.tenant_id,
+            &domain.id,
+            &ReportFilter::default(),
+            10,
+            0,
+        )
         .await
         .unwrap()
         .into_iter()
@@ -140,12 +146,12 @@ async fn migrates_reports_stored_before_origins(db: TestDatabase) {
             ("r5".to_owned(), ReportOrigin::Upload, true),
         ]
     );
-    let scope = ReportScope::Domain(&domain.id);
+    let scope = ReportScope::Domain(&domain.tenant_id, &domain.id);
     let totals = |store: &Store| {
-        let (store, id) = (store.clone(), domain.id.clone());
+        let (store, tenant, id) = (store.clone(), domain.tenant_id.clone(), domain.id.clone());
         async move {
             let t = store
-                .report_totals(ReportScope::Domain(&id), DAY, DAY, TotalsBy::All)
+                .report_totals(ReportScope::Domain(&tenant, &id), DAY, DAY, TotalsBy::All)
                 .await
                 .unwrap();
             (t[0].reports, t[0].successful_sessions, t[0].failed_sessions)

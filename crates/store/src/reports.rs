@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::{AllTenants, domain_of_tenant};
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
 use crate::error::StoreError;
@@ -195,28 +196,43 @@ pub struct ReportFilter {
     pub organization: Option<String>,
 }
 
-/// Whose reports a summary covers.
+/// Whose reports a summary covers. Both name the tenant: a registration of another tenant
+/// has no reports in a scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportScope<'a> {
-    /// One registration.
-    Domain(&'a DomainId),
+    /// One registration of the tenant.
+    Domain(&'a TenantId, &'a DomainId),
     /// Every registration of a tenant.
     Tenant(&'a TenantId),
 }
 
-impl ReportScope<'_> {
-    /// The rollup rows of the scope, with its id as `$1`.
-    fn condition(self) -> &'static str {
+impl<'a> ReportScope<'a> {
+    /// The rows of the scope: the tenant is `$1` and, for one registration, its id `$4`
+    /// (bound by [`ReportScope::bind`] after the caller's `$2` and `$3`).
+    fn condition(self) -> String {
         match self {
-            ReportScope::Domain(_) => "domain_id = $1",
-            ReportScope::Tenant(_) => "domain_id IN (SELECT id FROM domains WHERE tenant_id = $1)",
+            ReportScope::Domain(..) => format!("domain_id = $4 AND {}", domain_of_tenant(4, 1)),
+            ReportScope::Tenant(_) => {
+                "domain_id IN (SELECT id FROM domains WHERE tenant_id = $1)".to_owned()
+            }
         }
     }
 
-    fn id(self) -> String {
+    /// The tenant, bound as `$1`.
+    fn tenant(self) -> &'a TenantId {
         match self {
-            ReportScope::Domain(d) => d.as_str().to_owned(),
-            ReportScope::Tenant(t) => t.as_str().to_owned(),
+            ReportScope::Domain(t, _) | ReportScope::Tenant(t) => t,
+        }
+    }
+
+    /// Binds the registration as `$4` when the scope is one registration.
+    fn bind<O>(
+        self,
+        q: sqlx::query::QueryAs<'a, sqlx::Any, O, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::QueryAs<'a, sqlx::Any, O, sqlx::any::AnyArguments> {
+        match self {
+            ReportScope::Domain(_, d) => q.bind(d.as_str()),
+            ReportScope::Tenant(_) => q,
         }
     }
 }
@@ -496,11 +512,30 @@ impl Store {
     /// copy's origin proves more than the stored one's (a signed or verified copy after an
     /// unverified one), it replaces the stored copy — content, origin and rollups — under
     /// the same id, because the first copy may be a forgery that took the real report's id.
-    pub async fn ingest_report(&self, r: &NewReport) -> Result<ReportIngest> {
+    ///
+    /// `tenant`: the tenant the registration must belong to (a member's upload), or `None`
+    /// for a report delivered by label ([`AllTenants`]); another tenant's registration is
+    /// "not found".
+    pub(crate) async fn ingest_report(
+        &self,
+        tenant: Option<&TenantId>,
+        r: &NewReport,
+    ) -> Result<ReportIngest> {
         let id = row_id();
         let policy_domain = r.policy_domain.clone().unwrap_or_default();
         let day = utc_day(r.start);
         let mut tx = self.begin().await?;
+        if let Some(tenant) = tenant {
+            let mine: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM domains WHERE id = $1 AND tenant_id = $2")
+                    .bind(r.domain_id.as_str())
+                    .bind(tenant.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if mine.is_none() {
+                return Err(StoreError::NotFound("domain"));
+            }
+        }
         let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO tlsrpt_reports (id, domain_id, organization, report_id, policy_domain,
                  {REPORT_VALUES})
@@ -548,9 +583,11 @@ impl Store {
         Ok(ReportIngest::Stored(id))
     }
 
-    /// A registration's reports, newest start first, `limit` from `offset`.
+    /// The reports of the tenant's registration, newest start first, `limit` from `offset`;
+    /// none for another tenant's registration.
     pub async fn reports(
         &self,
+        tenant: &TenantId,
         domain: &DomainId,
         filter: &ReportFilter,
         limit: i64,
@@ -559,9 +596,10 @@ impl Store {
         let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM tlsrpt_reports
              WHERE domain_id = $1 AND day >= $2 AND day <= $3
-               AND ($4 = '' OR organization = $4)
+               AND ($4 = '' OR organization = $4) AND {}
              ORDER BY start_ms DESC, id DESC LIMIT $5 OFFSET $6",
-            report_columns()
+            report_columns(),
+            domain_of_tenant(1, 7)
         )))
         .bind(domain.as_str())
         .bind(filter.from_day.unwrap_or(i64::MIN))
@@ -569,6 +607,7 @@ impl Store {
         .bind(filter.organization.clone().unwrap_or_default())
         .bind(limit)
         .bind(offset)
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(report_from_row).collect()
@@ -590,7 +629,7 @@ impl Store {
             TotalsBy::Organization => "organization",
             TotalsBy::Domain => "(SELECT name FROM domains WHERE domains.id = domain_id)",
         };
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let q = sqlx::query_as::<_, (String, i64, i64, i64)>(sqlx::AssertSqlSafe(format!(
             "SELECT {key} AS k, CAST(COALESCE(SUM(reports), 0) AS BIGINT),
                     CAST(COALESCE(SUM(successful_sessions), 0) AS BIGINT),
                     CAST(COALESCE(SUM(failed_sessions), 0) AS BIGINT)
@@ -599,11 +638,10 @@ impl Store {
             scope.condition(),
             counted_rollups()
         )))
-        .bind(scope.id())
+        .bind(scope.tenant().as_str())
         .bind(from_day)
-        .bind(to_day)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(to_day);
+        let rows = scope.bind(q).fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
             .map(|(key, reports, ok, failed)| ReportTotals {
@@ -629,18 +667,17 @@ impl Store {
             FailuresBy::Result => "result_type",
             FailuresBy::Mx => "receiving_mx",
         };
-        let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
             "SELECT {key} AS k, CAST(SUM(failed_sessions) AS BIGINT) AS n
              FROM tlsrpt_daily_failures WHERE {} AND day >= $2 AND day <= $3 AND {}
              GROUP BY k ORDER BY n DESC, k",
             scope.condition(),
             counted_rollups()
         )))
-        .bind(scope.id())
+        .bind(scope.tenant().as_str())
         .bind(from_day)
-        .bind(to_day)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(to_day);
+        let rows = scope.bind(q).fetch_all(&self.pool).await?;
         Ok(rows)
     }
 
@@ -653,7 +690,7 @@ impl Store {
         from_day: i64,
         to_day: i64,
     ) -> Result<LeftOut> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
             "SELECT CASE WHEN domain_mismatch <> 0 THEN 'domain_mismatch'
                          WHEN origin = 'unauthenticated_mail' THEN 'unauthenticated_mail'
                          ELSE 'unverified_https' END AS reason,
@@ -664,11 +701,10 @@ impl Store {
              GROUP BY reason",
             scope.condition()
         )))
-        .bind(scope.id())
+        .bind(scope.tenant().as_str())
         .bind(from_day)
-        .bind(to_day)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(to_day);
+        let rows = scope.bind(q).fetch_all(&self.pool).await?;
         let mut out = LeftOut::default();
         for (reason, n) in rows {
             match reason.as_str() {
@@ -680,24 +716,41 @@ impl Store {
         Ok(out)
     }
 
-    /// When the registration's newest report arrived (any report, counted or not).
-    pub async fn last_report_received(&self, domain: &DomainId) -> Result<Option<OffsetDateTime>> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(received_ms) FROM tlsrpt_reports WHERE domain_id = $1")
-                .bind(domain.as_str())
-                .fetch_one(&self.pool)
-                .await?;
+    /// When the newest report of the tenant's registration arrived (any report, counted or
+    /// not); `None` for another tenant's registration.
+    pub async fn last_report_received(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+    ) -> Result<Option<OffsetDateTime>> {
+        let at: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT MAX(received_ms) FROM tlsrpt_reports WHERE domain_id = $1 AND {}",
+            domain_of_tenant(1, 2)
+        )))
+        .bind(domain.as_str())
+        .bind(tenant.as_str())
+        .fetch_one(&self.pool)
+        .await?;
         at.map(from_ms).transpose()
     }
 
-    /// One report of a registration with its policies, failure details and raw gzip.
-    pub async fn report_detail(&self, domain: &DomainId, id: &str) -> Result<Option<ReportDetail>> {
+    /// One report of the tenant's registration with its policies, failure details and raw
+    /// gzip; `None` when `id` names no report of that registration, or the registration is
+    /// another tenant's.
+    pub async fn report_detail(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+        id: &str,
+    ) -> Result<Option<ReportDetail>> {
         let row: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM tlsrpt_reports WHERE domain_id = $1 AND id = $2",
-            report_columns()
+            "SELECT {} FROM tlsrpt_reports WHERE domain_id = $1 AND id = $2 AND {}",
+            report_columns(),
+            domain_of_tenant(1, 3)
         )))
         .bind(domain.as_str())
         .bind(id)
+        .bind(tenant.as_str())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
@@ -824,7 +877,9 @@ impl Store {
         }
         Ok(())
     }
+}
 
+impl AllTenants<'_> {
     /// Deletes the reports of every tenant's registrations that started before the tenant's
     /// retention period (`tenants.report_retention_days`), with their rows; the daily
     /// rollups stay, so summaries keep their history. Returns how many were deleted.
@@ -837,7 +892,7 @@ impl Store {
                  WHERE r.start_ms < $1 - CAST(t.report_retention_days AS BIGINT) * 86400000)",
         )
         .bind(to_ms(at))
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?;
         Ok(done.rows_affected())
     }

@@ -8,6 +8,7 @@
 //! skipped and re-sealed by the next run if needed.
 
 use crate::Result;
+use crate::all_tenants::AllTenants;
 use crate::db::Store;
 use crate::sealing::MasterKey;
 
@@ -66,14 +67,15 @@ pub struct ResealCount {
 
 // Table and column names below come only from the constant list above, never from input:
 // that is why formatting them into SQL is safe.
-impl Store {
+impl AllTenants<'_> {
     /// Re-seals every sealed value not yet under `key`'s current key, opening it with the
     /// current or a previous key, `batch` rows per transaction. Idempotent: a second run
-    /// re-seals nothing.
+    /// re-seals nothing. Every tenant's webhook secrets and certificate keys with the
+    /// operator's own: for the admin CLI.
     pub async fn reseal_all(&self, key: &MasterKey, batch: usize) -> Result<Vec<ResealCount>> {
         let mut counts = Vec::with_capacity(SEALED.len());
         for column in &SEALED {
-            let count = self.reseal_table(column, key, batch.max(1)).await?;
+            let count = self.store.reseal_table(column, key, batch.max(1)).await?;
             tracing::info!(
                 table = count.table,
                 resealed = count.resealed,
@@ -86,7 +88,9 @@ impl Store {
         }
         Ok(counts)
     }
+}
 
+impl Store {
     async fn reseal_table(
         &self,
         column: &SealedColumn,

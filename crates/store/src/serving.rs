@@ -8,6 +8,7 @@ use std::str::FromStr;
 use stsd_core::{DomainName, Label, PolicyId};
 
 use crate::Result;
+use crate::all_tenants::AllTenants;
 use crate::certificates::Certificate;
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
@@ -115,8 +116,9 @@ fn served_from_row(
     })
 }
 
-impl Store {
-    /// Every registration in a servable state, for building a snapshot from scratch.
+impl AllTenants<'_> {
+    /// Every registration in a servable state, of every tenant, for building a snapshot from
+    /// scratch.
     pub async fn served_domains(&self) -> Result<Vec<ServedDomain>> {
         // Three independent reads, run at once: on a pool each gets its own connection (and
         // SQLite its own worker thread), so a large start-up uses every core.
@@ -128,11 +130,11 @@ impl Store {
             "{LIVE_SELECT}) v WHERE n <= {ANNOUNCE_CANDIDATES} ORDER BY domain_id, live_seq DESC"
         );
         let (rows, certs, lives) = tokio::try_join!(
-            sqlx::query_as::<_, ServedRow>(sqlx::AssertSqlSafe(served)).fetch_all(&self.pool),
+            sqlx::query_as::<_, ServedRow>(sqlx::AssertSqlSafe(served)).fetch_all(&self.store.pool),
             sqlx::query_as::<_, CertRow>(sqlx::AssertSqlSafe(valid))
                 .bind(to_ms(now()))
-                .fetch_all(&self.pool),
-            sqlx::query_as::<_, LiveRow>(sqlx::AssertSqlSafe(live)).fetch_all(&self.pool),
+                .fetch_all(&self.store.pool),
+            sqlx::query_as::<_, LiveRow>(sqlx::AssertSqlSafe(live)).fetch_all(&self.store.pool),
         )?;
         // The latest-expiring valid certificate per registration (the newest on a tie).
         let mut by_domain: HashMap<String, Certificate> = HashMap::new();
@@ -164,13 +166,14 @@ impl Store {
             .collect()
     }
 
-    /// One registration, or `None` when it is gone or not in a servable state.
+    /// One registration, whatever its tenant, or `None` when it is gone or not in a servable
+    /// state: for the snapshot following the change feed.
     pub async fn served_domain(&self, id: &DomainId) -> Result<Option<ServedDomain>> {
         let row: Option<ServedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SERVED_SELECT} WHERE d.id = $1 AND d.state IN {SERVABLE}"
         )))
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -181,13 +184,13 @@ impl Store {
         )))
         .bind(id.as_str())
         .bind(to_ms(now()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         let lives: Vec<LiveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{LIVE_SELECT} AND domain_id = $1) v WHERE n <= {ANNOUNCE_CANDIDATES} ORDER BY live_seq DESC"
         )))
         .bind(id.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         let live = lives
             .into_iter()
@@ -199,7 +202,9 @@ impl Store {
             live,
         )?))
     }
+}
 
+impl Store {
     /// Every unexpired HTTP-01 challenge: token and key authorization.
     pub async fn live_challenges(&self) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(

@@ -232,11 +232,12 @@ impl Store {
         }))
     }
 
-    /// Records that a token was just used.
-    pub async fn touch_api_token(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+    /// Records that one of the tenant's tokens was just used.
+    pub async fn touch_api_token(&self, tenant: &TenantId, id: &str) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3")
             .bind(to_ms(now()))
             .bind(id)
+            .bind(tenant.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::AllTenants;
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
 use crate::error::StoreError;
@@ -253,34 +254,53 @@ impl Store {
         Ok(n)
     }
 
-    /// Announces `event` to one webhook only (a test ping).
-    pub async fn enqueue_ping(&self, webhook_id: &str, body: &str) -> Result<String> {
+    /// Announces `event` to one webhook of the tenant only (a test ping). A webhook of
+    /// another tenant is "not found" and gets nothing.
+    pub async fn enqueue_ping(
+        &self,
+        tenant: &TenantId,
+        webhook_id: &str,
+        body: &str,
+    ) -> Result<String> {
         let id = row_id();
         let at = to_ms(now());
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO webhook_deliveries (id, webhook_id, event, body, attempts,
                  next_attempt_at, created_at)
-             VALUES ($1, $2, 'ping', $3, 0, $4, $4)",
+             SELECT $1, id, 'ping', $3, 0, $4, $4 FROM webhooks WHERE id = $2 AND tenant_id = $5",
         )
         .bind(&id)
         .bind(webhook_id)
         .bind(body)
         .bind(at)
+        .bind(tenant.as_str())
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("webhook"));
+        }
         Ok(id)
     }
 
-    /// The latest deliveries of a webhook, newest first.
-    pub async fn webhook_deliveries(&self, webhook_id: &str, limit: i64) -> Result<Vec<Delivery>> {
+    /// The latest deliveries of one of the tenant's webhooks, newest first; none for another
+    /// tenant's webhook.
+    pub async fn webhook_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
         let rows: Vec<DeliveryRow> = sqlx::query_as(
             "SELECT id, event, body, attempts, next_attempt_at, delivered_at, failed_at,
                     last_status, last_error, created_at
              FROM webhook_deliveries WHERE webhook_id = $1
+               AND EXISTS (SELECT 1 FROM webhooks WHERE webhooks.id = $1
+                           AND webhooks.tenant_id = $3)
              ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(webhook_id)
         .bind(limit)
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -300,10 +320,12 @@ impl Store {
             })
             .collect()
     }
+}
 
+impl AllTenants<'_> {
     /// Claims up to `limit` due deliveries for `lease`: each is pushed `lease` into the future
     /// first, so that another worker does not send it too; a claim that lost the race to
-    /// another worker is skipped.
+    /// another worker is skipped. Every tenant's: for the webhook sender.
     pub async fn claim_due_deliveries(
         &self,
         limit: i64,
@@ -320,7 +342,7 @@ impl Store {
         )
         .bind(at)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         let mut claimed = Vec::new();
         for (id, event, body, attempts, next, url, secret_ciphertext) in due {
@@ -331,7 +353,7 @@ impl Store {
             .bind(until)
             .bind(&id)
             .bind(next)
-            .execute(&self.pool)
+            .execute(&self.store.pool)
             .await?;
             if won.rows_affected() == 1 {
                 claimed.push(DueDelivery {
@@ -348,7 +370,7 @@ impl Store {
     }
 
     /// Records a delivery's outcome: delivered, or retried at `retry_at`, or given up when
-    /// `retry_at` is `None`.
+    /// `retry_at` is `None`. For the webhook sender, whatever the webhook's tenant.
     pub async fn record_delivery(
         &self,
         id: &str,
@@ -374,7 +396,7 @@ impl Store {
         .bind(status.map(i64::from))
         .bind(error)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?;
         Ok(())
     }

@@ -370,6 +370,7 @@ async fn rotate_master_key(
     }
     let key = load_master_key(config)?;
     let counts = store
+        .all_tenants()
         .reseal_all(&key, batch_size)
         .await
         .context("master key rotation failed; what was committed stays, run it again")?;

@@ -154,6 +154,7 @@ async fn deliver_due(
 ) -> Result<usize, stsd_store::StoreError> {
     // The claim outlasts an attempt, so that a slow receiver is not sent a second copy.
     let due = store
+        .all_tenants()
         .claim_due_deliveries(20, config.timeout * 3 + Duration::from_secs(30))
         .await?;
     let n = due.len();
@@ -163,6 +164,7 @@ async fn deliver_due(
         match outcome {
             Ok(status) => {
                 store
+                    .all_tenants()
                     .record_delivery(&d.id, true, Some(status), None, None)
                     .await?;
             }
@@ -172,6 +174,7 @@ async fn deliver_due(
                 tracing::info!(delivery = %d.id, event = %d.event, attempts, %error,
                     gave_up = retry_at.is_none(), "webhook delivery failed");
                 store
+                    .all_tenants()
                     .record_delivery(&d.id, false, status, Some(&error), retry_at)
                     .await?;
             }

@@ -17,8 +17,12 @@ use crate::error::VerifyError;
 /// gone) is skipped, not an error: the next pass sees the new state.
 pub async fn publish_pending(store: &Store) -> Result<usize, VerifyError> {
     let mut published = 0;
-    for (domain, version) in store.versions_awaiting_publication().await? {
-        match store.set_live_version(&domain, &version).await {
+    for (domain, version) in store.all_tenants().versions_awaiting_publication().await? {
+        match store
+            .all_tenants()
+            .set_live_version(&domain, &version)
+            .await
+        {
             Ok(()) => {
                 tracing::info!(%domain, %version, "policy version made live");
                 published += 1;
@@ -49,7 +53,9 @@ pub async fn record_dns_switches(store: &Store) -> Result<usize, VerifyError> {
     let settle_ms = i64::try_from(DNS_SETTLE.as_millis()).unwrap_or(i64::MAX);
     let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
     let mut recorded = 0;
-    for (domain, version, live_seq, live_at_ms) in store.versions_awaiting_dns().await? {
+    for (domain, version, live_seq, live_at_ms) in
+        store.all_tenants().versions_awaiting_dns().await?
+    {
         let announced = match acked {
             Some(seq) => live_seq <= seq,
             None => live_at_ms <= now_ms.saturating_sub(settle_ms),
@@ -57,7 +63,7 @@ pub async fn record_dns_switches(store: &Store) -> Result<usize, VerifyError> {
         if !announced {
             continue;
         }
-        match store.set_dns_version(&domain, &version).await {
+        match store.all_tenants().set_dns_version(&domain, &version).await {
             Ok(()) => recorded += 1,
             Err(StoreError::StateMismatch { .. } | StoreError::NotFound(_)) => {}
             Err(err) => return Err(err.into()),

@@ -39,15 +39,15 @@ pub(crate) async fn verify_domain(
     cfg: &VerifierConfig,
     id: &DomainId,
 ) -> Result<Option<(Domain, Vec<CheckResult>)>, VerifyError> {
-    let Some(mut domain) = store.domain_by_id(id).await? else {
+    let Some(mut domain) = store.all_tenants().domain_by_id(id).await? else {
         return Ok(None);
     };
     if domain.state == DomainState::Removed {
         return Ok(None);
     }
-    let latest = store.latest_policy_version(id).await?;
+    let latest = store.all_tenants().latest_policy_version(id).await?;
     let live = match &domain.live_version_id {
-        Some(version) => store.policy_version(id, version).await?,
+        Some(version) => store.all_tenants().policy_version(id, version).await?,
         None => None,
     };
     let subject = Subject {
@@ -71,7 +71,7 @@ pub(crate) async fn verify_domain(
     )
     .await;
     let now = OffsetDateTime::now_utc();
-    let certificate = match store.current_certificate(id).await? {
+    let certificate = match store.all_tenants().current_certificate(id).await? {
         Some(c) if c.not_after <= now => CertificateHealth::Missing,
         Some(c) if c.not_after - now < EXPIRING_WITHIN => CertificateHealth::Expiring,
         Some(_) => CertificateHealth::Valid,
@@ -90,6 +90,7 @@ pub(crate) async fn verify_domain(
             break;
         };
         match store
+            .all_tenants()
             .transition_domain_relaxed(id, domain.state, decision.to, &decision.reason)
             .await
         {
@@ -114,10 +115,12 @@ pub(crate) async fn verify_domain(
             }
             // Someone else moved it (the API, the certificate worker): decide again from
             // where it is now, with the same checks.
-            Err(StoreError::StateMismatch { .. }) => match store.domain_by_id(id).await? {
-                Some(fresh) => domain = fresh,
-                None => return Ok(None),
-            },
+            Err(StoreError::StateMismatch { .. }) => {
+                match store.all_tenants().domain_by_id(id).await? {
+                    Some(fresh) => domain = fresh,
+                    None => return Ok(None),
+                }
+            }
             Err(err) => return Err(err.into()),
         }
     }
@@ -125,6 +128,7 @@ pub(crate) async fn verify_domain(
     // Recorded after the transition: whoever waits for fresh results (`POST …/checks`)
     // then also sees the state they imply, never fresh checks with a stale state.
     store
+        .all_tenants()
         .record_checks(id, &serde_json::to_string(&checks)?, started)
         .await?;
     Ok(Some((domain, checks)))

@@ -28,6 +28,7 @@ const JOBS_PER_ROUND: usize = 100;
 /// that has none. Returns how many were enqueued.
 pub async fn schedule_all(store: &Store) -> Result<usize, VerifyError> {
     let missing = store
+        .all_tenants()
         .domains_without_job(VERIFY_JOB_KIND, &CHECKED_STATES)
         .await?;
     let now = OffsetDateTime::now_utc();
@@ -43,10 +44,11 @@ pub async fn schedule_all(store: &Store) -> Result<usize, VerifyError> {
 /// moment a non-`none` policy was served plus the largest `max_age` ever served) is over,
 /// and deletes their certificates and keys. The label is never reused. Returns how many.
 pub async fn finish_offboarding(store: &Store, now: OffsetDateTime) -> Result<usize, VerifyError> {
-    let done = store.offboarding_done(now).await?;
+    let done = store.all_tenants().offboarding_done(now).await?;
     let mut removed = 0;
     for id in &done {
         match store
+            .all_tenants()
             .transition_domain(
                 id,
                 DomainState::Offboarding,
@@ -56,7 +58,7 @@ pub async fn finish_offboarding(store: &Store, now: OffsetDateTime) -> Result<us
             .await
         {
             Ok(domain) => {
-                let certs = store.purge_removed(id).await?;
+                let certs = store.all_tenants().purge_removed(id).await?;
                 tracing::info!(domain = %domain.name, certificates = certs, "domain removed");
                 removed += 1;
             }

@@ -114,7 +114,7 @@ async fn api_token(state: &AppState, token: &str) -> Result<Principal, ApiError>
     if stored
         .last_used_at
         .is_none_or(|t| now - t > time::Duration::minutes(1))
-        && let Err(e) = store.touch_api_token(&stored.id).await
+        && let Err(e) = store.touch_api_token(&stored.tenant_id, &stored.id).await
     {
         tracing::warn!(error = %e, "cannot record API token use");
     }

@@ -328,6 +328,7 @@ async fn offboarding(server: &TestServer) {
     let version = d["policy"]["version_id"].as_str().unwrap();
     server
         .store
+        .all_tenants()
         .set_live_version(&domain.id, version)
         .await
         .unwrap();
@@ -366,16 +367,19 @@ async fn policy_fetches_per_day(server: &TestServer) {
     let nets: std::collections::BTreeSet<String> = ["192.0.2.0/24".to_owned()].into();
     server
         .store
+        .all_tenants()
         .add_policy_fetches(&domain.id, today, 3, &nets)
         .await
         .unwrap();
     server
         .store
+        .all_tenants()
         .add_policy_fetches(&domain.id, today - 1, 1, &nets)
         .await
         .unwrap();
     server
         .store
+        .all_tenants()
         .add_policy_fetches(&domain.id, today - 90, 1, &nets)
         .await
         .unwrap();
@@ -423,6 +427,7 @@ async fn checks_run_through_the_worker(server: &TestServer) {
                 let id = stsd_store::DomainId::from_raw(job.subject.clone());
                 let results = r#"[{"name":"ownership","record":"_mta-sts.checks.example","result":"fail","explanation":"no CNAME","fix":"publish it"}]"#;
                 store
+                    .all_tenants()
                     .record_checks(&id, results, time::OffsetDateTime::now_utc())
                     .await
                     .unwrap();
@@ -453,6 +458,7 @@ async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
     let label: stsd_core::Label = added["label"].as_str().unwrap().parse().unwrap();
     let id = server
         .store
+        .all_tenants()
         .domain_by_label(&label)
         .await
         .unwrap()
@@ -484,6 +490,7 @@ async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
     );
     server
         .store
+        .all_tenants()
         .record_checks(&id, &probe("fail"), time::OffsetDateTime::now_utc())
         .await
         .unwrap();
@@ -505,6 +512,7 @@ async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
     );
     server
         .store
+        .all_tenants()
         .record_checks(&id, &probe("pass"), time::OffsetDateTime::now_utc())
         .await
         .unwrap();
@@ -707,10 +715,16 @@ async fn edits_of_served_domains_go_live_without_a_worker(server: &TestServer) {
     assert_eq!(status, StatusCode::CREATED, "{added}");
     let label = stsd_core::Label::from_str(added["label"].as_str().unwrap()).unwrap();
     let store = &server.store;
-    let domain = store.domain_by_label(&label).await.unwrap().unwrap();
+    let domain = store
+        .all_tenants()
+        .domain_by_label(&label)
+        .await
+        .unwrap()
+        .unwrap();
     // The domain becomes served, as the verifier and the certificate worker would make it.
     let now = time::OffsetDateTime::now_utc();
     store
+        .all_tenants()
         .put_certificate(&stsd_store::NewCertificate {
             domain_id: domain.id.clone(),
             chain_pem: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into(),
@@ -732,6 +746,7 @@ async fn edits_of_served_domains_go_live_without_a_worker(server: &TestServer) {
         ),
     ] {
         store
+            .all_tenants()
             .transition_domain(&domain.id, from, to, "test")
             .await
             .unwrap();
@@ -744,7 +759,12 @@ async fn edits_of_served_domains_go_live_without_a_worker(server: &TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{edit}");
-    let served = store.served_domain(&domain.id).await.unwrap().unwrap();
+    let served = store
+        .all_tenants()
+        .served_domain(&domain.id)
+        .await
+        .unwrap()
+        .unwrap();
     let body = served.policy_body.unwrap();
     assert!(body.contains("mx: *.example.org\r\n"), "{body}");
     assert_eq!(

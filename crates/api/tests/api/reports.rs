@@ -387,6 +387,7 @@ async fn unverified_https_reports_are_left_out_until_the_tenant_counts_them(serv
     let forged = serde_json::to_vec(&recent_report("Google Inc.", "forged", 0, 999_999)).unwrap();
     server
         .store
+        .all_tenants()
         .ingest_submission(&stsd_store::Submission {
             domain: &domain,
             body: &forged,

@@ -63,7 +63,7 @@ fn policy(n: usize) -> anyhow::Result<Policy> {
 }
 
 /// Makes `edit.example` served: a live policy, a certificate from a throwaway CA, `active`.
-async fn serve_one(store: &Store, master: &MasterKey) -> anyhow::Result<stsd_store::DomainId> {
+async fn serve_one(store: &Store, master: &MasterKey) -> anyhow::Result<stsd_store::Domain> {
     let tenant = store.create_tenant("edits").await?;
     let d = store
         .create_domain(
@@ -73,9 +73,12 @@ async fn serve_one(store: &Store, master: &MasterKey) -> anyhow::Result<stsd_sto
         )
         .await?;
     let v = store
-        .create_policy_version(&d.id, &policy(0)?, "bench")
+        .create_policy_version(&tenant.id, &d.id, &policy(0)?, "bench")
         .await?;
-    store.set_live_version(&d.id, &v.version.id).await?;
+    store
+        .all_tenants()
+        .set_live_version(&d.id, &v.version.id)
+        .await?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
@@ -83,6 +86,7 @@ async fn serve_one(store: &Store, master: &MasterKey) -> anyhow::Result<stsd_sto
     let cert = CertificateParams::new(vec![HOST.to_owned()])?.signed_by(&key, &ca)?;
     let now = time::OffsetDateTime::now_utc();
     store
+        .all_tenants()
         .put_certificate(&NewCertificate {
             domain_id: d.id.clone(),
             chain_pem: format!("{}{}", cert.pem(), ca.pem()),
@@ -93,12 +97,14 @@ async fn serve_one(store: &Store, master: &MasterKey) -> anyhow::Result<stsd_sto
         })
         .await?;
     store
+        .all_tenants()
         .transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "bench")
         .await?;
     store
+        .all_tenants()
         .transition_domain(&d.id, DomainState::Verified, DomainState::Active, "bench")
         .await?;
-    Ok(d.id)
+    Ok(d)
 }
 
 /// One edge node: its own pool and follower.
@@ -118,7 +124,7 @@ async fn edge(url: &str, master: Arc<MasterKey>, id: &str) -> anyhow::Result<Sna
 
 async fn measure(
     store: &Store,
-    domain: &stsd_store::DomainId,
+    domain: &stsd_store::Domain,
     edges: &[SnapshotHandle],
     edits: usize,
     first: usize,
@@ -128,8 +134,10 @@ async fn measure(
         let p = policy(n)?;
         let body = p.render();
         let start = Instant::now();
-        store.create_policy_version(domain, &p, "bench").await?;
-        store.publish_latest(domain).await?;
+        store
+            .create_policy_version(&domain.tenant_id, &domain.id, &p, "bench")
+            .await?;
+        store.publish_latest(&domain.tenant_id, &domain.id).await?;
         loop {
             let served = edges.iter().all(|e| {
                 e.current()

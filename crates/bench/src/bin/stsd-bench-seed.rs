@@ -99,11 +99,11 @@ impl Seeder {
             MaxAge::new(86_400)?,
         )?;
         let v = s
-            .create_policy_version(&d.id, &policy, "bench")
+            .create_policy_version(&self.tenant, &d.id, &policy, "bench")
             .await?
             .version;
-        s.set_live_version(&d.id, &v.id).await?;
-        s.set_dns_version(&d.id, &v.id).await?;
+        s.all_tenants().set_live_version(&d.id, &v.id).await?;
+        s.all_tenants().set_dns_version(&d.id, &v.id).await?;
 
         let host = format!("mta-sts.{name}");
         let key = KeyPair::generate()?;
@@ -114,18 +114,21 @@ impl Seeder {
             write(&dir.join(format!("d{i}.key")), &key.serialize_pem())?;
         }
         let now = OffsetDateTime::now_utc();
-        s.put_certificate(&NewCertificate {
-            domain_id: d.id.clone(),
-            chain_pem,
-            key_ciphertext: self.master.seal(&key.serialize_der())?,
-            key_id: self.master.id().to_owned(),
-            not_before: now - time::Duration::hours(1),
-            not_after: now + time::Duration::days(90),
-        })
-        .await?;
-        s.transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "bench")
+        s.all_tenants()
+            .put_certificate(&NewCertificate {
+                domain_id: d.id.clone(),
+                chain_pem,
+                key_ciphertext: self.master.seal(&key.serialize_der())?,
+                key_id: self.master.id().to_owned(),
+                not_before: now - time::Duration::hours(1),
+                not_after: now + time::Duration::days(90),
+            })
             .await?;
-        s.transition_domain(&d.id, DomainState::Verified, DomainState::Active, "bench")
+        s.all_tenants()
+            .transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "bench")
+            .await?;
+        s.all_tenants()
+            .transition_domain(&d.id, DomainState::Verified, DomainState::Active, "bench")
             .await?;
         Ok(())
     }
@@ -239,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
     let seeded = started.elapsed();
 
     // What stsd will serve, read back through the same query the snapshot uses.
-    let served = store.served_domains().await?;
+    let served = store.all_tenants().served_domains().await?;
     if served.len() != args.domains {
         bail!(
             "expected {} served domains, found {}",

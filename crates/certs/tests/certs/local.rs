@@ -48,14 +48,27 @@ async fn verified_domain_gets_served_certificate(db: TestDatabase) {
     let lifetime = not_after - OffsetDateTime::now_utc();
     assert!(lifetime > time::Duration::days(89), "{lifetime}");
 
-    let stored = w.store.current_certificate(&d.id).await.unwrap().unwrap();
+    let stored = w
+        .store
+        .all_tenants()
+        .current_certificate(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
     let point = renewal_point(stored.not_before, stored.not_after);
     assert!(
         renew_at <= point && renew_at >= point - (stored.not_after - stored.not_before) / 20,
         "renewal at {renew_at}, inside the window before {point}"
     );
     assert_eq!(stored.not_after, not_after);
-    let state = w.store.domain_by_id(&d.id).await.unwrap().unwrap().state;
+    let state = w
+        .store
+        .all_tenants()
+        .domain_by_id(&d.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(state, DomainState::Active);
 
     // Nothing is due any more: the job sleeps until the renewal point.
@@ -67,6 +80,7 @@ async fn verified_domain_gets_served_certificate(db: TestDatabase) {
     );
     let job = w
         .store
+        .all_tenants()
         .job_status(CERT_JOB_KIND, d.id.as_str())
         .await
         .unwrap()
@@ -132,6 +146,7 @@ async fn keys_are_sealed(db: TestDatabase) {
         .await
         .unwrap();
     w.store
+        .all_tenants()
         .transition_domain(&d2.id, DomainState::Verified, DomainState::Active, "test")
         .await
         .unwrap();
@@ -174,6 +189,7 @@ async fn failed_renewal_backs_off_and_keeps_certificate(db: TestDatabase) {
     old.not_after = now + time::Duration::days(10);
     let old = w
         .store
+        .all_tenants()
         .put_certificate(&NewCertificate {
             domain_id: d.id.clone(),
             chain_pem: old.chain_pem.clone(),
@@ -185,6 +201,7 @@ async fn failed_renewal_backs_off_and_keeps_certificate(db: TestDatabase) {
         .await
         .unwrap();
     w.store
+        .all_tenants()
         .transition_domain(&d.id, DomainState::Verified, DomainState::Active, "test")
         .await
         .unwrap();
@@ -207,6 +224,7 @@ async fn failed_renewal_backs_off_and_keeps_certificate(db: TestDatabase) {
         delays.push(retry_at - before);
         let job = w
             .store
+            .all_tenants()
             .job_status(CERT_JOB_KIND, d.id.as_str())
             .await
             .unwrap()
@@ -223,7 +241,12 @@ async fn failed_renewal_backs_off_and_keeps_certificate(db: TestDatabase) {
         // A sweep does not pull the retry forward.
         assert_eq!(schedule_due(&w.store).await.unwrap(), 0);
         assert_eq!(
-            w.store.current_certificate(&d.id).await.unwrap().as_ref(),
+            w.store
+                .all_tenants()
+                .current_certificate(&d.id)
+                .await
+                .unwrap()
+                .as_ref(),
             Some(&old)
         );
         tokio::time::sleep((retry_at - OffsetDateTime::now_utc()).unsigned_abs()).await;
@@ -237,7 +260,14 @@ async fn failed_renewal_backs_off_and_keeps_certificate(db: TestDatabase) {
     for (got, want) in ms.iter().zip([300, 600, 1200]) {
         assert!((want..want + 500).contains(got), "{ms:?}");
     }
-    let state = w.store.domain_by_id(&d.id).await.unwrap().unwrap().state;
+    let state = w
+        .store
+        .all_tenants()
+        .domain_by_id(&d.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(state, DomainState::Active);
     w.served_chain("mta-sts.example.com", ca.root_pem(), Duration::from_secs(5))
         .await;
@@ -248,10 +278,17 @@ async fn failed_renewal_backs_off_and_keeps_certificate(db: TestDatabase) {
         .unwrap()
         .unwrap();
     assert!(matches!(outcome, Outcome::Issued { .. }), "{outcome:?}");
-    let current = w.store.current_certificate(&d.id).await.unwrap().unwrap();
+    let current = w
+        .store
+        .all_tenants()
+        .current_certificate(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(current.id, old.id);
     let job = w
         .store
+        .all_tenants()
         .job_status(CERT_JOB_KIND, d.id.as_str())
         .await
         .unwrap()
@@ -266,6 +303,7 @@ async fn unserved_registrations_are_dropped(db: TestDatabase) {
     let ca = LocalCa::load_or_create(&w.store, &w.master).await.unwrap();
     let d = w.verified_domain("example.com").await;
     w.store
+        .all_tenants()
         .transition_domain(&d.id, DomainState::Verified, DomainState::Detached, "test")
         .await
         .unwrap();
@@ -284,9 +322,17 @@ async fn unserved_registrations_are_dropped(db: TestDatabase) {
             domain: d.id.clone()
         }
     );
-    assert!(w.store.current_certificate(&d.id).await.unwrap().is_none());
     assert!(
         w.store
+            .all_tenants()
+            .current_certificate(&d.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        w.store
+            .all_tenants()
             .job_status(CERT_JOB_KIND, d.id.as_str())
             .await
             .unwrap()
@@ -327,6 +373,7 @@ async fn dead_workers_job_is_taken_over(db: TestDatabase) {
     assert!(w.store.finish_job(&dead, None).await.is_err());
     assert!(
         w.store
+            .all_tenants()
             .job_status(CERT_JOB_KIND, d.id.as_str())
             .await
             .unwrap()
@@ -372,7 +419,14 @@ async fn worker_loop_certifies_verified_domains(db: TestDatabase) {
     let d = w.verified_domain("example.com").await;
     w.served_chain("mta-sts.example.com", &root, Duration::from_secs(10))
         .await;
-    let state = w.store.domain_by_id(&d.id).await.unwrap().unwrap().state;
+    let state = w
+        .store
+        .all_tenants()
+        .domain_by_id(&d.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(state, DomainState::Active);
     // A burst of new domains is certified by several orders at once.
     let mut burst = Vec::new();
@@ -382,7 +436,14 @@ async fn worker_loop_certifies_verified_domains(db: TestDatabase) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     for d in &burst {
         loop {
-            let state = w.store.domain_by_id(&d.id).await.unwrap().unwrap().state;
+            let state = w
+                .store
+                .all_tenants()
+                .domain_by_id(&d.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state;
             if state == DomainState::Active {
                 break;
             }
@@ -398,6 +459,7 @@ async fn worker_loop_certifies_verified_domains(db: TestDatabase) {
         let job = loop {
             let job = w
                 .store
+                .all_tenants()
                 .job_status(stsd_store::CERT_JOB_KIND, d.id.as_str())
                 .await
                 .unwrap()

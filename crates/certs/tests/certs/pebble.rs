@@ -117,12 +117,21 @@ async fn pebble_issues_through_the_edge(db: TestDatabase) {
 
     let state = |id| {
         let store = w.store.clone();
-        async move { store.domain_by_id(&id).await.unwrap().unwrap().state }
+        async move {
+            store
+                .all_tenants()
+                .domain_by_id(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+        }
     };
     assert_eq!(state(d.id.clone()).await, DomainState::Active);
     assert_eq!(state(broken.id.clone()).await, DomainState::Verified);
     let job = w
         .store
+        .all_tenants()
         .job_status(CERT_JOB_KIND, broken.id.as_str())
         .await
         .unwrap()
@@ -133,7 +142,13 @@ async fn pebble_issues_through_the_edge(db: TestDatabase) {
     assert!(w.store.live_challenges().await.unwrap().is_empty());
 
     let root = pebble.root_pem().await;
-    let stored = w.store.current_certificate(&d.id).await.unwrap().unwrap();
+    let stored = w
+        .store
+        .all_tenants()
+        .current_certificate(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
     let served = w
         .served_chain("mta-sts.example.com", &root, Duration::from_secs(5))
         .await;
@@ -253,7 +268,13 @@ async fn pebble_validates_tls_alpn_01_on_the_edge(db: TestDatabase) {
     );
     assert!(w.store.live_tls_alpn_challenges().await.unwrap().is_empty());
     let root = pebble.root_pem().await;
-    let stored = w.store.current_certificate(&d.id).await.unwrap().unwrap();
+    let stored = w
+        .store
+        .all_tenants()
+        .current_certificate(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
     let served = w
         .served_chain("mta-sts.example.com", &root, Duration::from_secs(5))
         .await;

@@ -91,12 +91,17 @@ impl World {
         .unwrap();
         let v = self
             .store
-            .create_policy_version(&d.id, &policy, "test")
+            .create_policy_version(&self.tenant, &d.id, &policy, "test")
             .await
             .unwrap()
             .version;
-        self.store.set_live_version(&d.id, &v.id).await.unwrap();
         self.store
+            .all_tenants()
+            .set_live_version(&d.id, &v.id)
+            .await
+            .unwrap();
+        self.store
+            .all_tenants()
             .transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "test")
             .await
             .unwrap()

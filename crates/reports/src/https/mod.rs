@@ -107,7 +107,7 @@ impl HttpsReceiver {
         if declared_len.is_some_and(|n| n > self.limits.max_body as u64) {
             return too_large(self.limits.max_body);
         }
-        let domain = match self.store.domain_by_label(&label).await {
+        let domain = match self.store.all_tenants().domain_by_label(&label).await {
             Ok(Some(d)) if d.state != DomainState::Removed => d,
             Ok(_) => {
                 return error(
@@ -190,7 +190,7 @@ impl HttpsReceiver {
             OriginCheck::Verified { .. } => prepared.with_origin(ReportOrigin::VerifiedHttps),
             OriginCheck::Unverified(_) => prepared,
         };
-        match self.store.ingest_prepared(prepared).await {
+        match self.store.all_tenants().ingest_prepared(prepared).await {
             Ok(ingested) => {
                 tracing::info!(domain = %domain.name, organization = %ingested.organization,
                     report_id = %ingested.report_id, duplicate = ingested.duplicate,

@@ -318,7 +318,13 @@ impl<'a> Dialogue<'a> {
         let Ok(label) = local.parse::<Label>() else {
             return "550 5.1.1 No such report address".to_owned();
         };
-        match self.shared.store.domain_by_label(&label).await {
+        match self
+            .shared
+            .store
+            .all_tenants()
+            .domain_by_label(&label)
+            .await
+        {
             Ok(Some(d)) if d.state != DomainState::Removed => {
                 if !self.recipients.iter().any(|r| r.id == d.id) {
                     self.recipients.push(d);
@@ -408,7 +414,13 @@ impl<'a> Dialogue<'a> {
                 flags: &report.flags,
                 max_decompressed: config.max_decompressed,
             };
-            match self.shared.store.ingest_submission(&submission).await {
+            match self
+                .shared
+                .store
+                .all_tenants()
+                .ingest_submission(&submission)
+                .await
+            {
                 Ok(ingested) => {
                     tracing::info!(peer = %self.peer, domain = %domain.name,
                         organization = %ingested.organization, report_id = %ingested.report_id,

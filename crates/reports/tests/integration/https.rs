@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use stsd_reports::ReceiverLimits;
-use stsd_store::{DomainId, LeftOut, ReportOrigin, ReportScope, Store, TotalsBy};
+use stsd_store::{Domain, LeftOut, ReportOrigin, ReportScope, Store, TotalsBy};
 use stsd_testkit::TestDatabase;
 
 use crate::https_world::{HttpsWorld, REPORTER_ADDR, REPORTER_LOOPBACK, report};
@@ -21,10 +21,15 @@ fn report_day() -> i64 {
 }
 
 /// (reports, successful, failed) as the domain's summary counts them.
-async fn counted(store: &Store, domain: &DomainId) -> (i64, i64, i64) {
+async fn counted(store: &Store, domain: &Domain) -> (i64, i64, i64) {
     let day = report_day();
     let t = store
-        .report_totals(ReportScope::Domain(domain), day, day, TotalsBy::All)
+        .report_totals(
+            ReportScope::Domain(&domain.tenant_id, &domain.id),
+            day,
+            day,
+            TotalsBy::All,
+        )
         .await
         .unwrap();
     t.first().map_or((0, 0, 0), |t| {
@@ -63,7 +68,7 @@ pub(crate) async fn a_forged_report_does_not_move_the_success_rate(db: TestDatab
     );
     let a = w.post(REPORTER_LOOPBACK, &label, honest).await;
     assert_eq!(a.status, 201, "{a:?}");
-    assert_eq!(counted(&w.store, &w.domain.id).await, (1, 1000, 0));
+    assert_eq!(counted(&w.store, &w.domain).await, (1, 1000, 0));
 
     for (organization, contact, id) in [
         ("Google Inc.", "smtp-tls-reporting@google.com", "forged-1"),
@@ -75,14 +80,18 @@ pub(crate) async fn a_forged_report_does_not_move_the_success_rate(db: TestDatab
         assert_eq!(a.status, 201, "{a:?}");
     }
     assert_eq!(
-        counted(&w.store, &w.domain.id).await,
+        counted(&w.store, &w.domain).await,
         (1, 1000, 0),
         "the success rate stays 100%"
     );
     let day = report_day();
     assert_eq!(
         w.store
-            .reports_left_out(ReportScope::Domain(&w.domain.id), day, day)
+            .reports_left_out(
+                ReportScope::Domain(&w.domain.tenant_id, &w.domain.id),
+                day,
+                day
+            )
             .await
             .unwrap(),
         LeftOut {
@@ -225,7 +234,7 @@ pub(crate) async fn a_forward_confirmed_reporter_is_verified(db: TestDatabase) {
     // Sent first by someone else (or by the reporter over another path): unverified.
     let body = report(REPORTER.0, REPORTER.1, "r-1", "example.com", (40, 2), 0);
     assert_eq!(w.post("127.0.0.2", &label, body.clone()).await.status, 201);
-    assert_eq!(counted(&w.store, &w.domain.id).await, (0, 0, 0));
+    assert_eq!(counted(&w.store, &w.domain).await, (0, 0, 0));
     let a = w.post(REPORTER_LOOPBACK, &label, body).await;
     assert_eq!(
         (a.status, &a.body["duplicate"]),
@@ -236,7 +245,7 @@ pub(crate) async fn a_forward_confirmed_reporter_is_verified(db: TestDatabase) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].origin, ReportOrigin::VerifiedHttps);
     assert!(stored[0].counted);
-    assert_eq!(counted(&w.store, &w.domain.id).await, (1, 40, 2));
+    assert_eq!(counted(&w.store, &w.domain).await, (1, 40, 2));
 
     // The same server, naming an organization it does not belong to.
     let other = report(

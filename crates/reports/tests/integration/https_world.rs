@@ -144,7 +144,13 @@ impl HttpsWorld {
 
     pub(crate) async fn stored(&self, domain: &Domain) -> Vec<StoredReport> {
         self.store
-            .reports(&domain.id, &ReportFilter::default(), 200, 0)
+            .reports(
+                &domain.tenant_id,
+                &domain.id,
+                &ReportFilter::default(),
+                200,
+                0,
+            )
             .await
             .unwrap()
     }

@@ -92,7 +92,7 @@ pub(crate) async fn signed_reports_plain_and_starttls(db: TestDatabase) {
     let totals = w
         .store
         .report_totals(
-            stsd_store::ReportScope::Domain(&w.domain.id),
+            stsd_store::ReportScope::Domain(&w.domain.tenant_id, &w.domain.id),
             i64::from(day),
             i64::from(day),
             stsd_store::TotalsBy::All,
@@ -157,7 +157,7 @@ pub(crate) async fn unsigned_and_badly_signed_reports_are_not_counted(db: TestDa
     let all = w
         .store
         .report_totals(
-            stsd_store::ReportScope::Domain(&w.domain.id),
+            stsd_store::ReportScope::Domain(&w.domain.tenant_id, &w.domain.id),
             0,
             100_000,
             stsd_store::TotalsBy::All,

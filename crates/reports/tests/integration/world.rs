@@ -116,6 +116,7 @@ impl World {
     pub(crate) async fn stored(&self) -> Vec<StoredReport> {
         self.store
             .reports(
+                &self.domain.tenant_id,
                 &self.domain.id,
                 &stsd_store::ReportFilter::default(),
                 100,

@@ -76,6 +76,7 @@ fn view(s: &Snapshot, hosts: &[&str], labels: &[String]) -> Vec<String> {
 async fn labels(w: &World) -> Vec<String> {
     let mut labels: Vec<String> =
         w.fx.store
+            .all_tenants()
             .served_domains()
             .await
             .unwrap()

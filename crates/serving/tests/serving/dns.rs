@@ -34,7 +34,7 @@ fn has_soa_authority(m: &Message) -> bool {
 
 async fn every_record_kind_over_udp_and_tcp(db: TestDatabase) {
     let w = World::start(db, &["alpha.example"]).await;
-    let served = w.fx.store.served_domains().await.unwrap();
+    let served = w.fx.store.all_tenants().served_domains().await.unwrap();
     let alpha = &served[0];
     let label = alpha.label.as_str().to_owned();
     let id = alpha.live_ids[0].id.clone();
@@ -50,6 +50,7 @@ async fn every_record_kind_over_udp_and_tcp(db: TestDatabase) {
             .await
             .unwrap();
     w.fx.store
+        .all_tenants()
         .transition_domain(&v.id, DomainState::Pending, DomainState::Verified, "t")
         .await
         .unwrap();
@@ -197,20 +198,33 @@ async fn every_record_kind_over_udp_and_tcp(db: TestDatabase) {
 
 async fn new_id_in_dns_within_a_second(db: TestDatabase) {
     let w = World::start(db, &["alpha.example"]).await;
-    let served = w.fx.store.served_domains().await.unwrap();
+    let served = w.fx.store.all_tenants().served_domains().await.unwrap();
     let (id, label) = (
         served[0].domain_id.clone(),
         served[0].label.as_str().to_owned(),
     );
     let v =
         w.fx.store
-            .create_policy_version(&id, &policy(Mode::Enforce, &["mx.alpha.example"]), "t")
+            .create_policy_version(
+                &w.fx.tenant,
+                &id,
+                &policy(Mode::Enforce, &["mx.alpha.example"]),
+                "t",
+            )
             .await
             .unwrap()
             .version;
-    w.fx.store.set_live_version(&id, &v.id).await.unwrap();
+    w.fx.store
+        .all_tenants()
+        .set_live_version(&id, &v.id)
+        .await
+        .unwrap();
     let start = Instant::now();
-    w.fx.store.set_dns_version(&id, &v.id).await.unwrap();
+    w.fx.store
+        .all_tenants()
+        .set_dns_version(&id, &v.id)
+        .await
+        .unwrap();
     let want = format!("v=STSv1; id={};", v.policy_id);
     loop {
         let m = dns_query(
@@ -244,7 +258,7 @@ async fn new_id_in_dns_within_a_second(db: TestDatabase) {
 async fn id_waits_for_a_lagging_edge(db: TestDatabase) {
     let w = World::start(db, &["alpha.example"]).await;
     let store = w.fx.store.clone();
-    let served = store.served_domains().await.unwrap();
+    let served = store.all_tenants().served_domains().await.unwrap();
     let (id, label) = (
         served[0].domain_id.clone(),
         served[0].label.as_str().to_owned(),
@@ -289,11 +303,15 @@ async fn id_waits_for_a_lagging_edge(db: TestDatabase) {
 
     let enforce = policy(Mode::Enforce, &["mx.alpha.example"]);
     let v = store
-        .create_policy_version(&id, &enforce, "t")
+        .create_policy_version(&w.fx.tenant, &id, &enforce, "t")
         .await
         .unwrap()
         .version;
-    store.set_live_version(&id, &v.id).await.unwrap();
+    store
+        .all_tenants()
+        .set_live_version(&id, &v.id)
+        .await
+        .unwrap();
     let new = format!("v=STSv1; id={};", v.policy_id);
     // Node A serves the new policy at once...
     let start = Instant::now();
@@ -336,11 +354,15 @@ async fn id_waits_for_a_lagging_edge(db: TestDatabase) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let third = policy(Mode::Testing, &["mx.alpha.example"]);
     let v3 = store
-        .create_policy_version(&id, &third, "t")
+        .create_policy_version(&w.fx.tenant, &id, &third, "t")
         .await
         .unwrap()
         .version;
-    store.set_live_version(&id, &v3.id).await.unwrap();
+    store
+        .all_tenants()
+        .set_live_version(&id, &v3.id)
+        .await
+        .unwrap();
     let want = format!("v=STSv1; id={};", v3.policy_id);
     let start = Instant::now();
     while announced(&dns_query(w.dns, &name, RecordType::TXT, false).await) != want {

@@ -108,7 +108,8 @@ async fn acme_challenges_over_http(db: TestDatabase) {
     let w = World::start(db, &["alpha.example"]).await;
     let d =
         w.fx.store
-            .domain_by_label(&w.fx.store.served_domains().await.unwrap()[0].label)
+            .all_tenants()
+            .domain_by_label(&w.fx.store.all_tenants().served_domains().await.unwrap()[0].label)
             .await
             .unwrap()
             .unwrap();
@@ -165,17 +166,21 @@ async fn acme_challenges_over_http(db: TestDatabase) {
 
 async fn edits_and_new_domains_go_live_within_a_second(db: TestDatabase) {
     let w = World::start(db, &["alpha.example"]).await;
-    let served = w.fx.store.served_domains().await.unwrap();
+    let served = w.fx.store.all_tenants().served_domains().await.unwrap();
     let id = served[0].domain_id.clone();
     let enforce = policy(Mode::Enforce, &["mx.alpha.example", "*.backup.example"]);
     let v =
         w.fx.store
-            .create_policy_version(&id, &enforce, "t")
+            .create_policy_version(&w.fx.tenant, &id, &enforce, "t")
             .await
             .unwrap()
             .version;
     let start = Instant::now();
-    w.fx.store.set_live_version(&id, &v.id).await.unwrap();
+    w.fx.store
+        .all_tenants()
+        .set_live_version(&id, &v.id)
+        .await
+        .unwrap();
     loop {
         let (_, _, body) = w
             .fetch(A, false, policy_request("GET", A, false))
@@ -210,6 +215,7 @@ async fn edits_and_new_domains_go_live_within_a_second(db: TestDatabase) {
     }
     // A domain that stops being served loses its certificate on the edge.
     w.fx.store
+        .all_tenants()
         .transition_domain(
             &id,
             stsd_store::DomainState::Active,
@@ -265,10 +271,14 @@ async fn fetches_are_counted_per_day_and_network(db: TestDatabase) {
         .await
         .unwrap();
     w.snapshots.flush_fetches(&w.fx.store).await;
-    let id = w.fx.store.served_domains().await.unwrap()[0]
+    let id = w.fx.store.all_tenants().served_domains().await.unwrap()[0]
         .domain_id
         .clone();
-    let days = w.fx.store.policy_fetches(&id, 0).await.unwrap();
+    let days =
+        w.fx.store
+            .policy_fetches(&w.fx.tenant, &id, 0)
+            .await
+            .unwrap();
     assert_eq!(days.len(), 1);
     assert_eq!(days[0].fetches, 4, "two flushes add up");
     assert_eq!(days[0].networks, ["127.0.0.0/24"]);

@@ -282,7 +282,7 @@ async fn udp_flood_is_rate_limited_per_network(db: TestDatabase) {
         DnsLimits::default(),
     )
     .await;
-    let label = w.fx.store.served_domains().await.unwrap()[0]
+    let label = w.fx.store.all_tenants().served_domains().await.unwrap()[0]
         .label
         .as_str()
         .to_owned();

@@ -27,11 +27,11 @@ async fn postgres_outage_keeps_serving() {
         .unwrap()
         .unwrap();
     let w = World::start_at(&pg.url(), None, &["alpha.example"]).await;
-    let label = w.fx.store.served_domains().await.unwrap()[0]
+    let label = w.fx.store.all_tenants().served_domains().await.unwrap()[0]
         .label
         .as_str()
         .to_owned();
-    let before = w.fx.store.served_domains().await.unwrap()[0].live_ids[0]
+    let before = w.fx.store.all_tenants().served_domains().await.unwrap()[0].live_ids[0]
         .id
         .clone();
     assert_eq!(
@@ -94,18 +94,26 @@ async fn postgres_outage_keeps_serving() {
     .await;
 
     // Changes made after the outage arrive.
-    let id = w.fx.store.served_domains().await.unwrap()[0]
+    let id = w.fx.store.all_tenants().served_domains().await.unwrap()[0]
         .domain_id
         .clone();
     let enforce = policy(Mode::Enforce, &["mx.alpha.example"]);
     let v =
         w.fx.store
-            .create_policy_version(&id, &enforce, "t")
+            .create_policy_version(&w.fx.tenant, &id, &enforce, "t")
             .await
             .unwrap()
             .version;
-    w.fx.store.set_live_version(&id, &v.id).await.unwrap();
-    w.fx.store.set_dns_version(&id, &v.id).await.unwrap();
+    w.fx.store
+        .all_tenants()
+        .set_live_version(&id, &v.id)
+        .await
+        .unwrap();
+    w.fx.store
+        .all_tenants()
+        .set_dns_version(&id, &v.id)
+        .await
+        .unwrap();
     assert!(v.policy_id > before);
     let start = Instant::now();
     loop {

@@ -28,7 +28,7 @@ pub(crate) struct Fixture {
     pub(crate) store: Store,
     pub(crate) master: Arc<MasterKey>,
     ca: CertifiedIssuer<'static, KeyPair>,
-    tenant: stsd_store::TenantId,
+    pub(crate) tenant: stsd_store::TenantId,
 }
 
 /// A fixture plus a running edge.
@@ -310,17 +310,22 @@ impl Fixture {
             .await
             .unwrap();
         let v = s
-            .create_policy_version(&d.id, policy, "test")
+            .create_policy_version(&self.tenant, &d.id, policy, "test")
             .await
             .unwrap()
             .version;
-        s.set_live_version(&d.id, &v.id).await.unwrap();
-        s.set_dns_version(&d.id, &v.id).await.unwrap();
-        self.certify(&d, &format!("mta-sts.{name}")).await;
-        s.transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "test")
+        s.all_tenants()
+            .set_live_version(&d.id, &v.id)
             .await
             .unwrap();
-        s.transition_domain(&d.id, DomainState::Verified, DomainState::Active, "test")
+        s.all_tenants().set_dns_version(&d.id, &v.id).await.unwrap();
+        self.certify(&d, &format!("mta-sts.{name}")).await;
+        s.all_tenants()
+            .transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "test")
+            .await
+            .unwrap();
+        s.all_tenants()
+            .transition_domain(&d.id, DomainState::Verified, DomainState::Active, "test")
             .await
             .unwrap()
     }
@@ -334,6 +339,7 @@ impl Fixture {
             .unwrap();
         let now = OffsetDateTime::now_utc();
         self.store
+            .all_tenants()
             .put_certificate(&NewCertificate {
                 domain_id: d.id.clone(),
                 chain_pem: format!("{}{}", cert.pem(), self.ca.pem()),

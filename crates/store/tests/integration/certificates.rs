@@ -19,7 +19,12 @@ async fn certificates_challenges_accounts(db: &TestDb) {
         )
         .await
         .unwrap();
-    assert!(s.current_certificate(&d.id).await.unwrap().is_none());
+    assert!(
+        s.current_certificate(&d.tenant_id, &d.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let now = OffsetDateTime::now_utc();
     let new = |days: i64, pem: &str| NewCertificate {
         domain_id: d.id.clone(),
@@ -29,9 +34,20 @@ async fn certificates_challenges_accounts(db: &TestDb) {
         not_before: now - Duration::days(1),
         not_after: now + Duration::days(days),
     };
-    s.put_certificate(&new(90, "long")).await.unwrap();
-    let short = s.put_certificate(&new(30, "short")).await.unwrap();
-    let current = s.current_certificate(&d.id).await.unwrap().unwrap();
+    s.all_tenants()
+        .put_certificate(&new(90, "long"))
+        .await
+        .unwrap();
+    let short = s
+        .all_tenants()
+        .put_certificate(&new(30, "short"))
+        .await
+        .unwrap();
+    let current = s
+        .current_certificate(&d.tenant_id, &d.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         current.chain_pem, "long",
         "the certificate valid longest is served"
@@ -39,14 +55,23 @@ async fn certificates_challenges_accounts(db: &TestDb) {
     assert_eq!(current.key_ciphertext, vec![0, 159, 255, 7]);
     // What the edges load (all registrations at once, or one) is that same certificate; an
     // expired one is never picked.
-    s.put_certificate(&new(-1, "expired")).await.unwrap();
-    s.transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "t")
+    s.all_tenants()
+        .put_certificate(&new(-1, "expired"))
         .await
         .unwrap();
-    let all = s.served_domains().await.unwrap();
+    s.transition_domain(
+        &d.tenant_id,
+        &d.id,
+        DomainState::Pending,
+        DomainState::Verified,
+        "t",
+    )
+    .await
+    .unwrap();
+    let all = s.all_tenants().served_domains().await.unwrap();
     let mine = all.iter().find(|r| r.domain_id == d.id).unwrap();
     assert_eq!(mine.certificate.as_ref().unwrap().chain_pem, "long");
-    let one = s.served_domain(&d.id).await.unwrap().unwrap();
+    let one = s.all_tenants().served_domain(&d.id).await.unwrap().unwrap();
     assert_eq!(one.certificate.as_ref().unwrap().chain_pem, "long");
     // (Not a search for "159" alone: ids and times in the output may contain it by chance.)
     let shown = format!("{short:?}");

@@ -27,8 +27,18 @@ async fn register_and_read(db: &TestDb) {
             .unwrap(),
         d
     );
-    assert_eq!(s.domain_by_id(&d.id).await.unwrap().unwrap(), d);
-    assert_eq!(s.domain_by_label(&d.label).await.unwrap().unwrap(), d);
+    assert_eq!(
+        s.domain_by_id(&d.tenant_id, &d.id).await.unwrap().unwrap(),
+        d
+    );
+    assert_eq!(
+        s.all_tenants()
+            .domain_by_label(&d.label)
+            .await
+            .unwrap()
+            .unwrap(),
+        d
+    );
     // Tenants are walls: B does not see A's registration.
     assert!(
         s.domain(&b.id, &name("example.com"))
@@ -127,6 +137,7 @@ async fn list_filter_and_paginate(db: &TestDb) {
 
     let b = &all[1];
     s.transition_domain(
+        &b.tenant_id,
         &b.id,
         DomainState::Pending,
         DomainState::Verified,
@@ -158,6 +169,7 @@ async fn state_transitions(db: &TestDb) {
         .unwrap();
     let v = s
         .transition_domain(
+            &d.tenant_id,
             &d.id,
             DomainState::Pending,
             DomainState::Verified,
@@ -168,7 +180,13 @@ async fn state_transitions(db: &TestDb) {
     assert_eq!(v.state, DomainState::Verified);
     assert!(v.state_changed_at >= d.state_changed_at);
     let stale = s
-        .transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "again")
+        .transition_domain(
+            &d.tenant_id,
+            &d.id,
+            DomainState::Pending,
+            DomainState::Verified,
+            "again",
+        )
         .await
         .unwrap_err();
     assert!(
@@ -176,6 +194,7 @@ async fn state_transitions(db: &TestDb) {
         "{stale:?}"
     );
     s.transition_domain(
+        &d.tenant_id,
         &d.id,
         DomainState::Verified,
         DomainState::Active,
@@ -183,7 +202,7 @@ async fn state_transitions(db: &TestDb) {
     )
     .await
     .unwrap();
-    let log = s.transitions(&d.id).await.unwrap();
+    let log = s.transitions(&d.tenant_id, &d.id).await.unwrap();
     let steps: Vec<_> = log
         .iter()
         .map(|t| (t.from, t.to, t.reason.as_str()))
@@ -205,6 +224,7 @@ async fn state_transitions(db: &TestDb) {
     );
     let missing = s
         .transition_domain(
+            &d.tenant_id,
             &stsd_store::DomainId::from_raw("nope"),
             DomainState::Pending,
             DomainState::Verified,
@@ -214,19 +234,21 @@ async fn state_transitions(db: &TestDb) {
         .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
 
-    s.record_checks(
-        &d.id,
-        r#"[{"name":"ownership","result":"pass"}]"#,
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
-    let d = s.domain_by_id(&d.id).await.unwrap().unwrap();
+    s.all_tenants()
+        .record_checks(
+            &d.id,
+            r#"[{"name":"ownership","result":"pass"}]"#,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let d = s.domain_by_id(&d.tenant_id, &d.id).await.unwrap().unwrap();
     assert!(d.last_checks.unwrap().contains("ownership"));
     assert!(d.last_checked_at.is_some());
 
     // A removed registration frees the name for the tenant, and its label is never reused.
     s.transition_domain(
+        &d.tenant_id,
         &d.id,
         DomainState::Active,
         DomainState::Removed,

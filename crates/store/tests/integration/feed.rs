@@ -21,9 +21,15 @@ async fn writes_append_to_the_feed(db: &TestDb) {
         )
         .await
         .unwrap();
-    s.transition_domain(&d.id, DomainState::Pending, DomainState::Verified, "ok")
-        .await
-        .unwrap();
+    s.transition_domain(
+        &d.tenant_id,
+        &d.id,
+        DomainState::Pending,
+        DomainState::Verified,
+        "ok",
+    )
+    .await
+    .unwrap();
     let p = Policy::new(
         Mode::Testing,
         vec![MxPattern::from_str("mx.feed.example").unwrap()],
@@ -31,23 +37,27 @@ async fn writes_append_to_the_feed(db: &TestDb) {
     )
     .unwrap();
     let v = s
-        .create_policy_version(&d.id, &p, "t")
+        .create_policy_version(&d.tenant_id, &d.id, &p, "t")
         .await
         .unwrap()
         .version;
-    s.set_live_version(&d.id, &v.id).await.unwrap();
-    s.set_dns_version(&d.id, &v.id).await.unwrap();
+    s.all_tenants()
+        .set_live_version(&d.id, &v.id)
+        .await
+        .unwrap();
+    s.all_tenants().set_dns_version(&d.id, &v.id).await.unwrap();
     let now = OffsetDateTime::now_utc();
-    s.put_certificate(&NewCertificate {
-        domain_id: d.id.clone(),
-        chain_pem: "-----BEGIN CERTIFICATE-----\n".into(),
-        key_ciphertext: vec![1, 2, 3],
-        key_id: "k1".into(),
-        not_before: now,
-        not_after: now + time::Duration::days(90),
-    })
-    .await
-    .unwrap();
+    s.all_tenants()
+        .put_certificate(&NewCertificate {
+            domain_id: d.id.clone(),
+            chain_pem: "-----BEGIN CERTIFICATE-----\n".into(),
+            key_ciphertext: vec![1, 2, 3],
+            key_id: "k1".into(),
+            not_before: now,
+            not_after: now + time::Duration::days(90),
+        })
+        .await
+        .unwrap();
 
     let changes = s.changes_since(0, 100).await.unwrap();
     let kinds: Vec<_> = changes.iter().map(|c| c.kind).collect();

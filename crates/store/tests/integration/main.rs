@@ -22,3 +22,4 @@ mod reports;
 mod rotation;
 mod tenants;
 mod tokens;
+mod walls;

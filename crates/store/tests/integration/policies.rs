@@ -31,13 +31,19 @@ async fn versions_and_noop_edits(db: &TestDb) {
         &["mx1.example.com", "*.mail.example.com"],
         86400,
     );
-    let v1 = s.create_policy_version(&d.id, &p1, "user-1").await.unwrap();
+    let v1 = s
+        .create_policy_version(&d.tenant_id, &d.id, &p1, "user-1")
+        .await
+        .unwrap();
     assert!(v1.created);
     assert_eq!(v1.version.body, p1.render());
     assert_eq!(v1.version.policy, p1);
 
     // The same policy again: no new version, no new id.
-    let same = s.create_policy_version(&d.id, &p1, "user-2").await.unwrap();
+    let same = s
+        .create_policy_version(&d.tenant_id, &d.id, &p1, "user-2")
+        .await
+        .unwrap();
     assert!(!same.created);
     assert_eq!(same.version.policy_id, v1.version.policy_id);
 
@@ -46,20 +52,26 @@ async fn versions_and_noop_edits(db: &TestDb) {
         &["mx1.example.com", "*.mail.example.com"],
         604800,
     );
-    let v2 = s.create_policy_version(&d.id, &p2, "user-1").await.unwrap();
+    let v2 = s
+        .create_policy_version(&d.tenant_id, &d.id, &p2, "user-1")
+        .await
+        .unwrap();
     assert!(v2.created);
     assert!(v2.version.policy_id > v1.version.policy_id);
 
-    let all = s.policy_versions(&d.id).await.unwrap();
+    let all = s.policy_versions(&d.tenant_id, &d.id).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[0], v2.version);
     assert_eq!(all[1], v1.version);
     assert_eq!(
-        s.latest_policy_version(&d.id).await.unwrap().unwrap(),
+        s.latest_policy_version(&d.tenant_id, &d.id)
+            .await
+            .unwrap()
+            .unwrap(),
         v2.version
     );
     assert_eq!(
-        s.policy_version(&d.id, &v1.version.id)
+        s.policy_version(&d.tenant_id, &d.id, &v1.version.id)
             .await
             .unwrap()
             .unwrap(),
@@ -67,23 +79,34 @@ async fn versions_and_noop_edits(db: &TestDb) {
     );
 
     // DNS may only publish the id of the version the edges serve.
-    let refused = s.set_dns_version(&d.id, &v1.version.id).await.unwrap_err();
+    let refused = s
+        .all_tenants()
+        .set_dns_version(&d.id, &v1.version.id)
+        .await
+        .unwrap_err();
     assert!(
         matches!(refused, StoreError::StateMismatch { .. }),
         "{refused:?}"
     );
-    s.set_live_version(&d.id, &v1.version.id).await.unwrap();
-    s.set_dns_version(&d.id, &v1.version.id).await.unwrap();
-    let dom = s.domain_by_id(&d.id).await.unwrap().unwrap();
+    s.all_tenants()
+        .set_live_version(&d.id, &v1.version.id)
+        .await
+        .unwrap();
+    s.all_tenants()
+        .set_dns_version(&d.id, &v1.version.id)
+        .await
+        .unwrap();
+    let dom = s.domain_by_id(&d.tenant_id, &d.id).await.unwrap().unwrap();
     assert_eq!(dom.live_version_id.as_deref(), Some(v1.version.id.as_str()));
     assert_eq!(dom.dns_version_id.as_deref(), Some(v1.version.id.as_str()));
     let v1 = s
-        .policy_version(&d.id, &v1.version.id)
+        .policy_version(&d.tenant_id, &d.id, &v1.version.id)
         .await
         .unwrap()
         .unwrap();
     assert!(v1.published_at.is_some() && v1.dns_at.is_some());
     let missing = s
+        .all_tenants()
         .set_live_version(&d.id, "no-such-version")
         .await
         .unwrap_err();
@@ -103,7 +126,7 @@ async fn ids_increase_under_fast_edits(db: &TestDb) {
     for i in 0..60u32 {
         let p = policy(Mode::Testing, &["mx.fast.example"], 3600 + i);
         let v = s
-            .create_policy_version(&d.id, &p, "t")
+            .create_policy_version(&d.tenant_id, &d.id, &p, "t")
             .await
             .unwrap()
             .version;
@@ -129,26 +152,32 @@ async fn ids_unique_per_name_across_registrations(db: &TestDb) {
         .unwrap();
     let p = policy(Mode::Testing, &["mx.shared.example"], 86400);
     let va = s
-        .create_policy_version(&da.id, &p, "a")
+        .create_policy_version(&da.tenant_id, &da.id, &p, "a")
         .await
         .unwrap()
         .version;
     let vb = s
-        .create_policy_version(&db_.id, &p, "b")
+        .create_policy_version(&db_.tenant_id, &db_.id, &p, "b")
         .await
         .unwrap()
         .version;
     assert!(vb.policy_id > va.policy_id);
     // Re-registration after removal continues the same sequence.
-    s.transition_domain(&da.id, DomainState::Pending, DomainState::Removed, "gone")
-        .await
-        .unwrap();
+    s.transition_domain(
+        &da.tenant_id,
+        &da.id,
+        DomainState::Pending,
+        DomainState::Removed,
+        "gone",
+    )
+    .await
+    .unwrap();
     let again = s
         .create_domain(&a.id, &name, Ownership::Cname)
         .await
         .unwrap();
     let vc = s
-        .create_policy_version(&again.id, &p, "a")
+        .create_policy_version(&again.tenant_id, &again.id, &p, "a")
         .await
         .unwrap()
         .version;

@@ -60,28 +60,44 @@ async fn a_counted_copy_upgrades_an_uncounted_one(db: &TestDb) {
         flags: &[],
         max_decompressed: 1 << 20,
     };
-    let first = s.ingest_submission(&sub(false, "none")).await.unwrap();
+    let first = s
+        .all_tenants()
+        .ingest_submission(&sub(false, "none"))
+        .await
+        .unwrap();
     assert!(!first.duplicate && !first.counted);
     let totals = |s: &stsd_store::Store| {
         let s = s.clone();
-        let id = d.id.clone();
+        let (tenant, id) = (d.tenant_id.clone(), d.id.clone());
         async move {
-            s.report_totals(ReportScope::Domain(&id), day(now), day(now), TotalsBy::All)
-                .await
-                .unwrap()
+            s.report_totals(
+                ReportScope::Domain(&tenant, &id),
+                day(now),
+                day(now),
+                TotalsBy::All,
+            )
+            .await
+            .unwrap()
         }
     };
     assert!(totals(s).await.is_empty(), "nothing counted yet");
-    let second = s.ingest_submission(&sub(true, "pass")).await.unwrap();
+    let second = s
+        .all_tenants()
+        .ingest_submission(&sub(true, "pass"))
+        .await
+        .unwrap();
     assert!(second.duplicate);
     assert_eq!(second.id, first.id);
     let t = totals(s).await;
     assert_eq!((t[0].reports, t[0].successful_sessions), (1, 7));
     // A third copy changes nothing.
-    s.ingest_submission(&sub(true, "pass")).await.unwrap();
+    s.all_tenants()
+        .ingest_submission(&sub(true, "pass"))
+        .await
+        .unwrap();
     assert_eq!(totals(s).await[0].reports, 1);
     let listed = s
-        .reports(&d.id, &ReportFilter::default(), 10, 0)
+        .reports(&d.tenant_id, &d.id, &ReportFilter::default(), 10, 0)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -118,24 +134,30 @@ fn claim(organization: &str, id: &str, start: OffsetDateTime, ok: u64, failed: u
 }
 
 async fn ingest(s: &Store, d: &Domain, body: &[u8], transport: Transport, origin: ReportOrigin) {
-    s.ingest_submission(&Submission {
-        domain: d,
-        body,
-        declared_media_type: Some("application/tlsrpt+json"),
-        transport,
-        origin,
-        dkim: (transport == Transport::Smtp).then_some("pass"),
-        flags: &[],
-        max_decompressed: 1 << 20,
-    })
-    .await
-    .unwrap();
+    s.all_tenants()
+        .ingest_submission(&Submission {
+            domain: d,
+            body,
+            declared_media_type: Some("application/tlsrpt+json"),
+            transport,
+            origin,
+            dkim: (transport == Transport::Smtp).then_some("pass"),
+            flags: &[],
+            max_decompressed: 1 << 20,
+        })
+        .await
+        .unwrap();
 }
 
 /// (reports, successful, failed) of a domain's day, as its summary counts them.
 async fn counted(s: &Store, d: &Domain, day: i64) -> (i64, i64, i64) {
     let t = s
-        .report_totals(ReportScope::Domain(&d.id), day, day, TotalsBy::All)
+        .report_totals(
+            ReportScope::Domain(&d.tenant_id, &d.id),
+            day,
+            day,
+            TotalsBy::All,
+        )
         .await
         .unwrap();
     t.first().map_or((0, 0, 0), |t| {
@@ -183,12 +205,17 @@ async fn unverified_https_counts_only_when_the_tenant_chooses(db: &TestDb) {
 
     assert_eq!(counted(s, &d, today).await, (2, 1500, 0));
     let failures = s
-        .report_failures(ReportScope::Domain(&d.id), today, today, FailuresBy::Result)
+        .report_failures(
+            ReportScope::Domain(&d.tenant_id, &d.id),
+            today,
+            today,
+            FailuresBy::Result,
+        )
         .await
         .unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     let overview = s
-        .domain_overviews(std::slice::from_ref(&d.id), today)
+        .domain_overviews(&d.tenant_id, std::slice::from_ref(&d.id), today)
         .await
         .unwrap();
     assert_eq!(overview[d.id.as_str()].failed_sessions, 0);
@@ -204,7 +231,7 @@ async fn unverified_https_counts_only_when_the_tenant_chooses(db: &TestDb) {
         }
     );
     let listed = s
-        .reports(&d.id, &ReportFilter::default(), 10, 0)
+        .reports(&d.tenant_id, &d.id, &ReportFilter::default(), 10, 0)
         .await
         .unwrap();
     let forged_row = listed.iter().find(|r| r.report_id == "forged").unwrap();
@@ -217,19 +244,24 @@ async fn unverified_https_counts_only_when_the_tenant_chooses(db: &TestDb) {
         .unwrap();
     assert_eq!(counted(s, &d, today).await, (3, 1500, 999_999));
     let failures = s
-        .report_failures(ReportScope::Domain(&d.id), today, today, FailuresBy::Mx)
+        .report_failures(
+            ReportScope::Domain(&d.tenant_id, &d.id),
+            today,
+            today,
+            FailuresBy::Mx,
+        )
         .await
         .unwrap();
     assert_eq!(failures, [("mx1.example.com".to_owned(), 999_999)]);
     assert_eq!(
-        s.reports_left_out(ReportScope::Domain(&d.id), today, today)
+        s.reports_left_out(ReportScope::Domain(&d.tenant_id, &d.id), today, today)
             .await
             .unwrap()
             .total(),
         0
     );
     let listed = s
-        .reports(&d.id, &ReportFilter::default(), 10, 0)
+        .reports(&d.tenant_id, &d.id, &ReportFilter::default(), 10, 0)
         .await
         .unwrap();
     assert!(listed.iter().all(|r| r.counted));
@@ -288,7 +320,7 @@ async fn a_better_copy_replaces_a_forged_one(db: &TestDb) {
     .await;
     assert_eq!(counted(s, &d, today - 1).await, (1, 0, 999_999));
     let first = s
-        .reports(&d.id, &ReportFilter::default(), 10, 0)
+        .reports(&d.tenant_id, &d.id, &ReportFilter::default(), 10, 0)
         .await
         .unwrap()[0]
         .id
@@ -300,7 +332,7 @@ async fn a_better_copy_replaces_a_forged_one(db: &TestDb) {
     assert_eq!(counted(s, &d, today).await, (1, 1200, 3));
     let failures = s
         .report_failures(
-            ReportScope::Domain(&d.id),
+            ReportScope::Domain(&d.tenant_id, &d.id),
             today - 1,
             today,
             FailuresBy::Result,
@@ -308,7 +340,11 @@ async fn a_better_copy_replaces_a_forged_one(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(failures, [("certificate-expired".to_owned(), 3)]);
-    let detail = s.report_detail(&d.id, &first).await.unwrap().unwrap();
+    let detail = s
+        .report_detail(&d.tenant_id, &d.id, &first)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.report.origin, ReportOrigin::Dkim);
     assert_eq!(detail.report.transport, "smtp");
     assert_eq!(detail.report.failed_sessions, 3);
@@ -334,7 +370,7 @@ async fn a_better_copy_replaces_a_forged_one(db: &TestDb) {
     assert_eq!(counted(s, &d, today).await, (1, 1200, 3));
     assert_eq!(counted(s, &d, today - 1).await, (0, 0, 0));
     let listed = s
-        .reports(&d.id, &ReportFilter::default(), 10, 0)
+        .reports(&d.tenant_id, &d.id, &ReportFilter::default(), 10, 0)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -360,23 +396,24 @@ async fn retention_deletes_old_reports_and_keeps_rollups(db: &TestDb) {
         ("new", now - Duration::days(1)),
     ] {
         let body = report(id, start);
-        s.ingest_submission(&Submission {
-            domain: &d,
-            body: &body,
-            declared_media_type: None,
-            transport: Transport::Upload,
-            origin: ReportOrigin::Upload,
-            dkim: None,
-            flags: &[],
-            max_decompressed: 1 << 20,
-        })
-        .await
-        .unwrap();
+        s.all_tenants()
+            .ingest_submission(&Submission {
+                domain: &d,
+                body: &body,
+                declared_media_type: None,
+                transport: Transport::Upload,
+                origin: ReportOrigin::Upload,
+                dkim: None,
+                flags: &[],
+                max_decompressed: 1 << 20,
+            })
+            .await
+            .unwrap();
     }
-    assert_eq!(s.purge_expired_reports(now).await.unwrap(), 1);
-    assert_eq!(s.purge_expired_reports(now).await.unwrap(), 0);
+    assert_eq!(s.all_tenants().purge_expired_reports(now).await.unwrap(), 1);
+    assert_eq!(s.all_tenants().purge_expired_reports(now).await.unwrap(), 0);
     let left = s
-        .reports(&d.id, &ReportFilter::default(), 10, 0)
+        .reports(&d.tenant_id, &d.id, &ReportFilter::default(), 10, 0)
         .await
         .unwrap();
     assert_eq!(left.len(), 1);

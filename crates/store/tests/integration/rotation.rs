@@ -31,7 +31,12 @@ async fn sealed_values(
         .unwrap()
         .unwrap();
     out.push((acct.key_id, acct.credentials_ciphertext));
-    let cert = s.current_certificate(domain).await.unwrap().unwrap();
+    let cert = s
+        .all_tenants()
+        .current_certificate(domain)
+        .await
+        .unwrap()
+        .unwrap();
     out.push((cert.key_id, cert.key_ciphertext));
     for c in s.service_certificates().await.unwrap() {
         out.push((c.key_id, c.key_ciphertext));
@@ -67,16 +72,17 @@ async fn rotation_reseals_every_secret(db: &TestDb) {
     .await
     .unwrap();
     for i in 0..5 {
-        s.put_certificate(&NewCertificate {
-            domain_id: d.id.clone(),
-            chain_pem: format!("chain {i}"),
-            key_ciphertext: seal("secret-cert-key"),
-            key_id: old.id().into(),
-            not_before: now - Duration::days(1),
-            not_after: now + Duration::days(90 + i),
-        })
-        .await
-        .unwrap();
+        s.all_tenants()
+            .put_certificate(&NewCertificate {
+                domain_id: d.id.clone(),
+                chain_pem: format!("chain {i}"),
+                key_ciphertext: seal("secret-cert-key"),
+                key_id: old.id().into(),
+                not_before: now - Duration::days(1),
+                not_after: now + Duration::days(90 + i),
+            })
+            .await
+            .unwrap();
     }
     s.put_service_certificate(&ServiceCertificate {
         host: "reports.sts.example".into(),
@@ -113,13 +119,13 @@ async fn rotation_reseals_every_secret(db: &TestDb) {
     .unwrap();
 
     // Without the old key listed as previous nothing can be read, so nothing is rewritten.
-    let counts = s.reseal_all(&new_key(), 2).await.unwrap();
+    let counts = s.all_tenants().reseal_all(&new_key(), 2).await.unwrap();
     assert!(counts.iter().all(|c| c.resealed == 0), "{counts:?}");
     assert_eq!(counts.iter().map(|c| c.unreadable).sum::<u64>(), 10);
 
     let ring = new_key().with_previous([old_key()]);
     // Batches of two: five certificates take three transactions.
-    let counts = s.reseal_all(&ring, 2).await.unwrap();
+    let counts = s.all_tenants().reseal_all(&ring, 2).await.unwrap();
     let by_table = |table: &str| counts.iter().find(|c| c.table == table).unwrap().clone();
     assert_eq!(counts.len(), 5);
     assert_eq!(by_table("certificates").resealed, 5);
@@ -136,7 +142,7 @@ async fn rotation_reseals_every_secret(db: &TestDb) {
     assert!(!shown.contains("secret"), "counts only: {shown}");
 
     // Idempotent: a second run finds everything current.
-    let again = s.reseal_all(&ring, 2).await.unwrap();
+    let again = s.all_tenants().reseal_all(&ring, 2).await.unwrap();
     assert_eq!(
         again.iter().map(|c| c.resealed).sum::<u64>(),
         0,

@@ -91,6 +91,7 @@ async fn a_transition_reaches_the_receiver_signed_after_a_retry() {
         .unwrap();
     let d = w.domain("alerts.example", Ownership::Cname).await;
     w.store
+        .all_tenants()
         .transition_domain(
             &d.id,
             DomainState::Pending,
@@ -114,7 +115,11 @@ async fn a_transition_reaches_the_receiver_signed_after_a_retry() {
     let sender = tokio::spawn(run_alerts(w.store.clone(), master.clone(), config));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let deliveries = w.store.webhook_deliveries(&hook.id, 10).await.unwrap();
+        let deliveries = w
+            .store
+            .webhook_deliveries(&hook.tenant_id, &hook.id, 10)
+            .await
+            .unwrap();
         if deliveries.iter().any(|d| d.delivered_at.is_some()) {
             assert_eq!(deliveries.len(), 1, "{deliveries:?}");
             assert_eq!(deliveries[0].attempts, 2, "one failure, then delivered");
@@ -183,7 +188,10 @@ async fn private_receivers_are_refused_unless_allowed() {
         )
         .await
         .unwrap();
-    w.store.enqueue_ping(&hook.id, "{}").await.unwrap();
+    w.store
+        .enqueue_ping(&hook.tenant_id, &hook.id, "{}")
+        .await
+        .unwrap();
     let config = AlertConfig {
         allow_private: false,
         max_attempts: 1,
@@ -193,7 +201,11 @@ async fn private_receivers_are_refused_unless_allowed() {
     let sender = tokio::spawn(run_alerts(w.store.clone(), master, config));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let d = w.store.webhook_deliveries(&hook.id, 10).await.unwrap();
+        let d = w
+            .store
+            .webhook_deliveries(&hook.tenant_id, &hook.id, 10)
+            .await
+            .unwrap();
         if d[0].failed_at.is_some() {
             assert!(
                 d[0].last_error

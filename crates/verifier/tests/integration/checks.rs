@@ -39,10 +39,16 @@ async fn published_records_pass_and_verify_the_domain() {
     assert_eq!(find(&checks, CheckName::MxCoverage).record, "example.com");
 
     assert_eq!(w.state(&d).await, DomainState::Verified);
-    let transitions = w.store.transitions(&d.id).await.unwrap();
+    let transitions = w.store.transitions(&d.tenant_id, &d.id).await.unwrap();
     assert_eq!(transitions.len(), 1);
     assert_eq!(transitions[0].from, DomainState::Pending);
-    let stored = w.store.domain_by_id(&d.id).await.unwrap().unwrap();
+    let stored = w
+        .store
+        .all_tenants()
+        .domain_by_id(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
     let stored: Vec<stsd_verifier::CheckResult> =
         serde_json::from_str(&stored.last_checks.unwrap()).unwrap();
     assert_eq!(stored, checks);
@@ -329,7 +335,13 @@ async fn txt_mode_compares_the_published_id_with_the_live_one() {
     w.save_policy(&d, &["mx.example.com"]).await;
     w.add_certificate(&d).await;
     assert_eq!(stsd_verifier::publish_pending(&w.store).await.unwrap(), 1);
-    let live = w.store.latest_policy_version(&d.id).await.unwrap().unwrap();
+    let live = w
+        .store
+        .all_tenants()
+        .latest_policy_version(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
     let live_id = live.policy_id.as_str();
     let hook = w
         .store
@@ -350,7 +362,11 @@ async fn txt_mode_compares_the_published_id_with_the_live_one() {
     let exact = format!("_mta-sts.example.com. TXT \"v=STSv1; id={live_id};\"");
     assert!(c.fix.as_ref().unwrap().contains(&exact), "{c:#?}");
     // The drift is announced, with the exact record to publish.
-    let sent = w.store.webhook_deliveries(&hook.id, 10).await.unwrap();
+    let sent = w
+        .store
+        .webhook_deliveries(&hook.tenant_id, &hook.id, 10)
+        .await
+        .unwrap();
     assert!(
         sent.iter().any(|d| d.event == "domain.checks_failing"
             && d.body.contains("sts_record")

@@ -33,7 +33,11 @@ async fn worker_verifies_and_degrades(w: World) {
     wait_for_state(&w, &active, DomainState::Degraded).await;
     worker.abort();
 
-    let transitions = w.store.transitions(&active.id).await.unwrap();
+    let transitions = w
+        .store
+        .transitions(&active.tenant_id, &active.id)
+        .await
+        .unwrap();
     let last = transitions.last().unwrap();
     assert_eq!(
         (last.from, last.to),
@@ -44,6 +48,7 @@ async fn worker_verifies_and_degrades(w: World) {
     // Both jobs were rescheduled into the future, not deleted: nothing is missing a job.
     assert!(
         w.store
+            .all_tenants()
             .domains_without_job(VERIFY_JOB_KIND, &DomainState::ALL)
             .await
             .unwrap()
@@ -144,6 +149,7 @@ async fn scheduler_and_publisher(w: World) {
         let id = d.id.clone();
         async move {
             store
+                .all_tenants()
                 .domain_by_id(&id)
                 .await
                 .unwrap()
@@ -165,7 +171,13 @@ async fn scheduler_and_publisher(w: World) {
         .await;
     assert_ne!(v1, v2);
     assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
-    let after = w.store.domain_by_id(&active.id).await.unwrap().unwrap();
+    let after = w
+        .store
+        .all_tenants()
+        .domain_by_id(&active.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.live_version_id, Some(v2));
     assert_eq!(after.dns_version_id, None);
 
@@ -201,7 +213,10 @@ async fn offboarding_ends_in_removal(w: World) {
     ] {
         w.add_certificate(d).await;
         w.force_state(d, &[Verified, Active, Offboarding]).await;
-        w.store.set_serve_until(&d.id, Some(until)).await.unwrap();
+        w.store
+            .set_serve_until(&d.tenant_id, &d.id, Some(until))
+            .await
+            .unwrap();
     }
     assert_eq!(
         stsd_verifier::finish_offboarding(&w.store, now)
@@ -213,6 +228,7 @@ async fn offboarding_ends_in_removal(w: World) {
     assert_eq!(w.state(&waiting).await, Offboarding);
     assert!(
         w.store
+            .all_tenants()
             .current_certificate(&done.id)
             .await
             .unwrap()
@@ -220,6 +236,7 @@ async fn offboarding_ends_in_removal(w: World) {
     );
     assert!(
         w.store
+            .all_tenants()
             .current_certificate(&waiting.id)
             .await
             .unwrap()
@@ -280,6 +297,7 @@ async fn dns_switch_waits_for_the_slowest_edge(w: World) {
         let id = d.id.clone();
         async move {
             store
+                .all_tenants()
                 .domain_by_id(&id)
                 .await
                 .unwrap()
@@ -295,7 +313,7 @@ async fn dns_switch_waits_for_the_slowest_edge(w: World) {
         .unwrap();
     assert_eq!(record_dns_switches(&w.store).await.unwrap(), 1);
     assert_eq!(dns(&w).await, Some(v1.clone()));
-    let versions = w.store.policy_versions(&d.id).await.unwrap();
+    let versions = w.store.policy_versions(&d.tenant_id, &d.id).await.unwrap();
     let v = versions.iter().find(|v| v.id == v1).unwrap();
     assert!(v.published_at.is_some() && v.dns_at.is_some());
     assert!(v.dns_at >= v.published_at);

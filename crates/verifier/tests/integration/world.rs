@@ -84,7 +84,7 @@ impl World {
         let mx: Vec<MxPattern> = mx.iter().map(|p| p.parse().unwrap()).collect();
         let policy = Policy::new(Mode::Testing, mx, MaxAge::new(86_400).unwrap()).unwrap();
         self.store
-            .create_policy_version(&d.id, &policy, "test")
+            .create_policy_version(&d.tenant_id, &d.id, &policy, "test")
             .await
             .unwrap()
             .version
@@ -94,6 +94,7 @@ impl World {
     pub(crate) async fn add_certificate(&self, d: &Domain) {
         let now = OffsetDateTime::now_utc();
         self.store
+            .all_tenants()
             .put_certificate(&NewCertificate {
                 domain_id: d.id.clone(),
                 chain_pem: "not read by the verifier".to_owned(),
@@ -112,6 +113,7 @@ impl World {
         for &to in path {
             current = self
                 .store
+                .all_tenants()
                 .transition_domain(&d.id, current.state, to, "test setup")
                 .await
                 .unwrap();
@@ -120,7 +122,13 @@ impl World {
     }
 
     pub(crate) async fn state(&self, d: &Domain) -> DomainState {
-        self.store.domain_by_id(&d.id).await.unwrap().unwrap().state
+        self.store
+            .all_tenants()
+            .domain_by_id(&d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
     }
 
     pub(crate) async fn check(&self, d: &Domain) -> Vec<CheckResult> {
