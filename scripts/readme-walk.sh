@@ -58,8 +58,8 @@ fi
 echo "== run: $(cat "$work/run.sh")"
 setsid bash -euo pipefail "$work/run.sh" >"$work/serve.log" 2>&1 &
 server_pid=$!
-# The first run builds the dashboard and a release binary: minutes on two cores.
-for _ in $(seq 1 1200); do
+# The first run builds the dashboard and a release binary: 10 minutes or more on two cores.
+for _ in $(seq 1 2400); do
     if curl -sf -o /dev/null http://127.0.0.1:8080/readyz; then break; fi
     if ! kill -0 "$server_pid" 2>/dev/null; then
         tail -n 40 "$work/serve.log" >&2

@@ -411,9 +411,14 @@ try {
   await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
   await refusedPanel.getByText(`The typed name does not match ${broken}.`).waitFor();
   await typedName.fill(broken);
+  // The name is right; the reason is still missing.
+  await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
+  await refusedPanel.getByText('Write the reason in 10 to 1000 characters.').waitFor();
+  await refusedPanel.getByLabel(/Why is enforce safe anyway/).fill('DNS provider outage; MX hosts unchanged and tested by hand');
   await refusedPanel.getByRole('button', { name: 'Enforce anyway' }).click();
   await modePanel.getByText(/^Enforce is on: version /).waitFor();
   await page.locator('.page-head .badge', { hasText: 'Enforce' }).waitFor();
+  await page.getByText('Enforced despite failing checks: DNS provider outage; MX hosts unchanged and tested by hand').waitFor();
   await shoot('07e2-enforced-override');
   await api.dispose();
   await page.goto(`${base}/t/${tenantId}/domains/${domain}`);

@@ -130,12 +130,34 @@ async fn run(
 ) -> Result<(StatusCode, AxumJson<Checks>), ApiError> {
     let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
     let domain = load(&state, &access, &name).await?;
+    Ok(match run_now(&state, &access, &domain, WAIT).await? {
+        Fresh::Ran(current) => (StatusCode::OK, AxumJson(view(&current))),
+        Fresh::Waiting(current) => (StatusCode::ACCEPTED, AxumJson(view(&current))),
+    })
+}
+
+/// What [`run_now`] came to.
+pub(crate) enum Fresh {
+    /// The checks ran after the request: the domain with their results.
+    Ran(stsd_store::Domain),
+    /// No run finished within the wait: the domain as it is, with older results.
+    Waiting(stsd_store::Domain),
+}
+
+/// Pulls the domain's verify job forward and waits up to `wait` for a run that began after
+/// the call, so that the results describe the DNS and the MX hosts as they are now.
+pub(crate) async fn run_now(
+    state: &AppState,
+    access: &Access,
+    domain: &stsd_store::Domain,
+    wait: Duration,
+) -> Result<Fresh, ApiError> {
     let store = &state.inner.store;
     let asked = time::OffsetDateTime::now_utc();
     store
         .schedule_job(stsd_store::VERIFY_JOB_KIND, domain.id.as_str(), asked)
         .await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         let current = store
             .domain_by_id(&access.tenant, &domain.id)
@@ -145,10 +167,10 @@ async fn run(
         // (Compared in milliseconds, the precision the store keeps.)
         let ms = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000_000;
         if current.last_checked_at.is_some_and(|t| ms(t) >= ms(asked)) {
-            return Ok((StatusCode::OK, AxumJson(view(&current))));
+            return Ok(Fresh::Ran(current));
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok((StatusCode::ACCEPTED, AxumJson(view(&current))));
+            return Ok(Fresh::Waiting(current));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

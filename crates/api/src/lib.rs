@@ -71,6 +71,9 @@ pub struct ApiConfig {
     pub auth_limits: auth::AuthLimits,
     /// Peers whose `X-Forwarded-For` names the client (`STSD_TRUSTED_PROXIES`).
     pub trusted_proxies: auth::TrustedProxies,
+    /// How long switching to `enforce` waits for the checks it runs (the MX hosts probed
+    /// then and there); a probe that has not finished by then blocks the switch.
+    pub enforce_gate_wait: Duration,
 }
 
 impl ApiConfig {
@@ -88,6 +91,8 @@ impl ApiConfig {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             auth_limits: auth::AuthLimits::default(),
             trusted_proxies: auth::TrustedProxies::default(),
+            // A probe is bounded at 15 s per host, the hosts probed at once.
+            enforce_gate_wait: Duration::from_secs(20),
         }
     }
 }

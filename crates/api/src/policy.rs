@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::audit::record;
 use crate::auth::{Access, ClientIp, Need, Principal};
+use crate::checks::Fresh;
 use crate::discovery::MxLookup;
 use crate::domains::load;
 use crate::error::{ApiError, ErrorDetail, ErrorEnvelope, FieldError};
@@ -124,6 +125,10 @@ pub(crate) struct PolicyVersionView {
     /// When DNS started publishing its id (Unix seconds); null until then.
     #[schema(required = true)]
     dns_at: Option<i64>,
+    /// Why an owner or admin served it in `enforce` although the readiness checks did not
+    /// pass; null when they passed or did not apply.
+    #[schema(required = true)]
+    override_reason: Option<String>,
 }
 
 impl From<&PolicyVersion> for PolicyVersionView {
@@ -144,6 +149,7 @@ impl From<&PolicyVersion> for PolicyVersionView {
             created_at: v.created_at.unix_timestamp(),
             published_at: v.published_at.map(|t| t.unix_timestamp()),
             dns_at: v.dns_at.map(|t| t.unix_timestamp()),
+            override_reason: v.override_reason.clone(),
         }
     }
 }
@@ -161,11 +167,34 @@ pub(crate) struct ReadinessCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     uncovered: Option<Vec<String>>,
+    /// For `mx_starttls` only: what each MX host came to when it was probed just now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    hosts: Option<Vec<HostProbe>>,
+}
+
+/// One MX host's STARTTLS probe.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct HostProbe {
+    /// The MX host.
+    host: String,
+    /// `secure`, `no_starttls`, `tls_failed` (a certificate for another name, untrusted,
+    /// expired, or a broken handshake), `not_public`, `no_address` or `unreachable`.
+    status: String,
+    /// What was found, in English (the status is what a client translates).
+    detail: String,
 }
 
 impl ReadinessCheck {
+    /// Whether this outcome stops `enforce`. A check that could not run or did not finish
+    /// blocks like a failing one: enforce is only allowed on evidence. The one exception is
+    /// TLS reports: none in the window is no evidence of failures (`warn`), and waiting for
+    /// them would keep every new domain out of enforce.
     fn blocks(&self) -> bool {
-        matches!(self.result, "fail" | "error")
+        !matches!(
+            (self.name, self.result),
+            (_, "pass") | ("tlsrpt_failures", "warn")
+        )
     }
 }
 
@@ -247,6 +276,7 @@ async fn readiness(
     access: &Access,
     domain: &Domain,
     policy: &Policy,
+    probe: &Fresh,
 ) -> Vec<ReadinessCheck> {
     let name = &domain.name;
     let coverage = match state.inner.resolvers.mx_hosts(name).await {
@@ -262,6 +292,7 @@ async fn readiness(
                     result: "pass",
                     explanation: format!("all {} MX hosts match a policy pattern", hosts.len()),
                     uncovered: Some(Vec::new()),
+                    hosts: None,
                 }
             } else {
                 ReadinessCheck {
@@ -272,6 +303,7 @@ async fn readiness(
                         uncovered.len()
                     ),
                     uncovered: Some(uncovered.into_iter().map(str::to_owned).collect()),
+                    hosts: None,
                 }
             }
         }
@@ -280,73 +312,93 @@ async fn readiness(
             result: "fail",
             explanation: "the domain has no MX records, so there is nothing to enforce".into(),
             uncovered: Some(Vec::new()),
+            hosts: None,
         },
         Ok(MxLookup::NullMx) => ReadinessCheck {
             name: "mx_coverage",
             result: "fail",
             explanation: "the domain publishes a null MX (it accepts no mail)".into(),
             uncovered: Some(Vec::new()),
+            hosts: None,
         },
         Err(e) => ReadinessCheck {
             name: "mx_coverage",
             result: "error",
             explanation: format!("could not look up the MX hosts: {e}"),
             uncovered: Some(Vec::new()),
+            hosts: None,
         },
     };
     vec![
         coverage,
-        mx_starttls(domain),
+        mx_starttls(probe),
         tlsrpt_failures(state, &access.tenant, &domain.id).await,
     ]
 }
 
-/// How old the verifier's MX STARTTLS result may be for the enforce gate.
-const STARTTLS_RESULT_MAX_AGE: time::Duration = time::Duration::hours(24);
-
-/// The verifier's latest MX STARTTLS result (it probes every MX on each check run): what
-/// senders enforcing the policy will require of each MX host.
-fn mx_starttls(domain: &Domain) -> ReadinessCheck {
-    let fresh = domain
-        .last_checked_at
-        .is_some_and(|t| time::OffsetDateTime::now_utc() - t < STARTTLS_RESULT_MAX_AGE);
-    let found = fresh
-        .then_some(domain.last_checks.as_deref())
-        .flatten()
+/// The MX STARTTLS probe the gate just asked for: what senders enforcing the policy will
+/// require of each MX host. No result from a run that began for this request (the worker is
+/// busy or absent, or the probe did not finish) blocks like a failure.
+fn mx_starttls(probe: &Fresh) -> ReadinessCheck {
+    let blocked = |result: &'static str, explanation: &str| ReadinessCheck {
+        name: "mx_starttls",
+        result,
+        explanation: explanation.to_owned(),
+        uncovered: None,
+        hosts: None,
+    };
+    let domain = match probe {
+        Fresh::Ran(domain) => domain,
+        Fresh::Waiting(_) => {
+            return blocked(
+                "error",
+                "the MX hosts could not be probed for STARTTLS just now (the check did not \
+                 finish in time); enforce needs a fresh probe, so try again in a minute",
+            );
+        }
+    };
+    let found = domain
+        .last_checks
+        .as_deref()
         .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
         .and_then(|v| {
             v.as_array()?
                 .iter()
                 .find(|c| c["name"] == "mx_starttls")
-                .map(|c| {
-                    (
-                        c["result"].as_str().unwrap_or_default().to_owned(),
-                        c["explanation"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
+                .cloned()
         });
-    let (result, explanation) = match found {
-        Some((result, explanation)) => (
-            match result.as_str() {
-                "pass" => "pass",
-                "warn" => "warn",
-                "fail" => "fail",
-                _ => "error",
-            },
-            explanation,
-        ),
-        None => (
+    let Some(check) = found else {
+        return blocked(
             "not_run",
-            "the MX hosts have not been probed for STARTTLS in the last day; run the checks \
-             (POST …/checks) and try again"
-                .to_owned(),
-        ),
+            "the MX hosts were not probed for STARTTLS (this installation's worker does not \
+             probe them); enforce needs the probe",
+        );
     };
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    let hosts = check["hosts"]
+        .as_array()
+        .map(|hosts| {
+            hosts
+                .iter()
+                .map(|h| HostProbe {
+                    host: text(h, "host"),
+                    status: text(h, "status"),
+                    detail: text(h, "detail"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     ReadinessCheck {
         name: "mx_starttls",
-        result,
-        explanation,
+        result: match check["result"].as_str().unwrap_or_default() {
+            "pass" => "pass",
+            "warn" => "warn",
+            "fail" => "fail",
+            _ => "error",
+        },
+        explanation: text(&check, "explanation"),
         uncovered: None,
+        hosts: Some(hosts),
     }
 }
 
@@ -362,6 +414,7 @@ async fn tlsrpt_failures(state: &AppState, tenant: &TenantId, domain: &DomainId)
                 result: "error",
                 explanation: format!("could not read the TLS reports: {}", e.message()),
                 uncovered: None,
+                hosts: None,
             };
         }
     };
@@ -397,6 +450,7 @@ async fn tlsrpt_failures(state: &AppState, tenant: &TenantId, domain: &DomainId)
         result,
         explanation,
         uncovered: None,
+        hosts: None,
     }
 }
 
@@ -407,25 +461,61 @@ async fn gate(
     access: &Access,
     domain: &Domain,
     policy: &Policy,
-    override_: bool,
-) -> Result<Vec<ReadinessCheck>, ApiError> {
-    if policy.mode() != Mode::Enforce {
-        return Ok(Vec::new());
-    }
-    if override_ && !access.may_override() {
+    override_: &Override,
+) -> Result<(Vec<ReadinessCheck>, Option<String>), ApiError> {
+    if override_.wanted && !access.may_override() {
         return Err(ApiError::forbidden(
             "only owners and admins can override the readiness checks",
         ));
     }
-    let checks = readiness(state, access, domain, policy).await;
-    if checks.iter().any(ReadinessCheck::blocks) && !override_ {
+    let reason = override_reason(override_.wanted, override_.reason.as_deref())?;
+    if policy.mode() != Mode::Enforce {
+        return Ok((Vec::new(), None));
+    }
+    // The checks run now, the MX hosts probed as they are: a result from yesterday says
+    // nothing about the certificate someone replaced this morning.
+    let wait = state.inner.config.enforce_gate_wait;
+    let probe = crate::checks::run_now(state, access, domain, wait).await?;
+    let checks = readiness(state, access, domain, policy, &probe).await;
+    let blocked = checks.iter().any(ReadinessCheck::blocks);
+    if blocked && reason.is_none() {
         return Err(ApiError::conflict(
             "not_ready",
-            "the readiness checks for enforce failed; fix them or override",
+            "the readiness checks for enforce did not pass; fix what they name, or an owner or \
+             admin may override with a written reason",
         )
         .with_details(checks.into_iter().map(ErrorDetail::Check).collect()));
     }
-    Ok(checks)
+    // The reason is kept only when it took effect: the checks blocked and it let them pass.
+    Ok((checks, reason.filter(|_| blocked)))
+}
+
+/// An override as asked for: `override` and its `override_reason`.
+struct Override {
+    wanted: bool,
+    reason: Option<String>,
+}
+
+/// The written reason of an override: required with `override`, kept on the version and in
+/// the audit log.
+fn override_reason(override_: bool, reason: Option<&str>) -> Result<Option<String>, ApiError> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    match (override_, reason) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(ApiError::invalid_field(
+            "override_reason",
+            "a reason is given only with override",
+        )),
+        (true, None) => Err(ApiError::invalid_field(
+            "override_reason",
+            "an override needs a written reason: why enforce is safe although the checks \
+             did not pass",
+        )),
+        (true, Some(r)) if r.chars().count() < 10 || r.chars().count() > 1000 => Err(
+            ApiError::invalid_field("override_reason", "write 10 to 1000 characters"),
+        ),
+        (true, Some(r)) => Ok(Some(r.to_owned())),
+    }
 }
 
 /// Shows the live version and any pending one.
@@ -510,6 +600,9 @@ pub(crate) struct UpdatePolicy {
     /// Serve `enforce` although readiness checks fail (owners and admins only).
     #[serde(default, rename = "override")]
     override_: bool,
+    /// Why, required with `override` (10 to 1000 characters); kept on the version.
+    #[serde(default)]
+    override_reason: Option<String>,
 }
 
 async fn apply(
@@ -517,7 +610,7 @@ async fn apply(
     access: &Access,
     domain: &Domain,
     policy: &Policy,
-    override_: bool,
+    override_: Override,
     peer: std::net::IpAddr,
     action: &str,
 ) -> Result<(StatusCode, AxumJson<PolicyChange>), ApiError> {
@@ -536,11 +629,19 @@ async fn apply(
             }),
         ));
     }
-    let checks = gate(state, access, domain, policy, override_).await?;
+    let (checks, overridden) = gate(state, access, domain, policy, &override_).await?;
     let actor = access.principal.actor();
-    let outcome = store
+    let mut outcome = store
         .create_policy_version(&access.tenant, &domain.id, policy, &actor)
         .await?;
+    if let Some(reason) = &overridden
+        && outcome.created
+    {
+        store
+            .set_override_reason(&access.tenant, &domain.id, &outcome.version.id, reason)
+            .await?;
+        outcome.version.override_reason = Some(reason.clone());
+    }
     // A served domain's edit goes live now, not when a worker next looks: the edges follow
     // the change feed at once, and DNS switches the id once every edge serves it.
     if outcome.created
@@ -557,7 +658,13 @@ async fn apply(
         json!({
             "before": before.as_ref().map(|b| &b.body),
             "after": outcome.version.body,
-            "override": override_ && checks.iter().any(ReadinessCheck::blocks),
+            "override": overridden.is_some(),
+            "override_reason": overridden,
+            "checks": checks
+                .iter()
+                .filter(|c| c.blocks())
+                .map(|c| json!({ "name": c.name, "result": c.result }))
+                .collect::<Vec<_>>(),
         }),
         Some(peer),
     )
@@ -612,7 +719,10 @@ async fn update(
         &access,
         &domain,
         &policy,
-        req.override_,
+        Override {
+            wanted: req.override_,
+            reason: req.override_reason,
+        },
         peer,
         "policy.update",
     )
@@ -629,6 +739,9 @@ pub(crate) struct SwitchMode {
     /// Switch to `enforce` although readiness checks fail (owners and admins only).
     #[serde(default, rename = "override")]
     override_: bool,
+    /// Why, required with `override` (10 to 1000 characters); kept on the version.
+    #[serde(default)]
+    override_reason: Option<String>,
 }
 
 /// Switches the policy's mode, keeping its `mx` and `max_age`. `enforce` passes the readiness
@@ -669,7 +782,7 @@ async fn switch_mode(
     else {
         return Err(ApiError::conflict(
             "no_policy",
-            "this domain has no policy yet; set one with PUT …/policy",
+            "this domain has no policy yet; set one first",
         ));
     };
     let policy = Policy::new(mode, latest.policy.mx().to_vec(), latest.policy.max_age())
@@ -679,7 +792,10 @@ async fn switch_mode(
         &access,
         &domain,
         &policy,
-        req.override_,
+        Override {
+            wanted: req.override_,
+            reason: req.override_reason,
+        },
         peer,
         "policy.mode",
     )

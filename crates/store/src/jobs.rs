@@ -64,9 +64,12 @@ impl Store {
         run_at: OffsetDateTime,
     ) -> Result<()> {
         sqlx::query(
+            // A job leased right now is running on what it read before this call: its
+            // `run_at` moves to the new time even if that is later, so that finishing it
+            // sees the request and keeps it ([`Store::finish_job`]).
             "INSERT INTO jobs (kind, subject, run_at, attempts, created_at) VALUES ($1, $2, $3, 0, $4)
              ON CONFLICT (kind, subject) DO UPDATE SET run_at = excluded.run_at
-             WHERE jobs.run_at > excluded.run_at",
+             WHERE jobs.run_at > excluded.run_at OR jobs.lease_owner IS NOT NULL",
         )
         .bind(kind)
         .bind(subject)
@@ -125,23 +128,45 @@ impl Store {
     /// Fails with [`StoreError::StateMismatch`] if the lease was lost to another worker.
     pub async fn finish_job(&self, job: &Job, next_run: Option<OffsetDateTime>) -> Result<()> {
         let mut tx = self.begin_relaxed().await?;
+        // A `run_at` that moved since the lease is a run asked for while this one was
+        // running (it may have read the DNS before the change that prompted the request):
+        // it is kept when it is sooner than the next regular run, and the job is not deleted.
+        let leased_at = to_ms(job.run_at);
         let done = match next_run {
             Some(next) => sqlx::query(
-                "UPDATE jobs SET run_at = $1, lease_owner = NULL, lease_until = NULL, attempts = 0,
+                "UPDATE jobs SET run_at = CASE WHEN run_at <> $4 AND run_at < $1 THEN run_at ELSE $1 END,
+                                 lease_owner = NULL, lease_until = NULL, attempts = 0,
                                  last_error = NULL
                  WHERE id = $2 AND lease_owner = $3",
             )
             .bind(to_ms(next))
             .bind(job.id)
             .bind(&job.owner)
+            .bind(leased_at)
             .execute(&mut *tx)
             .await?,
             None => {
-                sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
+                let deleted = sqlx::query(
+                    "DELETE FROM jobs WHERE id = $1 AND lease_owner = $2 AND run_at = $3",
+                )
+                .bind(job.id)
+                .bind(&job.owner)
+                .bind(leased_at)
+                .execute(&mut *tx)
+                .await?;
+                if deleted.rows_affected() > 0 {
+                    deleted
+                } else {
+                    sqlx::query(
+                        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, attempts = 0,
+                                         last_error = NULL
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
                     .bind(job.id)
                     .bind(&job.owner)
                     .execute(&mut *tx)
                     .await?
+                }
             }
         };
         tx.commit().await?;

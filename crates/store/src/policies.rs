@@ -34,6 +34,9 @@ pub struct PolicyVersion {
     pub published_at: Option<OffsetDateTime>,
     /// When DNS switched to its id.
     pub dns_at: Option<OffsetDateTime>,
+    /// Why an owner or admin served it in `enforce` although the readiness checks did not
+    /// pass; `None` when the checks passed or did not apply.
+    pub override_reason: Option<String>,
 }
 
 /// Result of [`Store::create_policy_version`].
@@ -58,10 +61,11 @@ struct VersionRow {
     created_at: i64,
     published_at: Option<i64>,
     dns_at: Option<i64>,
+    override_reason: Option<String>,
 }
 
 const VERSION_COLUMNS: &str = "id, domain_id, policy_id, mode, mx, max_age, body, author, \
-    created_at, published_at, dns_at";
+    created_at, published_at, dns_at, override_reason";
 
 impl TryFrom<VersionRow> for PolicyVersion {
     type Error = StoreError;
@@ -86,6 +90,7 @@ impl TryFrom<VersionRow> for PolicyVersion {
             created_at: from_ms(r.created_at)?,
             published_at: from_ms_opt(r.published_at)?,
             dns_at: from_ms_opt(r.dns_at)?,
+            override_reason: r.override_reason,
         })
     }
 }
@@ -177,6 +182,7 @@ impl Store {
             created_at: now(),
             published_at: None,
             dns_at: None,
+            override_reason: None,
         };
         let mx: Vec<&str> = policy.mx().iter().map(MxPattern::as_str).collect();
         sqlx::query(
@@ -236,6 +242,32 @@ impl Store {
         version_id: &str,
     ) -> Result<Option<PolicyVersion>> {
         self.version(Some(tenant), domain, version_id).await
+    }
+
+    /// Records why a version was served in `enforce` although the readiness checks did not
+    /// pass (the version of `domain` in `tenant`).
+    pub async fn set_override_reason(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+        version_id: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let done = sqlx::query(sql(format!(
+            "UPDATE policy_versions SET override_reason = $3 WHERE domain_id = $1 AND id = $2 \
+             AND {}",
+            domain_of_tenant(1, 4)
+        )))
+        .bind(domain.as_str())
+        .bind(version_id)
+        .bind(reason)
+        .bind(tenant.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("policy version"));
+        }
+        Ok(())
     }
 
     /// `tenant`: the tenant the registration must belong to, or `None` for [`AllTenants`].

@@ -1120,6 +1120,18 @@ export interface components {
             /** @description Always `ok`. */
             status: string;
         };
+        /** @description One MX host's STARTTLS probe. */
+        HostProbe: {
+            /** @description The MX host. */
+            host: string;
+            /**
+             * @description `secure`, `no_starttls`, `tls_failed` (a certificate for another name, untrusted,
+             *     expired, or a broken handshake), `not_public`, `no_address` or `unreachable`.
+             */
+            status: string;
+            /** @description What was found, in English (the status is what a client translates). */
+            detail: string;
+        };
         /** @description A new invitation with its token, shown this once. */
         InvitationCreated: {
             /** @description The invitation. */
@@ -1372,6 +1384,11 @@ export interface components {
              * @description When DNS started publishing its id (Unix seconds); null until then.
              */
             dns_at: number | null;
+            /**
+             * @description Why an owner or admin served it in `enforce` although the readiness checks did not
+             *     pass; null when they passed or did not apply.
+             */
+            override_reason: string | null;
         };
         /** @description One policy of a report. */
         PolicyView: {
@@ -1413,6 +1430,8 @@ export interface components {
             explanation: string;
             /** @description For `mx_coverage` only: the MX hosts no pattern matches. */
             uncovered?: string[];
+            /** @description For `mx_starttls` only: what each MX host came to when it was probed just now. */
+            hosts?: components["schemas"]["HostProbe"][];
         };
         /** @description The state of each dependency. */
         ReadinessChecks: {
@@ -1677,6 +1696,8 @@ export interface components {
             mode: string;
             /** @description Switch to `enforce` although readiness checks fail (owners and admins only). */
             override?: boolean;
+            /** @description Why, required with `override` (10 to 1000 characters); kept on the version. */
+            override_reason?: string | null;
         };
         /** @description The caller's tenants. */
         TenantList: {
@@ -1807,6 +1828,8 @@ export interface components {
             max_age: number;
             /** @description Serve `enforce` although readiness checks fail (owners and admins only). */
             override?: boolean;
+            /** @description Why, required with `override` (10 to 1000 characters); kept on the version. */
+            override_reason?: string | null;
         };
         /** @description What an upload did. */
         UploadResult: {

@@ -141,9 +141,12 @@ describe('policy editor', () => {
     const refused = await within(editor).findByRole('region', { name: 'Not saved: enforce is not ready' });
     expect(within(refused).getByText('mx2.backup.example.net')).toBeTruthy();
     await user.type(within(refused).getByLabelText(`Type ${NAME} to confirm`), NAME);
+    await user.type(within(refused).getByLabelText(/Why is enforce safe anyway/), 'mx2 is retired on Friday');
     await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
     await within(editor).findByText(/Saved as version v9/);
-    expect(requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { override?: boolean }).override)).toEqual([undefined, true]);
+    const puts2 = requests.filter((r) => r.method === 'PUT').map((r) => r.body as { override?: boolean; override_reason?: string });
+    expect(puts2.map((b) => b.override)).toEqual([undefined, true]);
+    expect(puts2[1]?.override_reason).toBe('mx2 is retired on Friday');
   });
 
   it('is not shown to viewers', async () => {
@@ -160,7 +163,12 @@ const notReady = () => json(409, {
     message: 'the readiness checks for enforce failed; fix them or override',
     details: [
       { name: 'mx_coverage', result: 'fail', explanation: '1 MX host(s) match no mx pattern', uncovered: ['mx2.backup.example.net'] },
-      { name: 'mx_starttls', result: 'not_run', explanation: 'the MX hosts have not been probed' },
+      {
+        name: 'mx_starttls',
+        result: 'fail',
+        explanation: 'Senders enforcing the policy would refuse: mx1.example.com (192.0.2.1) does not offer STARTTLS.',
+        hosts: [{ host: 'mx1.example.com', status: 'no_starttls', detail: 'mx1.example.com (192.0.2.1) does not offer STARTTLS' }],
+      },
       { name: 'tlsrpt_failures', result: 'warn', explanation: 'no counted TLS reports' },
     ],
   },
@@ -185,7 +193,10 @@ describe('one-click enforce', () => {
     expect(items[0]?.textContent).toContain('MX coverage');
     expect(items[0]?.textContent).toContain('mx2.backup.example.net');
     expect(items[0]?.textContent).toContain('Add a pattern for each uncovered MX host');
-    expect(items[1]?.textContent).toContain('Not run');
+    expect(items[1]?.textContent).toContain('STARTTLS on the MX hosts');
+    expect(within(refused).getByRole('list', { name: 'MX hosts that failed the probe' }).textContent).toBe(
+      'mx1.example.com: does not offer STARTTLS',
+    );
     expect(requests.filter((r) => r.url.endsWith('/mode'))[0]?.body).toEqual({ mode: 'enforce' });
 
     const typed = within(refused).getByLabelText(`Type ${NAME} to confirm`);
@@ -196,10 +207,19 @@ describe('one-click enforce', () => {
 
     await user.clear(typed);
     await user.type(typed, 'Example.com');
+    // The name is right, but no reason yet.
+    await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
+    expect(within(refused).getByText('Write the reason in 10 to 1000 characters.')).toBeTruthy();
+    expect(requests.filter((r) => r.url.endsWith('/mode'))).toHaveLength(1);
+    await user.type(within(refused).getByLabelText(/Why is enforce safe anyway/), 'backup MX takes no outside mail');
     await user.click(within(refused).getByRole('button', { name: 'Enforce anyway' }));
     await screen.findByText(/Enforce is on: version v3/);
     expect(screen.getByText(/Senders now deliver only over verified TLS/)).toBeTruthy();
-    expect(requests.filter((r) => r.url.endsWith('/mode'))[1]?.body).toEqual({ mode: 'enforce', override: true });
+    expect(requests.filter((r) => r.url.endsWith('/mode'))[1]?.body).toEqual({
+      mode: 'enforce',
+      override: true,
+      override_reason: 'backup MX takes no outside mail',
+    });
   });
 
   it('tells an editor that only owners and admins can override', async () => {

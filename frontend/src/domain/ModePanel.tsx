@@ -55,8 +55,11 @@ export function ModePanel({
   };
 
   const switchMode = useMutation({
-    mutationFn: (v: { mode: 'enforce' | 'none'; override?: boolean }) =>
-      client.post<PolicyChange>(tenantPath(tenant, 'domains', name, 'mode'), v.override ? { mode: v.mode, override: true } : { mode: v.mode }),
+    mutationFn: (v: { mode: 'enforce' | 'none'; overrideReason?: string }) =>
+      client.post<PolicyChange>(
+        tenantPath(tenant, 'domains', name, 'mode'),
+        v.overrideReason !== undefined ? { mode: v.mode, override: true, override_reason: v.overrideReason } : { mode: v.mode },
+      ),
     onMutate: () => setOutcome(null),
     onSuccess: (change, v) => {
       setAsking(null);
@@ -165,7 +168,7 @@ export function ModePanel({
               name={name}
               names={names}
               busy={switchMode.isPending}
-              onOverride={() => switchMode.mutate({ mode: 'enforce', override: true })}
+              onOverride={(reason) => switchMode.mutate({ mode: 'enforce', overrideReason: reason })}
             />
           )}
         </section>

@@ -97,7 +97,8 @@ export function PolicyEditor({
   });
 
   const save = useMutation({
-    mutationFn: (override: boolean) => client.request<PolicyChange>('PUT', tenantPath(tenant, 'domains', name, 'policy'), { body: draftBody(draft, override) }),
+    mutationFn: (overrideReason?: string) =>
+      client.request<PolicyChange>('PUT', tenantPath(tenant, 'domains', name, 'policy'), { body: draftBody(draft, overrideReason) }),
     onMutate: () => {
       setOutcome(null);
     },
@@ -151,7 +152,7 @@ export function PolicyEditor({
     e.preventDefault();
     setTried(true);
     if (!draftValid({ ...draft, mx: draft.mx.filter((m) => m.trim() !== '') })) return;
-    save.mutate(false);
+    save.mutate(undefined);
   }
 
   const listError = local.list ? t(`editor.${local.list}`) : api.fields.mx?.join(' ');
@@ -268,7 +269,7 @@ export function PolicyEditor({
           <FocusHeading id={`${ids}-refused`}>{t('editor.notReadyTitle')}</FocusHeading>
           <p>{t('enforce.refusedIntro')}</p>
           <ReadinessList checks={refused} />
-          <OverrideBox role={role} name={name} names={names} busy={save.isPending} onOverride={() => save.mutate(true)} />
+          <OverrideBox role={role} name={name} names={names} busy={save.isPending} onOverride={(reason) => save.mutate(reason)} />
         </section>
       )}
       {invalidOnTry && <p className="form-error" role="alert">{t('editor.fixFirst')}</p>}

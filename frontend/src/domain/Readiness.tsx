@@ -1,11 +1,12 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Role } from '../roles';
-import { RESULT_TONE, mayOverride, overrideConfirmed, sortChecks, type ReadinessCheckLike } from './policyLogic';
+import { REASON_MAX, RESULT_TONE, mayOverride, overrideConfirmed, reasonValid, sortChecks, type ReadinessCheckLike } from './policyLogic';
 
 /** The fix to show for a check: a lookup that failed or a probe not run needs something else. */
 function fixFor(c: ReadinessCheckLike): string {
   if (c.name === 'mx_starttls' && c.result === 'not_run') return 'mx_starttls_not_run';
+  if (c.name === 'mx_starttls' && c.result === 'error') return 'mx_starttls_error';
   if (c.name === 'mx_coverage' && c.result === 'error') return 'mx_coverage_error';
   if (c.name === 'tlsrpt_failures' && c.result === 'warn') return 'tlsrpt_none';
   return c.name;
@@ -33,6 +34,17 @@ export function ReadinessList({ checks }: { checks: readonly ReadinessCheckLike[
                 {t('enforce.uncovered')} {c.uncovered.map((h) => <code key={h} className="chip">{h}</code>)}
               </p>
             )}
+            {c.hosts && c.hosts.some((h) => h.status !== 'secure') && (
+              <ul className="host-probes" aria-label={t('enforce.hostsLabel')}>
+                {c.hosts
+                  .filter((h) => h.status !== 'secure')
+                  .map((h) => (
+                    <li key={h.host}>
+                      <code>{h.host}</code>: {t(`enforce.hostStatus.${h.status}`, { defaultValue: h.status })}
+                    </li>
+                  ))}
+              </ul>
+            )}
             {tone !== 'ok' && (
               <p className="fix">
                 <strong>{t('enforce.fixLabel')}</strong> {t(`enforce.fix.${fixKey}`, { defaultValue: '' })}
@@ -57,8 +69,8 @@ export function FocusHeading({ id, children }: { id: string; children: ReactNode
 }
 
 /**
- * Enforce despite failing checks: owners and admins only, after typing the domain's name.
- * Others are told why they cannot.
+ * Enforce despite failing checks: owners and admins only, after typing the domain's name and
+ * writing why (kept on the version and in the audit log). Others are told why they cannot.
  */
 export function OverrideBox({
   role,
@@ -71,19 +83,24 @@ export function OverrideBox({
   name: string;
   names: readonly string[];
   busy: boolean;
-  onOverride: () => void;
+  onOverride: (reason: string) => void;
 }) {
   const { t } = useTranslation();
   const [typed, setTyped] = useState('');
+  const [reason, setReason] = useState('');
   const [tried, setTried] = useState(false);
   const inputId = useId();
   const errId = useId();
+  const reasonId = useId();
+  const reasonErrId = useId();
   if (!mayOverride(role)) return <p className="notice notice-info">{t('enforce.overrideDenied')}</p>;
   const ok = overrideConfirmed(typed, names);
+  const reasonOk = reasonValid(reason);
   const showError = tried && !ok;
+  const showReasonError = tried && !reasonOk;
   function confirm() {
     setTried(true);
-    if (ok) onOverride();
+    if (ok && reasonOk) onOverride(reason.trim());
   }
   // A group, not a form: it also sits inside the policy editor's form.
   return (
@@ -110,6 +127,23 @@ export function OverrideBox({
         {showError && (
           <p id={errId} className="field-errors" role="alert">
             {t('enforce.overrideMismatch', { name })}
+          </p>
+        )}
+      </div>
+      <div className={`field${showReasonError ? ' field-invalid' : ''}`}>
+        <label htmlFor={reasonId}>{t('enforce.reasonLabel')}</label>
+        <textarea
+          id={reasonId}
+          value={reason}
+          rows={3}
+          maxLength={REASON_MAX}
+          aria-invalid={showReasonError || undefined}
+          aria-describedby={showReasonError ? reasonErrId : undefined}
+          onChange={(e) => setReason(e.target.value)}
+        />
+        {showReasonError && (
+          <p id={reasonErrId} className="field-errors" role="alert">
+            {t('enforce.reasonTooShort')}
           </p>
         )}
       </div>

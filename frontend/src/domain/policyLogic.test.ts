@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, fieldErrors } from '../api/errors';
 import {
   apiRowErrors,
+  blocks,
   draftBody,
   draftChanged,
   draftCoverage,
@@ -10,6 +11,7 @@ import {
   maxAgeAdvice,
   mayOverride,
   overrideConfirmed,
+  reasonValid,
   patternProblem,
   readinessChecks,
   secondsToDays,
@@ -58,7 +60,7 @@ describe('draft', () => {
     const draft = { mode: 'testing' as const, mx: ['mx.example.com', '  ', ' *.example.net '], maxAge: '604800' };
     expect(draftValid(draft)).toBe(true);
     expect(draftBody(draft)).toEqual({ mode: 'testing', mx: ['mx.example.com', '*.example.net'], max_age: 604800 });
-    expect(draftBody(draft, true)).toMatchObject({ override: true });
+    expect(draftBody(draft, ' the backup MX is retired ')).toMatchObject({ override: true, override_reason: 'the backup MX is retired' });
   });
 
   it('puts the API\'s mx[i] errors on the i-th filled row', () => {
@@ -127,5 +129,23 @@ describe('readiness', () => {
     expect(overrideConfirmed(' XN--BCHER-KVA.example. ', names)).toBe(true);
     expect(overrideConfirmed('bucher.example', names)).toBe(false);
     expect(overrideConfirmed('', names)).toBe(false);
+  });
+});
+
+describe('the enforce gate as the API decides it', () => {
+  it('blocks on anything but a pass, except no TLS reports yet', () => {
+    expect(blocks({ name: 'mx_starttls', result: 'pass' })).toBe(false);
+    for (const result of ['fail', 'error', 'not_run', 'warn']) {
+      expect(blocks({ name: 'mx_starttls', result })).toBe(true);
+    }
+    expect(blocks({ name: 'tlsrpt_failures', result: 'warn' })).toBe(false);
+    expect(blocks({ name: 'tlsrpt_failures', result: 'fail' })).toBe(true);
+  });
+
+  it('takes an override reason of 10 to 1000 characters', () => {
+    expect(reasonValid('too short')).toBe(false);
+    expect(reasonValid('   ten chars!   ')).toBe(true);
+    expect(reasonValid('x'.repeat(1000))).toBe(true);
+    expect(reasonValid('x'.repeat(1001))).toBe(false);
   });
 });

@@ -110,13 +110,19 @@ export function draftValid(draft: Draft): boolean {
 }
 
 /** The PUT body: filled rows, trimmed. */
-export function draftBody(draft: Draft, override = false): { mode: Mode; mx: string[]; max_age: number; override?: boolean } {
-  const body: { mode: Mode; mx: string[]; max_age: number; override?: boolean } = {
+export function draftBody(
+  draft: Draft,
+  overrideReason?: string,
+): { mode: Mode; mx: string[]; max_age: number; override?: boolean; override_reason?: string } {
+  const body: { mode: Mode; mx: string[]; max_age: number; override?: boolean; override_reason?: string } = {
     mode: draft.mode,
     mx: draft.mx.map((m) => m.trim()).filter((m) => m !== ''),
     max_age: parseMaxAge(draft.maxAge) ?? 0,
   };
-  if (override) body.override = true;
+  if (overrideReason !== undefined) {
+    body.override = true;
+    body.override_reason = overrideReason.trim();
+  }
   return body;
 }
 
@@ -186,10 +192,24 @@ export interface ReadinessCheckLike {
   result: string;
   explanation: string;
   uncovered?: string[];
+  /** `mx_starttls`: what each MX host came to when probed for this switch. */
+  hosts?: { host: string; status: string; detail: string }[];
 }
 
-export const BLOCKING_RESULTS = ['fail', 'error'] as const;
-export const blocks = (c: Pick<ReadinessCheckLike, 'result'>) => (BLOCKING_RESULTS as readonly string[]).includes(c.result);
+/**
+ * Whether a check stops enforce, as the API decides: anything but a pass, except no TLS
+ * reports yet (a warning). A check that could not run or finish blocks like a failure.
+ */
+export const blocks = (c: Pick<ReadinessCheckLike, 'name' | 'result'>) =>
+  c.result !== 'pass' && !(c.name === 'tlsrpt_failures' && c.result === 'warn');
+
+/** The shortest and longest override reason the API takes. */
+export const REASON_MIN = 10;
+export const REASON_MAX = 1000;
+export const reasonValid = (reason: string) => {
+  const n = [...reason.trim()].length;
+  return n >= REASON_MIN && n <= REASON_MAX;
+};
 
 const RESULT_ORDER: Record<string, number> = { fail: 0, error: 1, not_run: 2, warn: 3, pass: 4 };
 export const RESULT_TONE: Record<string, 'bad' | 'warn' | 'ok' | 'muted'> = { fail: 'bad', error: 'bad', not_run: 'warn', warn: 'warn', pass: 'ok' };

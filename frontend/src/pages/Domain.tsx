@@ -216,7 +216,12 @@ export function DomainPage() {
                 {versions.data.items.map((v) => (
                   <tr key={v.version_id}>
                     <td>{formatTime(v.created_at, i18n.language)}</td>
-                    <td><ModeBadge mode={v.mode} /></td>
+                    <td>
+                      <ModeBadge mode={v.mode} />
+                      {v.override_reason && (
+                        <p className="small override-reason">{t('enforce.overriddenBecause', { reason: v.override_reason })}</p>
+                      )}
+                    </td>
                     <td><code>{v.id}</code></td>
                     <td><code className="small">{v.version_id}</code></td>
                     <td className="col-wide">{authorLabel(v.author, emails, t)}</td>

@@ -202,7 +202,9 @@ async fn policy_versions_and_mode_switch(server: &TestServer) {
         .collect();
     assert_eq!(ids, [second_id.as_str(), first_id.as_str()]);
 
-    // One click to enforce: every MX is covered, so it passes; the other checks are "not run".
+    // One click to enforce: every MX is covered and offers STARTTLS with a valid
+    // certificate (probed now by the verifier), so it passes.
+    let (_mx, _worker) = crate::gate::secure_mx(server, "example.net", &["mx1.example.net"]).await;
     let (status, sw) = owner
         .post(
             &format!("{base}/example.net/mode"),
@@ -225,7 +227,7 @@ async fn policy_versions_and_mode_switch(server: &TestServer) {
         results,
         [
             ("mx_coverage", "pass"),
-            ("mx_starttls", "not_run"),
+            ("mx_starttls", "pass"),
             // No reports yet: nothing known, nothing blocking.
             ("tlsrpt_failures", "warn")
         ]
@@ -271,8 +273,9 @@ async fn policy_versions_and_mode_switch(server: &TestServer) {
         .await;
     let mut bot = server.client();
     bot.token = Some(token["token"].as_str().unwrap().to_owned());
-    assert_eq!(bot.put(&p, json!({ "mode": "enforce", "mx": ["*.example.net"], "max_age": 86400, "override": true })).await.0, StatusCode::FORBIDDEN);
-    let (status, forced) = owner.put(&p, json!({ "mode": "enforce", "mx": ["*.example.net"], "max_age": 86400, "override": true })).await;
+    let forced = json!({ "mode": "enforce", "mx": ["*.example.net"], "max_age": 86400, "override": true, "override_reason": "backup MX is retired on Friday" });
+    assert_eq!(bot.put(&p, forced.clone()).await.0, StatusCode::FORBIDDEN);
+    let (status, forced) = owner.put(&p, forced).await;
     assert_eq!(status, StatusCode::CREATED, "{forced}");
     let (_, audit) = owner.get(&format!("/api/v1/tenants/{tenant}/audit")).await;
     assert_eq!(audit["items"][0]["action"], "policy.update");
@@ -447,85 +450,6 @@ async fn checks_run_through_the_worker(server: &TestServer) {
     worker.await.unwrap();
 }
 
-/// The enforce gate takes the verifier's latest MX STARTTLS probe: a failing one blocks and is
-/// named; a passing one lets the switch through.
-async fn enforce_gate_reads_the_mx_starttls_probe(server: &TestServer) {
-    server.dns.set_mx("tls.example", &[(10, "mx1.tls.example")]);
-    let (mut owner, tenant) = server.signup("ops@tls.example", "T").await;
-    let base = format!("/api/v1/tenants/{tenant}/domains");
-    let (status, added) = owner.post(&base, json!({ "name": "tls.example" })).await;
-    assert_eq!(status, StatusCode::CREATED, "{added}");
-    let label: stsd_core::Label = added["label"].as_str().unwrap().parse().unwrap();
-    let id = server
-        .store
-        .all_tenants()
-        .domain_by_label(&label)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let probe = |result: &str| {
-        format!(
-            r#"[{{"name":"mx_starttls","record":"tls.example","result":"{result}","explanation":"mx1.tls.example (127.0.0.1) does not offer STARTTLS","fix":"enable it"}}]"#
-        )
-    };
-    let mode = format!("{base}/tls.example/mode");
-    let (status, body) = owner.post(&mode, json!({ "mode": "enforce" })).await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "no probe yet: not run, not blocking: {body}"
-    );
-    assert!(
-        body["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "mx_starttls" && c["result"] == "not_run"),
-        "{body}"
-    );
-    assert_eq!(
-        owner.post(&mode, json!({ "mode": "testing" })).await.0,
-        StatusCode::CREATED
-    );
-    server
-        .store
-        .all_tenants()
-        .record_checks(&id, &probe("fail"), time::OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    let (status, refused) = owner.post(&mode, json!({ "mode": "enforce" })).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
-    let failing: Vec<&Value> = refused["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["result"] == "fail")
-        .collect();
-    assert_eq!(failing.len(), 1, "{refused}");
-    assert_eq!(failing[0]["name"], "mx_starttls");
-    assert!(
-        failing[0]["explanation"]
-            .as_str()
-            .unwrap()
-            .contains("does not offer STARTTLS")
-    );
-    server
-        .store
-        .all_tenants()
-        .record_checks(&id, &probe("pass"), time::OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    let (status, ok) = owner.post(&mode, json!({ "mode": "enforce" })).await;
-    assert_eq!(status, StatusCode::CREATED, "{ok}");
-    assert!(
-        ok["suggestion"]
-            .as_str()
-            .is_some_and(|s| s.contains("at least a week")),
-        "the proposed policy's one-day max_age under enforce gets advice: {ok}"
-    );
-}
-
 /// Overriding the enforce gate is for owners and admins: an admin may, an editor may not,
 /// through both the mode switch and a policy edit; the audit log names the override.
 async fn only_admins_override_the_enforce_gate(server: &TestServer) {
@@ -558,6 +482,8 @@ async fn only_admins_override_the_enforce_gate(server: &TestServer) {
     let enforce = json!({ "mode": "enforce", "mx": ["mx1.gate.example"], "max_age": 604800 });
     let mut forced = enforce.clone();
     forced["override"] = json!(true);
+    forced["override_reason"] = json!("the backup MX takes no mail from outside");
+    let forced_switch = json!({ "mode": "enforce", "override": true, "override_reason": "the backup MX takes no mail from outside" });
     for who in [&mut admin, &mut editor] {
         let (status, body) = who.post(&mode, json!({ "mode": "enforce" })).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -569,9 +495,7 @@ async fn only_admins_override_the_enforce_gate(server: &TestServer) {
     }
 
     // The editor may edit, but not override.
-    let (status, body) = editor
-        .post(&mode, json!({ "mode": "enforce", "override": true }))
-        .await;
+    let (status, body) = editor.post(&mode, forced_switch.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = editor.put(&policy, forced.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -582,7 +506,17 @@ async fn only_admins_override_the_enforce_gate(server: &TestServer) {
     let (status, body) = admin
         .post(&mode, json!({ "mode": "enforce", "override": true }))
         .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reason is needed: {body}"
+    );
+    let (status, body) = admin.post(&mode, forced_switch).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["version"]["override_reason"],
+        "the backup MX takes no mail from outside"
+    );
     assert_eq!(body["version"]["mode"], "enforce");
     let (_, audit) = owner.get(&format!("/api/v1/tenants/{tenant}/audit")).await;
     assert_eq!(audit["items"][0]["action"], "policy.mode");
@@ -894,7 +828,6 @@ crate::both_backends!(
     edits_of_served_domains_go_live_without_a_worker,
     only_admins_override_the_enforce_gate,
     audit_keeps_before_and_after,
-    enforce_gate_reads_the_mx_starttls_probe,
     checks_run_through_the_worker,
     policy_fetches_per_day,
     add_domain_with_mx_discovery,

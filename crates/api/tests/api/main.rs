@@ -18,6 +18,7 @@ mod accounts;
 mod attacks;
 mod domains;
 mod errors;
+mod gate;
 mod invitations;
 mod isolation;
 mod openapi;

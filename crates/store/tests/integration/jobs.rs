@@ -142,8 +142,67 @@ async fn concurrent_workers_never_share_a_job(db: &TestDb) {
     assert_eq!(unique.len(), 40);
 }
 
+/// A run asked for while the job is leased (an API request for fresh checks while a worker
+/// is mid-run on what it read before) is not lost when the running one finishes; one asked
+/// for before the lease is not repeated.
+async fn a_run_asked_during_a_lease_is_kept(db: &TestDb) {
+    let s = &db.store;
+    let now = OffsetDateTime::now_utc();
+    s.schedule_job("verify", "d1", now - time::Duration::seconds(5))
+        .await
+        .unwrap();
+    let job = s
+        .lease_job("verify", "w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    // Asked for now, while leased: later than the leased run's due time.
+    let asked = OffsetDateTime::now_utc();
+    s.schedule_job("verify", "d1", asked).await.unwrap();
+    s.finish_job(&job, Some(now + time::Duration::hours(1)))
+        .await
+        .unwrap();
+    let again = s
+        .lease_job("verify", "w2", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the run asked for during the lease is due");
+    assert_eq!(again.subject, "d1");
+    // Nothing asked during this lease: the next run is the regular one, an hour away.
+    s.finish_job(&again, Some(now + time::Duration::hours(1)))
+        .await
+        .unwrap();
+    assert!(
+        s.lease_job("verify", "w3", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A job finished for good (no next run) is kept when a run was asked for meanwhile.
+    s.schedule_job("renew", "d2", now - time::Duration::seconds(5))
+        .await
+        .unwrap();
+    let job = s
+        .lease_job("renew", "w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    s.schedule_job("renew", "d2", OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    s.finish_job(&job, None).await.unwrap();
+    assert!(
+        s.lease_job("renew", "w2", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 crate::both_backends!(
     lease_finish_and_fail,
+    a_run_asked_during_a_lease_is_kept,
     expired_lease_is_taken_over,
     concurrent_workers_never_share_a_job
 );

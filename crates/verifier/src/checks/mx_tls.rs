@@ -260,8 +260,11 @@ mod tests {
         assert!(r.explanation.contains("does not offer STARTTLS"));
         assert!(r.explanation.contains("mx3.example.com has no IP address"));
         assert!(r.fix.is_some());
-        let statuses: Vec<(&str, HostStatus)> =
-            r.hosts.iter().map(|h| (h.host.as_str(), h.status)).collect();
+        let statuses: Vec<(&str, HostStatus)> = r
+            .hosts
+            .iter()
+            .map(|h| (h.host.as_str(), h.status))
+            .collect();
         assert_eq!(
             statuses,
             [
