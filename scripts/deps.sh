@@ -35,3 +35,6 @@ if ((${#need[@]})); then
     echo "installing ${need[*]}" >&2
     install "${need[@]}"
 fi
+# Trixie's Pebble 2.6 (ARI, `replaces`) for the renewal tests, in a private prefix beside
+# bookworm's /usr/bin/pebble; the machine's apt sources are left alone.
+bash "$(dirname "${BASH_SOURCE[0]}")/pebble-trixie.sh" >/dev/null
