@@ -22,10 +22,7 @@ use time::OffsetDateTime;
 use crate::error::CertsError;
 use crate::issuer::{Issued, Issuer, RenewalInfo, mta_sts_host};
 use crate::propagation::{Propagation, wait_for_edges};
-use crate::rate_limit::{CapturingClient, with_retry_after};
-
-/// RFC 9773 §7.4: the problem type of a `replaces` naming a certificate already replaced.
-const ALREADY_REPLACED: &str = "urn:ietf:params:acme:error:alreadyReplaced";
+use crate::rate_limit::{CapturingClient, RATE_LIMITED, with_retry_after};
 
 /// How long a published challenge may stay in the store if cleanup fails.
 const CHALLENGE_TTL: time::Duration = time::Duration::hours(1);
@@ -268,19 +265,7 @@ impl Issuer for Acme {
     async fn renew(&self, domain: &Domain, replacing_pem: &str) -> Result<Issued, CertsError> {
         let host = mta_sts_host(domain);
         let replaces = certificate_id(replacing_pem)?;
-        with_retry_after(async {
-            match self.order(&host, Some(&domain.id), replaces.clone()).await {
-                // `replaces` is a courtesy to the CA (RFC 9773 §5): a CA that cannot take it,
-                // or saw the certificate replaced already (an earlier order of ours that was
-                // finished at the CA but never stored), still issues without it.
-                Err(e) if replaces.is_some() && replacement_refused(&e) => {
-                    tracing::warn!(%host, error = %e, "the CA refused `replaces`; ordering without it");
-                    self.order(&host, Some(&domain.id), None).await
-                }
-                other => other,
-            }
-        })
-        .await
+        with_retry_after(self.order(&host, Some(&domain.id), replaces)).await
     }
 
     async fn renewal_info(&self, chain_pem: &str) -> Result<Option<RenewalInfo>, CertsError> {
@@ -312,11 +297,24 @@ impl Acme {
         replaces: Option<CertificateIdentifier<'static>>,
     ) -> Result<Issued, CertsError> {
         let identifiers = [Identifier::Dns(host.to_owned())];
-        let mut new_order = NewOrder::new(&identifiers);
-        if let Some(replaces) = replaces {
-            new_order = new_order.replaces(replaces);
-        }
-        let mut order = self.account.new_order(&new_order).await?;
+        let plain = NewOrder::new(&identifiers);
+        let mut order = match replaces {
+            None => self.account.new_order(&plain).await?,
+            Some(replaces) => match self.account.new_order(&plain.replaces(replaces)).await {
+                Ok(order) => order,
+                // `replaces` is a courtesy to the CA (RFC 9773 §5), never a reason to go
+                // without a certificate: a CA that refuses the order naming it (no ARI; the
+                // certificate replaced already by an order of ours that was never stored; a
+                // CA that does not know the certificate yet, as Pebble right after issuing)
+                // gets the order without it.
+                Err(e) if replacement_refused(&e) => {
+                    tracing::warn!(%host, error = %e,
+                        "the CA refused an order naming the certificate it replaces; ordering without");
+                    self.account.new_order(&NewOrder::new(&identifiers)).await?
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
         let mut tokens = Vec::new();
         let result = self.complete(&mut order, owner, host, &mut tokens).await;
         // Whatever the outcome, the challenges have served their purpose.
@@ -345,14 +343,13 @@ fn certificate_id(chain_pem: &str) -> Result<Option<CertificateIdentifier<'stati
     }
 }
 
-/// Whether the CA refused an order because of its `replaces` field: it has no ARI, or the
-/// certificate was replaced already (`alreadyReplaced`, or a bare 409 Conflict).
-fn replacement_refused(error: &CertsError) -> bool {
+/// Whether a refused order naming the certificate it replaces is worth placing again
+/// without: any refusal but a rate limit (the same order without `replaces` would only be
+/// refused again, one more request against the limit).
+fn replacement_refused(error: &instant_acme::Error) -> bool {
     match error {
-        CertsError::Acme(instant_acme::Error::Unsupported(_)) => true,
-        CertsError::Acme(instant_acme::Error::Api(problem)) => {
-            problem.r#type.as_deref() == Some(ALREADY_REPLACED) || problem.status == Some(409)
-        }
+        instant_acme::Error::Unsupported(_) => true,
+        instant_acme::Error::Api(problem) => problem.r#type.as_deref() != Some(RATE_LIMITED),
         _ => false,
     }
 }
