@@ -9,10 +9,10 @@
 # pebble depends only on libc6 (>= 2.34), so the static Go binary runs on bookworm.
 #
 # Idempotent and quick when the binary is already there. Prints the binary's path.
-#   STSD_PEBBLE26_PREFIX  where to install (default: $HOME/.cache/stsd-tools/pebble-2.6)
+#   STSD_PEBBLE_ARI_PREFIX  where to install (default: $HOME/.cache/stsd-tools/pebble-2.6)
 set -euo pipefail
 
-prefix=${STSD_PEBBLE26_PREFIX:-$HOME/.cache/stsd-tools/pebble-2.6}
+prefix=${STSD_PEBBLE_ARI_PREFIX:-$HOME/.cache/stsd-tools/pebble-2.6}
 bin=$prefix/usr/bin/pebble
 if [[ -x $bin ]]; then
     echo "$bin"

@@ -31,13 +31,21 @@ pub const PEBBLE_EAB_HMAC_KEY: &str =
 pub const PEBBLE_ARI_ENV: &str = "STSD_PEBBLE_ARI";
 
 /// Trixie's Pebble 2.6 (with ARI): `$STSD_PEBBLE_ARI`, else where `scripts/pebble-trixie.sh`
-/// installs it, `$HOME/.cache/stsd-tools/pebble-2.6/usr/bin/pebble`.
+/// installs it: `$STSD_PEBBLE_ARI_PREFIX/usr/bin/pebble`, by default under
+/// `$HOME/.cache/stsd-tools/pebble-2.6`.
 pub fn pebble_ari_program() -> PathBuf {
     if let Some(path) = std::env::var_os(PEBBLE_ARI_ENV) {
         return PathBuf::from(path);
     }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
-    home.join(".cache/stsd-tools/pebble-2.6/usr/bin/pebble")
+    let prefix = std::env::var_os("STSD_PEBBLE_ARI_PREFIX").map_or_else(
+        || {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+                .join(".cache/stsd-tools/pebble-2.6")
+        },
+        PathBuf::from,
+    );
+    prefix.join("usr/bin/pebble")
 }
 
 /// How long Pebble may take to open its listeners.
