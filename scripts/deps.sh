@@ -48,3 +48,6 @@ if ! node_ok; then
     echo "Install it from https://nodejs.org (or NodeSource's Debian packages, deb.nodesource.com), or use Debian trixie's nodejs." >&2
     exit 1
 fi
+# Trixie's Pebble 2.6 (ARI, `replaces`) for the renewal tests, in a private prefix beside
+# bookworm's /usr/bin/pebble; the machine's apt sources are left alone.
+bash "$(dirname "${BASH_SOURCE[0]}")/pebble-trixie.sh" >/dev/null

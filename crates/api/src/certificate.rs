@@ -3,7 +3,7 @@
 use axum::Json as AxumJson;
 use axum::extract::State;
 use serde::Serialize;
-use stsd_store::CERT_JOB_KIND;
+use stsd_store::{CERT_JOB_KIND, RenewalSource};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,6 +43,38 @@ pub(crate) struct Renewal {
     last_error: Option<String>,
 }
 
+/// Where a renewal window comes from.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WindowSource {
+    /// The CA's renewal information (ACME ARI, RFC 9773).
+    Ari,
+    /// The CA has none: the last twentieth of the lifetime before two thirds of it.
+    TwoThirds,
+}
+
+/// When the served certificate is to be renewed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RenewalWindow {
+    /// Where the window comes from.
+    source: WindowSource,
+    /// The window's start (Unix seconds).
+    start: i64,
+    /// The window's end (Unix seconds).
+    end: i64,
+    /// The moment picked at random inside it (Unix seconds; never later than a tenth of the
+    /// lifetime before expiry). A moment already past means: renew now — a window in the
+    /// past is how a CA asks for a revoked certificate to be replaced.
+    renew_at: i64,
+    /// The CA's page explaining the window, when it gave one (`explanationURL`).
+    #[schema(required = true)]
+    explanation_url: Option<String>,
+    /// When the CA's renewal information is asked again (Unix seconds; after its
+    /// `Retry-After`); null when the CA has none.
+    #[schema(required = true)]
+    next_check_at: Option<i64>,
+}
+
 /// A domain's certificate and its renewal.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CertificateStatus {
@@ -51,7 +83,12 @@ pub(crate) struct CertificateStatus {
     /// The certificate served now; null before the first issuance.
     #[schema(required = true)]
     current: Option<CurrentCertificate>,
-    /// The worker's plan; null when nothing is scheduled (the domain is not served).
+    /// The served certificate's renewal window; null before the worker planned one.
+    #[schema(required = true)]
+    window: Option<RenewalWindow>,
+    /// The worker's next step; null when nothing is scheduled (the domain is not served).
+    /// While `attempts` is above zero, renewal is failing and backing off: the certificate
+    /// in `current` is still served until it expires.
     #[schema(required = true)]
     renewal: Option<Renewal>,
 }
@@ -69,8 +106,9 @@ fn leaf_details(chain_pem: &str) -> (String, String) {
     }
 }
 
-/// The certificate of `mta-sts.<name>`: validity, issuer, and the renewal plan with the
-/// last error and attempts when issuance or renewal fails.
+/// The certificate of `mta-sts.<name>`: validity, issuer, the renewal window (from the CA's
+/// renewal information or the two-thirds rule, with the CA's explanation URL), and the
+/// worker's next step with the last error and attempts when issuance or renewal fails.
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains/{name}/certificate",
@@ -91,19 +129,33 @@ async fn certificate(
     let access = Access::check(&state, &principal, &tenant, Need::Read).await?;
     let domain = load(&state, &access, &name).await?;
     let store = &state.inner.store;
-    let current = store
+    let served = store
         .current_certificate(&access.tenant, &domain.id)
         .await?
-        .filter(|c| c.not_after > time::OffsetDateTime::now_utc())
-        .map(|c| {
-            let (issuer, serial) = leaf_details(&c.chain_pem);
-            CurrentCertificate {
-                not_before: c.not_before.unix_timestamp(),
-                not_after: c.not_after.unix_timestamp(),
-                issuer,
-                serial,
-            }
-        });
+        .filter(|c| c.not_after > time::OffsetDateTime::now_utc());
+    let window = match &served {
+        Some(c) => store.renewal_plan(&c.id).await?.map(|p| RenewalWindow {
+            source: match p.source {
+                RenewalSource::Ari => WindowSource::Ari,
+                RenewalSource::TwoThirds => WindowSource::TwoThirds,
+            },
+            start: p.window_start.unix_timestamp(),
+            end: p.window_end.unix_timestamp(),
+            renew_at: p.renew_at.unix_timestamp(),
+            explanation_url: p.explanation_url,
+            next_check_at: p.next_poll.map(time::OffsetDateTime::unix_timestamp),
+        }),
+        None => None,
+    };
+    let current = served.map(|c| {
+        let (issuer, serial) = leaf_details(&c.chain_pem);
+        CurrentCertificate {
+            not_before: c.not_before.unix_timestamp(),
+            not_after: c.not_after.unix_timestamp(),
+            issuer,
+            serial,
+        }
+    });
     let renewal = store
         .job_status(&access.tenant, CERT_JOB_KIND, &domain.id)
         .await?
@@ -115,6 +167,7 @@ async fn certificate(
     Ok(AxumJson(CertificateStatus {
         host: format!("mta-sts.{}", domain.name),
         current,
+        window,
         renewal,
     }))
 }

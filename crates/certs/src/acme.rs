@@ -9,20 +9,20 @@ use async_trait::async_trait;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, ChallengeType,
-    ExternalAccountKey, HttpClient, Identifier, NewAccount, NewOrder, Order, OrderStatus,
-    RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, CertificateIdentifier,
+    ChallengeType, ExternalAccountKey, HttpClient, Identifier, NewAccount, NewOrder, Order,
+    OrderStatus, RetryPolicy,
 };
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use stsd_store::{AcmeAccount, Challenge, ChallengeKind, DomainId, MasterKey, Store};
+use stsd_store::{AcmeAccount, Challenge, ChallengeKind, Domain, DomainId, MasterKey, Store};
 use time::OffsetDateTime;
 
 use crate::error::CertsError;
-use crate::issuer::{Issued, Issuer};
+use crate::issuer::{Issued, Issuer, RenewalInfo, mta_sts_host};
 use crate::propagation::{Propagation, wait_for_edges};
-use crate::rate_limit::{CapturingClient, with_retry_after};
+use crate::rate_limit::{CapturingClient, RATE_LIMITED, with_retry_after};
 
 /// How long a published challenge may stay in the store if cleanup fails.
 const CHALLENGE_TTL: time::Duration = time::Duration::hours(1);
@@ -259,20 +259,98 @@ impl Issuer for Acme {
     }
 
     async fn issue_host(&self, host: &str, owner: Option<&DomainId>) -> Result<Issued, CertsError> {
-        with_retry_after(async {
-            let identifiers = [Identifier::Dns(host.to_owned())];
-            let mut order = self.account.new_order(&NewOrder::new(&identifiers)).await?;
-            let mut tokens = Vec::new();
-            let result = self.complete(&mut order, owner, host, &mut tokens).await;
-            // Whatever the outcome, the challenges have served their purpose.
-            for token in tokens {
-                if let Err(e) = self.store.delete_challenge(&token).await {
-                    tracing::warn!(%host, error = %e, "could not remove an ACME challenge");
+        with_retry_after(self.order(host, owner, None)).await
+    }
+
+    async fn renew(&self, domain: &Domain, replacing_pem: &str) -> Result<Issued, CertsError> {
+        let host = mta_sts_host(domain);
+        let replaces = certificate_id(replacing_pem)?;
+        with_retry_after(self.order(&host, Some(&domain.id), replaces)).await
+    }
+
+    async fn renewal_info(&self, chain_pem: &str) -> Result<Option<RenewalInfo>, CertsError> {
+        let Some(id) = certificate_id(chain_pem)? else {
+            return Ok(None);
+        };
+        match self.account.renewal_info(&id).await {
+            Ok((info, retry_after)) => Ok(Some(RenewalInfo {
+                window_start: info.suggested_window.start,
+                window_end: info.suggested_window.end,
+                explanation_url: info.explanation_url,
+                retry_after,
+            })),
+            // The directory has no `renewalInfo`: the two-thirds rule.
+            Err(instant_acme::Error::Unsupported(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Acme {
+    /// Places an order for `host` (replacing the certificate `replaces` when given), answers
+    /// its challenges and finalizes it; the published challenges are removed again whatever
+    /// the outcome.
+    async fn order(
+        &self,
+        host: &str,
+        owner: Option<&DomainId>,
+        replaces: Option<CertificateIdentifier<'static>>,
+    ) -> Result<Issued, CertsError> {
+        let identifiers = [Identifier::Dns(host.to_owned())];
+        let plain = NewOrder::new(&identifiers);
+        let mut order = match replaces {
+            None => self.account.new_order(&plain).await?,
+            Some(replaces) => match self.account.new_order(&plain.replaces(replaces)).await {
+                Ok(order) => order,
+                // `replaces` is a courtesy to the CA (RFC 9773 §5), never a reason to go
+                // without a certificate: a CA that refuses the order naming it (no ARI; the
+                // certificate replaced already by an order of ours that was never stored; a
+                // CA that does not know the certificate yet, as Pebble right after issuing)
+                // gets the order without it.
+                Err(e) if replacement_refused(&e) => {
+                    tracing::warn!(%host, error = %e,
+                        "the CA refused an order naming the certificate it replaces; ordering without");
+                    self.account.new_order(&NewOrder::new(&identifiers)).await?
                 }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let mut tokens = Vec::new();
+        let result = self.complete(&mut order, owner, host, &mut tokens).await;
+        // Whatever the outcome, the challenges have served their purpose.
+        for token in tokens {
+            if let Err(e) = self.store.delete_challenge(&token).await {
+                tracing::warn!(%host, error = %e, "could not remove an ACME challenge");
             }
-            result
-        })
-        .await
+        }
+        result
+    }
+}
+
+/// The ARI identifier (RFC 9773 §4.1: the leaf's Authority Key Identifier and serial) of the
+/// leaf of `chain_pem`; `None` when the leaf has no AKI, and then ARI cannot name it.
+fn certificate_id(chain_pem: &str) -> Result<Option<CertificateIdentifier<'static>>, CertsError> {
+    let leaf = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .next()
+        .ok_or_else(|| CertsError::Certificate("empty chain".to_owned()))?
+        .map_err(|e| CertsError::Certificate(e.to_string()))?;
+    match CertificateIdentifier::try_from(&leaf) {
+        Ok(id) => Ok(Some(id.into_owned())),
+        Err(e) => {
+            tracing::debug!(error = %e, "no ARI identifier for the certificate");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a refused order naming the certificate it replaces is worth placing again
+/// without: any refusal but a rate limit (the same order without `replaces` would only be
+/// refused again, one more request against the limit).
+fn replacement_refused(error: &instant_acme::Error) -> bool {
+    match error {
+        instant_acme::Error::Unsupported(_) => true,
+        instant_acme::Error::Api(problem) => problem.r#type.as_deref() != Some(RATE_LIMITED),
+        _ => false,
     }
 }
 

@@ -26,6 +26,34 @@ pub trait Issuer: Send + Sync {
         self.issue_host(&mta_sts_host(domain), Some(&domain.id))
             .await
     }
+
+    /// Obtains a certificate for `mta-sts.<domain.name>` that replaces the one whose chain is
+    /// `replacing_pem`, telling the CA so where it understands it (ARI's `replaces`, RFC 9773
+    /// §5). Issuers without renewal information issue as [`Issuer::issue`] does.
+    async fn renew(&self, domain: &Domain, replacing_pem: &str) -> Result<Issued, CertsError> {
+        let _ = replacing_pem;
+        self.issue(domain).await
+    }
+
+    /// The CA's renewal information (RFC 9773) for the certificate whose chain is
+    /// `chain_pem`; `None` when the CA offers none, and then the two-thirds rule applies.
+    async fn renewal_info(&self, chain_pem: &str) -> Result<Option<RenewalInfo>, CertsError> {
+        let _ = chain_pem;
+        Ok(None)
+    }
+}
+
+/// What a CA answered about when to renew one certificate (RFC 9773 §4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalInfo {
+    /// `suggestedWindow.start`.
+    pub window_start: OffsetDateTime,
+    /// `suggestedWindow.end`.
+    pub window_end: OffsetDateTime,
+    /// `explanationURL`, when given.
+    pub explanation_url: Option<String>,
+    /// The CA's `Retry-After`: not to be asked again before this long.
+    pub retry_after: std::time::Duration,
 }
 
 /// A freshly issued certificate with its private key, not yet sealed.

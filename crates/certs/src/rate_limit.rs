@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::error::CertsError;
 
 /// RFC 8555 §6.7: the problem type of a rate-limit refusal.
-const RATE_LIMITED: &str = "urn:ietf:params:acme:error:rateLimited";
+pub(crate) const RATE_LIMITED: &str = "urn:ietf:params:acme:error:rateLimited";
 
 tokio::task_local! {
     /// The `Retry-After` of the last error response within the current order.

@@ -1,6 +1,7 @@
-//! The worker: takes `cert` jobs with leases, issues for verified registrations, renews at two
-//! thirds of a certificate's lifetime, backs off exponentially on failure, and never removes a
-//! certificate (a failed renewal leaves the valid one served).
+//! The worker: takes `cert` jobs with leases, issues for verified registrations, renews inside
+//! the CA's suggested window (ARI, RFC 9773) or, for CAs without one, at two thirds of a
+//! certificate's lifetime, backs off exponentially on failure, and never removes a certificate
+//! (a failed renewal leaves the valid one served).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::error::CertsError;
 use crate::issuer::Issuer;
+use crate::plan::{self, AriPolling};
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -40,11 +42,15 @@ pub struct WorkerConfig {
     /// burst of new domains under the CA's limits (Let's Encrypt allows 300 new orders per
     /// 3 hours per account).
     pub orders_per_hour: u32,
+    /// The bounds put on the CA's `Retry-After` between two fetches of a certificate's
+    /// renewal information.
+    pub ari_polling: AriPolling,
 }
 
 impl WorkerConfig {
     /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h
-    /// (a CA's rate limit up to 24 h), 8 orders at once, 100 new orders per hour (burst 300).
+    /// (a CA's rate limit up to 24 h), 8 orders at once, 100 new orders per hour (burst 300),
+    /// the CA's renewal information asked again after its `Retry-After`, between 1 min and 1 day.
     pub fn new(owner: impl Into<String>) -> WorkerConfig {
         WorkerConfig {
             owner: owner.into(),
@@ -57,6 +63,7 @@ impl WorkerConfig {
             service_hosts: Vec::new(),
             concurrency: 8,
             orders_per_hour: 100,
+            ari_polling: AriPolling::default(),
         }
     }
 }
@@ -219,34 +226,53 @@ async fn run_next_limited(
         return Ok(Some(Outcome::Dropped { domain: id }));
     };
     let now = OffsetDateTime::now_utc();
-    if let Some(current) = store.all_tenants().current_certificate(&id).await?
-        && !renewal_due(current.not_before, current.not_after, now)
-    {
-        let renew_at = jittered_renewal(current.not_before, current.not_after);
-        activate(store, &domain).await?;
-        store.finish_job(&job, Some(renew_at)).await?;
-        return Ok(Some(Outcome::NotDue {
-            domain: id,
-            renew_at,
-        }));
+    let current = store.all_tenants().current_certificate(&id).await?;
+    if let Some(current) = &current {
+        let plan = plan::refresh(store, issuer, current, config.ari_polling, now).await?;
+        if now < plan.renew_at {
+            activate(store, &domain).await?;
+            store
+                .finish_job(&job, Some(next_run(plan.renew_at, plan.next_poll)))
+                .await?;
+            return Ok(Some(Outcome::NotDue {
+                domain: id,
+                renew_at: plan.renew_at,
+            }));
+        }
     }
     if let Some(limiter) = limiter {
         limiter.until_ready().await;
     }
-    let issued = match issuer.issue(&domain).await {
+    let issued = match &current {
+        // A renewal names the certificate it replaces (ARI `replaces`).
+        Some(current) => issuer.renew(&domain, &current.chain_pem).await,
+        None => issuer.issue(&domain).await,
+    };
+    let issued = match issued {
         Ok(issued) => issued.store(store, master, &domain).await,
         Err(e) => Err(e),
     };
     match issued {
         Ok(cert) => {
             activate(store, &domain).await?;
-            let renew_at = jittered_renewal(cert.not_before, cert.not_after);
-            store.finish_job(&job, Some(renew_at)).await?;
-            tracing::info!(domain = %domain.name, not_after = %cert.not_after, "certificate issued");
+            // The new certificate's own plan, asked of the CA right away.
+            let plan = plan::refresh(
+                store,
+                issuer,
+                &cert,
+                config.ari_polling,
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
+            store
+                .finish_job(&job, Some(next_run(plan.renew_at, plan.next_poll)))
+                .await?;
+            tracing::info!(domain = %domain.name, not_after = %cert.not_after,
+                renew_at = %plan.renew_at, source = plan.source.as_str(), "certificate issued");
             Ok(Some(Outcome::Issued {
                 domain: id,
                 not_after: cert.not_after,
-                renew_at,
+                renew_at: plan.renew_at,
             }))
         }
         Err(e) => {
@@ -372,6 +398,13 @@ pub enum ServiceOutcome {
         /// The next attempt.
         retry_at: OffsetDateTime,
     },
+}
+
+/// When a job not due yet runs again: at the renewal moment, or earlier when the CA's
+/// renewal information is to be asked again then (the window may have moved: a revocation
+/// pulls it into the past).
+fn next_run(renew_at: OffsetDateTime, next_poll: Option<OffsetDateTime>) -> OffsetDateTime {
+    next_poll.map_or(renew_at, |poll| poll.min(renew_at))
 }
 
 /// States whose registrations keep a certificate (offboarding ones serve `mode: none`).

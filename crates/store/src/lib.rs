@@ -31,6 +31,7 @@ mod nodes;
 mod overview;
 mod policies;
 mod rate_limits;
+mod renewals;
 mod report_ingest;
 #[cfg(test)]
 mod report_migration_tests;
@@ -64,6 +65,7 @@ pub use nodes::Node;
 pub use overview::DomainOverview;
 pub use policies::{PolicyVersion, VersionOutcome};
 pub use rate_limits::{RateDecision, RateQuota};
+pub use renewals::{RenewalPlan, RenewalSource};
 pub use report_ingest::{IngestError, Ingested, PreparedReport, Submission, Transport, essence};
 pub use report_origin::ReportOrigin;
 pub use reports::{

@@ -29,7 +29,10 @@ mod zone;
 pub use client_hello::client_hello;
 pub use database::{TestDatabase, postgres_admin_url};
 pub use fake_mx::FakeMx;
-pub use pebble::{PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServer, tls_connector};
+pub use pebble::{
+    PEBBLE_ARI_ENV, PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServer,
+    pebble_ari_program, tls_connector,
+};
 pub use postgres_server::PostgresServer;
 
 use std::io;

@@ -2,6 +2,11 @@
 //! listener certificate from a throwaway CA, resolving names through a given DNS server
 //! (the customer's fake zone, or a recursive resolver) and validating HTTP-01 and
 //! TLS-ALPN-01 on the ports a test names.
+//!
+//! Two Pebbles: bookworm's 2.4 (`/usr/bin/pebble`, the default) and trixie's 2.6, the first
+//! Debian Pebble with renewal information (ARI, RFC 9773) and `replaces` on orders, which
+//! `scripts/pebble-trixie.sh` installs into a private prefix ([`pebble_ari_program`],
+//! [`PebbleOptions::ari`]).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -22,6 +27,27 @@ pub const PEBBLE_EAB_KID: &str = "kid-1";
 pub const PEBBLE_EAB_HMAC_KEY: &str =
     "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
 
+/// The environment variable naming trixie's Pebble 2.6 binary.
+pub const PEBBLE_ARI_ENV: &str = "STSD_PEBBLE_ARI";
+
+/// Trixie's Pebble 2.6 (with ARI): `$STSD_PEBBLE_ARI`, else where `scripts/pebble-trixie.sh`
+/// installs it: `$STSD_PEBBLE_ARI_PREFIX/usr/bin/pebble`, by default under
+/// `$HOME/.cache/stsd-tools/pebble-2.6`.
+pub fn pebble_ari_program() -> PathBuf {
+    if let Some(path) = std::env::var_os(PEBBLE_ARI_ENV) {
+        return PathBuf::from(path);
+    }
+    let prefix = std::env::var_os("STSD_PEBBLE_ARI_PREFIX").map_or_else(
+        || {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+                .join(".cache/stsd-tools/pebble-2.6")
+        },
+        PathBuf::from,
+    );
+    prefix.join("usr/bin/pebble")
+}
+
 /// How long Pebble may take to open its listeners.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,6 +67,12 @@ pub struct PebbleOptions {
     /// Where its configuration, certificates and log go; a temporary directory, removed
     /// with the server, when `None`. A directory given is kept (a benchmark's results).
     pub dir: Option<PathBuf>,
+    /// The lifetime of the certificates it issues (`certificateValidityPeriod`, whole
+    /// seconds); Pebble's own default (five years) when `None`.
+    pub certificate_validity: Option<Duration>,
+    /// The percentage of authorizations Pebble reuses from earlier orders
+    /// (`PEBBLE_AUTHZREUSE`); Pebble's default (50) when `None`.
+    pub authz_reuse: Option<u8>,
 }
 
 impl PebbleOptions {
@@ -53,6 +85,18 @@ impl PebbleOptions {
             require_eab: false,
             program: PathBuf::from("pebble"),
             dir: None,
+            certificate_validity: None,
+            authz_reuse: None,
+        }
+    }
+
+    /// [`PebbleOptions::new`] with trixie's Pebble 2.6 ([`pebble_ari_program`]), which has
+    /// renewal information, and no authorization reuse: every order is validated afresh.
+    pub fn ari(dns: SocketAddr, http_port: u16) -> PebbleOptions {
+        PebbleOptions {
+            program: pebble_ari_program(),
+            authz_reuse: Some(0),
+            ..PebbleOptions::new(dns, http_port)
         }
     }
 }
@@ -97,7 +141,7 @@ impl PebbleServer {
             Some(port) => port,
             None => free_port()?,
         };
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "pebble": {
                 "listenAddress": format!("127.0.0.1:{listen}"),
                 "managementListenAddress": format!("127.0.0.1:{management}"),
@@ -110,11 +154,18 @@ impl PebbleServer {
                 "externalAccountMACKeys": { (PEBBLE_EAB_KID): PEBBLE_EAB_HMAC_KEY }
             }
         });
+        if let Some(validity) = options.certificate_validity {
+            config["pebble"]["certificateValidityPeriod"] = validity.as_secs().max(1).into();
+        }
         let config_path = dir.join("pebble-config.json");
         std::fs::write(&config_path, config.to_string())?;
         let log = dir.join("pebble.log");
         let file = std::fs::File::create(&log)?;
-        let child = Command::new(&options.program)
+        let mut command = Command::new(&options.program);
+        if let Some(percent) = options.authz_reuse {
+            command.env("PEBBLE_AUTHZREUSE", percent.to_string());
+        }
+        let child = command
             .arg("-config")
             .arg(&config_path)
             .arg("-dnsserver")
@@ -132,7 +183,8 @@ impl PebbleServer {
                 io::Error::new(
                     e.kind(),
                     format!(
-                        "cannot start {} (apt-get install pebble): {e}",
+                        "cannot start {} (bookworm's: apt-get install pebble; trixie's 2.6: \
+                         scripts/pebble-trixie.sh, or {PEBBLE_ARI_ENV}): {e}",
                         options.program.display()
                     ),
                 )
@@ -193,13 +245,38 @@ impl PebbleServer {
     /// Pebble's issuing root (PEM), from its management interface: what issued
     /// certificates chain to.
     pub async fn issuing_root(&self) -> io::Result<String> {
-        let tcp = TcpStream::connect(self.management).await?;
+        let body = self.get(self.management, "/roots/0").await?;
+        if body.contains("BEGIN CERTIFICATE") {
+            Ok(body)
+        } else {
+            Err(io::Error::other(format!(
+                "pebble's management interface answered: {body}"
+            )))
+        }
+    }
+
+    /// The ACME directory document (JSON): which resources this Pebble offers
+    /// (`renewalInfo` from 2.6 on).
+    pub async fn directory_document(&self) -> io::Result<serde_json::Value> {
+        let listen = self
+            .directory
+            .trim_start_matches("https://")
+            .trim_end_matches("/dir")
+            .parse::<SocketAddr>()
+            .map_err(io::Error::other)?;
+        let body = self.get(listen, "/dir").await?;
+        serde_json::from_str(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// The body of a `200` answer to `GET path` on one of Pebble's HTTPS listeners.
+    async fn get(&self, addr: SocketAddr, path: &str) -> io::Result<String> {
+        let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::from(std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
         let mut tls = tls_connector(&self.listener_root_pem)?
             .connect(name, tcp)
             .await?;
         // HTTP/1.0: no chunked encoding, the body ends with the connection.
-        tls.write_all(b"GET /roots/0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        tls.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
             .await?;
         let mut response = Vec::new();
         // Pebble closes without a TLS close_notify; what arrived before is the answer.
@@ -207,13 +284,12 @@ impl PebbleServer {
         let response = String::from_utf8_lossy(&response);
         match response.split_once("\r\n\r\n") {
             Some((head, body))
-                if (head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"))
-                    && body.contains("BEGIN CERTIFICATE") =>
+                if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
             {
                 Ok(body.to_owned())
             }
             _ => Err(io::Error::other(format!(
-                "pebble's management interface answered: {response}"
+                "pebble answered GET {path}: {response}"
             ))),
         }
     }

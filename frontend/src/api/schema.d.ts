@@ -528,8 +528,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The certificate of `mta-sts.<name>`: validity, issuer, and the renewal plan with the
-         *     last error and attempts when issuance or renewal fails.
+         * The certificate of `mta-sts.<name>`: validity, issuer, the renewal window (from the CA's
+         *     renewal information or the two-thirds rule, with the CA's explanation URL), and the
+         *     worker's next step with the last error and attempts when issuance or renewal fails.
          */
         get: operations["getCertificate"];
         put?: never;
@@ -795,6 +796,7 @@ export interface components {
             /** @description The host the certificate is for. */
             host: string;
             current: components["schemas"]["CurrentCertificate"] | null;
+            window: components["schemas"]["RenewalWindow"] | null;
             renewal: components["schemas"]["Renewal"] | null;
         };
         /** @description A member's new role. */
@@ -1466,6 +1468,36 @@ export interface components {
             /** @description The last failure, as the CA or the network put it. */
             last_error?: string | null;
         };
+        /** @description When the served certificate is to be renewed. */
+        RenewalWindow: {
+            /** @description Where the window comes from. */
+            source: components["schemas"]["WindowSource"];
+            /**
+             * Format: int64
+             * @description The window's start (Unix seconds).
+             */
+            start: number;
+            /**
+             * Format: int64
+             * @description The window's end (Unix seconds).
+             */
+            end: number;
+            /**
+             * Format: int64
+             * @description The moment picked at random inside it (Unix seconds; never later than a tenth of the
+             *     lifetime before expiry). A moment already past means: renew now — a window in the
+             *     past is how a CA asks for a revoked certificate to be replaced.
+             */
+            renew_at: number;
+            /** @description The CA's page explaining the window, when it gave one (`explanationURL`). */
+            explanation_url: string | null;
+            /**
+             * Format: int64
+             * @description When the CA's renewal information is asked again (Unix seconds; after its
+             *     `Retry-After`); null when the CA has none.
+             */
+            next_check_at: number | null;
+        };
         /** @description A report: the parsed view and the report as received. */
         ReportDetailView: {
             /** @description The report's summary row. */
@@ -1887,6 +1919,11 @@ export interface components {
              */
             created_at: number;
         };
+        /**
+         * @description Where a renewal window comes from.
+         * @enum {string}
+         */
+        WindowSource: "ari" | "two_thirds";
     };
     responses: {
         /** @description The body is not valid JSON, or a path parameter is unreadable (`bad_request`) */

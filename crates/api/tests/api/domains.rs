@@ -822,7 +822,142 @@ async fn short_max_age_is_accepted_with_a_warning(server: &TestServer) {
     );
 }
 
+/// `GET …/certificate` shows the served certificate's renewal window with its source and the
+/// CA's explanation URL, and a failing renewal's attempts, error and next attempt while the
+/// certificate is still shown as current.
+async fn certificate_shows_its_renewal_window_and_failures(server: &TestServer) {
+    server.dns.set_mx("example.org", &[(10, "mx1.example.org")]);
+    let (mut owner, tenant) = server.signup("ops@example.org", "T").await;
+    let base = format!("/api/v1/tenants/{tenant}/domains");
+    let (status, added) = owner.post(&base, json!({ "name": "example.org" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let url = format!("{base}/example.org/certificate");
+    let (status, view) = owner.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert!(
+        view["current"].is_null() && view["window"].is_null(),
+        "{view}"
+    );
+
+    let label = stsd_core::Label::from_str(added["label"].as_str().unwrap()).unwrap();
+    let store = &server.store;
+    let domain = store
+        .all_tenants()
+        .domain_by_label(&label)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let cert = store
+        .all_tenants()
+        .put_certificate(&stsd_store::NewCertificate {
+            domain_id: domain.id.clone(),
+            chain_pem: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into(),
+            key_ciphertext: vec![1, 2, 3],
+            key_id: "k".into(),
+            not_before: now - time::Duration::days(1),
+            not_after: now + time::Duration::days(89),
+        })
+        .await
+        .unwrap();
+    // A revoked certificate: the CA's window lies in the past.
+    store
+        .put_renewal_plan(
+            &cert.id,
+            &stsd_store::RenewalPlan {
+                source: stsd_store::RenewalSource::Ari,
+                window_start: now - time::Duration::hours(1),
+                window_end: now - time::Duration::minutes(30),
+                renew_at: now - time::Duration::minutes(40),
+                explanation_url: Some("https://ca.example/incident".into()),
+                next_poll: Some(now + time::Duration::hours(6)),
+                updated_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    let kind = stsd_store::CERT_JOB_KIND;
+    store
+        .schedule_job(kind, domain.id.as_str(), now)
+        .await
+        .unwrap();
+    let job = store
+        .lease_job(kind, "w", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let retry_at = now + time::Duration::minutes(5);
+    store
+        .fail_job(
+            &job,
+            "ACME order for mta-sts.example.org failed: connection refused",
+            retry_at,
+        )
+        .await
+        .unwrap();
+
+    let (status, view) = owner.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(
+        view["current"]["not_after"],
+        (now + time::Duration::days(89)).unix_timestamp()
+    );
+    let window = &view["window"];
+    assert_eq!(window["source"], "ari", "{view}");
+    assert_eq!(
+        window["start"],
+        (now - time::Duration::hours(1)).unix_timestamp()
+    );
+    assert_eq!(
+        window["end"],
+        (now - time::Duration::minutes(30)).unix_timestamp()
+    );
+    assert_eq!(
+        window["renew_at"],
+        (now - time::Duration::minutes(40)).unix_timestamp()
+    );
+    assert_eq!(window["explanation_url"], "https://ca.example/incident");
+    assert_eq!(
+        window["next_check_at"],
+        (now + time::Duration::hours(6)).unix_timestamp()
+    );
+    let renewal = &view["renewal"];
+    assert_eq!(renewal["attempts"], 1, "{view}");
+    assert_eq!(renewal["next_attempt_at"], retry_at.unix_timestamp());
+    assert!(
+        renewal["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
+        "{view}"
+    );
+
+    // The two-thirds rule, for a CA without renewal information: no URL, no next check.
+    store
+        .put_renewal_plan(
+            &cert.id,
+            &stsd_store::RenewalPlan {
+                source: stsd_store::RenewalSource::TwoThirds,
+                window_start: now + time::Duration::days(55),
+                window_end: now + time::Duration::days(59),
+                renew_at: now + time::Duration::days(57),
+                explanation_url: None,
+                next_poll: None,
+                updated_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    let (_, view) = owner.get(&url).await;
+    assert_eq!(view["window"]["source"], "two_thirds", "{view}");
+    assert!(view["window"]["explanation_url"].is_null(), "{view}");
+    assert!(view["window"]["next_check_at"].is_null(), "{view}");
+}
+
 crate::both_backends!(
+    certificate_shows_its_renewal_window_and_failures,
     the_service_zone_is_not_a_customer_domain,
     short_max_age_is_accepted_with_a_warning,
     edits_of_served_domains_go_live_without_a_worker,

@@ -2,7 +2,8 @@ use std::str::FromStr;
 
 use stsd_core::DomainName;
 use stsd_store::{
-    AcmeAccount, Challenge, ChallengeKind, DomainState, NewCertificate, Ownership, StoreError,
+    AcmeAccount, Challenge, ChallengeKind, DomainState, NewCertificate, Ownership, RenewalPlan,
+    RenewalSource, StoreError,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -136,4 +137,73 @@ async fn certificates_challenges_accounts(db: &TestDb) {
     assert_eq!(s.acme_account(dir).await.unwrap().unwrap(), acct);
 }
 
-crate::both_backends!(certificates_challenges_accounts);
+/// A certificate's renewal plan round-trips, is replaced whole, belongs to one certificate,
+/// and goes with the certificate when a removed registration is purged.
+async fn renewal_plans(db: &TestDb) {
+    let s = &db.store;
+    let t = s.create_tenant("T").await.unwrap();
+    let d = s
+        .create_domain(
+            &t.id,
+            &DomainName::from_str("plan.example").unwrap(),
+            Ownership::Cname,
+        )
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc().replace_millisecond(0).unwrap();
+    let cert = s
+        .all_tenants()
+        .put_certificate(&NewCertificate {
+            domain_id: d.id.clone(),
+            chain_pem: "pem".into(),
+            key_ciphertext: vec![1],
+            key_id: "k1".into(),
+            not_before: now,
+            not_after: now + Duration::days(90),
+        })
+        .await
+        .unwrap();
+    assert!(s.renewal_plan(&cert.id).await.unwrap().is_none());
+    let ari = RenewalPlan {
+        source: RenewalSource::Ari,
+        window_start: now + Duration::days(59),
+        window_end: now + Duration::days(61),
+        renew_at: now + Duration::days(60),
+        explanation_url: Some("https://ca.example/why".into()),
+        next_poll: Some(now + Duration::hours(6)),
+        updated_at: now,
+    };
+    let stored = s.put_renewal_plan(&cert.id, &ari).await.unwrap();
+    assert_eq!(s.renewal_plan(&cert.id).await.unwrap().unwrap(), stored);
+    assert_eq!(
+        RenewalPlan {
+            updated_at: now,
+            ..stored.clone()
+        },
+        ari
+    );
+    let two_thirds = RenewalPlan {
+        source: RenewalSource::TwoThirds,
+        explanation_url: None,
+        next_poll: None,
+        ..ari.clone()
+    };
+    s.put_renewal_plan(&cert.id, &two_thirds).await.unwrap();
+    let back = s.renewal_plan(&cert.id).await.unwrap().unwrap();
+    assert_eq!(back.source, RenewalSource::TwoThirds);
+    assert_eq!((back.explanation_url, back.next_poll), (None, None));
+    assert!(matches!(
+        s.put_renewal_plan("no-such-certificate", &ari).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Purging the removed registration takes the plan with the certificate.
+    s.all_tenants()
+        .transition_domain(&d.id, DomainState::Pending, DomainState::Removed, "t")
+        .await
+        .unwrap();
+    assert_eq!(s.all_tenants().purge_removed(&d.id).await.unwrap(), 1);
+    assert!(s.renewal_plan(&cert.id).await.unwrap().is_none());
+}
+
+crate::both_backends!(certificates_challenges_accounts, renewal_plans);
