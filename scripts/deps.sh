@@ -18,7 +18,8 @@ need=()
 # the end-to-end world (tests/world); chromium: the dashboard's e2e test.
 # knot and knot-dnsutils (kdig): the real secondary of the service zone's transfer test;
 # zonemaster-cli: the delegation checker run against two `stsd dns` processes.
-for pkg in postgresql postgresql-client pebble unbound chromium knot knot-dnsutils zonemaster-cli; do
+# jq: the README's curl session, run by scripts/readme-walk.sh.
+for pkg in postgresql postgresql-client pebble unbound chromium knot knot-dnsutils zonemaster-cli jq; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # scripts/fuzz-api.sh installs schemathesis into a venv; Debian ships venv separately.

@@ -123,7 +123,7 @@ for want in '"label": "' '"state": "pending"' 'CNAME'; do
     }
 done
 # The edit's new policy id, the token and the enforce refusal (409 with the failing checks).
-grep -Eq '^"[0-9]{8}T[0-9]{6}"$' "$work/curl.out" || {
+grep -Eq '^"[0-9]{8}T[0-9]{6}[A-Za-z0-9]*"$' "$work/curl.out" || {
     echo "$out" >&2
     echo "the policy edit printed no new id" >&2
     exit 1
