@@ -59,6 +59,27 @@ export function CertificatePanel({ tenant, name }: { tenant: string; name: strin
           ) : (
             <p className="notice notice-info">{t('certificate.none')}</p>
           )}
+          {cert.data.current && cert.data.window && (
+            <dl className="facts" aria-label={t('certificate.windowTitle')}>
+              <dt>{t('certificate.window')}</dt>
+              <dd>
+                {formatTime(cert.data.window.start, lang)} – {formatTime(cert.data.window.end, lang)}{' '}
+                <span className="muted">({t(`certificate.windowSource.${cert.data.window.source}`)})</span>
+                {cert.data.window.explanation_url && /^https:\/\//.test(cert.data.window.explanation_url) && (
+                  <>
+                    {' '}
+                    <a href={cert.data.window.explanation_url} rel="noreferrer noopener" target="_blank">
+                      {t('certificate.windowExplanation')}
+                    </a>
+                  </>
+                )}
+              </dd>
+              <dt>{t('certificate.renewAt')}</dt>
+              <dd>
+                {cert.data.window.renew_at * 1000 <= Date.now() ? t('certificate.renewNow') : formatTime(cert.data.window.renew_at, lang)}
+              </dd>
+            </dl>
+          )}
           <dl className="facts">
             <dt>{cert.data.renewal && cert.data.renewal.attempts > 0 ? t('certificate.nextAttempt') : t('certificate.nextRenewal')}</dt>
             <dd>{cert.data.renewal ? formatTime(cert.data.renewal.next_attempt_at, lang) : t('certificate.noRenewal')}</dd>

@@ -310,6 +310,30 @@ describe('certificate', () => {
     expect(within(panel).getByText('CAA record forbids the CA')).toBeTruthy();
   });
 
+  it('shows the renewal window, where it comes from, and "now" when the CA asks for it', async () => {
+    const now = Date.now() / 1000;
+    render('viewer', undefined, {
+      cert: {
+        host: `mta-sts.${NAME}`,
+        current: { not_before: now - 86400 * 30, not_after: now + 86400 * 60, issuer: 'CN=Pebble', serial: '0a1b' },
+        renewal: { next_attempt_at: now + 60, attempts: 0, last_error: null },
+        window: {
+          source: 'ari',
+          start: now - 7200,
+          end: now - 3600,
+          renew_at: now - 5400,
+          explanation_url: 'https://ca.example/incident',
+          next_check_at: now + 21600,
+        },
+      },
+    });
+    const panel = await screen.findByRole('region', { name: 'Certificate' });
+    await within(panel).findByText('(suggested by the CA (ARI))');
+    expect(within(panel).getByText('Renewal planned')).toBeTruthy();
+    expect(within(panel).getByText(/^now \(the CA asks for it/)).toBeTruthy();
+    expect(within(panel).getByRole('link', { name: 'The CA explains why' }).getAttribute('href')).toBe('https://ca.example/incident');
+  });
+
   it('rates the time left', () => {
     expect(daysLeft(86400 * 10, 0)).toBe(10);
     expect(expiryTone(30)).toBe('ok');
