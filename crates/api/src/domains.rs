@@ -128,8 +128,11 @@ pub(crate) struct LeavingDomain {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     policy: Option<PolicyVersionView>,
-    /// Keep the DNS records until then (Unix seconds); present only when offboarding started
-    /// with this request.
+    /// Keep the DNS records at least until then (Unix seconds); present only when offboarding
+    /// started with this request. An estimate: the window is counted from the moment the
+    /// `mode: none` version is live on every edge and its id in DNS (the largest `max_age`
+    /// ever served plus an hour from then), and the domain's `serve_until` moves to that end
+    /// once it is known; the domain is never removed before.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     keep_records_until: Option<i64>,
@@ -646,8 +649,9 @@ async fn records(
 
 /// Starts leaving (DESIGN.md, "Leave"). A domain never served is removed at once; a served
 /// one switches to `mode: none` and keeps serving it until every sender's cached policy has
-/// expired: the largest `max_age` ever published, counted from now, plus a day for the
-/// publisher to make the `none` version live.
+/// expired: the largest `max_age` ever published, counted from the moment the `none`
+/// version is live on every edge and its id in DNS (the store sets the end then). The first
+/// answer estimates it as now plus that `max_age` plus a day.
 #[utoipa::path(
     delete,
     path = "/api/v1/tenants/{tenant}/domains/{name}",

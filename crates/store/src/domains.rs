@@ -606,8 +606,14 @@ impl AllTenants<'_> {
     /// verifier's sweep.
     pub async fn offboarding_done(&self, at: OffsetDateTime) -> Result<Vec<DomainId>> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM domains WHERE state = 'offboarding' AND serve_until IS NOT NULL
-             AND serve_until <= $1 ORDER BY id",
+            // Only once the `mode: none` version is live on every edge and its id in DNS
+            // (which is when `serve_until` is counted from, `set_dns_version`): a domain
+            // whose none version a lagging edge has not applied stays.
+            "SELECT d.id FROM domains d JOIN policy_versions v ON v.id = d.dns_version_id
+             WHERE d.state = 'offboarding' AND d.serve_until IS NOT NULL
+               AND d.serve_until <= $1 AND v.mode = 'none' AND v.dns_at IS NOT NULL
+               AND d.live_version_id = d.dns_version_id
+             ORDER BY d.id",
         )
         .bind(to_ms(at))
         .fetch_all(&self.store.pool)

@@ -95,6 +95,11 @@ impl TryFrom<VersionRow> for PolicyVersion {
     }
 }
 
+/// What an offboarding domain keeps serving `mode: none` beyond the largest `max_age`,
+/// counted from the moment its id is in DNS: the TXT record's TTL (5 minutes) and clock
+/// differences, with room to spare.
+const OFFBOARDING_MARGIN_MS: i64 = 3_600_000;
+
 fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(s)
 }
@@ -429,6 +434,25 @@ impl AllTenants<'_> {
             .bind(domain.as_str())
             .execute(&mut *tx)
             .await?;
+        // Leaving: the window in which senders' cached policies expire starts now, when the
+        // `mode: none` version is live on every edge and its id in DNS — not when the
+        // customer asked (a lagging edge or publisher would otherwise eat into it). It lasts
+        // the largest `max_age` ever served, plus a margin for the TXT record's TTL and
+        // clocks.
+        sqlx::query(
+            "UPDATE domains SET serve_until = (
+                 SELECT v.dns_at + 1000 * (SELECT MAX(p.max_age) FROM policy_versions p
+                                           WHERE p.domain_id = v.domain_id
+                                             AND p.published_at IS NOT NULL) + $3
+                 FROM policy_versions v WHERE v.id = $2)
+             WHERE id = $1 AND state = 'offboarding'
+               AND EXISTS (SELECT 1 FROM policy_versions v WHERE v.id = $2 AND v.mode = 'none')",
+        )
+        .bind(domain.as_str())
+        .bind(version_id)
+        .bind(OFFBOARDING_MARGIN_MS)
+        .execute(&mut *tx)
+        .await?;
         feed::append(
             &mut tx,
             self.store.backend,

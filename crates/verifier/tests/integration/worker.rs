@@ -199,27 +199,131 @@ async fn scheduler_and_publisher_on_postgres() {
     scheduler_and_publisher(World::postgres().await).await;
 }
 
-/// Offboarding ends when its serving period is over: the domain is removed, its
-/// certificates and keys are deleted, the removal is audited; one still inside its period
-/// is left alone.
+/// Offboarding ends when its serving period is over, and that period is counted from the
+/// moment the `mode: none` version is live on every edge and its id in DNS — never from the
+/// request: with a lagging edge the domain stays, whatever its planned end said. At the end
+/// the domain is removed, its certificates and keys are deleted, the removal is audited.
 async fn offboarding_ends_in_removal(w: World) {
+    use stsd_core::{MaxAge, Mode, MxPattern, Policy};
     use stsd_store::DomainState::{Active, Offboarding, Removed, Verified};
-    let now = time::OffsetDateTime::now_utc();
+    const WEEK: i64 = 604_800;
+    let started = time::OffsetDateTime::now_utc();
     let done = w.domain("done.example", Ownership::Cname).await;
     let waiting = w.domain("waiting.example", Ownership::Cname).await;
-    for (d, until) in [
-        (&done, now - time::Duration::minutes(1)),
-        (&waiting, now + time::Duration::days(3)),
-    ] {
+    let mx: Vec<MxPattern> = vec!["mx.example.net".parse().unwrap()];
+    let week = Policy::new(Mode::Testing, mx.clone(), MaxAge::new(604_800).unwrap()).unwrap();
+    let none = Policy::new(Mode::None, mx, MaxAge::new(86_400).unwrap()).unwrap();
+    // Every edge acknowledges what is live now.
+    let all_edges_current = |w: &World| {
+        let store = w.store.clone();
+        async move {
+            let seq = store.latest_change_seq().await.unwrap();
+            for edge in ["edge-a", "edge-b"] {
+                store
+                    .heartbeat(edge, "edge,dns", "t", seq, started)
+                    .await
+                    .unwrap();
+            }
+            seq
+        }
+    };
+    for d in [&done, &waiting] {
         w.add_certificate(d).await;
-        w.force_state(d, &[Verified, Active, Offboarding]).await;
+        w.force_state(d, &[Verified, Active]).await;
         w.store
-            .set_serve_until(&d.tenant_id, &d.id, Some(until))
+            .create_policy_version(&d.tenant_id, &d.id, &week, "test")
             .await
             .unwrap();
     }
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 2);
+    all_edges_current(&w).await;
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 2);
+
+    // `done` leaves, and its `mode: none` reaches every edge and DNS.
+    let leave = |d: &Domain| {
+        let (store, d, none) = (w.store.clone(), d.clone(), none.clone());
+        async move {
+            store
+                .create_policy_version(&d.tenant_id, &d.id, &none, "test")
+                .await
+                .unwrap();
+            // The API's first estimate; the real end is set when DNS switches.
+            store
+                .set_serve_until(
+                    &d.tenant_id,
+                    &d.id,
+                    Some(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
+                )
+                .await
+                .unwrap();
+            store
+                .transition_domain(&d.tenant_id, &d.id, Active, Offboarding, "leaving")
+                .await
+                .unwrap();
+        }
+    };
+    leave(&done).await;
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
+    let before_waiting = all_edges_current(&w).await;
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 1);
+    let reload = |d: &Domain| {
+        let (store, id) = (w.store.clone(), d.id.clone());
+        async move {
+            store
+                .all_tenants()
+                .domain_by_id(&id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let done_now = reload(&done).await;
+    let versions = w
+        .store
+        .policy_versions(&done.tenant_id, &done.id)
+        .await
+        .unwrap();
+    let none_version = versions
+        .iter()
+        .find(|v| v.policy.mode() == Mode::None)
+        .unwrap();
+    let dns_at = none_version.dns_at.expect("mode none is in DNS");
+    let until = done_now
+        .serve_until
+        .expect("the end is counted from the DNS switch");
+    // The largest max_age ever served (a week), plus the margin, from the live moment.
+    assert_eq!(
+        (until - dns_at).whole_seconds(),
+        WEEK + 3600,
+        "{until} {dns_at}"
+    );
+
+    // `waiting` leaves too, but edge-b lags behind its `mode: none`: DNS keeps the old id.
+    leave(&waiting).await;
+    assert_eq!(publish_pending(&w.store).await.unwrap(), 1);
+    let seq = w.store.latest_change_seq().await.unwrap();
+    w.store
+        .heartbeat("edge-a", "edge,dns", "t", seq, started)
+        .await
+        .unwrap();
+    w.store
+        .heartbeat("edge-b", "edge,dns", "t", before_waiting, started)
+        .await
+        .unwrap();
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 0);
+
+    // Its planned end is past, but its none version is not in DNS: nothing is removed now;
+    // a week on, `done` is over and `waiting` is still held by the lagging edge.
+    let now = time::OffsetDateTime::now_utc();
     assert_eq!(
         stsd_verifier::finish_offboarding(&w.store, now)
+            .await
+            .unwrap(),
+        0
+    );
+    let later = dns_at + time::Duration::seconds(WEEK + 3601);
+    assert_eq!(
+        stsd_verifier::finish_offboarding(&w.store, later)
             .await
             .unwrap(),
         1
@@ -240,7 +344,8 @@ async fn offboarding_ends_in_removal(w: World) {
             .current_certificate(&waiting.id)
             .await
             .unwrap()
-            .is_some()
+            .is_some(),
+        "certificates stay while the window runs"
     );
     let log = w.store.audit_log(&w.tenant, None, 50).await.unwrap();
     assert!(
@@ -249,9 +354,31 @@ async fn offboarding_ends_in_removal(w: World) {
             && e.details.contains("\"to\":\"removed\"")),
         "{log:?}"
     );
+
+    // The lagging edge catches up: the window starts now and runs its full length.
+    all_edges_current(&w).await;
+    assert_eq!(record_dns_switches(&w.store).await.unwrap(), 1);
+    let waiting_until = reload(&waiting).await.serve_until.unwrap();
+    assert!(
+        waiting_until > now + time::Duration::seconds(WEEK),
+        "{waiting_until}"
+    );
+    assert_eq!(
+        stsd_verifier::finish_offboarding(&w.store, waiting_until - time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        stsd_verifier::finish_offboarding(&w.store, waiting_until)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(w.state(&waiting).await, Removed);
     // Idempotent.
     assert_eq!(
-        stsd_verifier::finish_offboarding(&w.store, now)
+        stsd_verifier::finish_offboarding(&w.store, waiting_until)
             .await
             .unwrap(),
         0
