@@ -9,7 +9,6 @@ use axum::Json as AxumJson;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -53,24 +52,17 @@ pub(crate) struct Checks {
     items: Vec<Check>,
 }
 
+/// The stored results, typed by the vocabulary the verifier writes them with.
 fn parse(raw: Option<&str>) -> Vec<Check> {
-    let Some(Value::Array(items)) = raw.and_then(|r| serde_json::from_str::<Value>(r).ok()) else {
-        return Vec::new();
-    };
-    let text = |v: &Value, k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    items
-        .iter()
-        .map(|v| Check {
-            name: text(v, "name"),
-            record: text(v, "record"),
-            result: text(v, "result"),
-            explanation: text(v, "explanation"),
-            fix: v.get("fix").and_then(Value::as_str).map(str::to_owned),
+    raw.and_then(stsd_core::parse_checks)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| Check {
+            name: c.name.as_str().to_owned(),
+            record: c.record,
+            result: c.result.as_str().to_owned(),
+            explanation: c.explanation,
+            fix: c.fix,
         })
         .collect()
 }

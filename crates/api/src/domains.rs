@@ -159,23 +159,18 @@ pub(crate) struct DomainListItem {
 
 /// The worst result in stored check results.
 fn worst_check(json: Option<&str>) -> Option<&'static str> {
-    let checks: Vec<Value> = serde_json::from_str(json?).ok()?;
-    let rank = |r: &str| match r {
-        "fail" => 3,
-        "error" => 2,
-        "warn" => 1,
-        _ => 0,
+    use stsd_core::Outcome;
+    let rank = |r: Outcome| match r {
+        Outcome::Fail => 3,
+        Outcome::Error => 2,
+        Outcome::Warn => 1,
+        Outcome::Pass => 0,
     };
-    checks
+    stsd_core::parse_checks(json?)?
         .iter()
-        .filter_map(|c| c["result"].as_str())
-        .max_by_key(|r| rank(r))
-        .map(|r| match r {
-            "fail" => "fail",
-            "error" => "error",
-            "warn" => "warn",
-            _ => "pass",
-        })
+        .map(|c| c.result)
+        .max_by_key(|r| rank(*r))
+        .map(Outcome::as_str)
 }
 
 /// A page of domains.

@@ -180,7 +180,7 @@ pub(crate) struct HostProbe {
     host: String,
     /// `secure`, `no_starttls`, `tls_failed` (a certificate for another name, untrusted,
     /// expired, or a broken handshake), `not_public`, `no_address` or `unreachable`.
-    status: String,
+    status: &'static str,
     /// What was found, in English (the status is what a client translates).
     detail: String,
 }
@@ -360,12 +360,11 @@ fn mx_starttls(probe: &Fresh) -> ReadinessCheck {
     let found = domain
         .last_checks
         .as_deref()
-        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
-        .and_then(|v| {
-            v.as_array()?
-                .iter()
-                .find(|c| c["name"] == "mx_starttls")
-                .cloned()
+        .and_then(stsd_core::parse_checks)
+        .and_then(|checks| {
+            checks
+                .into_iter()
+                .find(|c| c.name == stsd_core::CheckName::MxStarttls)
         });
     let Some(check) = found else {
         return blocked(
@@ -374,31 +373,22 @@ fn mx_starttls(probe: &Fresh) -> ReadinessCheck {
              probe them); enforce needs the probe",
         );
     };
-    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    let hosts = check["hosts"]
-        .as_array()
-        .map(|hosts| {
-            hosts
-                .iter()
-                .map(|h| HostProbe {
-                    host: text(h, "host"),
-                    status: text(h, "status"),
-                    detail: text(h, "detail"),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     ReadinessCheck {
         name: "mx_starttls",
-        result: match check["result"].as_str().unwrap_or_default() {
-            "pass" => "pass",
-            "warn" => "warn",
-            "fail" => "fail",
-            _ => "error",
-        },
-        explanation: text(&check, "explanation"),
+        result: check.result.as_str(),
+        explanation: check.explanation,
         uncovered: None,
-        hosts: Some(hosts),
+        hosts: Some(
+            check
+                .hosts
+                .into_iter()
+                .map(|h| HostProbe {
+                    host: h.host,
+                    status: h.status.as_str(),
+                    detail: h.detail,
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -13,11 +13,14 @@
 //! - [`Label`]: the random per-registration token.
 //! - [`StsRecord`], [`TlsRptRecord`], [`RuaUri`]: the TXT records.
 //! - [`tlsrpt`]: RFC 8460 reports: bounded decoding, tolerant parsing, result types.
+//! - [`CheckResult`], [`CheckName`], [`Outcome`], [`HostCheck`]: the results of checking a
+//!   customer's domain, as the verifier stores them and the API and enforce gate read them.
 //!
 //! Errors are in one enum per concept, all re-exported here; their messages
 //! name the rule that failed.
 
 mod backoff;
+mod check;
 mod domain;
 mod error;
 mod label;
@@ -31,6 +34,7 @@ pub mod tlsrpt;
 mod txt;
 
 pub use backoff::backoff;
+pub use check::{CheckName, CheckResult, HostCheck, HostStatus, Outcome, outcome_of, parse_checks};
 pub use domain::DomainName;
 pub use error::{
     DomainNameError, LabelError, ModeError, MxPatternError, PolicyError, PolicyIdError,

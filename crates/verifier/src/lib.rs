@@ -11,7 +11,6 @@
 //! Settings are one [`VerifierConfig`], which also holds the resolver.
 
 mod alerts;
-mod check;
 mod checks;
 mod config;
 mod dns;
@@ -23,7 +22,6 @@ mod verify;
 mod worker;
 
 pub use alerts::{AlertConfig, run_alerts, signature};
-pub use check::{CheckName, CheckResult, HostCheck, HostStatus, Outcome, outcome_of};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
 pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};
@@ -31,5 +29,6 @@ pub use smtp_probe::MxProbe;
 pub use state::{
     CertificateHealth, DEFAULT_GRACE_PERIOD, Decision, EXPIRING_WITHIN, next_check_in, next_state,
 };
+pub use stsd_core::{CheckName, CheckResult, HostCheck, HostStatus, Outcome, outcome_of};
 pub use verify::check_now;
 pub use worker::{finish_offboarding, run_publisher, run_worker, schedule_all};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use stsd_store::DomainState;
 use time::OffsetDateTime;
 
-use crate::check::{CheckName, CheckResult, Outcome, outcome_of};
+use stsd_core::{CheckName, CheckResult, Outcome, outcome_of};
 
 /// How long a degraded domain is still served before it is detached, by default.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(72 * 3600);

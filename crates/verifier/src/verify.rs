@@ -3,11 +3,11 @@
 use stsd_store::{Domain, DomainId, DomainState, Store, StoreError};
 use time::OffsetDateTime;
 
-use crate::check::CheckResult;
 use crate::checks::{Subject, run_all};
 use crate::config::VerifierConfig;
 use crate::error::VerifyError;
 use crate::state::{CertificateHealth, EXPIRING_WITHIN, next_state};
+use stsd_core::CheckResult;
 
 /// How often a transition is retried when another worker moved the domain in between.
 const TRANSITION_TRIES: usize = 3;
@@ -137,8 +137,8 @@ pub(crate) async fn verify_domain(
 /// Whether a result is worth an alert: a failure, or (TXT mode) a published id that
 /// drifted from the live one — senders then cache a stale policy.
 fn alerting(c: &CheckResult) -> bool {
-    c.result == crate::check::Outcome::Fail
-        || (c.name == crate::check::CheckName::StsRecord && c.result == crate::check::Outcome::Warn)
+    c.result == stsd_core::Outcome::Fail
+        || (c.name == stsd_core::CheckName::StsRecord && c.result == stsd_core::Outcome::Warn)
 }
 
 /// The alerting checks in stored or fresh results, as `name:result`.

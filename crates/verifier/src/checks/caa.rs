@@ -6,8 +6,8 @@
 //! certificate; without any, every CA may issue.
 
 use super::Subject;
-use crate::check::{CheckName, CheckResult, Outcome};
 use crate::dns::Dns;
+use stsd_core::{CheckName, CheckResult, Outcome};
 
 const NAME: CheckName = CheckName::Caa;
 

@@ -17,9 +17,9 @@ use std::net::IpAddr;
 use stsd_core::Policy;
 use stsd_store::Ownership;
 
-use crate::check::CheckResult;
 use crate::dns::{Dns, normalize};
 use crate::smtp_probe::MxProbe;
+use stsd_core::CheckResult;
 
 /// Everything the checks need to know about one registration.
 #[derive(Debug, Clone, Copy)]

@@ -3,8 +3,8 @@
 use stsd_core::{Mode, MxPattern};
 
 use super::Subject;
-use crate::check::{CheckName, CheckResult, Outcome};
 use crate::dns::{Dns, MxAnswer};
+use stsd_core::{CheckName, CheckResult, Outcome};
 
 const NAME: CheckName = CheckName::MxCoverage;
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use super::Subject;
-use crate::check::{CheckName, CheckResult, HostCheck, HostStatus, Outcome};
 use crate::dns::{Dns, MxAnswer};
 use crate::smtp_probe::{HostOutcome, MxProbe, probe};
+use stsd_core::{CheckName, CheckResult, HostCheck, HostStatus, Outcome};
 
 const NAME: CheckName = CheckName::MxStarttls;
 /// More MX hosts than this are not probed (the rest is named in the explanation).

@@ -4,8 +4,8 @@
 use stsd_core::StsRecord;
 
 use super::Subject;
-use crate::check::{CheckName, CheckResult, Outcome};
 use crate::dns::Dns;
+use stsd_core::{CheckName, CheckResult, Outcome};
 
 const NAME: CheckName = CheckName::StsRecord;
 

@@ -3,8 +3,8 @@
 use stsd_core::TlsRptRecord;
 
 use super::{Subject, Target, classify};
-use crate::check::{CheckName, CheckResult, Outcome};
 use crate::dns::Dns;
+use stsd_core::{CheckName, CheckResult, Outcome};
 
 const NAME: CheckName = CheckName::Tlsrpt;
 

@@ -1,4 +1,5 @@
-//! The result of one check, as stored (JSON in `domains.last_checks`) and shown by the API.
+//! The result of one check of a customer's domain: what the verifier stores (JSON in
+//! `domains.last_checks`) and the API and the enforce gate read back, typed on both sides.
 
 use serde::{Deserialize, Serialize};
 
@@ -87,7 +88,8 @@ pub enum HostStatus {
 }
 
 impl CheckResult {
-    pub(crate) fn new(
+    /// A result without per-host details.
+    pub fn new(
         name: CheckName,
         record: &str,
         result: Outcome,
@@ -105,7 +107,7 @@ impl CheckResult {
     }
 
     /// A check that could not be made because DNS did not answer usefully.
-    pub(crate) fn lookup_error(name: CheckName, record: &str, detail: &str) -> CheckResult {
+    pub fn lookup_error(name: CheckName, record: &str, detail: &str) -> CheckResult {
         CheckResult::new(
             name,
             record,
@@ -124,9 +126,89 @@ pub fn outcome_of(checks: &[CheckResult], name: CheckName) -> Option<Outcome> {
     checks.iter().find(|c| c.name == name).map(|c| c.result)
 }
 
+/// Reads stored results; `None` when the JSON is not a list of results (a row written by a
+/// version that stored something else is treated as "no results", never as a pass).
+pub fn parse_checks(json: &str) -> Option<Vec<CheckResult>> {
+    serde_json::from_str(json).ok()
+}
+
+impl CheckName {
+    /// The name as stored and shown (`mx_starttls`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::Ownership => "ownership",
+            CheckName::MtaStsCname => "mta_sts_cname",
+            CheckName::Tlsrpt => "tlsrpt",
+            CheckName::MxCoverage => "mx_coverage",
+            CheckName::StsRecord => "sts_record",
+            CheckName::MxStarttls => "mx_starttls",
+            CheckName::Caa => "caa",
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome as stored and shown (`pass`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl HostStatus {
+    /// The status as stored and shown (`no_starttls`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Secure => "secure",
+            HostStatus::NoStarttls => "no_starttls",
+            HostStatus::TlsFailed => "tls_failed",
+            HostStatus::NotPublic => "not_public",
+            HostStatus::NoAddress => "no_address",
+            HostStatus::Unreachable => "unreachable",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_outcomes_read_back_as_written() {
+        let mut check = CheckResult::new(
+            CheckName::MxStarttls,
+            "example.com",
+            Outcome::Fail,
+            "mx1 does not offer STARTTLS",
+            Some("enable it".into()),
+        );
+        check.hosts.push(HostCheck {
+            host: "mx1.example.com".into(),
+            status: HostStatus::NoStarttls,
+            detail: "no".into(),
+        });
+        let json = serde_json::to_string(&[check.clone()]).unwrap_or_default();
+        assert_eq!(parse_checks(&json), Some(vec![check]));
+        for name in [
+            CheckName::MxStarttls,
+            CheckName::MtaStsCname,
+            CheckName::Caa,
+        ] {
+            let v = serde_json::to_value(name).unwrap_or_default();
+            assert_eq!(v, name.as_str());
+        }
+        for s in [HostStatus::TlsFailed, HostStatus::Unreachable] {
+            assert_eq!(serde_json::to_value(s).unwrap_or_default(), s.as_str());
+        }
+        assert_eq!(parse_checks("{\"not\": \"a list\"}"), None);
+        // Results stored before per-host details existed still read.
+        let old = r#"[{"name":"ownership","record":"_mta-sts.example.com","result":"pass","explanation":"ok","fix":null}]"#;
+        assert_eq!(parse_checks(old).map(|c| c[0].hosts.len()), Some(0));
+    }
 
     #[test]
     fn serializes_with_the_api_field_names() {
