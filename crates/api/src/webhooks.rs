@@ -69,6 +69,7 @@ pub(crate) struct CreateWebhook {
     /// An `https://` URL on the public internet.
     url: String,
     /// Events to receive: `domain.state_changed`, `domain.checks_failing`,
+    /// `domain.mx_uncovered` (an MX host the enforced policy does not cover),
     /// `certificate.failed`; absent or `["*"]` for all.
     events: Option<Vec<String>>,
 }

@@ -55,6 +55,10 @@ pub struct CheckResult {
     /// what, so that the enforce gate and the dashboard can name the failing ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostCheck>,
+    /// For `mx_coverage`: the MX hosts no pattern of the policy matches (what an MX drift
+    /// alert names and its one-click fix adds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncovered: Vec<String>,
 }
 
 /// What one MX host came to in a per-host check.
@@ -103,6 +107,7 @@ impl CheckResult {
             explanation: explanation.into(),
             fix,
             hosts: Vec::new(),
+            uncovered: Vec::new(),
         }
     }
 

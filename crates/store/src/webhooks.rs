@@ -12,9 +12,10 @@ use crate::error::StoreError;
 use crate::ids::{TenantId, row_id};
 
 /// Every event a webhook can subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 4] = [
+pub const WEBHOOK_EVENTS: [&str; 5] = [
     "domain.state_changed",
     "domain.checks_failing",
+    "domain.mx_uncovered",
     "certificate.failed",
     "ping",
 ];

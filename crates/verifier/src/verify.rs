@@ -125,6 +125,12 @@ pub(crate) async fn verify_domain(
         }
     }
     announce_failures(store, &domain, previous_checks.as_deref(), &checks).await?;
+    if latest
+        .as_ref()
+        .is_some_and(|v| v.policy.mode() == stsd_core::Mode::Enforce)
+    {
+        announce_mx_drift(store, &domain, previous_checks.as_deref(), &checks).await?;
+    }
     // Recorded after the transition: whoever waits for fresh results (`POST …/checks`)
     // then also sees the state they imply, never fresh checks with a stale state.
     store
@@ -185,6 +191,52 @@ async fn announce_failures(
             "domain.checks_failing",
             &body.to_string(),
         )
+        .await?;
+    Ok(())
+}
+
+/// The MX hosts the coverage check found uncovered, sorted.
+fn uncovered(checks: &[CheckResult]) -> Vec<String> {
+    let mut hosts: Vec<String> = checks
+        .iter()
+        .filter(|c| c.name == stsd_core::CheckName::MxCoverage)
+        .flat_map(|c| c.uncovered.iter().cloned())
+        .collect();
+    hosts.sort();
+    hosts
+}
+
+/// Announces `domain.mx_uncovered` when a domain in `enforce` has MX hosts its policy does
+/// not cover, once per new set: senders enforcing the policy refuse to deliver to those hosts
+/// from now on, so the customer must hear of it at once, with the fix (add them, through
+/// the enforce gate) in the body.
+async fn announce_mx_drift(
+    store: &Store,
+    domain: &Domain,
+    previous: Option<&str>,
+    checks: &[CheckResult],
+) -> Result<(), VerifyError> {
+    let now_uncovered = uncovered(checks);
+    let before = previous
+        .and_then(stsd_core::parse_checks)
+        .map(|c| uncovered(&c))
+        .unwrap_or_default();
+    if now_uncovered.is_empty() || now_uncovered == before {
+        return Ok(());
+    }
+    tracing::warn!(domain = %domain.name, uncovered = ?now_uncovered, "MX hosts not covered by the enforced policy");
+    let body = serde_json::json!({
+        "event": "domain.mx_uncovered",
+        "domain": domain.name.as_str(),
+        "mode": "enforce",
+        "uncovered": now_uncovered,
+        "explanation": "these MX hosts match no mx pattern of the enforced policy: senders \
+                        enforcing it refuse to deliver to them",
+        "fix": "add them to the policy (the dashboard offers it in one click)",
+        "at": OffsetDateTime::now_utc().unix_timestamp(),
+    });
+    store
+        .enqueue_event(&domain.tenant_id, "domain.mx_uncovered", &body.to_string())
         .await?;
     Ok(())
 }

@@ -325,8 +325,9 @@ export interface paths {
         /**
          * Starts leaving (DESIGN.md, "Leave"). A domain never served is removed at once; a served
          *     one switches to `mode: none` and keeps serving it until every sender's cached policy has
-         *     expired: the largest `max_age` ever published, counted from now, plus a day for the
-         *     publisher to make the `none` version live.
+         *     expired: the largest `max_age` ever published, counted from the moment the `none`
+         *     version is live on every edge and its id in DNS (the store sets the end then). The first
+         *     answer estimates it as now plus that `max_age` plus a day.
          */
         delete: operations["offboardDomain"];
         options?: never;
@@ -884,6 +885,7 @@ export interface components {
             url: string;
             /**
              * @description Events to receive: `domain.state_changed`, `domain.checks_failing`,
+             *     `domain.mx_uncovered` (an MX host the enforced policy does not cover),
              *     `certificate.failed`; absent or `["*"]` for all.
              */
             events?: string[] | null;
@@ -1179,8 +1181,11 @@ export interface components {
             policy?: components["schemas"]["PolicyVersionView"];
             /**
              * Format: int64
-             * @description Keep the DNS records until then (Unix seconds); present only when offboarding started
-             *     with this request.
+             * @description Keep the DNS records at least until then (Unix seconds); present only when offboarding
+             *     started with this request. An estimate: the window is counted from the moment the
+             *     `mode: none` version is live on every edge and its id in DNS (the largest `max_age`
+             *     ever served plus an hour from then), and the domain's `serve_until` moves to that end
+             *     once it is known; the domain is never removed before.
              */
             keep_records_until?: number;
         };

@@ -11,6 +11,7 @@ export type Check = S['Check'];
 export type PolicyState = S['PolicyState'];
 export type PolicyVersionList = S['PolicyVersionList'];
 export type PolicyVersionView = S['PolicyVersionView'];
+export type PolicyChange = S['PolicyChange'];
 export type Me = S['Me'];
 export type UserMe = S['UserMe'];
 export type TokenResponse = S['TokenResponse'];

@@ -292,6 +292,45 @@ describe('one-click enforce', () => {
   });
 });
 
+describe('MX drift', () => {
+  it('warns when an MX host is outside the enforced policy and adds it in one click, through the gate', async () => {
+    const user = userEvent.setup();
+    const enforced = version({ mode: 'enforce', mx: ['mx1.example.com'] });
+    const requests = render('editor', (r) => {
+      if (r.url.endsWith(`/domains/${NAME}`) && r.method === 'GET')
+        return json(200, {
+          ...domain(enforced),
+          checks: [
+            { name: 'mx_coverage', record: NAME, result: 'fail', explanation: 'uncovered', fix: null, uncovered: ['mx2.new-provider.example'] },
+          ],
+        });
+      if (r.url.endsWith('/policy') && r.method === 'PUT')
+        return json(201, { changed: true, version: version({ version_id: 'v7', mode: 'enforce', mx: ['mx1.example.com', 'mx2.new-provider.example'] }), checks: [] });
+      return undefined;
+    });
+    const banner = await screen.findByRole('alert', { name: 'An MX host is not covered by the enforced policy' });
+    expect(within(banner).getByText('mx2.new-provider.example')).toBeTruthy();
+    await user.click(within(banner).getByRole('button', { name: 'Add this host to the policy' }));
+    await within(banner).findByText(/Added: version v7 covers them/);
+    const put = requests.find((r) => r.method === 'PUT');
+    expect(put?.body).toEqual({ mode: 'enforce', mx: ['mx1.example.com', 'mx2.new-provider.example'], max_age: enforced.max_age });
+  });
+
+  it('offers viewers no button, only who can add the hosts', async () => {
+    render('viewer', (r) =>
+      r.url.endsWith(`/domains/${NAME}`) && r.method === 'GET'
+        ? json(200, {
+            ...domain(version({ mode: 'enforce' })),
+            checks: [{ name: 'mx_coverage', record: NAME, result: 'fail', explanation: 'x', fix: null, uncovered: ['mx9.example.org'] }],
+          })
+        : undefined,
+    );
+    const banner = await screen.findByRole('alert', { name: 'An MX host is not covered by the enforced policy' });
+    expect(within(banner).queryByRole('button')).toBeNull();
+    expect(within(banner).getByText(/An editor, admin or owner can add them/)).toBeTruthy();
+  });
+});
+
 describe('certificate', () => {
   it('shows issuer, validity, next renewal and the last error with attempts', async () => {
     const now = Date.now() / 1000;

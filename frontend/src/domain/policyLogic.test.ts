@@ -149,3 +149,18 @@ describe('the enforce gate as the API decides it', () => {
     expect(reasonValid('x'.repeat(1001))).toBe(false);
   });
 });
+
+describe('MX drift', () => {
+  it('reads the uncovered hosts from stored checks and adds them as exact patterns once', async () => {
+    const { uncoveredMx, withHosts } = await import('./MxDrift');
+    expect(uncoveredMx(null)).toEqual([]);
+    expect(uncoveredMx([{ name: 'mx_starttls', uncovered: ['x'] }])).toEqual([]);
+    expect(uncoveredMx([{ name: 'mx_coverage', uncovered: ['mx2.example.net', 7] }])).toEqual(['mx2.example.net']);
+    const newest = { mode: 'enforce', mx: ['mx1.example.net'], max_age: 604800 } as never;
+    expect(withHosts(newest, ['mx2.example.net', 'mx1.example.net'])).toEqual({
+      mode: 'enforce',
+      mx: ['mx1.example.net', 'mx2.example.net'],
+      max_age: 604800,
+    });
+  });
+});

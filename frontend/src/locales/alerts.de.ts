@@ -25,12 +25,14 @@ export const alertsDe: typeof alertsEn = {
   event: {
     domain_state_changed: 'Domain-Zustand geändert',
     domain_checks_failing: 'Prüfungen schlagen fehl',
+    domain_mx_uncovered: 'MX-Host nicht abgedeckt',
     certificate_failed: 'Zertifikat fehlgeschlagen',
     ping: 'Test',
   },
   eventHelp: {
     domain_state_changed: 'Eine Domain wurde aktiv, beeinträchtigt, getrennt oder wird entfernt.',
     domain_checks_failing: 'Die DNS- oder MX-Prüfungen einer Domain schlagen neuerdings fehl.',
+    domain_mx_uncovered: 'Eine Domain im Erzwingen-Modus hat einen MX-Host, den ihre Richtlinie nicht abdeckt: Absender stellen dorthin nicht zu.',
     certificate_failed: 'Ausstellen oder Erneuern eines Zertifikats ist fehlgeschlagen.',
   },
   create: 'Webhook hinzufügen',

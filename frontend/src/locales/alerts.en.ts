@@ -23,12 +23,14 @@ export const alertsEn = {
   event: {
     domain_state_changed: 'Domain state changed',
     domain_checks_failing: 'Checks failing',
+    domain_mx_uncovered: 'MX host not covered',
     certificate_failed: 'Certificate failed',
     ping: 'Test',
   },
   eventHelp: {
     domain_state_changed: 'A domain became active, degraded, detached or is being removed.',
     domain_checks_failing: 'The DNS or MX checks of a domain started failing.',
+    domain_mx_uncovered: 'A domain in enforce has an MX host its policy does not cover: senders refuse to deliver there.',
     certificate_failed: 'Issuing or renewing a certificate failed.',
   },
   create: 'Add webhook',

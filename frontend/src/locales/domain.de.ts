@@ -126,6 +126,16 @@ export const domainDe: typeof domainEn = {
     offboardingNotice: 'Diese Domain wird entfernt. Lassen Sie ihre DNS-Einträge bis {{date}} bestehen; danach entfernt stsd sie.',
     close: 'Schließen',
   },
+  drift: {
+    title: 'Ein MX-Host ist von der erzwungenen Richtlinie nicht abgedeckt',
+    body: 'Absender, die die Richtlinie erzwingen, stellen an diese MX-Hosts nicht zu, bis die Richtlinie sie abdeckt:',
+    fix_one: 'Diesen Host zur Richtlinie hinzufügen',
+    fix_other: 'Diese {{count}} Hosts zur Richtlinie hinzufügen',
+    fixing: 'Prüfe…',
+    fixed: 'Hinzugefügt: Version {{versionId}} deckt sie ab und geht jetzt live.',
+    refused: 'Nicht hinzugefügt: Die Bereitschaftsprüfungen für Erzwingen sind für die neuen Hosts nicht bestanden.',
+    askEditor: 'Ein Bearbeiter, Admin oder Inhaber kann sie zur Richtlinie hinzufügen.',
+  },
   certificate: {
     title: 'Zertifikat',
     intro: 'Das HTTPS-Zertifikat von {{host}}, wo Absender die Richtlinie abrufen. stsd stellt es aus und erneuert es.',

@@ -124,6 +124,16 @@ export const domainEn = {
     offboardingNotice: 'This domain is being removed. Keep its DNS records until {{date}}; then stsd removes it.',
     close: 'Close',
   },
+  drift: {
+    title: 'An MX host is not covered by the enforced policy',
+    body: 'Senders enforcing the policy refuse to deliver mail to these MX hosts until the policy covers them:',
+    fix_one: 'Add this host to the policy',
+    fix_other: 'Add these {{count}} hosts to the policy',
+    fixing: 'Checking…',
+    fixed: 'Added: version {{versionId}} covers them and goes live now.',
+    refused: 'Not added: the readiness checks for enforce did not pass for the new hosts.',
+    askEditor: 'An editor, admin or owner can add them to the policy.',
+  },
   certificate: {
     title: 'Certificate',
     intro: 'The HTTPS certificate of {{host}}, where senders fetch the policy. stsd issues and renews it.',

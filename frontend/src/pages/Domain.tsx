@@ -16,6 +16,7 @@ import { canWrite } from '../roles';
 import { PolicyEditor } from '../domain/PolicyEditor';
 import { ModePanel, RemovalNotice, type LeavingDomain } from '../domain/ModePanel';
 import { CertificatePanel } from '../domain/CertificatePanel';
+import { MxDriftBanner } from '../domain/MxDrift';
 
 /** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
 function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
@@ -136,6 +137,7 @@ export function DomainPage() {
       </p>
 
       {role !== undefined && !canWrite(role) && <ReadOnlyNotice role={role} />}
+      <MxDriftBanner tenant={tenant} name={d.name} newest={d.policy} checks={d.checks} role={role} />
       {removal ? (
         <RemovalNotice leaving={removal.leaving} status={removal.status} />
       ) : (

@@ -71,7 +71,7 @@ pub(super) async fn check(dns: &Dns, s: &Subject<'_>) -> CheckResult {
         } else {
             Outcome::Fail
         };
-        return CheckResult::new(
+        let mut check = CheckResult::new(
             NAME,
             record,
             result,
@@ -82,6 +82,8 @@ pub(super) async fn check(dns: &Dns, s: &Subject<'_>) -> CheckResult {
             ),
             Some(format!("Add {} to the policy.", mx_lines(&names))),
         );
+        check.uncovered = names;
+        return check;
     }
     if !unused.is_empty() {
         let patterns: Vec<&str> = unused.iter().map(|p| p.as_str()).collect();

@@ -226,3 +226,101 @@ async fn private_receivers_are_refused_unless_allowed() {
     );
     w.close().await;
 }
+
+/// MX drift: in `enforce`, an MX host added in the customer's DNS that the policy does not
+/// cover is announced at once (`domain.mx_uncovered`, naming the host), delivered to the
+/// webhook, once per new set of hosts; a domain in `testing` gets no such alert.
+async fn mx_drift_in_enforce_is_announced(w: World) {
+    use stsd_core::{MaxAge, Mode, MxPattern, Policy};
+    let master = Arc::new(MasterKey::from_bytes([7; 32]));
+    let (url, got) = receiver(0).await;
+    let hook = w
+        .store
+        .create_webhook(
+            &w.tenant,
+            &url,
+            &["domain.mx_uncovered".to_owned()],
+            &master.seal(b"whsec_drift").unwrap(),
+            master.id(),
+        )
+        .await
+        .unwrap();
+    let policy = |mode| {
+        let mx: Vec<MxPattern> = vec!["mx1.drift.example".parse().unwrap()];
+        Policy::new(mode, mx, MaxAge::new(604_800).unwrap()).unwrap()
+    };
+    let enforced = w.domain("drift.example", Ownership::Cname).await;
+    let testing = w.domain("calm.example", Ownership::Cname).await;
+    for (d, mode) in [(&enforced, Mode::Enforce), (&testing, Mode::Testing)] {
+        w.store
+            .create_policy_version(&d.tenant_id, &d.id, &policy(mode), "test")
+            .await
+            .unwrap();
+    }
+    w.dns.set_mx("drift.example", &[(10, "mx1.drift.example")]);
+    w.dns.set_mx("calm.example", &[(10, "mx1.drift.example")]);
+    w.check(&enforced).await;
+    w.check(&testing).await;
+    let events = |w: &World| {
+        let (store, hook) = (w.store.clone(), hook.clone());
+        async move {
+            store
+                .webhook_deliveries(&hook.tenant_id, &hook.id, 10)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(events(&w).await.is_empty(), "all covered: no alert");
+
+    // The customer adds an MX host and forgets the policy.
+    for name in ["drift.example", "calm.example"] {
+        w.dns.set_mx(
+            name,
+            &[(10, "mx1.drift.example"), (20, "mx2.new-provider.example")],
+        );
+    }
+    let checks = w.check(&enforced).await;
+    let coverage = checks
+        .iter()
+        .find(|c| c.name == stsd_core::CheckName::MxCoverage)
+        .unwrap();
+    assert_eq!(coverage.uncovered, ["mx2.new-provider.example"]);
+    w.check(&testing).await;
+    // Checked again: the same gap is not announced twice.
+    w.check(&enforced).await;
+    let sent = events(&w).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].event, "domain.mx_uncovered");
+
+    let config = AlertConfig {
+        allow_private: true,
+        poll: Duration::from_millis(50),
+        ..AlertConfig::default()
+    };
+    let sender = tokio::spawn(run_alerts(w.store.clone(), master.clone(), config));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sender.abort();
+    let received = got.lock().unwrap()[0].clone();
+    let body: serde_json::Value = serde_json::from_str(&received.body).unwrap();
+    assert_eq!(body["event"], "domain.mx_uncovered");
+    assert_eq!(body["domain"], "drift.example");
+    assert_eq!(
+        body["uncovered"],
+        serde_json::json!(["mx2.new-provider.example"])
+    );
+    w.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_drift_in_enforce_is_announced_on_sqlite() {
+    mx_drift_in_enforce_is_announced(World::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_drift_in_enforce_is_announced_on_postgres() {
+    mx_drift_in_enforce_is_announced(World::postgres().await).await;
+}
