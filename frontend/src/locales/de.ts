@@ -167,6 +167,7 @@ export const de: Catalogue = {
     title: 'Richtlinie',
     live: 'Aktiv',
     pending: 'Ausstehend',
+    noneYet: 'Noch keine Richtlinie: Legen Sie unten im Editor eine fest. Sie wird ausgeliefert, sobald die Einträge stehen.',
     noLive: 'Noch keine Version wird ausgeliefert: Sie geht live, sobald die Einträge stehen.',
     noPending: 'Nichts ausstehend: Die neueste Version ist aktiv.',
     id: 'Richtlinien-ID',

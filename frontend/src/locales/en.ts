@@ -165,6 +165,7 @@ export const en = {
     title: 'Policy',
     live: 'Live',
     pending: 'Pending',
+    noneYet: 'No policy yet: set one in the editor below. It is served once the records are in place.',
     noLive: 'No version is served yet: it goes live once the records are in place.',
     noPending: 'Nothing waiting: the newest version is live.',
     id: 'Policy id',

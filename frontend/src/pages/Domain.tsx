@@ -145,10 +145,24 @@ export function DomainPage() {
         d.serve_until && <p className="notice notice-warn">{t('enforce.offboardingNotice', { date: formatDate(d.serve_until, i18n.language) })}</p>
       )}
 
+      {/* A domain being set up leads with what the customer must do: the three records and
+          their live checks; the policy and the rest follow. */}
+      {settingUp && d.state !== 'offboarding' && (
+        <>
+          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
+          <ChecksPanel tenant={tenant} name={d.name} />
+        </>
+      )}
+
       <h2>{t('policy.title')}</h2>
       {policy.isPending && <Loading />}
       {policy.isError && <ErrorState error={policy.error} onRetry={() => void policy.refetch()} />}
-      {policy.data && (
+      {policy.data && !policy.data.live && !policy.data.pending && (
+        <section className="card">
+          <p className="muted">{t('policy.noneYet')}</p>
+        </section>
+      )}
+      {policy.data && (policy.data.live || policy.data.pending) && (
         <div className="grid-2">
           {policy.data.live ? (
             <PolicyCard title={t('policy.live')} version={policy.data.live} dnsVersionId={policy.data.dns_version_id} />
@@ -183,12 +197,7 @@ export function DomainPage() {
 
       <CertificatePanel tenant={tenant} name={d.name} />
 
-      {settingUp ? (
-        <>
-          <ChecksPanel tenant={tenant} name={d.name} />
-          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
-        </>
-      ) : (
+      {(!settingUp || d.state === 'offboarding') && (
         <>
           <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
           <ChecksPanel tenant={tenant} name={d.name} />
