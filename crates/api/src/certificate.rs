@@ -134,17 +134,20 @@ async fn certificate(
         .await?
         .filter(|c| c.not_after > time::OffsetDateTime::now_utc());
     let window = match &served {
-        Some(c) => store.renewal_plan(&c.id).await?.map(|p| RenewalWindow {
-            source: match p.source {
-                RenewalSource::Ari => WindowSource::Ari,
-                RenewalSource::TwoThirds => WindowSource::TwoThirds,
-            },
-            start: p.window_start.unix_timestamp(),
-            end: p.window_end.unix_timestamp(),
-            renew_at: p.renew_at.unix_timestamp(),
-            explanation_url: p.explanation_url,
-            next_check_at: p.next_poll.map(time::OffsetDateTime::unix_timestamp),
-        }),
+        Some(c) => store
+            .renewal_plan(&access.tenant, &c.id)
+            .await?
+            .map(|p| RenewalWindow {
+                source: match p.source {
+                    RenewalSource::Ari => WindowSource::Ari,
+                    RenewalSource::TwoThirds => WindowSource::TwoThirds,
+                },
+                start: p.window_start.unix_timestamp(),
+                end: p.window_end.unix_timestamp(),
+                renew_at: p.renew_at.unix_timestamp(),
+                explanation_url: p.explanation_url,
+                next_check_at: p.next_poll.map(time::OffsetDateTime::unix_timestamp),
+            }),
         None => None,
     };
     let current = served.map(|c| {

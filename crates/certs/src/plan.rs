@@ -51,7 +51,7 @@ pub(crate) async fn refresh(
     polling: AriPolling,
     now: OffsetDateTime,
 ) -> Result<RenewalPlan, CertsError> {
-    let stored = store.renewal_plan(&cert.id).await?;
+    let stored = store.all_tenants().renewal_plan(&cert.id).await?;
     // Asked recently enough (the CA's Retry-After, or the retry after a failed ask, has not
     // come), or the CA has no renewal information at all (`next_poll` empty).
     if let Some(plan) = &stored
@@ -75,7 +75,10 @@ pub(crate) async fn refresh(
             }
         }
     };
-    Ok(store.put_renewal_plan(&cert.id, &plan).await?)
+    Ok(store
+        .all_tenants()
+        .put_renewal_plan(&cert.id, &plan)
+        .await?)
 }
 
 /// A plan inside the CA's window: the moment picked before is kept while the window is the

@@ -5,9 +5,11 @@
 use time::OffsetDateTime;
 
 use crate::Result;
+use crate::all_tenants::AllTenants;
 use crate::clock::{from_ms, from_ms_opt, now, to_ms};
 use crate::db::Store;
 use crate::error::StoreError;
+use crate::ids::TenantId;
 
 /// Where a renewal window comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +89,32 @@ impl TryFrom<PlanRow> for RenewalPlan {
 }
 
 impl Store {
-    /// The renewal plan of the certificate `certificate_id`, if the worker made one.
+    /// The renewal plan of the certificate `certificate_id` of one of `tenant`'s domains, if
+    /// the worker made one; `None` for another tenant's certificate.
+    pub async fn renewal_plan(
+        &self,
+        tenant: &TenantId,
+        certificate_id: &str,
+    ) -> Result<Option<RenewalPlan>> {
+        let row: Option<PlanRow> = sqlx::query_as(
+            "SELECT r.source, r.window_start, r.window_end, r.renew_at, r.explanation_url,
+                    r.next_poll, r.updated_at
+             FROM certificate_renewals r
+             JOIN certificates c ON c.id = r.certificate_id
+             JOIN domains d ON d.id = c.domain_id
+             WHERE r.certificate_id = $1 AND d.tenant_id = $2",
+        )
+        .bind(certificate_id)
+        .bind(tenant.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(RenewalPlan::try_from).transpose()
+    }
+}
+
+impl AllTenants<'_> {
+    /// The renewal plan of the certificate `certificate_id`, whatever its tenant: for the
+    /// certificate worker.
     pub async fn renewal_plan(&self, certificate_id: &str) -> Result<Option<RenewalPlan>> {
         let row: Option<PlanRow> = sqlx::query_as(
             "SELECT source, window_start, window_end, renew_at, explanation_url, next_poll,
@@ -95,12 +122,13 @@ impl Store {
              FROM certificate_renewals WHERE certificate_id = $1",
         )
         .bind(certificate_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         row.map(RenewalPlan::try_from).transpose()
     }
 
-    /// Stores (or replaces) the renewal plan of the certificate `certificate_id`;
+    /// Stores (or replaces) the renewal plan of the certificate `certificate_id`, whatever its
+    /// tenant (the certificate worker's);
     /// `plan.updated_at` is set to now. Fails with [`StoreError::NotFound`] when the
     /// certificate is gone (its registration was purged meanwhile).
     pub async fn put_renewal_plan(
@@ -112,7 +140,7 @@ impl Store {
         let exists: Option<String> =
             sqlx::query_scalar("SELECT id FROM certificates WHERE id = $1")
                 .bind(certificate_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.store.pool)
                 .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound("certificate"));
@@ -134,7 +162,7 @@ impl Store {
         .bind(plan.explanation_url.clone())
         .bind(plan.next_poll.map(to_ms))
         .bind(to_ms(at))
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?;
         Ok(RenewalPlan {
             updated_at: at,

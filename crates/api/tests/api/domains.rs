@@ -864,6 +864,7 @@ async fn certificate_shows_its_renewal_window_and_failures(server: &TestServer) 
         .unwrap();
     // A revoked certificate: the CA's window lies in the past.
     store
+        .all_tenants()
         .put_renewal_plan(
             &cert.id,
             &stsd_store::RenewalPlan {
@@ -936,6 +937,7 @@ async fn certificate_shows_its_renewal_window_and_failures(server: &TestServer) 
 
     // The two-thirds rule, for a CA without renewal information: no URL, no next check.
     store
+        .all_tenants()
         .put_renewal_plan(
             &cert.id,
             &stsd_store::RenewalPlan {

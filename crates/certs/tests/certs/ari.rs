@@ -210,7 +210,13 @@ async fn short_lived_certificates_are_renewed_inside_their_ari_window(db: TestDa
             .await
             .unwrap()
             .unwrap();
-        if let Some(plan) = w.store.renewal_plan(&current.id).await.unwrap() {
+        if let Some(plan) = w
+            .store
+            .all_tenants()
+            .renewal_plan(&current.id)
+            .await
+            .unwrap()
+        {
             assert_eq!(plan.source, RenewalSource::Ari);
             let latest = current.not_after - (current.not_after - current.not_before) / 10;
             assert!(
@@ -291,7 +297,13 @@ async fn a_revoked_certificate_is_replaced_at_once(db: TestDatabase) {
         .await
         .unwrap()
         .unwrap();
-    let plan = w.store.renewal_plan(&old.id).await.unwrap().unwrap();
+    let plan = w
+        .store
+        .all_tenants()
+        .renewal_plan(&old.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(plan.source, RenewalSource::Ari);
     assert_eq!(plan.renew_at, renew_at);
     assert!(plan.window_start > OffsetDateTime::now_utc() + time::Duration::days(365));
@@ -307,7 +319,13 @@ async fn a_revoked_certificate_is_replaced_at_once(db: TestDatabase) {
             renew_at
         })
     );
-    let again = w.store.renewal_plan(&old.id).await.unwrap().unwrap();
+    let again = w
+        .store
+        .all_tenants()
+        .renewal_plan(&old.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(again.updated_at > plan.updated_at, "the CA was asked again");
     assert_eq!(
         (again.window_start, again.window_end, again.renew_at),
@@ -334,7 +352,13 @@ async fn a_revoked_certificate_is_replaced_at_once(db: TestDatabase) {
         }
     };
     assert!(renewed, "the revoked certificate was not replaced");
-    let past = w.store.renewal_plan(&old.id).await.unwrap().unwrap();
+    let past = w
+        .store
+        .all_tenants()
+        .renewal_plan(&old.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         past.window_end < revoked_at,
         "a window in the past: {past:?}"
@@ -481,7 +505,13 @@ async fn a_failed_renewal_keeps_the_old_certificate_served(db: TestDatabase) {
         .unwrap()
         .unwrap();
     assert_eq!(current.id, old.id, "the valid certificate stays");
-    let plan = w.store.renewal_plan(&old.id).await.unwrap().unwrap();
+    let plan = w
+        .store
+        .all_tenants()
+        .renewal_plan(&old.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(plan.source, RenewalSource::Ari);
     assert!(
         plan.renew_at <= OffsetDateTime::now_utc(),

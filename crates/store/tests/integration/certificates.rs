@@ -163,7 +163,13 @@ async fn renewal_plans(db: &TestDb) {
         })
         .await
         .unwrap();
-    assert!(s.renewal_plan(&cert.id).await.unwrap().is_none());
+    assert!(
+        s.all_tenants()
+            .renewal_plan(&cert.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let ari = RenewalPlan {
         source: RenewalSource::Ari,
         window_start: now + Duration::days(59),
@@ -173,8 +179,26 @@ async fn renewal_plans(db: &TestDb) {
         next_poll: Some(now + Duration::hours(6)),
         updated_at: now,
     };
-    let stored = s.put_renewal_plan(&cert.id, &ari).await.unwrap();
-    assert_eq!(s.renewal_plan(&cert.id).await.unwrap().unwrap(), stored);
+    let stored = s
+        .all_tenants()
+        .put_renewal_plan(&cert.id, &ari)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.all_tenants()
+            .renewal_plan(&cert.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        stored
+    );
+    // Through the wall: the owner sees it, another tenant sees nothing.
+    assert_eq!(
+        s.renewal_plan(&t.id, &cert.id).await.unwrap().unwrap(),
+        stored
+    );
+    let other = s.create_tenant("Other").await.unwrap();
+    assert!(s.renewal_plan(&other.id, &cert.id).await.unwrap().is_none());
     assert_eq!(
         RenewalPlan {
             updated_at: now,
@@ -188,12 +212,22 @@ async fn renewal_plans(db: &TestDb) {
         next_poll: None,
         ..ari.clone()
     };
-    s.put_renewal_plan(&cert.id, &two_thirds).await.unwrap();
-    let back = s.renewal_plan(&cert.id).await.unwrap().unwrap();
+    s.all_tenants()
+        .put_renewal_plan(&cert.id, &two_thirds)
+        .await
+        .unwrap();
+    let back = s
+        .all_tenants()
+        .renewal_plan(&cert.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.source, RenewalSource::TwoThirds);
     assert_eq!((back.explanation_url, back.next_poll), (None, None));
     assert!(matches!(
-        s.put_renewal_plan("no-such-certificate", &ari).await,
+        s.all_tenants()
+            .put_renewal_plan("no-such-certificate", &ari)
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -203,7 +237,13 @@ async fn renewal_plans(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(s.all_tenants().purge_removed(&d.id).await.unwrap(), 1);
-    assert!(s.renewal_plan(&cert.id).await.unwrap().is_none());
+    assert!(
+        s.all_tenants()
+            .renewal_plan(&cert.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 crate::both_backends!(certificates_challenges_accounts, renewal_plans);
