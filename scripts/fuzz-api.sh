@@ -66,6 +66,7 @@ env -i PATH="$PATH" HOME="$HOME" RUST_LOG="${RUST_LOG:-warn}" \
     STSD_SMTP_LISTEN="127.0.0.1:$(free_port)" \
     STSD_METRICS_LISTEN="127.0.0.1:$(free_port)" \
     STSD_RESOLVERS="127.0.0.1:9" \
+    STSD_MX_GATE_WAIT_SECONDS=3 \
     "$stsd" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 

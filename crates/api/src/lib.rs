@@ -78,7 +78,7 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     /// Defaults for `zone`: 1000 domains per tenant, 15-minute access tokens, 30-day sessions,
-    /// 7-day invitations, [`auth::AuthLimits::default`], no trusted proxies.
+    /// 7-day invitations, a 10-second enforce gate, [`auth::AuthLimits::default`], no trusted proxies.
     pub fn new(service_zone: DomainName) -> ApiConfig {
         ApiConfig {
             service_zone,
@@ -91,8 +91,8 @@ impl ApiConfig {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             auth_limits: auth::AuthLimits::default(),
             trusted_proxies: auth::TrustedProxies::default(),
-            // A probe is bounded at 15 s per host, the hosts probed at once.
-            enforce_gate_wait: Duration::from_secs(20),
+            // The hosts are probed at once; under the 15 s many HTTP clients wait.
+            enforce_gate_wait: Duration::from_secs(10),
         }
     }
 }

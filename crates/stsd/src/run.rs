@@ -472,6 +472,7 @@ fn api_state(
     let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
     api_config.webhooks_allow_private = config.webhooks_allow_private;
     api_config.domain_quota = config.domain_quota;
+    api_config.enforce_gate_wait = config.mx.gate_wait;
     api_config.dashboard_dir = config.dashboard_dir.clone().or(api_config.dashboard_dir);
     api_config.trusted_proxies =
         stsd_api::auth::TrustedProxies::new(config.trusted_proxies.clone());

@@ -131,6 +131,9 @@ pub(crate) struct Mx {
     /// `STSD_MX_PROBE_ALLOW_PRIVATE`: probe MX hosts on loopback and private addresses
     /// (tests, on-premises); off, a tenant cannot scan the operator's network.
     pub(crate) probe_allow_private: bool,
+    /// `STSD_MX_GATE_WAIT_SECONDS`: how long switching to enforce waits for the checks it
+    /// runs; unfinished checks block the switch.
+    pub(crate) gate_wait: Duration,
 }
 
 /// The effective, validated configuration.
@@ -531,6 +534,12 @@ impl Config {
             ca_roots: src.file_path(key("mx", "ca_roots"))?,
             smtp_port: src.number(key("mx", "smtp_port"), 1..=u16::MAX, 25)?,
             probe_allow_private: src.flag(key("mx", "probe_allow_private"), false)?,
+            // Under the 15 s many HTTP clients give up after, so that a slow MX host shows
+            // up as a blocked check rather than as a timed-out request.
+            gate_wait: Duration::from_secs(
+                src.number(key("mx", "gate_wait_seconds"), 1..=120u32, 10)?
+                    .into(),
+            ),
         };
         let webhooks_allow_private = src.flag(key("webhooks", "allow_private"), false)?;
         let worker_lease = Duration::from_secs(

@@ -175,19 +175,7 @@ async fn whole_flow(db: TestDatabase) {
     })
     .await;
 
-    let signup: Value = http_client
-        .post(format!("{base}/auth/signup"))
-        .json(
-            &json!({ "email": "ops@example.com", "password": PASSWORD, "tenant_name": "Example" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    let (token, tenant) = signup(&http_client, &base).await;
     let domains = format!("{base}/tenants/{tenant}/domains");
     let added: Value = http_client
         .post(&domains)
@@ -347,4 +335,24 @@ async fn whole_flow_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_flow_on_postgres() {
     whole_flow(TestDatabase::postgres().await).await;
+}
+
+/// Signs up ops@example.com with tenant "Example" and returns its access token and tenant id;
+/// a refused sign-up fails the test with the server's answer.
+async fn signup(client: &reqwest::Client, base: &str) -> (String, String) {
+    let response = client
+        .post(format!("{base}/auth/signup"))
+        .json(
+            &json!({ "email": "ops@example.com", "password": PASSWORD, "tenant_name": "Example" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert!(status.is_success(), "sign-up answered {status}: {body}");
+    let signup: Value = serde_json::from_str(&body).unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    (token, tenant)
 }

@@ -19,7 +19,7 @@ use stsd_testkit::{FakeDns, TestDatabase};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{PASSWORD, Server, ZONE, free_port, stsd, wait_until};
+use super::{Server, ZONE, free_port, signup, stsd, wait_until};
 
 fn report(organization: &str, report_id: &str, ok: u64, failed: u64) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -191,19 +191,7 @@ async fn reports_over_https(db: TestDatabase) {
         async move { c.get(url).send().await.is_ok_and(|r| r.status() == 200) }
     })
     .await;
-    let signup: Value = client
-        .post(format!("{base}/auth/signup"))
-        .json(
-            &json!({ "email": "ops@example.com", "password": PASSWORD, "tenant_name": "Example" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    let (token, tenant) = signup(&client, &base).await;
     let domains = format!("{base}/tenants/{tenant}/domains");
     let added: Value = client
         .post(&domains)
@@ -562,19 +550,7 @@ async fn acknowledged_reports_survive_a_crash(db: TestDatabase, transport: Trans
         async move { c.get(url).send().await.is_ok_and(|r| r.status() == 200) }
     };
     wait_until("the API", Duration::from_secs(30), ready).await;
-    let signup: Value = client
-        .post(format!("{base}/auth/signup"))
-        .json(
-            &json!({ "email": "ops@example.com", "password": PASSWORD, "tenant_name": "Example" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+    let (token, tenant) = signup(&client, &base).await;
     let domains = format!("{base}/tenants/{tenant}/domains");
     let added: Value = client
         .post(&domains)
