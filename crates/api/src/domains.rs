@@ -95,6 +95,9 @@ pub(crate) struct CreatedDomain {
     domain: DomainView,
     /// What MX discovery found.
     mx_discovery: MxDiscovery,
+    /// The MTA-STS and TLS-RPT the domain published before stsd, read as senders read it;
+    /// a valid policy there becomes the first version unless one was given.
+    existing: crate::existing::ExistingSetup,
     /// The first policy version (given or proposed); null if none could be proposed.
     #[schema(required = true)]
     policy: Option<PolicyVersionView>,
@@ -387,12 +390,14 @@ pub(crate) struct CreateDomain {
     name: String,
     /// How ownership is proven: `cname` (default) or `txt`.
     ownership: Option<String>,
-    /// The first policy; absent means one is proposed from the domain's MX hosts.
+    /// The first policy; absent means the domain's own current policy is kept when it
+    /// publishes a valid one, and otherwise a `testing` policy is proposed from its MX hosts.
     policy: Option<PolicyInput>,
 }
 
-/// Adds a domain: creates its label and records, discovers its MX hosts and proposes a
-/// `testing` policy covering them. A DNS failure still adds the domain.
+/// Adds a domain: creates its label and records, discovers its MX hosts, reads the MTA-STS it
+/// may already publish and proposes a first policy: that one when it is valid, otherwise a
+/// `testing` policy covering the MX hosts. A DNS failure still adds the domain.
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/domains",
@@ -485,7 +490,27 @@ async fn create(
 
     // A DNS failure must not lose the registration: it is created either way, and the
     // discovery result (or error) is part of the answer.
-    let lookup = state.inner.resolvers.mx_hosts(&name).await;
+    let (lookup, reading) = tokio::join!(
+        state.inner.resolvers.mx_hosts(&name),
+        state.inner.sender.read(&name)
+    );
+    let hosts = match &lookup {
+        Ok(MxLookup::Hosts(hosts)) => hosts.as_slice(),
+        _ => &[],
+    };
+    let mut existing = crate::existing::setup(&reading, hosts, &state.inner.config.service_zone);
+    let (imported, imported_id) = match (&policy, crate::existing::importable(&reading)) {
+        (None, Some((fetched, old_id))) => {
+            // Senders refetch only when the id changes: stsd's first id must differ.
+            store.avoid_policy_id(&name, old_id).await?;
+            existing.mark_imported();
+            (
+                Some(fetched.policy.clone()),
+                Some(old_id.as_str().to_owned()),
+            )
+        }
+        _ => (None, None),
+    };
     let (discovery, proposed) = match &lookup {
         Ok(MxLookup::Hosts(hosts)) => {
             let mx: Vec<MxPattern> = hosts
@@ -531,7 +556,7 @@ async fn create(
         ),
     };
     let author = principal.actor();
-    let initial = policy.or(proposed);
+    let initial = policy.or(imported).or(proposed);
     let version = match &initial {
         Some(p) => Some(
             store
@@ -547,13 +572,17 @@ async fn create(
         &author,
         "domain.create",
         domain.name.as_str(),
-        json!({ "after": { "label": domain.label.as_str(), "policy": version.as_ref().map(|v| &v.body) } }),
+        json!({
+            "after": { "label": domain.label.as_str(), "policy": version.as_ref().map(|v| &v.body) },
+            "imported_from_id": imported_id,
+        }),
         Some(peer),
     )
     .await;
     let body = CreatedDomain {
         domain: domain_view(&state, &domain, version.as_ref()),
         mx_discovery: discovery,
+        existing,
         policy: version.as_ref().map(PolicyVersionView::from),
         suggestion: initial.as_ref().and_then(crate::policy::suggestion),
     };

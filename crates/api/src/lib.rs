@@ -13,6 +13,7 @@ pub mod discovery;
 mod docs;
 mod domains;
 mod error;
+mod existing;
 mod extract;
 mod fetches;
 mod health;
@@ -109,6 +110,8 @@ struct Inner {
     jwt: auth::JwtKeys,
     limits: auth::Limits,
     resolvers: discovery::Resolvers,
+    /// Reads what a domain publishes now, as senders do (imports of self-hosted policies).
+    sender: stsd_sender::SenderView,
     metrics: metrics::Metrics,
     snapshot: std::sync::OnceLock<SnapshotProbe>,
     master: std::sync::OnceLock<Arc<stsd_store::MasterKey>>,
@@ -143,6 +146,7 @@ impl AppState {
         config: ApiConfig,
         jwt: auth::JwtKeys,
         resolvers: discovery::Resolvers,
+        sender: stsd_sender::SenderView,
     ) -> AppState {
         // Computed now, not by the first login for an unknown account, which would otherwise
         // take one hash longer than a wrong password and tell the two apart.
@@ -155,6 +159,7 @@ impl AppState {
                 jwt,
                 limits,
                 resolvers,
+                sender,
                 metrics: metrics::Metrics::new(),
                 snapshot: std::sync::OnceLock::new(),
                 master: std::sync::OnceLock::new(),
@@ -223,6 +228,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(invitations::routes())
         .merge(tokens::routes())
         .merge(domains::routes())
+        .merge(existing::routes())
         .merge(fetches::routes())
         .merge(reports::routes())
         .merge(checks::routes())

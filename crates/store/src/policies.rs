@@ -105,6 +105,22 @@ fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
 }
 
 impl Store {
+    /// Makes sure the next id handed out for `name` differs from `foreign`, an id the domain
+    /// published before stsd (senders refetch a policy only when the id changes): `foreign`
+    /// becomes the last id unless a later one was already handed out.
+    pub async fn avoid_policy_id(&self, name: &DomainName, foreign: &PolicyId) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO policy_id_sequences (domain_name, last_id) VALUES ($1, $2)
+             ON CONFLICT (domain_name) DO UPDATE SET last_id = excluded.last_id
+             WHERE policy_id_sequences.last_id < excluded.last_id",
+        )
+        .bind(name.as_str())
+        .bind(foreign.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Hands out the next policy id for a domain *name*. Ids are unique per name across every
     /// registration and tenant and strictly increasing, even for many calls in one second and
     /// across nodes whose clocks differ: the last id is kept in the store and each new one is

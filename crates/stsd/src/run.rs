@@ -469,6 +469,13 @@ fn api_state(
 ) -> anyhow::Result<stsd_api::AppState> {
     let resolvers = stsd_api::discovery::Resolvers::new(&config.resolvers, Duration::from_secs(5))
         .context("cannot set up DNS resolvers (STSD_RESOLVERS)")?;
+    // Policies a customer already hosts are fetched as senders fetch them, trusting what the
+    // MX STARTTLS check trusts.
+    let roots = read_optional(config.mx.ca_roots.as_deref(), "STSD_MX_CA_ROOTS")?;
+    let mut sender =
+        stsd_sender::SenderView::new(&config.resolvers, Duration::from_secs(5), roots.as_deref())
+            .context("cannot set up policy imports (STSD_RESOLVERS, STSD_MX_CA_ROOTS)")?;
+    sender.allow_private = config.mx.probe_allow_private;
     let mut api_config = stsd_api::ApiConfig::new(config.service_zone.clone());
     api_config.webhooks_allow_private = config.webhooks_allow_private;
     api_config.domain_quota = config.domain_quota;
@@ -481,6 +488,7 @@ fn api_state(
         api_config,
         stsd_api::auth::JwtKeys::from_master_key(key.bytes()).with_previous(&key.previous_bytes()),
         resolvers,
+        sender,
     );
     state.set_master_key(key);
     state.set_store_health(health.clone());

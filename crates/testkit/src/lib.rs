@@ -21,19 +21,23 @@
 mod client_hello;
 mod database;
 mod fake_mx;
+mod fake_policy_host;
 mod pebble;
 mod postgres_server;
 mod server;
+mod test_ca;
 mod zone;
 
 pub use client_hello::client_hello;
 pub use database::{TestDatabase, postgres_admin_url};
 pub use fake_mx::FakeMx;
+pub use fake_policy_host::{FakePolicyHost, PolicyResponse};
 pub use pebble::{
     PEBBLE_ARI_ENV, PEBBLE_EAB_HMAC_KEY, PEBBLE_EAB_KID, PebbleOptions, PebbleServer,
     pebble_ari_program, tls_connector,
 };
 pub use postgres_server::PostgresServer;
+pub use test_ca::TestCa;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -71,7 +71,8 @@ impl VerifierConfig {
             worker_id: format!("verifier-{}-{started:x}", std::process::id()),
             mx_probe: None,
             ca_identities: Vec::new(),
-            dns: Dns::new(resolvers, dns_timeout)?,
+            dns: Dns::new(resolvers, dns_timeout)
+                .map_err(|e| VerifyError::Config(e.to_string()))?,
         })
     }
 

@@ -301,8 +301,9 @@ export interface paths {
         get: operations["listDomains"];
         put?: never;
         /**
-         * Adds a domain: creates its label and records, discovers its MX hosts and proposes a
-         *     `testing` policy covering them. A DNS failure still adds the domain.
+         * Adds a domain: creates its label and records, discovers its MX hosts, reads the MTA-STS it
+         *     may already publish and proposes a first policy: that one when it is valid, otherwise a
+         *     `testing` policy covering the MX hosts. A DNS failure still adds the domain.
          */
         post: operations["createDomain"];
         delete?: never;
@@ -344,6 +345,26 @@ export interface paths {
         };
         /** The records to publish, also as a zone-file snippet. */
         get: operations["getDomainRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/domains/{name}/existing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reads what the domain publishes now, as senders would: before the CNAMEs point to stsd,
+         *     its own policy; after, stsd's.
+         */
+        get: operations["getExistingSetup"];
         put?: never;
         post?: never;
         delete?: never;
@@ -894,6 +915,11 @@ export interface components {
         CreatedDomain: components["schemas"]["DomainView"] & {
             /** @description What MX discovery found. */
             mx_discovery: components["schemas"]["MxDiscovery"];
+            /**
+             * @description The MTA-STS and TLS-RPT the domain published before stsd, read as senders read it;
+             *     a valid policy there becomes the first version unless one was given.
+             */
+            existing: components["schemas"]["ExistingSetup"];
             policy: components["schemas"]["PolicyVersionView"] | null;
             /**
              * @description A warning or advice about the first policy, as for a policy edit (e.g. a `max_age`
@@ -1063,6 +1089,49 @@ export interface components {
         /** @description The body of every error answer. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** @description The fields of an existing policy. */
+        ExistingPolicy: {
+            /** @description `enforce`, `testing` or `none`. */
+            mode: string;
+            /** @description The `mx` patterns. */
+            mx: string[];
+            /**
+             * Format: int32
+             * @description `max_age`, in seconds.
+             */
+            max_age: number;
+        };
+        /** @description What a domain published for MTA-STS and TLS-RPT before stsd, and what stsd makes of it. */
+        ExistingSetup: {
+            /**
+             * @description `none` (no `_mta-sts` record: nothing to keep), `found` (a record and a valid policy),
+             *     `invalid` (something is published that senders cannot use; see `problems`) or `error`
+             *     (it could not be read now; see `problems`, and try again).
+             */
+            status: string;
+            /** @description The id in the domain's `_mta-sts` record; stsd's first id differs from it. */
+            sts_id?: string;
+            /** @description The policy served on `mta-sts.<domain>`, when it is valid. */
+            policy?: components["schemas"]["ExistingPolicy"];
+            /** @description What makes the published setup unusable to senders, or why it could not be read. */
+            problems: string[];
+            /** @description What the policy parser tolerated but strict senders may reject. */
+            warnings: string[];
+            /**
+             * @description MX hosts the domain has now that the existing policy does not cover: in `enforce`,
+             *     senders already refuse to deliver to them.
+             */
+            uncovered: string[];
+            /**
+             * @description The destinations of the domain's own `_smtp._tls` record; stsd's hosted record keeps
+             *     them next to its own.
+             */
+            tlsrpt_rua: string[];
+            /** @description Why the `_smtp._tls` record could not be used; absent when it could. */
+            tlsrpt_problem?: string;
+            /** @description Whether this policy became the first version (only in the answer to adding a domain). */
+            imported: boolean;
         };
         /** @description One failure detail of a report, with what its result type means. */
         FailureView: {
@@ -2950,6 +3019,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Records"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getExistingSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the domain publishes now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExistingSetup"];
                 };
             };
             400: components["responses"]["BadRequest"];

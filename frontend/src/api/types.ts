@@ -52,3 +52,4 @@ export type ReportSettings = S['ReportSettings'];
 export type LeftOut = S['LeftOut'];
 export type Origin = S['Origin'];
 export type UploadResult = S['UploadResult'];
+export type ExistingSetup = S['ExistingSetup'];

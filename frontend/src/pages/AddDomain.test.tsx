@@ -71,6 +71,7 @@ describe('added domain', () => {
             label: 'k7q2m9x4c1',
             mx_discovery: { status: 'found', hosts: [{ host: 'mx1.example.com', preference: 10 }, { host: 'mx2.example.com', preference: 20 }] },
             policy: { mode: 'testing', mx: ['mx1.example.com', 'mx2.example.com'] },
+            existing: { status: 'none', problems: [], warnings: [], uncovered: [], tlsrpt_rua: [], imported: false },
             records: [],
             zone_file: '',
             note: '',
@@ -95,6 +96,7 @@ describe('added domain', () => {
             label: 'k7q2m9x4c1',
             mx_discovery: { status: 'none', hosts: [] },
             policy: null,
+            existing: { status: 'none', problems: [], warnings: [], uncovered: [], tlsrpt_rua: [], imported: false },
             records: [],
             zone_file: '',
             note: '',
@@ -106,5 +108,76 @@ describe('added domain', () => {
     const lead = (await screen.findByText(/Publish the records below/)).closest('p')!;
     await within(lead).findByText('Verified');
     expect(within(lead).queryByText('Pending')).toBeNull();
+  });
+
+  it('says what stsd keeps of a policy the domain already hosts', async () => {
+    setup((body) =>
+      body
+        ? json(201, {
+            name: 'self.example',
+            display_name: 'self.example',
+            state: 'pending',
+            mode: 'enforce',
+            state_changed_at: 1,
+            label: 'k7q2m9x4c1',
+            mx_discovery: { status: 'found', hosts: [{ host: 'mx1.self.example', preference: 10 }, { host: 'mx2.self.example', preference: 20 }] },
+            existing: {
+              status: 'found',
+              sts_id: '20240101T000000',
+              policy: { mode: 'enforce', mx: ['mx1.self.example'], max_age: 1209600 },
+              problems: [],
+              warnings: [],
+              uncovered: ['mx2.self.example'],
+              tlsrpt_rua: ['mailto:tls@self.example'],
+              imported: true,
+            },
+            policy: { mode: 'enforce', mx: ['mx1.self.example'] },
+            records: [],
+            zone_file: '',
+            note: '',
+          })
+        : json(200, { state: 'pending', checked_at: null, items: [] }),
+    );
+    await userEvent.type(screen.getByLabelText('Domain name'), 'self.example');
+    await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
+    const card = (await screen.findByRole('heading', { name: 'Your current MTA-STS' })).closest('section')!;
+    expect(within(card).getByText(/mode Enforce, 1 MX pattern, max_age 14 days, id 20240101T000000/)).toBeTruthy();
+    expect(within(card).getByText(/stsd keeps this policy as its first version/)).toBeTruthy();
+    expect(within(card).getByRole('alert').textContent).toContain('mx2.self.example');
+    expect(within(card).getByText(/mailto:tls@self.example/)).toBeTruthy();
+  });
+
+  it('reports a policy senders cannot use, with the reasons', async () => {
+    setup((body) =>
+      body
+        ? json(201, {
+            name: 'self.example',
+            display_name: 'self.example',
+            state: 'pending',
+            mode: 'testing',
+            state_changed_at: 1,
+            label: 'k7q2m9x4c1',
+            mx_discovery: { status: 'none', hosts: [] },
+            existing: {
+              status: 'invalid',
+              sts_id: 'old1',
+              problems: ['the policy at https://mta-sts.self.example/.well-known/mta-sts.txt is not valid: no mx'],
+              warnings: [],
+              uncovered: [],
+              tlsrpt_rua: [],
+              imported: false,
+            },
+            policy: null,
+            records: [],
+            zone_file: '',
+            note: '',
+          })
+        : json(200, { state: 'pending', checked_at: null, items: [] }),
+    );
+    await userEvent.type(screen.getByLabelText('Domain name'), 'self.example');
+    await userEvent.click(screen.getByRole('button', { name: 'Add domain' }));
+    const card = (await screen.findByRole('heading', { name: 'Your current MTA-STS' })).closest('section')!;
+    expect(within(card).getByText(/senders cannot use it/)).toBeTruthy();
+    expect(within(card).getByText(/is not valid: no mx/)).toBeTruthy();
   });
 });

@@ -10,6 +10,7 @@ import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
 import { ModeBadge, StateBadge } from '../components/common';
 import { MxCoverageView } from '../components/MxCoverage';
+import { ExistingSetupView } from '../components/ExistingSetup';
 import { useTenantRole } from '../hooks';
 import { ReadOnlyNotice } from '../components/ReadOnly';
 import { canWrite } from '../roles';
@@ -74,6 +75,7 @@ export function AddDomainPage() {
             <MxCoverageView patterns={created.policy.mx} hosts={created.mx_discovery.hosts.map((h) => h.host)} />
           )}
         </div>
+        <ExistingSetupView existing={created.existing} />
         <RecordsPanel records={created.records} zoneFile={created.zone_file} note={created.note} />
         <ChecksPanel tenant={tenant} name={created.name} />
         <p>

@@ -8,6 +8,7 @@ import { formatDate, formatDuration, formatTime } from '../format';
 import { ErrorState, Loading, ModeBadge, StateBadge } from '../components/common';
 import { PageTitle } from '../components/Layout';
 import { ChecksPanel, RecordsPanel } from '../components/Setup';
+import { ExistingSetupPanel } from '../components/ExistingSetup';
 import { ReadOnlyNotice } from '../components/ReadOnly';
 import { DomainTabs } from '../components/DomainTabs';
 import { useMemberEmails, useTenantRole } from '../hooks';
@@ -151,6 +152,7 @@ export function DomainPage() {
         <>
           <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
           <ChecksPanel tenant={tenant} name={d.name} />
+          {d.state === 'pending' && <ExistingSetupPanel tenant={tenant} name={d.name} />}
         </>
       )}
 

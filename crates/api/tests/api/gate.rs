@@ -6,70 +6,14 @@
 //! log keep; an edit adding an uncovered MX while in enforce is gated too; with no worker to
 //! run the probe, enforce is refused rather than allowed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
-};
 use reqwest::StatusCode;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
-use stsd_testkit::FakeMx;
+use stsd_testkit::{FakeMx, TestCa};
 use stsd_verifier::{MxProbe, VerifierConfig};
 
 use crate::harness::TestServer;
-
-/// A test CA the probe trusts.
-pub(crate) struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Ca {
-    pub(crate) fn new() -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "gate test CA");
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).unwrap();
-        Ca {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A server configuration with a certificate for `names`.
-    pub(crate) fn server(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.subject_alt_names = names
-            .iter()
-            .map(|s| SanType::DnsName((*s).try_into().unwrap()))
-            .collect();
-        params.distinguished_name.push(DnType::CommonName, names[0]);
-        let leaf = params.signed_by(&key, &self.issuer).unwrap();
-        Arc::new(
-            rustls::ServerConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from(leaf.der().to_vec())],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap(),
-        )
-    }
-}
 
 /// The verifier worker on the server's store, probing MX hosts on `port` of loopback with
 /// `ca`'s roots; stops when dropped.
@@ -82,7 +26,7 @@ impl Drop for Worker {
 }
 
 impl Worker {
-    pub(crate) fn start(server: &TestServer, ca: &Ca, port: u16, timeout: Duration) -> Worker {
+    pub(crate) fn start(server: &TestServer, ca: &TestCa, port: u16, timeout: Duration) -> Worker {
         let mut cfg = VerifierConfig::new(
             stsd_core::DomainName::parse_host("sts.test.example").unwrap(),
             vec!["127.0.0.1".parse().unwrap()],
@@ -90,7 +34,7 @@ impl Worker {
             Duration::from_secs(2),
         )
         .unwrap();
-        let mut probe = MxProbe::new("verifier.test", Some(&ca.pem)).unwrap();
+        let mut probe = MxProbe::new("verifier.test", Some(ca.pem())).unwrap();
         probe.port = port;
         probe.timeout = timeout;
         // The fake MX hosts listen on 127.0.0.1.
@@ -111,7 +55,7 @@ pub(crate) async fn secure_mx(
     domain: &str,
     hosts: &[&str],
 ) -> (FakeMx, Worker) {
-    let ca = Ca::new();
+    let ca = TestCa::new("gate test CA");
     let mx = FakeMx::start(Some(ca.server(hosts))).await.unwrap();
     let records: Vec<(u16, &str)> = hosts
         .iter()
@@ -171,7 +115,12 @@ async fn unreachable_mx_refuses_enforce(server: &TestServer) {
         .local_addr()
         .unwrap()
         .port();
-    let _worker = Worker::start(server, &Ca::new(), port, Duration::from_secs(5));
+    let _worker = Worker::start(
+        server,
+        &TestCa::new("gate test CA"),
+        port,
+        Duration::from_secs(5),
+    );
     let (status, body) = owner
         .put(
             &format!("{base}/down.example/policy"),
@@ -187,7 +136,7 @@ async fn unreachable_mx_refuses_enforce(server: &TestServer) {
 
 async fn certificate_for_another_name_refuses_enforce(server: &TestServer) {
     let (mut owner, base) = tenant_with(server, "a@other.example", "other.example").await;
-    let ca = Ca::new();
+    let ca = TestCa::new("gate test CA");
     let mx = FakeMx::start(Some(ca.server(&["mail.somewhere-else.example"])))
         .await
         .unwrap();
@@ -228,7 +177,12 @@ async fn a_probe_that_times_out_refuses_enforce(server: &TestServer) {
     server
         .dns
         .set_a("mx.slow.example", &["127.0.0.1".parse().unwrap()]);
-    let _worker = Worker::start(server, &Ca::new(), port, Duration::from_secs(1));
+    let _worker = Worker::start(
+        server,
+        &TestCa::new("gate test CA"),
+        port,
+        Duration::from_secs(1),
+    );
     let (status, body) = owner
         .put(
             &format!("{base}/slow.example/policy"),

@@ -10,6 +10,7 @@ use stsd_api::auth::JwtKeys;
 use stsd_api::discovery::Resolvers;
 use stsd_api::{ApiConfig, AppState};
 use stsd_core::DomainName;
+use stsd_sender::SenderView;
 use stsd_store::Store;
 use stsd_testkit::{FakeDns, TestDatabase};
 
@@ -38,12 +39,22 @@ impl TestServer {
         db: TestDatabase,
         configure: impl FnOnce(&mut ApiConfig),
     ) -> TestServer {
+        TestServer::start_with_sender(db, configure, default_sender).await
+    }
+
+    /// Starts a server whose configuration `configure` adjusts and whose view of customers'
+    /// own MTA-STS `sender` builds from the fake DNS's address.
+    pub(crate) async fn start_with_sender(
+        db: TestDatabase,
+        configure: impl FnOnce(&mut ApiConfig),
+        sender: impl FnOnce(SocketAddr) -> SenderView,
+    ) -> TestServer {
         let store = Store::connect(db.url()).await.unwrap();
         store.migrate().await.unwrap();
         let dns = FakeDns::start().await.unwrap();
         let mut config = test_config();
         configure(&mut config);
-        let (addr, task, state) = serve(store.clone(), &dns, config).await;
+        let (addr, task, state) = serve(store.clone(), &dns, config, sender(dns.addr())).await;
         TestServer {
             base: format!("http://{addr}"),
             dns,
@@ -63,7 +74,8 @@ impl TestServer {
     pub(crate) async fn second_node(&self) -> Client {
         let url = self.db.as_ref().map(|d| d.url().to_owned()).unwrap();
         let store = Store::connect(&url).await.unwrap();
-        let (addr, _task, _) = serve(store, &self.dns, test_config()).await;
+        let sender = default_sender(self.dns.addr());
+        let (addr, _task, _) = serve(store, &self.dns, test_config(), sender).await;
         Client::new(format!("http://{addr}"))
     }
 
@@ -101,11 +113,20 @@ fn test_config() -> ApiConfig {
     config
 }
 
+/// Reads customers' own MTA-STS from the fake DNS, fetching policies from loopback on 443.
+pub(crate) fn default_sender(dns: SocketAddr) -> SenderView {
+    let mut sender = SenderView::new(&[dns], Duration::from_secs(2), None).unwrap();
+    sender.allow_private = true;
+    sender.fetch_timeout = Duration::from_secs(3);
+    sender
+}
+
 /// Serves the API on a free loopback port, through the API's own listener.
 async fn serve(
     store: Store,
     dns: &FakeDns,
     config: ApiConfig,
+    sender: SenderView,
 ) -> (SocketAddr, tokio::task::JoinHandle<()>, AppState) {
     let resolvers = Resolvers::new(&[dns.addr()], Duration::from_secs(2)).unwrap();
     let state = AppState::new(
@@ -113,6 +134,7 @@ async fn serve(
         config,
         JwtKeys::from_master_key(&MASTER_KEY),
         resolvers,
+        sender,
     );
     state.set_master_key(std::sync::Arc::new(stsd_store::MasterKey::from_bytes(
         MASTER_KEY,

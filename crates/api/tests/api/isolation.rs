@@ -162,6 +162,10 @@ fn samples() -> Samples {
             None,
         ),
         (("GET", "/api/v1/tenants/{tenant}/domains/{name}/mx"), None),
+        (
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/existing"),
+            None,
+        ),
         (("GET", "/api/v1/tenants/{tenant}/members"), None),
         (
             ("POST", "/api/v1/tenants/{tenant}/members"),

@@ -19,6 +19,7 @@ mod attacks;
 mod domains;
 mod errors;
 mod gate;
+mod import;
 mod invitations;
 mod isolation;
 mod openapi;
