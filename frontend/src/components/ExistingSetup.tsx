@@ -1,3 +1,4 @@
+import { useId } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth';
@@ -10,10 +11,11 @@ import { tenantPath, type ExistingSetup } from '../api/types';
  */
 export function ExistingSetupView({ existing, onReread, rereading }: { existing: ExistingSetup; onReread?: () => void; rereading?: boolean }) {
   const { t } = useTranslation();
+  const headingId = useId();
   const policy = existing.policy;
   return (
-    <section className="card" aria-labelledby="existing-title">
-      <h2 id="existing-title">{t('existing.title')}</h2>
+    <section className="card" aria-labelledby={headingId}>
+      <h2 id={headingId}>{t('existing.title')}</h2>
       {existing.status === 'none' && <p>{t('existing.none')}</p>}
       {existing.status === 'found' && policy && (
         <>
