@@ -73,6 +73,9 @@ pub(crate) struct DomainView {
     zone_file: String,
     /// A reminder about subdomains.
     note: &'static str,
+    /// Report destinations the hosted `_smtp._tls` record lists after stsd's own: the
+    /// customer's, kept from before stsd; empty for none.
+    extra_rua: Vec<String>,
 }
 
 /// What MX discovery found when the domain was added.
@@ -286,6 +289,7 @@ fn domain_view_with_mode(state: &AppState, d: &Domain, mode: Option<&'static str
         zone_file: zone_snippet(&records),
         records,
         note: "each mail subdomain needs its own three records: senders never use a parent domain's policy",
+        extra_rua: d.extra_rua.clone(),
     }
 }
 
@@ -393,6 +397,10 @@ pub(crate) struct CreateDomain {
     /// The first policy; absent means the domain's own current policy is kept when it
     /// publishes a valid one, and otherwise a `testing` policy is proposed from its MX hosts.
     policy: Option<PolicyInput>,
+    /// Keep the report destinations of the domain's own `_smtp._tls` record in the hosted
+    /// one, after stsd's (default true); they can be changed later through
+    /// `PUT …/extra-rua`.
+    keep_existing_rua: Option<bool>,
 }
 
 /// Adds a domain: creates its label and records, discovers its MX hosts, reads the MTA-STS it
@@ -555,6 +563,17 @@ async fn create(
             None,
         ),
     };
+    let mut domain = domain;
+    if req.keep_existing_rua != Some(false) && !existing.tlsrpt_rua().is_empty() {
+        let rua = existing.tlsrpt_rua().to_vec();
+        if let Some(updated) = store
+            .set_extra_rua(&access.tenant, &domain.id, &rua)
+            .await?
+        {
+            domain = updated;
+            existing.mark_rua_kept();
+        }
+    }
     let author = principal.actor();
     let initial = policy.or(imported).or(proposed);
     let version = match &initial {
@@ -575,6 +594,7 @@ async fn create(
         json!({
             "after": { "label": domain.label.as_str(), "policy": version.as_ref().map(|v| &v.body) },
             "imported_from_id": imported_id,
+            "extra_rua": domain.extra_rua,
         }),
         Some(peer),
     )

@@ -7,7 +7,7 @@
 
 use axum::Json as AxumJson;
 use axum::extract::State;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stsd_core::{DomainName, Policy, PolicyId, RuaUri};
 use stsd_sender::{Fetched, Lookup, Reading};
 use utoipa::ToSchema;
@@ -15,14 +15,21 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Access, Need, Principal};
+use crate::audit::record;
+use crate::auth::{Access, ClientIp, Need, Principal};
 use crate::discovery::MxHost;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::Path;
+use crate::json::Json;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(show))
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(set_extra_rua))
 }
+
+/// The most destinations kept next to stsd's: the record stays far below DNS limits.
+const MAX_EXTRA_RUA: usize = 5;
 
 /// What a domain published for MTA-STS and TLS-RPT before stsd, and what stsd makes of it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -56,6 +63,9 @@ pub(crate) struct ExistingSetup {
     tlsrpt_problem: Option<String>,
     /// Whether this policy became the first version (only in the answer to adding a domain).
     imported: bool,
+    /// Whether `tlsrpt_rua` are kept in the hosted record (only in the answer to adding a
+    /// domain; see the domain's `extra_rua` later).
+    tlsrpt_kept: bool,
 }
 
 /// The fields of an existing policy.
@@ -125,6 +135,7 @@ pub(crate) fn setup(reading: &Reading, mx: &[MxHost], zone: &DomainName) -> Exis
         tlsrpt_rua,
         tlsrpt_problem,
         imported: false,
+        tlsrpt_kept: false,
     }
 }
 
@@ -132,6 +143,16 @@ impl ExistingSetup {
     /// Marks the existing policy as the first version.
     pub(crate) fn mark_imported(&mut self) {
         self.imported = true;
+    }
+
+    /// Marks the report destinations as kept in the hosted record.
+    pub(crate) fn mark_rua_kept(&mut self) {
+        self.tlsrpt_kept = true;
+    }
+
+    /// The customer's own report destinations.
+    pub(crate) fn tlsrpt_rua(&self) -> &[String] {
+        &self.tlsrpt_rua
     }
 }
 
@@ -154,12 +175,20 @@ fn uncovered(policy: &Policy, mx: &[MxHost]) -> Vec<String> {
 
 /// The destinations that are not stsd's own report addresses (a domain registered again).
 fn foreign_rua(rua: &[RuaUri], zone: &DomainName) -> Vec<String> {
-    let own = format!("reports.{}", zone.as_str());
     rua.iter()
         .map(RuaUri::as_str)
-        .filter(|uri| !uri.contains(&own))
+        .filter(|uri| !is_own(uri, zone))
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether `uri` is one of stsd's report addresses (`…@reports.<zone>`, `https://reports.<zone>/…`).
+fn is_own(uri: &str, zone: &DomainName) -> bool {
+    let host = format!("reports.{}", zone.as_str());
+    let lower = uri.to_ascii_lowercase();
+    lower.ends_with(&format!("@{host}"))
+        || lower.starts_with(&format!("https://{host}/"))
+        || lower == format!("https://{host}")
 }
 
 /// Reads what the domain publishes now, as senders would: before the CNAMEs point to stsd,
@@ -195,5 +224,95 @@ async fn show(
         &reading,
         &mx,
         &state.inner.config.service_zone,
+    )))
+}
+
+/// Report destinations for the hosted `_smtp._tls` record, after stsd's own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExtraRua {
+    /// `mailto:` or `https:` URIs (RFC 8460 §3), at most 5; empty removes them all.
+    #[schema(examples(json!(["mailto:tls-reports@example.com"])))]
+    extra_rua: Vec<String>,
+}
+
+/// Sets the report destinations the hosted `_smtp._tls` record lists after stsd's own, e.g.
+/// the ones a domain had before stsd; reporters then send each report to every destination.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/domains/{name}/extra-rua",
+    operation_id = "setExtraRua",
+    tag = "domains",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("name" = String, Path, description = "Domain name"),
+    ),
+    request_body = ExtraRua,
+    responses(
+        (status = 200, description = "The domain with its new destinations", body = crate::domains::DomainView),
+        (status = 422, description = "A destination is not a TLS-RPT `rua` URI, is stsd's own, is repeated, or there are more than 5 (`validation_failed`)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+async fn set_extra_rua(
+    State(state): State<AppState>,
+    ClientIp(peer): ClientIp,
+    principal: Principal,
+    Path((tenant, name)): Path<(String, String)>,
+    Json(req): Json<ExtraRua>,
+) -> Result<AxumJson<crate::domains::DomainView>, ApiError> {
+    let access = Access::check(&state, &principal, &tenant, Need::Write).await?;
+    let domain = crate::domains::load(&state, &access, &name).await?;
+    let zone = &state.inner.config.service_zone;
+    if req.extra_rua.len() > MAX_EXTRA_RUA {
+        return Err(ApiError::invalid_field(
+            "extra_rua",
+            format!("at most {MAX_EXTRA_RUA} destinations"),
+        ));
+    }
+    let mut rua: Vec<String> = Vec::with_capacity(req.extra_rua.len());
+    for (i, raw) in req.extra_rua.iter().enumerate() {
+        let field = format!("extra_rua[{i}]");
+        let uri = RuaUri::parse(raw.trim())
+            .map_err(|e| ApiError::invalid_field(&field, e.to_string()))?
+            .as_str()
+            .to_owned();
+        if is_own(&uri, zone) {
+            return Err(ApiError::invalid_field(
+                &field,
+                "is one of stsd's own report addresses, which the record already lists",
+            ));
+        }
+        if rua.contains(&uri) {
+            return Err(ApiError::invalid_field(&field, "is listed twice"));
+        }
+        rua.push(uri);
+    }
+    let before = domain.extra_rua.clone();
+    let updated = state
+        .inner
+        .store
+        .set_extra_rua(&access.tenant, &domain.id, &rua)
+        .await?
+        .ok_or_else(|| ApiError::not_found("domain"))?;
+    record(
+        &state,
+        Some(&access.tenant),
+        &principal.actor(),
+        "domain.extra_rua",
+        updated.name.as_str(),
+        serde_json::json!({ "before": before, "after": updated.extra_rua }),
+        Some(peer),
+    )
+    .await;
+    let latest = state
+        .inner
+        .store
+        .latest_policy_version(&access.tenant, &updated.id)
+        .await?;
+    Ok(AxumJson(crate::domains::domain_view(
+        &state,
+        &updated,
+        latest.as_ref(),
     )))
 }

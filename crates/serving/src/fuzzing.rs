@@ -65,6 +65,7 @@ impl Fixture {
                     live_at_ms: 0,
                 }],
                 report: true,
+                extra_rua: Vec::new(),
             },
         );
         snapshot.labels.insert(
@@ -73,6 +74,7 @@ impl Fixture {
                 edge: false,
                 policy_ids: Vec::new(),
                 report: false,
+                extra_rua: Vec::new(),
             },
         );
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

@@ -157,6 +157,8 @@ pub struct LabelRecords {
     pub policy_ids: Vec<LiveId>,
     /// `<label>.report` has the TLS-RPT TXT: from verification on.
     pub report: bool,
+    /// Report destinations the TLS-RPT TXT lists after stsd's: the customer's own.
+    pub extra_rua: Vec<String>,
 }
 
 /// Everything one node serves, at one position of the change feed.
@@ -283,6 +285,7 @@ impl Snapshot {
                     Vec::new()
                 },
                 report: true,
+                extra_rua: row.extra_rua.clone(),
             },
         );
         self.by_domain.insert(

@@ -137,6 +137,9 @@ pub struct Domain {
     pub last_checks: Option<String>,
     /// When the checks last ran.
     pub last_checked_at: Option<OffsetDateTime>,
+    /// Report destinations (`rua` URIs in record form) the hosted `_smtp._tls` record lists
+    /// next to stsd's: the customer's own, kept from before stsd.
+    pub extra_rua: Vec<String>,
 }
 
 /// A recorded state transition.
@@ -181,11 +184,12 @@ struct DomainRow {
     serve_until: Option<i64>,
     last_checks: Option<String>,
     last_checked_at: Option<i64>,
+    extra_rua: String,
 }
 
 const DOMAIN_COLUMNS: &str = "id, tenant_id, name, label, ownership, state, created_at, \
     updated_at, state_changed_at, live_version_id, dns_version_id, serve_until, last_checks, \
-    last_checked_at";
+    last_checked_at, extra_rua";
 
 impl TryFrom<DomainRow> for Domain {
     type Error = StoreError;
@@ -208,8 +212,14 @@ impl TryFrom<DomainRow> for Domain {
             serve_until: from_ms_opt(r.serve_until)?,
             last_checks: r.last_checks,
             last_checked_at: from_ms_opt(r.last_checked_at)?,
+            extra_rua: split_rua(&r.extra_rua),
         })
     }
+}
+
+/// The stored list of `rua` URIs: separated by spaces, which a URI in record form never holds.
+pub(crate) fn split_rua(stored: &str) -> Vec<String> {
+    stored.split_whitespace().map(str::to_owned).collect()
 }
 
 fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
@@ -289,7 +299,39 @@ impl Store {
             serve_until: None,
             last_checks: None,
             last_checked_at: None,
+            extra_rua: Vec::new(),
         })
+    }
+
+    /// Sets the report destinations the hosted `_smtp._tls` record lists next to stsd's (`rua`
+    /// URIs in record form, validated by the caller) on the tenant's registration `id`, and
+    /// tells the edges' DNS. `None` when `id` names nothing of the tenant's.
+    pub async fn set_extra_rua(
+        &self,
+        tenant: &TenantId,
+        id: &DomainId,
+        rua: &[String],
+    ) -> Result<Option<Domain>> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE domains SET extra_rua = $1, updated_at = $2
+             WHERE id = $3 AND tenant_id = $4 AND state <> 'removed'",
+        )
+        .bind(rua.join(" "))
+        .bind(to_ms(at))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(None);
+        }
+        feed::append(&mut tx, self.backend, ChangeKind::Domain, Some(id), at).await?;
+        tx.commit().await?;
+        self.changed_locally();
+        self.domain_by_id(tenant, id).await
     }
 
     /// The tenant's live (not removed) registration of `name`.

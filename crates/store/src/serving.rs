@@ -34,6 +34,8 @@ pub struct ServedDomain {
     pub live_ids: Vec<LiveId>,
     /// The certificate valid longest, if one is valid now.
     pub certificate: Option<Certificate>,
+    /// Report destinations the `_smtp._tls` record lists after stsd's own.
+    pub extra_rua: Vec<String>,
 }
 
 /// A version that went live on the edges.
@@ -54,9 +56,9 @@ pub const ANNOUNCE_CANDIDATES: i64 = 4;
 /// States in which a registration may appear in DNS or on the edges at all.
 const SERVABLE: &str = "('verified', 'active', 'degraded', 'offboarding')";
 
-type ServedRow = (String, String, String, String, Option<String>);
+type ServedRow = (String, String, String, String, Option<String>, String);
 
-const SERVED_SELECT: &str = "SELECT d.id, d.name, d.label, d.state, lv.body
+const SERVED_SELECT: &str = "SELECT d.id, d.name, d.label, d.state, lv.body, d.extra_rua
      FROM domains d
      LEFT JOIN policy_versions lv ON lv.id = d.live_version_id";
 
@@ -104,7 +106,7 @@ fn served_from_row(
     certificate: Option<Certificate>,
     live_ids: Vec<LiveId>,
 ) -> Result<ServedDomain> {
-    let (id, name, label, state, body) = r;
+    let (id, name, label, state, body, extra_rua) = r;
     Ok(ServedDomain {
         domain_id: DomainId::from_raw(id),
         name: DomainName::parse_host(&name).map_err(|e| corrupt("domain name")(&e))?,
@@ -113,6 +115,7 @@ fn served_from_row(
         policy_body: body,
         live_ids,
         certificate,
+        extra_rua: crate::domains::split_rua(&extra_rua),
     })
 }
 

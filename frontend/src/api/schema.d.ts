@@ -373,6 +373,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/domains/{name}/extra-rua": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the report destinations the hosted `_smtp._tls` record lists after stsd's own, e.g.
+         *     the ones a domain had before stsd; reporters then send each report to every destination.
+         */
+        put: operations["setExtraRua"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/domains/{name}/fetches": {
         parameters: {
             query?: never;
@@ -864,6 +884,12 @@ export interface components {
             /** @description How ownership is proven: `cname` (default) or `txt`. */
             ownership?: string | null;
             policy?: components["schemas"]["PolicyInput"] | null;
+            /**
+             * @description Keep the report destinations of the domain's own `_smtp._tls` record in the hosted
+             *     one, after stsd's (default true); they can be changed later through
+             *     `PUT …/extra-rua`.
+             */
+            keep_existing_rua?: boolean | null;
         };
         /** @description An invitation to create. */
         CreateInvitation: {
@@ -1074,6 +1100,11 @@ export interface components {
             zone_file: string;
             /** @description A reminder about subdomains. */
             note: string;
+            /**
+             * @description Report destinations the hosted `_smtp._tls` record lists after stsd's own: the
+             *     customer's, kept from before stsd; empty for none.
+             */
+            extra_rua: string[];
         };
         /** @description What went wrong. */
         ErrorBody: {
@@ -1132,6 +1163,16 @@ export interface components {
             tlsrpt_problem?: string;
             /** @description Whether this policy became the first version (only in the answer to adding a domain). */
             imported: boolean;
+            /**
+             * @description Whether `tlsrpt_rua` are kept in the hosted record (only in the answer to adding a
+             *     domain; see the domain's `extra_rua` later).
+             */
+            tlsrpt_kept: boolean;
+        };
+        /** @description Report destinations for the hosted `_smtp._tls` record, after stsd's own. */
+        ExtraRua: {
+            /** @description `mailto:` or `https:` URIs (RFC 8460 §3), at most 5; empty removes them all. */
+            extra_rua: string[];
         };
         /** @description One failure detail of a report, with what its result type means. */
         FailureView: {
@@ -3055,6 +3096,51 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setExtraRua: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtraRua"];
+            };
+        };
+        responses: {
+            /** @description The domain with its new destinations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A destination is not a TLS-RPT `rua` URI, is stsd's own, is repeated, or there are more than 5 (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };

@@ -60,7 +60,7 @@ export function ExistingSetupView({ existing, onReread, rereading }: { existing:
         </>
       )}
       {existing.tlsrpt_rua.length > 0 && (
-        <p className="muted">{t('existing.tlsrpt', { rua: existing.tlsrpt_rua.join(', ') })}</p>
+        <p className="muted">{t(existing.tlsrpt_kept ? 'existing.tlsrptKept' : 'existing.tlsrpt', { rua: existing.tlsrpt_rua.join(', ') })}</p>
       )}
       {existing.tlsrpt_problem && <p className="muted">{t('existing.tlsrptProblem', { problem: existing.tlsrpt_problem })}</p>}
       {onReread && (

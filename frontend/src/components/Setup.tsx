@@ -9,7 +9,7 @@ import { useTenantRole } from '../hooks';
 import { canWrite } from '../roles';
 
 /** The records to publish, each copyable, and the same as a zone-file snippet. */
-export function RecordsPanel({ records, zoneFile, note }: { records: DnsRecord[]; zoneFile: string; note: string }) {
+export function RecordsPanel({ records, zoneFile, note, extraRua = [] }: { records: DnsRecord[]; zoneFile: string; note: string; extraRua?: readonly string[] }) {
   const { t } = useTranslation();
   return (
     <section className="card" aria-labelledby="records-h">
@@ -28,6 +28,9 @@ export function RecordsPanel({ records, zoneFile, note }: { records: DnsRecord[]
               <CopyButton text={r.value} label={t('records.valueOf', { name: r.name })} />
             </div>
             <p className="muted small">{t(`records.purpose.${purposeKey(r.name)}`, { defaultValue: r.purpose })}</p>
+            {purposeKey(r.name) === 'report' && extraRua.length > 0 && (
+              <p className="muted small">{t('records.alsoTo', { rua: extraRua.join(', ') })}</p>
+            )}
           </li>
         ))}
       </ul>

@@ -142,6 +142,7 @@ export const de: Catalogue = {
     invalid: 'Die Domain veröffentlicht MTA-STS, aber Absender können es nicht verwenden. stsd übernimmt es daher nicht und schlägt stattdessen eine Richtlinie im Testmodus vor:',
     error: 'Das bisherige MTA-STS der Domain ließ sich gerade nicht lesen, daher schlägt stsd eine Richtlinie im Testmodus vor. Prüfen Sie die Domain erneut, bevor Sie die Einträge umstellen:',
     tlsrpt: 'Ihre TLS-Berichte gehen bisher an {{rua}}. Sobald der _smtp._tls-Eintrag auf stsd zeigt, kommen sie stattdessen zu stsd.',
+    tlsrptKept: 'Ihre TLS-Berichte gehen an {{rua}}. Der _smtp._tls-Eintrag von stsd behält dieses Ziel nach dem eigenen, Berichte gehen also dorthin und an stsd.',
     tlsrptProblem: 'Ihr _smtp._tls-Eintrag ist nicht verwendbar: {{problem}}',
   },
   records: {
@@ -149,6 +150,7 @@ export const de: Catalogue = {
     intro: 'Veröffentlichen Sie diese drei Einträge einmalig. Danach liefert stsd die Richtlinie aus und hält ihre ID aktuell.',
     nameOf: 'Name {{name}}',
     valueOf: 'Wert von {{name}}',
+    alsoTo: 'Berichte gehen außerdem an Ihre eigenen Ziele: {{rua}}.',
     zoneFile: 'Zonendatei-Ausschnitt',
     subdomainNote: 'Jede Mail-Subdomain braucht eigene drei Einträge: Absender verwenden nie die Richtlinie einer übergeordneten Domain.',
     purpose: {

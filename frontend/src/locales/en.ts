@@ -140,6 +140,7 @@ export const en = {
     invalid: 'The domain publishes MTA-STS, but senders cannot use it, so stsd does not keep it and proposes a policy in testing mode instead:',
     error: 'The domain’s current MTA-STS could not be read just now, so stsd proposes a policy in testing mode. Check the domain again before you switch the records:',
     tlsrpt: 'Your TLS reports currently go to {{rua}}. Once the _smtp._tls record points to stsd, they come to stsd instead.',
+    tlsrptKept: 'Your TLS reports go to {{rua}}. stsd’s _smtp._tls record keeps that destination after its own, so reporters send them there and to stsd.',
     tlsrptProblem: 'Your _smtp._tls record could not be used: {{problem}}',
   },
   records: {
@@ -147,6 +148,7 @@ export const en = {
     intro: 'Publish these three records once. stsd then serves the policy and keeps its id current.',
     nameOf: 'name {{name}}',
     valueOf: 'value of {{name}}',
+    alsoTo: 'Reports also go to your own destinations: {{rua}}.',
     zoneFile: 'Zone-file snippet',
     subdomainNote: 'Each mail subdomain needs its own three records: senders never use a parent domain’s policy.',
     purpose: {

@@ -71,7 +71,7 @@ describe('added domain', () => {
             label: 'k7q2m9x4c1',
             mx_discovery: { status: 'found', hosts: [{ host: 'mx1.example.com', preference: 10 }, { host: 'mx2.example.com', preference: 20 }] },
             policy: { mode: 'testing', mx: ['mx1.example.com', 'mx2.example.com'] },
-            existing: { status: 'none', problems: [], warnings: [], uncovered: [], tlsrpt_rua: [], imported: false },
+            existing: { status: 'none', problems: [], warnings: [], uncovered: [], tlsrpt_rua: [], tlsrpt_kept: false, imported: false },
             records: [],
             zone_file: '',
             note: '',
@@ -96,7 +96,7 @@ describe('added domain', () => {
             label: 'k7q2m9x4c1',
             mx_discovery: { status: 'none', hosts: [] },
             policy: null,
-            existing: { status: 'none', problems: [], warnings: [], uncovered: [], tlsrpt_rua: [], imported: false },
+            existing: { status: 'none', problems: [], warnings: [], uncovered: [], tlsrpt_rua: [], tlsrpt_kept: false, imported: false },
             records: [],
             zone_file: '',
             note: '',
@@ -129,6 +129,7 @@ describe('added domain', () => {
               warnings: [],
               uncovered: ['mx2.self.example'],
               tlsrpt_rua: ['mailto:tls@self.example'],
+              tlsrpt_kept: true,
               imported: true,
             },
             policy: { mode: 'enforce', mx: ['mx1.self.example'] },
@@ -144,7 +145,7 @@ describe('added domain', () => {
     expect(within(card).getByText(/mode Enforce, 1 MX pattern, max_age 14 days, id 20240101T000000/)).toBeTruthy();
     expect(within(card).getByText(/stsd keeps this policy as its first version/)).toBeTruthy();
     expect(within(card).getByRole('alert').textContent).toContain('mx2.self.example');
-    expect(within(card).getByText(/mailto:tls@self.example/)).toBeTruthy();
+    expect(within(card).getByText(/mailto:tls@self.example/).textContent).toContain('keeps that destination');
   });
 
   it('reports a policy senders cannot use, with the reasons', async () => {
@@ -165,6 +166,7 @@ describe('added domain', () => {
               warnings: [],
               uncovered: [],
               tlsrpt_rua: [],
+              tlsrpt_kept: false,
               imported: false,
             },
             policy: null,

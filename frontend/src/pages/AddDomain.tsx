@@ -76,7 +76,7 @@ export function AddDomainPage() {
           )}
         </div>
         <ExistingSetupView existing={created.existing} />
-        <RecordsPanel records={created.records} zoneFile={created.zone_file} note={created.note} />
+        <RecordsPanel records={created.records} zoneFile={created.zone_file} note={created.note} extraRua={created.extra_rua} />
         <ChecksPanel tenant={tenant} name={created.name} />
         <p>
           <Link to={domainUrl}>{t('add.openDomain')}</Link>

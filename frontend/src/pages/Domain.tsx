@@ -150,7 +150,7 @@ export function DomainPage() {
           their live checks; the policy and the rest follow. */}
       {settingUp && d.state !== 'offboarding' && (
         <>
-          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
+          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} extraRua={d.extra_rua} />
           <ChecksPanel tenant={tenant} name={d.name} />
           {d.state === 'pending' && <ExistingSetupPanel tenant={tenant} name={d.name} />}
         </>
@@ -201,7 +201,7 @@ export function DomainPage() {
 
       {(!settingUp || d.state === 'offboarding') && (
         <>
-          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} />
+          <RecordsPanel records={d.records} zoneFile={d.zone_file} note={d.note} extraRua={d.extra_rua} />
           <ChecksPanel tenant={tenant} name={d.name} />
         </>
       )}

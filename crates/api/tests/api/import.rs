@@ -93,6 +93,12 @@ async fn imports_the_policy_a_customer_hosts(w: &World) {
         existing["tlsrpt_rua"],
         json!(["mailto:tls-reports@self.example"])
     );
+    // Their report destination stays, after stsd's, in the hosted record.
+    assert_eq!(existing["tlsrpt_kept"], true, "{added}");
+    assert_eq!(
+        added["extra_rua"],
+        json!(["mailto:tls-reports@self.example"])
+    );
 
     // The first version is the customer's policy, under a new id.
     let policy = &added["policy"];
@@ -179,12 +185,65 @@ async fn a_given_policy_wins_and_a_domain_without_mta_sts_has_none(w: &World) {
     let base = format!("/api/v1/tenants/{tenant}/domains");
     let given = json!({ "mode": "testing", "mx": ["mx1.self.example"], "max_age": 86400 });
     let (status, added) = owner
-        .post(&base, json!({ "name": "self.example", "policy": given }))
+        .post(
+            &base,
+            json!({ "name": "self.example", "policy": given, "keep_existing_rua": false }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     assert_eq!(added["existing"]["status"], "found");
     assert_eq!(added["existing"]["imported"], false);
+    assert_eq!(added["existing"]["tlsrpt_kept"], false);
+    assert_eq!(added["extra_rua"], json!([]));
     assert_eq!(added["policy"]["mode"], "testing");
+
+    // Destinations set by hand: checked one by one, stsd's own refused.
+    let extra = format!("{base}/self.example/extra-rua");
+    for (bad, field) in [
+        (json!(["ftp://x.example/"]), "extra_rua[0]"),
+        (
+            json!([
+                "mailto:a@self.example",
+                "mailto:abc@reports.sts.test.example"
+            ]),
+            "extra_rua[1]",
+        ),
+        (
+            json!(["mailto:a@self.example", "mailto:a@self.example"]),
+            "extra_rua[1]",
+        ),
+        (
+            json!(
+                (0..6)
+                    .map(|i| format!("mailto:r{i}@self.example"))
+                    .collect::<Vec<_>>()
+            ),
+            "extra_rua",
+        ),
+    ] {
+        let (status, body) = owner.put(&extra, json!({ "extra_rua": bad })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"][0]["field"], field, "{body}");
+    }
+    let (status, set) = owner
+        .put(
+            &extra,
+            json!({ "extra_rua": ["mailto:tls@self.example", "https://collector.example/tlsrpt"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(
+        set["extra_rua"],
+        json!([
+            "mailto:tls@self.example",
+            "https://collector.example/tlsrpt"
+        ])
+    );
+    let (_, shown) = owner.get(&format!("{base}/self.example")).await;
+    assert_eq!(shown["extra_rua"], set["extra_rua"]);
+    let (status, cleared) = owner.put(&extra, json!({ "extra_rua": [] })).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["extra_rua"], json!([]));
 
     w.server
         .dns

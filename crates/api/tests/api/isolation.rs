@@ -166,6 +166,10 @@ fn samples() -> Samples {
             ("GET", "/api/v1/tenants/{tenant}/domains/{name}/existing"),
             None,
         ),
+        (
+            ("PUT", "/api/v1/tenants/{tenant}/domains/{name}/extra-rua"),
+            Some(json!({ "extra_rua": ["mailto:attacker@example.com"] })),
+        ),
         (("GET", "/api/v1/tenants/{tenant}/members"), None),
         (
             ("POST", "/api/v1/tenants/{tenant}/members"),

@@ -116,6 +116,9 @@ struct DomainRow<'a> {
     policy_body: Option<Cow<'a, str>>,
     live_ids: Vec<LiveRow<'a>>,
     certificate: Option<CertificateRow<'a>>,
+    /// Absent in copies written before it existed.
+    #[serde(default)]
+    extra_rua: Vec<Cow<'a, str>>,
 }
 
 /// A version that went live ([`LiveId`]).
@@ -175,10 +178,12 @@ fn domain_rows<'a>(
 ) -> impl Iterator<Item = Result<DomainRow<'a>, String>> + 'a {
     snapshot.by_domain.iter().map(move |(id, reg)| {
         let served = snapshot.hosts.get(&reg.host).filter(|h| h.domain_id == *id);
-        let live_ids = snapshot
-            .labels
-            .get(&reg.label)
+        let records = snapshot.labels.get(&reg.label);
+        let live_ids = records
             .map(|records| records.policy_ids.as_slice())
+            .unwrap_or_default();
+        let extra_rua = records
+            .map(|records| records.extra_rua.as_slice())
             .unwrap_or_default();
         Ok(DomainRow {
             id: id.as_str().into(),
@@ -199,6 +204,7 @@ fn domain_rows<'a>(
                 })
                 .collect(),
             certificate: served.map(|h| certificate_row(h, master)).transpose()?,
+            extra_rua: extra_rua.iter().map(|u| u.as_str().into()).collect(),
         })
     })
 }
@@ -314,6 +320,11 @@ impl DomainRow<'_> {
                 .collect::<Result<_, String>>()?,
             certificate,
             domain_id,
+            extra_rua: self
+                .extra_rua
+                .iter()
+                .map(|u| u.clone().into_owned())
+                .collect(),
         })
     }
 }

@@ -72,6 +72,7 @@ fn served(
             not_after: at(1_990_000_000_000),
             created_at: at(1_690_000_001_000),
         }),
+        extra_rua: vec![format!("mailto:tls@{name}")],
     }
 }
 
@@ -186,6 +187,7 @@ fn round_trip_serves_the_same() {
         assert_eq!(got.state, want.state);
         assert_eq!(got.policy_body, want.policy_body);
         assert_eq!(got.live_ids, want.live_ids);
+        assert_eq!(got.extra_rua, want.extra_rua);
         match (&got.certificate, &want.certificate) {
             (Some(g), Some(w)) => {
                 assert_eq!(

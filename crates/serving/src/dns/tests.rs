@@ -37,6 +37,7 @@ fn snapshot() -> Snapshot {
                 live_at_ms: 0,
             }],
             report: true,
+            extra_rua: Vec::new(),
         },
     );
     s.labels.insert(
@@ -45,6 +46,19 @@ fn snapshot() -> Snapshot {
             edge: false,
             policy_ids: Vec::new(),
             report: false,
+            extra_rua: Vec::new(),
+        },
+    );
+    s.labels.insert(
+        "kept".to_owned(),
+        LabelRecords {
+            edge: true,
+            policy_ids: Vec::new(),
+            report: true,
+            extra_rua: vec![
+                "mailto:tls@self.example".to_owned(),
+                "https://reports.self.example/tlsrpt".to_owned(),
+            ],
         },
     );
     s
@@ -148,6 +162,14 @@ fn every_record_kind() {
         txt_of(&m),
         [
             "v=TLSRPTv1; rua=mailto:abc123@reports.sts.example.net,https://reports.sts.example.net/v1/tlsrpt/abc123"
+        ]
+    );
+    // A customer's own destinations follow stsd's.
+    let m = ask("kept.report.sts.example.net.", RecordType::TXT);
+    assert_eq!(
+        txt_of(&m),
+        [
+            "v=TLSRPTv1; rua=mailto:kept@reports.sts.example.net,https://reports.sts.example.net/v1/tlsrpt/kept,mailto:tls@self.example,https://reports.self.example/tlsrpt"
         ]
     );
     let m = ask("abc123.edge.sts.example.net.", RecordType::A);

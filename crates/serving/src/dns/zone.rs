@@ -303,16 +303,20 @@ impl ZoneConfig {
         StsRecord { id: id.clone() }.render()
     }
 
-    /// The `_smtp._tls` TXT value for a label: both report transports.
-    pub fn tlsrpt_txt(&self, label: &str) -> String {
+    /// The `_smtp._tls` TXT value for a label: both report transports, then the customer's
+    /// own destinations (`extra`, validated when they were set; any that no longer parse are
+    /// left out rather than break the record).
+    pub fn tlsrpt_txt(&self, label: &str, extra: &[String]) -> String {
         let zone = self.zone.as_str();
-        let rua = [
+        let own = [
             format!("mailto:{label}@reports.{zone}"),
             format!("https://reports.{zone}/v1/tlsrpt/{label}"),
-        ]
-        .iter()
-        .filter_map(|u| RuaUri::from_str(u).ok())
-        .collect();
+        ];
+        let rua = own
+            .iter()
+            .chain(extra)
+            .filter_map(|u| RuaUri::from_str(u).ok())
+            .collect();
         TlsRptRecord { rua }.render()
     }
 
@@ -328,11 +332,11 @@ impl ZoneConfig {
     }
 
     /// The `_smtp._tls` TXT of a label's `report` name.
-    fn report_txt(&self, label: &str) -> Rr {
+    fn report_txt(&self, label: &str, records: &LabelRecords) -> Rr {
         Rr {
             owner: Owner::Question,
             ttl: self.txt_ttl,
-            data: Data::Txt(self.tlsrpt_txt(label)),
+            data: Data::Txt(self.tlsrpt_txt(label, &records.extra_rua)),
         }
     }
 
@@ -381,7 +385,7 @@ impl ZoneConfig {
                 each(&[label, "policy"], rr);
             }
             if records.report {
-                each(&[label, "report"], self.report_txt(label));
+                each(&[label, "report"], self.report_txt(label, records));
             }
         }
     }
@@ -453,7 +457,7 @@ impl ZoneConfig {
                 }
                 (Some(records), "report") if records.report => {
                     if wants(rtype::TXT) {
-                        answers.push(self.report_txt(label));
+                        answers.push(self.report_txt(label, records));
                     }
                 }
                 (Some(_), "edge" | "report") => {}

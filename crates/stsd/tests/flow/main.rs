@@ -323,6 +323,34 @@ async fn whole_flow(db: TestDatabase) {
         async move { txt(dns_addr, &n).await == [format!("v=STSv1; id={id};")] }
     })
     .await;
+
+    // The customer's own report destination, kept next to stsd's in the hosted record.
+    let report_name = format!("{label}.report.{ZONE}.");
+    let stsd_only = format!(
+        "v=TLSRPTv1; rua=mailto:{label}@reports.{ZONE},https://reports.{ZONE}/v1/tlsrpt/{label}"
+    );
+    assert_eq!(
+        txt(dns_addr, &report_name).await,
+        std::slice::from_ref(&stsd_only)
+    );
+    let response = http_client
+        .put(format!("{domains}/example.com/extra-rua"))
+        .bearer_auth(&token)
+        .json(&json!({ "extra_rua": ["mailto:tls@example.com"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let kept = format!("{stsd_only},mailto:tls@example.com");
+    wait_until(
+        "the kept destination in DNS",
+        Duration::from_secs(20),
+        || {
+            let (n, kept) = (report_name.clone(), kept.clone());
+            async move { txt(dns_addr, &n).await == [kept] }
+        },
+    )
+    .await;
     drop(_server);
     db.drop_database().await;
 }
