@@ -697,6 +697,42 @@ try {
   await hookCard.waitFor();
   check(!(await page.content()).includes(hookSecret), 'the secret is never shown again');
 
+  step = 'add a domain that hosts its own policy: stsd keeps it';
+  // Not containing `domain`: later steps find its rows by that text.
+  const selfHosted = `${domain.split(".")[0]}-own.example.net`;
+  await customerDns(selfHosted, 'MX', [`10 mx1.${selfHosted}`, `20 mx2.${selfHosted}`]);
+  await customerDns(`_mta-sts.${selfHosted}`, 'TXT', ['v=STSv1; id=20240101T000000;']);
+  await customerDns(`mta-sts.${selfHosted}`, 'A', ['127.0.3.1']);
+  await customerDns(`_smtp._tls.${selfHosted}`, 'TXT', [`v=TLSRPTv1; rua=mailto:tls-reports@${selfHosted}`]);
+  await control('/policy', { body: `version: STSv1\nmode: enforce\nmx: mx1.${selfHosted}\nmax_age: 1209600\n` });
+  await page.goto(`${base}/t/${tenantId}/domains`);
+  await heading('Domains').waitFor();
+  await page.getByRole('link', { name: 'Add domain' }).first().click();
+  await heading('Add a domain').waitFor();
+  await page.getByLabel('Domain name').fill(selfHosted);
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await heading(`${selfHosted} added`).waitFor({ timeout: 30_000 });
+  const existingCard = page.getByRole('region', { name: 'Your current MTA-STS' });
+  await existingCard.getByText('mode Enforce, 1 MX pattern, max_age 14 days, id 20240101T000000', { exact: false }).waitFor();
+  await existingCard.getByText('stsd keeps this policy as its first version', { exact: false }).waitFor();
+  await existingCard.getByRole('alert').filter({ hasText: `mx2.${selfHosted}` }).waitFor();
+  await existingCard.getByText(`mailto:tls-reports@${selfHosted}`, { exact: false }).waitFor();
+  await page.getByText(`Reports also go to your own destinations: mailto:tls-reports@${selfHosted}`).waitFor();
+  await page.getByText('Proposed policy: Enforce with 1 MX pattern.').waitFor();
+  await shoot('07e-import');
+  await axeScan('import');
+  await page.getByLabel('Language').selectOption('de');
+  const existingCardDe = page.getByRole('region', { name: 'Ihr bisheriges MTA-STS' });
+  await existingCardDe.getByText('stsd übernimmt diese Richtlinie als erste Version', { exact: false }).waitFor();
+  await shoot('07e-import-de');
+  await page.getByLabel('Sprache').selectOption('en');
+  // Read again before the switch: the customer breaks their policy; the domain page says so.
+  await control('/policy', { body: 'version: STSv1\nmode: enforce\nmax_age: 86400\n' });
+  await page.goto(`${base}/t/${tenantId}/domains/${selfHosted}`);
+  await heading(selfHosted).waitFor();
+  await page.getByRole('region', { name: 'Your current MTA-STS' }).getByText('MTA-STS that senders cannot use', { exact: false }).waitFor();
+  await shoot('07e-import-invalid');
+
   step = 'remove a domain: offboarding explained first';
   const leaveDomain = `leave-${domain}`;
   const addLeave = await page.request.post(`${base}/api/v1/tenants/${tenantId}/domains`, {

@@ -42,8 +42,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The customer's DNS and MX; it writes its addresses once it listens.
-"$customer_bin" --mx-ca-out "$tmp/mx-ca.pem" --state-out "$tmp/customer.env" >"$tmp/customer.log" 2>&1 &
+# The customer's DNS and MX, and their own policy host for the import step: on port 443, as
+# senders (and stsd) fetch it, of a loopback address nothing else uses (binding 443 needs root,
+# as CI runs). It writes its addresses once it listens.
+"$customer_bin" --mx-ca-out "$tmp/mx-ca.pem" --state-out "$tmp/customer.env" \
+    --policy-listen 127.0.3.1:443 >"$tmp/customer.log" 2>&1 &
 customer_pid=$!
 for _ in $(seq 1 100); do
     if [[ -f "$tmp/customer.env" ]] || ! kill -0 "$customer_pid" 2>/dev/null; then break; fi
@@ -54,7 +57,7 @@ if [[ ! -f "$tmp/customer.env" ]]; then
     cat "$tmp/customer.log" >&2
     exit 1
 fi
-# CUSTOMER_DNS, CUSTOMER_SMTP_PORT, CUSTOMER_CONTROL
+# CUSTOMER_DNS, CUSTOMER_SMTP_PORT, CUSTOMER_CONTROL, CUSTOMER_POLICY
 source "$tmp/customer.env"
 
 api_port=$(free_port)

@@ -6,7 +6,7 @@
     reason = "test helpers: a panic is a failed test with its location"
 )]
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use stsd_core::{DomainName, Mode, Policy};
@@ -29,7 +29,7 @@ async fn world() -> World {
     let dns = FakeDns::start().await.unwrap();
     let ca = TestCa::new("sender test CA");
     let host = FakePolicyHost::start(
-        LOOPBACK,
+        SocketAddr::new(LOOPBACK, 0),
         ca.server(&["mta-sts.example.com"]),
         PolicyResponse::policy(POLICY),
     )
@@ -135,7 +135,7 @@ async fn two_sts_records_are_no_policy_and_others_are_ignored() {
 async fn a_certificate_for_another_name_is_not_trusted() {
     let w = world().await;
     let other = FakePolicyHost::start(
-        LOOPBACK,
+        SocketAddr::new(LOOPBACK, 0),
         w.ca.server(&["mta-sts.example.org"]),
         PolicyResponse::policy(POLICY),
     )

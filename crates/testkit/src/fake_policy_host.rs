@@ -50,13 +50,14 @@ impl Drop for FakePolicyHost {
 }
 
 impl FakePolicyHost {
-    /// Listens on a free port of `ip` (a loopback address) with `tls`, answering `response`.
+    /// Listens on `addr` (a loopback address; port 0 for a free one) with `tls`, answering
+    /// `response`.
     pub async fn start(
-        ip: std::net::IpAddr,
+        addr: SocketAddr,
         tls: Arc<rustls::ServerConfig>,
         response: PolicyResponse,
     ) -> io::Result<FakePolicyHost> {
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let response = Arc::new(Mutex::new(response));
         let shared = response.clone();

@@ -9,7 +9,18 @@ import { tenantPath, type ExistingSetup } from '../api/types';
  * keeps (same mode, MX patterns and max_age, a new id), a policy senders cannot use and why,
  * or nothing to keep. The problems are the server's own words.
  */
-export function ExistingSetupView({ existing, onReread, rereading }: { existing: ExistingSetup; onReread?: () => void; rereading?: boolean }) {
+export function ExistingSetupView({
+  existing,
+  context = 'added',
+  onReread,
+  rereading,
+}: {
+  existing: ExistingSetup;
+  /** `added`: the answer to adding the domain; `pending`: read again on the domain's page. */
+  context?: 'added' | 'pending';
+  onReread?: () => void;
+  rereading?: boolean;
+}) {
   const { t } = useTranslation();
   const headingId = useId();
   const policy = existing.policy;
@@ -50,7 +61,9 @@ export function ExistingSetupView({ existing, onReread, rereading }: { existing:
       {(existing.status === 'invalid' || existing.status === 'error') && (
         <>
           <p className={existing.status === 'invalid' ? 'notice notice-warn' : 'notice'}>
-            {existing.status === 'invalid' ? t('existing.invalid') : t('existing.error')}
+            {existing.status === 'invalid'
+              ? t(context === 'added' ? 'existing.invalid' : 'existing.invalidNow')
+              : t(context === 'added' ? 'existing.error' : 'existing.errorNow')}
           </p>
           <ul className="small">
             {existing.problems.map((p) => (
@@ -59,7 +72,7 @@ export function ExistingSetupView({ existing, onReread, rereading }: { existing:
           </ul>
         </>
       )}
-      {existing.tlsrpt_rua.length > 0 && (
+      {context === 'added' && existing.tlsrpt_rua.length > 0 && (
         <p className="muted">{t(existing.tlsrpt_kept ? 'existing.tlsrptKept' : 'existing.tlsrpt', { rua: existing.tlsrpt_rua.join(', ') })}</p>
       )}
       {existing.tlsrpt_problem && <p className="muted">{t('existing.tlsrptProblem', { problem: existing.tlsrpt_problem })}</p>}
@@ -87,5 +100,5 @@ export function ExistingSetupPanel({ tenant, name }: { tenant: string; name: str
   });
   const data = existing.data;
   if (!data || !['found', 'invalid', 'error'].includes(data.status) || !Array.isArray(data.problems)) return null;
-  return <ExistingSetupView existing={data} onReread={() => void existing.refetch()} rereading={existing.isFetching} />;
+  return <ExistingSetupView existing={data} context="pending" onReread={() => void existing.refetch()} rereading={existing.isFetching} />;
 }

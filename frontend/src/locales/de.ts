@@ -141,6 +141,8 @@ export const de: Catalogue = {
     warnings: 'Strenge Absender lehnen diese Teile Ihrer Richtliniendatei womöglich ab; stsd liefert sie in kanonischer Form aus:',
     invalid: 'Die Domain veröffentlicht MTA-STS, aber Absender können es nicht verwenden. stsd übernimmt es daher nicht und schlägt stattdessen eine Richtlinie im Testmodus vor:',
     error: 'Das bisherige MTA-STS der Domain ließ sich gerade nicht lesen, daher schlägt stsd eine Richtlinie im Testmodus vor. Prüfen Sie die Domain erneut, bevor Sie die Einträge umstellen:',
+    invalidNow: 'Die Domain veröffentlicht MTA-STS, das Absender nicht verwenden können, bis die Einträge auf stsd zeigen:',
+    errorNow: 'Das bisherige MTA-STS der Domain ließ sich gerade nicht lesen:',
     tlsrpt: 'Ihre TLS-Berichte gehen bisher an {{rua}}. Sobald der _smtp._tls-Eintrag auf stsd zeigt, kommen sie stattdessen zu stsd.',
     tlsrptKept: 'Ihre TLS-Berichte gehen an {{rua}}. Der _smtp._tls-Eintrag von stsd behält dieses Ziel nach dem eigenen, Berichte gehen also dorthin und an stsd.',
     tlsrptProblem: 'Ihr _smtp._tls-Eintrag ist nicht verwendbar: {{problem}}',

@@ -139,6 +139,8 @@ export const en = {
     warnings: 'Strict senders may reject these parts of your policy file; stsd serves it in canonical form:',
     invalid: 'The domain publishes MTA-STS, but senders cannot use it, so stsd does not keep it and proposes a policy in testing mode instead:',
     error: 'The domain’s current MTA-STS could not be read just now, so stsd proposes a policy in testing mode. Check the domain again before you switch the records:',
+    invalidNow: 'The domain publishes MTA-STS that senders cannot use, until the records point to stsd:',
+    errorNow: 'The domain’s current MTA-STS could not be read just now:',
     tlsrpt: 'Your TLS reports currently go to {{rua}}. Once the _smtp._tls record points to stsd, they come to stsd instead.',
     tlsrptKept: 'Your TLS reports go to {{rua}}. stsd’s _smtp._tls record keeps that destination after its own, so reporters send them there and to stsd.',
     tlsrptProblem: 'Your _smtp._tls record could not be used: {{problem}}',

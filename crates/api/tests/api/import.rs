@@ -4,7 +4,7 @@
 //! the MX host it does not cover, keeps the customer's report destination, and hands out a
 //! first id that differs from theirs; an invalid policy is reported and not imported.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -26,7 +26,7 @@ struct World {
 async fn world(db: TestDatabase) -> World {
     let ca = TestCa::new("import test CA");
     let host = FakePolicyHost::start(
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         ca.server(&["mta-sts.self.example"]),
         PolicyResponse::policy(POLICY),
     )

@@ -7,6 +7,8 @@
 //! - `DELETE /records/{name}` removes every record at the name.
 //! - `PUT /servfail/{name}` with `{"on": true}` makes every query for the name fail.
 //! - `PUT /mx-certificate` with `{"hosts": [...]}` gives the MX a new certificate.
+//! - `PUT /policy` with `{"body": "...", "status": "200 OK", "content_type": "text/plain"}`
+//!   sets what their own `mta-sts` host answers (status and media type optional).
 //! - `GET /` describes the world (addresses, certificate names, queries answered).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -20,7 +22,7 @@ use axum::{Json, Router};
 use hickory_proto::rr::Name;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stsd_testkit::FakeDns;
+use stsd_testkit::{FakeDns, FakePolicyHost, PolicyResponse};
 
 use crate::mx_cert::MxCertificate;
 
@@ -30,6 +32,8 @@ pub(crate) struct World {
     pub(crate) dns: Arc<FakeDns>,
     pub(crate) mx: Arc<MxCertificate>,
     pub(crate) smtp: SocketAddr,
+    /// Their own policy host, when one was asked for (`--policy-listen`).
+    pub(crate) policy: Option<Arc<FakePolicyHost>>,
 }
 
 /// The control routes.
@@ -40,6 +44,7 @@ pub(crate) fn router(world: World) -> Router {
         .route("/records/{name}", delete(remove_records))
         .route("/servfail/{name}", put(set_servfail))
         .route("/mx-certificate", put(set_mx_certificate))
+        .route("/policy", put(set_policy))
         .with_state(world)
 }
 
@@ -170,6 +175,36 @@ async fn set_mx_certificate(
 ) -> Result<StatusCode, Refused> {
     w.mx.reissue(body.hosts.clone()).map_err(Refused)?;
     eprintln!("fake customer: MX certificate for {:?}", body.hosts);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct PolicyAnswer {
+    body: String,
+    status: Option<String>,
+    content_type: Option<String>,
+}
+
+async fn set_policy(
+    State(w): State<World>,
+    Json(answer): Json<PolicyAnswer>,
+) -> Result<StatusCode, Refused> {
+    let Some(host) = &w.policy else {
+        return Err(Refused(
+            "no policy host: start with --policy-listen".to_owned(),
+        ));
+    };
+    host.set_response(PolicyResponse {
+        status: answer.status.unwrap_or_else(|| "200 OK".to_owned()),
+        content_type: Some(
+            answer
+                .content_type
+                .unwrap_or_else(|| "text/plain".to_owned()),
+        ),
+        headers: Vec::new(),
+        body: answer.body.into_bytes(),
+    });
+    eprintln!("fake customer: policy host answer set");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -76,6 +76,16 @@ impl MxCertificate {
         Ok(())
     }
 
+    /// A certificate for `hosts` from the same CA, apart from the MX's.
+    pub(crate) fn issue_for(&self, hosts: &[String]) -> Result<Arc<CertifiedKey>, String> {
+        issue(&self.ca, &self.provider, hosts)
+    }
+
+    /// The crypto provider the certificates are made for.
+    pub(crate) fn provider(&self) -> Arc<CryptoProvider> {
+        self.provider.clone()
+    }
+
     /// A TLS server configuration presenting the current certificate.
     pub(crate) fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, String> {
         let config = rustls::ServerConfig::builder_with_provider(self.provider.clone())

@@ -92,6 +92,7 @@ async fn records_and_certificate_follow_the_control_calls() {
         dns: dns.clone(),
         mx: mx.clone(),
         smtp: smtp.addr(),
+        policy: None,
     };
     let r = resolver(dns.addr());
 
