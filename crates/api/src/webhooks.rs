@@ -70,6 +70,7 @@ pub(crate) struct CreateWebhook {
     url: String,
     /// Events to receive: `domain.state_changed`, `domain.checks_failing`,
     /// `domain.mx_uncovered` (an MX host the enforced policy does not cover),
+    /// `domain.reporters_silent` (organizations that usually send TLS reports stopped),
     /// `certificate.failed`; absent or `["*"]` for all.
     events: Option<Vec<String>>,
 }

@@ -37,6 +37,7 @@ mod report_ingest;
 mod report_migration_tests;
 mod report_origin;
 mod report_rollups;
+mod reporters;
 mod reports;
 mod rotation;
 mod sealing;
@@ -68,6 +69,7 @@ pub use rate_limits::{RateDecision, RateQuota};
 pub use renewals::{RenewalPlan, RenewalSource};
 pub use report_ingest::{IngestError, Ingested, PreparedReport, Submission, Transport, essence};
 pub use report_origin::ReportOrigin;
+pub use reporters::{ReporterActivity, Silence};
 pub use reports::{
     FailuresBy, LeftOut, NewReport, NewReportFailure, NewReportPolicy, ReportDetail, ReportFilter,
     ReportIngest, ReportScope, ReportTotals, StoredReport, TotalsBy,

@@ -12,10 +12,11 @@ use crate::error::StoreError;
 use crate::ids::{TenantId, row_id};
 
 /// Every event a webhook can subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 5] = [
+pub const WEBHOOK_EVENTS: [&str; 6] = [
     "domain.state_changed",
     "domain.checks_failing",
     "domain.mx_uncovered",
+    "domain.reporters_silent",
     "certificate.failed",
     "ping",
 ];

@@ -16,6 +16,7 @@ mod config;
 mod dns;
 mod error;
 mod publisher;
+mod reporters;
 mod smtp_probe;
 mod state;
 mod verify;
@@ -25,6 +26,7 @@ pub use alerts::{AlertConfig, run_alerts, signature};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
 pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};
+pub use reporters::{HABIT, SILENT_AFTER, USUAL_DAYS, check_reporters};
 pub use smtp_probe::MxProbe;
 pub use state::{
     CertificateHealth, DEFAULT_GRACE_PERIOD, Decision, EXPIRING_WITHIN, next_check_in, next_state,

@@ -131,6 +131,7 @@ pub(crate) async fn verify_domain(
     {
         announce_mx_drift(store, &domain, previous_checks.as_deref(), &checks).await?;
     }
+    crate::reporters::check_reporters(store, &domain, OffsetDateTime::now_utc()).await?;
     // Recorded after the transition: whoever waits for fresh results (`POST …/checks`)
     // then also sees the state they imply, never fresh checks with a stale state.
     store

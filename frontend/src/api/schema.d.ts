@@ -933,6 +933,7 @@ export interface components {
             /**
              * @description Events to receive: `domain.state_changed`, `domain.checks_failing`,
              *     `domain.mx_uncovered` (an MX host the enforced policy does not cover),
+             *     `domain.reporters_silent` (organizations that usually send TLS reports stopped),
              *     `certificate.failed`; absent or `["*"]` for all.
              */
             events?: string[] | null;

@@ -1,6 +1,6 @@
 /** The webhook form's rules, mirroring the API's (crates/api/src/webhooks.rs); the API decides. */
 
-export const WEBHOOK_EVENTS = ['domain.state_changed', 'domain.checks_failing', 'domain.mx_uncovered', 'certificate.failed'] as const;
+export const WEBHOOK_EVENTS = ['domain.state_changed', 'domain.checks_failing', 'domain.mx_uncovered', 'domain.reporters_silent', 'certificate.failed'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export interface WebhookForm {

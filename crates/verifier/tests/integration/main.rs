@@ -10,5 +10,6 @@
 mod alerts;
 mod checks;
 mod mx_tls;
+mod reporters;
 mod worker;
 mod world;
