@@ -39,6 +39,34 @@ pub use pebble::{
 pub use postgres_server::PostgresServer;
 pub use test_ca::TestCa;
 
+/// A loopback TCP port free now and never handed out before in this process: the kernel may
+/// give a just-released port to the next `bind(0)`, so two servers started one after the
+/// other (before either has bound its ports) could otherwise be given the same one, the
+/// second failing to bind while probes of it reach the first.
+///
+/// # Panics
+/// When no loopback port can be bound at all.
+#[allow(
+    clippy::expect_used,
+    reason = "test support: failing loudly is the point"
+)]
+pub fn free_port() -> u16 {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut handed = HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if handed.insert(port) {
+            return port;
+        }
+    }
+}
+
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;

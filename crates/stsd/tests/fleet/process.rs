@@ -1,7 +1,7 @@
 //! Starting, probing and stopping role processes.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -9,13 +9,7 @@ use std::time::{Duration, Instant};
 pub(crate) const ZONE: &str = "sts.fleet.test";
 pub(crate) const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub(crate) use stsd_testkit::free_port;
 
 /// One `stsd` process; killed when dropped. Its log is kept in its own file.
 pub(crate) struct Role {

@@ -10,7 +10,7 @@
     reason = "test code: a panic is a failed test with its location"
 )]
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -34,13 +34,7 @@ mod starvation;
 const ZONE: &str = "sts.flow.test";
 const PASSWORD: &str = "violet quarry lantern 42 drift";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use stsd_testkit::free_port;
 
 struct Server(Child);
 
