@@ -95,7 +95,7 @@ async fn json_body_errors_name_the_field_in_plain_words(server: &TestServer) {
         (
             json!({ "name": "a.example", "extra": 1 }),
             "extra",
-            "is not a field of this request; the fields are name, ownership, policy",
+            "is not a field of this request; the fields are name, ownership, policy, keep_existing_rua",
         ),
         (
             json!({ "name": "a.example", "policy": { "mode": "testing", "mx": ["mx.a.example", 7], "max_age": 86400 } }),
