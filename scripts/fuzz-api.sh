@@ -7,7 +7,7 @@
 #   STSD_TOOLS_DIR        where the Python venv lives (default ~/.cache/stsd-tools)
 #   CARGO_TARGET_DIR      cargo's target directory (default ./target)
 #   FUZZ_MAX_EXAMPLES     examples per operation and phase (default 50)
-#   FUZZ_TIMEOUT          seconds the schemathesis run may take (default 480; about
+#   FUZZ_TIMEOUT          seconds the schemathesis run may take (default 600; about
 #                         2 minutes on an idle 2-core machine, much more while other builds run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ tools="${STSD_TOOLS_DIR:-$HOME/.cache/stsd-tools}"
 venv="$tools/venv"
 schemathesis_version="4.32.5"
 max_examples="${FUZZ_MAX_EXAMPLES:-50}"
-fuzz_timeout="${FUZZ_TIMEOUT:-480}"
+fuzz_timeout="${FUZZ_TIMEOUT:-600}"
 
 # --- schemathesis, pinned, in its own venv --------------------------------------------------
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
@@ -55,17 +55,20 @@ port=$(free_port)
 base="http://127.0.0.1:$port"
 
 # Every listener on a free loopback port, so that the run never collides with a real server.
-# Nothing answers DNS at 127.0.0.1:9: MX discovery fails fast and the API reports it in the
-# answer, which is part of the contract being fuzzed.
+# The customer's DNS is stsd's own DNS listener: it answers REFUSED for every name outside
+# the service zone, at once, so MX discovery and the reading of a domain's own MTA-STS fail
+# fast and the API reports it in the answer, which is part of the contract being fuzzed. (A
+# dead address would make each of those requests wait out the whole DNS timeout.)
+dns_port=$(free_port)
 env -i PATH="$PATH" HOME="$HOME" RUST_LOG="${RUST_LOG:-warn}" \
     STSD_DATA_DIR="$work/data" \
     STSD_API_LISTEN="127.0.0.1:$port" \
     STSD_EDGE_HTTPS_LISTEN="127.0.0.1:$(free_port)" \
     STSD_EDGE_HTTP_LISTEN="127.0.0.1:$(free_port)" \
-    STSD_DNS_LISTEN="127.0.0.1:$(free_port)" \
+    STSD_DNS_LISTEN="127.0.0.1:$dns_port" \
     STSD_SMTP_LISTEN="127.0.0.1:$(free_port)" \
     STSD_METRICS_LISTEN="127.0.0.1:$(free_port)" \
-    STSD_RESOLVERS="127.0.0.1:9" \
+    STSD_RESOLVERS="127.0.0.1:$dns_port" \
     STSD_MX_GATE_WAIT_SECONDS=3 \
     "$stsd" serve >"$work/server.log" 2>&1 &
 server_pid=$!
