@@ -10,16 +10,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, Record};
 use serde::Serialize;
 use stsd_core::{DomainName, DomainNameError};
-
-/// Retries after a failed try (hickory's `attempts`): three tries in all.
-const RETRIES: u32 = 2;
 
 /// Where to send DNS queries: the system's resolvers (empty list) or these `ip:port` servers.
 ///
@@ -41,34 +36,9 @@ impl Resolvers {
     /// Fails with [`DiscoveryError::Config`] if `timeout` is zero or the system configuration
     /// cannot be read.
     pub fn new(servers: &[SocketAddr], timeout: Duration) -> Result<Resolvers, DiscoveryError> {
-        if timeout.is_zero() {
-            return Err(DiscoveryError::Config(
-                "the DNS timeout must be longer than zero".to_owned(),
-            ));
-        }
-        let mut builder = if servers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|err| {
-                DiscoveryError::Config(format!(
-                    "cannot read the system resolver configuration: {err}"
-                ))
-            })?
-        } else {
-            let name_servers = servers.iter().map(|&server| name_server(server)).collect();
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_name_servers(name_servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
-        let options = builder.options_mut();
-        options.timeout = timeout / (RETRIES + 1);
-        options.attempts = RETRIES as usize;
-        // Fresh answers every time: the verifier must see a customer's fix at once.
-        options.cache_size = 0;
-        options.positive_max_ttl = Some(Duration::ZERO);
-        options.negative_max_ttl = Some(Duration::ZERO);
-        options.use_hosts_file = ResolveHosts::Never;
-        let resolver = builder.build().map_err(|err| {
-            DiscoveryError::Config(format!("cannot build the DNS resolver: {err}"))
+        let resolver = stsd_sender::dns::resolver(servers, timeout).map_err(|e| match e {
+            stsd_sender::SenderError::Dns(message) => DiscoveryError::Config(message),
+            other => DiscoveryError::Config(other.to_string()),
         })?;
         Ok(Resolvers { resolver, timeout })
     }
@@ -157,15 +127,6 @@ pub enum DiscoveryError {
         /// Why it is not a valid host name.
         reason: DomainNameError,
     },
-}
-
-/// A name server at `server`, asked over UDP with TCP for truncated answers.
-fn name_server(server: SocketAddr) -> NameServerConfig {
-    let mut udp = ConnectionConfig::udp();
-    udp.port = server.port();
-    let mut tcp = ConnectionConfig::tcp();
-    tcp.port = server.port();
-    NameServerConfig::new(server.ip(), true, vec![udp, tcp])
 }
 
 /// Turns the answer records of a successful lookup into an [`MxLookup`].

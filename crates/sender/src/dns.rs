@@ -50,35 +50,7 @@ impl Dns {
     /// The system's resolvers when `servers` is empty, otherwise these `ip:port` servers
     /// (UDP, TCP for truncated answers). `timeout` bounds one lookup, retries included.
     pub fn new(servers: &[SocketAddr], timeout: Duration) -> Result<Dns, SenderError> {
-        if timeout.is_zero() {
-            return Err(SenderError::Dns(
-                "the DNS timeout must be longer than zero".to_owned(),
-            ));
-        }
-        let mut builder = if servers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|err| {
-                SenderError::Dns(format!(
-                    "cannot read the system resolver configuration: {err}"
-                ))
-            })?
-        } else {
-            let name_servers = servers.iter().map(|&server| name_server(server)).collect();
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_name_servers(name_servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
-        let options = builder.options_mut();
-        options.timeout = timeout / (RETRIES + 1);
-        options.attempts = RETRIES as usize;
-        // Never longer than the TTL, and simplest: not at all. A fix must show at once.
-        options.cache_size = 0;
-        options.positive_max_ttl = Some(Duration::ZERO);
-        options.negative_max_ttl = Some(Duration::ZERO);
-        options.use_hosts_file = ResolveHosts::Never;
-        let resolver = builder
-            .build()
-            .map_err(|err| SenderError::Dns(format!("cannot build the DNS resolver: {err}")))?;
+        let resolver = resolver(servers, timeout)?;
         Ok(Dns { resolver, timeout })
     }
 
@@ -209,6 +181,42 @@ impl Dns {
             ))),
         }
     }
+}
+
+/// A resolver with caching off (every lookup sees the zone as it is now) asking the system's
+/// resolvers when `servers` is empty, otherwise these `ip:port` servers (UDP, TCP for
+/// truncated answers), each of its three tries given a third of `timeout`. Fails for a zero
+/// timeout or an unreadable system configuration. The API's MX discovery builds on it too.
+pub fn resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioResolver, SenderError> {
+    if timeout.is_zero() {
+        return Err(SenderError::Dns(
+            "the DNS timeout must be longer than zero".to_owned(),
+        ));
+    }
+    let mut builder = if servers.is_empty() {
+        TokioResolver::builder_tokio().map_err(|err| {
+            SenderError::Dns(format!(
+                "cannot read the system resolver configuration: {err}"
+            ))
+        })?
+    } else {
+        let name_servers = servers.iter().map(|&server| name_server(server)).collect();
+        TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(name_servers),
+            TokioRuntimeProvider::default(),
+        )
+    };
+    let options = builder.options_mut();
+    options.timeout = timeout / (RETRIES + 1);
+    options.attempts = RETRIES as usize;
+    // Never longer than the TTL, and simplest: not at all. A fix must show at once.
+    options.cache_size = 0;
+    options.positive_max_ttl = Some(Duration::ZERO);
+    options.negative_max_ttl = Some(Duration::ZERO);
+    options.use_hosts_file = ResolveHosts::Never;
+    builder
+        .build()
+        .map_err(|err| SenderError::Dns(format!("cannot build the DNS resolver: {err}")))
 }
 
 /// A DNS name for comparison: lower case, without the trailing dot.
