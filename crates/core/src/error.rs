@@ -343,3 +343,28 @@ pub enum TxtRecordError {
     #[error("invalid rua: {0}")]
     InvalidRua(#[from] RuaUriError),
 }
+
+/// Why a planned move to new MX hosts ([`crate::MovePlan`]) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MovePlanError {
+    /// The policy is `none`: it names no hosts, so there is nothing to move.
+    #[error(
+        "the policy's mode is none: it covers no MX host, so a move needs no plan; edit the policy instead"
+    )]
+    ModeNone,
+    /// No new patterns were given.
+    #[error("name at least one MX host or pattern of the new provider")]
+    NoNewMx,
+    /// The new patterns are the current ones.
+    #[error("the new MX patterns are the ones the policy has now")]
+    Unchanged,
+    /// The move date is under an hour away.
+    #[error("the move date must be at least an hour from now")]
+    TooSoon,
+    /// The move date is over 400 days away.
+    #[error("the move date must be within 400 days")]
+    TooLate,
+    /// Old and new patterns together do not make a valid policy.
+    #[error("{0}")]
+    Policy(PolicyError),
+}

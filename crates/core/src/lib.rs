@@ -8,6 +8,7 @@
 //! - [`Mode`], [`MaxAge`], [`Policy`]: the policy and its canonical text
 //!   ([`Policy::render`]); [`Policy::parse`] reads what real servers publish
 //!   and reports [`PolicyWarning`]s for what strict senders would reject.
+//! - [`MovePlan`]: a planned move to new MX hosts, as the policy versions it publishes.
 //! - [`PolicyId`]: the `id=` of the `_mta-sts` record, with a generator whose
 //!   ids always increase.
 //! - [`Label`]: the random per-registration token.
@@ -26,6 +27,7 @@ mod error;
 mod label;
 mod mode;
 mod mx;
+mod mx_move;
 mod net;
 mod policy;
 mod policy_id;
@@ -37,12 +39,13 @@ pub use backoff::backoff;
 pub use check::{CheckName, CheckResult, HostCheck, HostStatus, Outcome, outcome_of, parse_checks};
 pub use domain::DomainName;
 pub use error::{
-    DomainNameError, LabelError, ModeError, MxPatternError, PolicyError, PolicyIdError,
-    RuaUriError, TxtRecordError,
+    DomainNameError, LabelError, ModeError, MovePlanError, MxPatternError, PolicyError,
+    PolicyIdError, RuaUriError, TxtRecordError,
 };
 pub use label::Label;
 pub use mode::{MaxAge, Mode};
 pub use mx::MxPattern;
+pub use mx_move::{MAX_LEAD, MIN_LEAD, MovePlan, MoveStep, SHORT_MAX_AGE};
 pub use net::is_public_address;
 pub use policy::Policy;
 pub use policy_id::PolicyId;

@@ -7,6 +7,7 @@
 //! - [`run_worker`] does that for leased `verify` jobs, reschedules them
 //!   ([`next_check_in`]), gives every checked domain a job ([`schedule_all`]) and runs the
 //!   publisher step ([`publish_pending`]).
+//! - [`advance_mx_moves`] runs the due steps of planned moves to new MX hosts.
 //!
 //! Settings are one [`VerifierConfig`], which also holds the resolver.
 
@@ -15,6 +16,7 @@ mod checks;
 mod config;
 mod dns;
 mod error;
+mod mx_moves;
 mod publisher;
 mod reporters;
 mod smtp_probe;
@@ -25,6 +27,7 @@ mod worker;
 pub use alerts::{AlertConfig, run_alerts, signature};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
+pub use mx_moves::{MOVE_AUTHOR, advance_mx_moves, step_policy};
 pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};
 pub use reporters::{HABIT, SILENT_AFTER, USUAL_DAYS, check_reporters};
 pub use smtp_probe::MxProbe;

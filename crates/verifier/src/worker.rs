@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 
 use crate::config::VerifierConfig;
 use crate::error::VerifyError;
+use crate::mx_moves::advance_mx_moves;
 use crate::publisher::{publish_pending, record_dns_switches};
 use crate::state::next_check_in;
 use crate::verify::verify_domain;
@@ -88,6 +89,9 @@ pub async fn run_worker(store: Store, cfg: VerifierConfig) {
         run_due_jobs(&store, &cfg).await;
         if let Err(err) = finish_offboarding(&store, OffsetDateTime::now_utc()).await {
             tracing::warn!(error = %err, "offboarding step failed");
+        }
+        if let Err(err) = advance_mx_moves(&store, &cfg, OffsetDateTime::now_utc()).await {
+            tracing::warn!(error = %err, "planned MX move step failed");
         }
         tokio::time::sleep(cfg.poll_interval).await;
     }

@@ -9,6 +9,7 @@
 
 mod alerts;
 mod checks;
+mod mx_moves;
 mod mx_tls;
 mod reporters;
 mod worker;
