@@ -23,6 +23,7 @@ mod json;
 pub mod listen;
 mod metrics;
 mod mx;
+mod mx_move;
 mod openapi;
 pub mod password;
 mod policy;
@@ -229,6 +230,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tokens::routes())
         .merge(domains::routes())
         .merge(existing::routes())
+        .merge(mx_move::routes())
         .merge(fetches::routes())
         .merge(reports::routes())
         .merge(checks::routes())

@@ -103,7 +103,7 @@ impl PolicyInput {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct PolicyVersionView {
     /// The version's own id.
-    version_id: String,
+    pub(crate) version_id: String,
     /// The policy id published in DNS (`_mta-sts` TXT `id=`); changes only when the rendered
     /// policy changes.
     id: String,
@@ -223,11 +223,11 @@ pub(crate) struct PolicyVersionList {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PolicyChange {
     /// Whether a new version was created (false: the policy was already like this).
-    changed: bool,
+    pub(crate) changed: bool,
     /// The resulting newest version.
-    version: PolicyVersionView,
+    pub(crate) version: PolicyVersionView,
     /// The readiness checks that ran (for `enforce`); empty otherwise.
-    checks: Vec<ReadinessCheck>,
+    pub(crate) checks: Vec<ReadinessCheck>,
     /// A warning or advice about the new policy: a `max_age` under a day (RFC 8461 §3.2
     /// advises weeks), or raising `max_age` once `enforce` is stable. Absent when there is
     /// none; the policy is saved either way.
@@ -481,9 +481,11 @@ async fn gate(
 }
 
 /// An override as asked for: `override` and its `override_reason`.
-struct Override {
-    wanted: bool,
-    reason: Option<String>,
+pub(crate) struct Override {
+    /// Whether the caller asked to override.
+    pub(crate) wanted: bool,
+    /// The written reason.
+    pub(crate) reason: Option<String>,
 }
 
 /// The written reason of an override: required with `override`, kept on the version and in
@@ -595,7 +597,7 @@ pub(crate) struct UpdatePolicy {
     override_reason: Option<String>,
 }
 
-async fn apply(
+pub(crate) async fn apply(
     state: &AppState,
     access: &Access,
     domain: &Domain,

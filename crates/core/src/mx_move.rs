@@ -213,6 +213,30 @@ impl MovePlan {
         Ok(Some(policy))
     }
 
+    /// The policy `step` publishes when the policy is `latest`: `latest`'s mode; for the
+    /// steps that keep the old hosts, `latest`'s patterns (edits since the plan kept) and the
+    /// new ones. `None` for [`MoveStep::Move`].
+    pub fn policy_after(
+        &self,
+        step: MoveStep,
+        latest: &Policy,
+    ) -> Result<Option<Policy>, crate::PolicyError> {
+        let Some(planned) = self.policy(step, latest.mode())? else {
+            return Ok(None);
+        };
+        if step == MoveStep::Finish {
+            return Ok(Some(planned));
+        }
+        let mut mx = latest.mx().to_vec();
+        mx.extend(
+            self.new_mx
+                .iter()
+                .filter(|p| !latest.mx().contains(p))
+                .cloned(),
+        );
+        Policy::new(latest.mode(), mx, planned.max_age()).map(Some)
+    }
+
     /// The MX hosts of `hosts` that no new pattern matches: the finish step waits while
     /// there are any.
     pub fn not_moved<'a>(&self, hosts: &'a [String]) -> Vec<&'a str> {

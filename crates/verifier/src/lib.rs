@@ -27,7 +27,7 @@ mod worker;
 pub use alerts::{AlertConfig, run_alerts, signature};
 pub use config::{DEFAULT_DNS_TIMEOUT, VerifierConfig};
 pub use error::VerifyError;
-pub use mx_moves::{MOVE_AUTHOR, advance_mx_moves, step_policy};
+pub use mx_moves::{MOVE_AUTHOR, advance_mx_moves};
 pub use publisher::{DNS_SETTLE, publish_pending, record_dns_switches};
 pub use reporters::{HABIT, SILENT_AFTER, USUAL_DAYS, check_reporters};
 pub use smtp_probe::MxProbe;

@@ -4,7 +4,7 @@
 //! slipped holds the plan rather than making senders refuse the hosts still in use.
 
 use crate::dns::MxAnswer;
-use stsd_core::{Mode, MovePlan, MoveStep, MxPattern, Policy, PolicyError};
+use stsd_core::{Mode, MovePlan, MoveStep};
 use stsd_store::{DomainState, MxMove, Store, TenantId};
 use time::OffsetDateTime;
 
@@ -74,7 +74,7 @@ async fn advance(
         }
         return Ok(false);
     }
-    let Some(policy) = step_policy(&mv.plan, step, &latest).map_err(|e| {
+    let Some(policy) = mv.plan.policy_after(step, &latest).map_err(|e| {
         VerifyError::Config(format!("the planned move's {} step: {e}", step.as_str()))
     })?
     else {
@@ -101,29 +101,6 @@ async fn advance(
         "planned MX move step published"
     );
     Ok(outcome.created)
-}
-
-/// The policy `step` publishes now: the mode the policy has now; for the steps that keep the
-/// old hosts, the patterns it has now (edits since the plan kept) and the new ones.
-pub fn step_policy(
-    plan: &MovePlan,
-    step: MoveStep,
-    latest: &Policy,
-) -> Result<Option<Policy>, PolicyError> {
-    let Some(planned) = plan.policy(step, latest.mode())? else {
-        return Ok(None);
-    };
-    if step == MoveStep::Finish {
-        return Ok(Some(planned));
-    }
-    let mut mx: Vec<MxPattern> = latest.mx().to_vec();
-    mx.extend(
-        plan.new_mx()
-            .iter()
-            .filter(|p| !latest.mx().contains(p))
-            .cloned(),
-    );
-    Policy::new(latest.mode(), mx, planned.max_age()).map(Some)
 }
 
 /// Why the finish step cannot run yet: the MX records still name hosts no new pattern

@@ -170,6 +170,18 @@ fn samples() -> Samples {
             ("PUT", "/api/v1/tenants/{tenant}/domains/{name}/extra-rua"),
             Some(json!({ "extra_rua": ["mailto:attacker@example.com"] })),
         ),
+        (
+            ("GET", "/api/v1/tenants/{tenant}/domains/{name}/mx-move"),
+            None,
+        ),
+        (
+            ("POST", "/api/v1/tenants/{tenant}/domains/{name}/mx-move"),
+            Some(json!({ "new_mx": ["mx.attacker.example"], "move_at": 2_000_000_000 })),
+        ),
+        (
+            ("DELETE", "/api/v1/tenants/{tenant}/domains/{name}/mx-move"),
+            None,
+        ),
         (("GET", "/api/v1/tenants/{tenant}/members"), None),
         (
             ("POST", "/api/v1/tenants/{tenant}/members"),

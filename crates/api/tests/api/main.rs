@@ -22,6 +22,7 @@ mod gate;
 mod import;
 mod invitations;
 mod isolation;
+mod mx_move;
 mod openapi;
 mod proxies;
 mod reports;

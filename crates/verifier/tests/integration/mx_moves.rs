@@ -6,7 +6,7 @@
 
 use stsd_core::{MaxAge, Mode, MovePlan, MoveStep, MxPattern, Policy};
 use stsd_store::{DomainState, MoveState, Ownership};
-use stsd_verifier::{MOVE_AUTHOR, advance_mx_moves, step_policy};
+use stsd_verifier::{MOVE_AUTHOR, advance_mx_moves};
 use time::{Duration, OffsetDateTime};
 
 use crate::world::World;
@@ -52,7 +52,8 @@ async fn planned(w: &World, name: &str, t0: OffsetDateTime) -> stsd_store::Domai
         .start_mx_move(&w.tenant, &d.id, &plan, "test")
         .await
         .unwrap();
-    let cover = step_policy(&plan, MoveStep::Cover, &policy)
+    let cover = plan
+        .policy_after(MoveStep::Cover, &policy)
         .unwrap()
         .unwrap();
     let version = w
