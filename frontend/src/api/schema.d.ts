@@ -393,6 +393,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/domains/{name}/mx-move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Shows the domain's latest planned move. */
+        get: operations["getMxMove"];
+        put?: never;
+        /**
+         * Plans a move to new MX hosts and publishes its first version at once: the policy's
+         *     patterns and the new ones (`max_age` lowered to a day already when the move is closer
+         *     than `max_age`). In `enforce` that version passes the readiness gate first. Later steps
+         *     run on their dates; the last one waits until the MX records name the new hosts.
+         */
+        post: operations["startMxMove"];
+        /**
+         * Cancels the domain's active plan. The policy stays as it is now (it may still list the old
+         *     hosts next to the new ones, with `max_age` lowered): edit it if that is not what you want.
+         */
+        delete: operations["cancelMxMove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/domains/{name}/fetches": {
         parameters: {
             query?: never;
@@ -1367,6 +1394,82 @@ export interface components {
             /** @description `owner`, `admin`, `editor` or `viewer`. */
             role: string;
         };
+        /** @description A domain's planned move, if it has one. */
+        MoveAnswer: {
+            plan: components["schemas"]["MoveView"] | null;
+            /** @description The readiness checks that ran for the first version (in `enforce`); empty otherwise. */
+            checks?: components["schemas"]["ReadinessCheck"][];
+        };
+        /** @description One step of a plan. */
+        MoveStepView: {
+            /** @description `cover`, `shorten`, `move` or `finish`. */
+            step: string;
+            /**
+             * Format: int64
+             * @description When it is due (Unix seconds).
+             */
+            due_at: number;
+            /** @description Whether it ran (`move`: whether its date passed). */
+            done: boolean;
+            /** @description The version it published; absent for `move` and steps to come. */
+            version_id?: string;
+            /** @description The patterns it publishes; empty for `move`. */
+            mx: string[];
+            /**
+             * Format: int32
+             * @description The `max_age` it publishes; absent for `move`.
+             */
+            max_age?: number;
+        };
+        /** @description A planned move and where it stands. */
+        MoveView: {
+            /** @description `active` (steps to come), `done` or `cancelled`. */
+            state: string;
+            /** @description The patterns before the move. */
+            old_mx: string[];
+            /** @description The patterns after the move. */
+            new_mx: string[];
+            /**
+             * Format: int64
+             * @description When the MX records switch (Unix seconds).
+             */
+            move_at: number;
+            /**
+             * Format: int32
+             * @description The `max_age` before and after the move.
+             */
+            original_max_age: number;
+            /**
+             * Format: int32
+             * @description The `max_age` while the move is under way.
+             */
+            short_max_age: number;
+            /** @description The steps in order: `cover`, `shorten`, `move`, `finish`. */
+            steps: components["schemas"]["MoveStepView"][];
+            /**
+             * @description What the last step waits for (the MX records still name old hosts); absent when it
+             *     does not wait.
+             */
+            waiting?: string;
+            /**
+             * Format: int64
+             * @description When the move date is too soon for senders' caches: until this time (Unix seconds)
+             *     senders that fetched the policy before the plan may still refuse the new hosts.
+             */
+            early_until?: number;
+            /** @description Who planned it: `user:<id>` or `token:<id>`. */
+            created_by: string;
+            /**
+             * Format: int64
+             * @description When it was planned (Unix seconds).
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description When it was done or cancelled (Unix seconds); absent while active.
+             */
+            ended_at?: number;
+        };
         /** @description The domain's MX hosts against its newest policy. */
         MxCoverage: {
             /** @description `found`, `null_mx`, `no_mx` or `error`. */
@@ -1783,6 +1886,27 @@ export interface components {
              * @description Seconds until the access token expires.
              */
             expires_in: number;
+        };
+        /** @description A move to plan. */
+        StartMove: {
+            /**
+             * @description The new provider's MX hosts or `*.` patterns, at most 64; they replace the policy's
+             *     patterns after the move.
+             */
+            new_mx: string[];
+            /**
+             * Format: int64
+             * @description When the MX records switch (Unix seconds): at least an hour and at most 400 days away.
+             * @example 1800000000
+             */
+            move_at: number;
+            /**
+             * @description Publish the first version in `enforce` although readiness checks fail (owners and
+             *     admins only).
+             */
+            override?: boolean;
+            /** @description Why, required with `override` (10 to 1000 characters); kept on the version. */
+            override_reason?: string | null;
         };
         /** @description A domain's TLS report summary. */
         Summary: {
@@ -3135,6 +3259,128 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description A destination is not a TLS-RPT `rua` URI, is stsd's own, is repeated, or there are more than 5 (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getMxMove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The latest plan, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startMxMove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartMove"];
+            };
+        };
+        responses: {
+            /** @description Planned; the first version is published */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description A move is planned already (`move_planned`), the domain has no policy (`no_policy`) or its mode is `none` (`mode_none`), it is leaving stsd (`not_served`), or the readiness checks for its first version failed (`not_ready`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A pattern or the date is not valid (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelMxMove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                tenant: string;
+                /** @description Domain name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No move is planned (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

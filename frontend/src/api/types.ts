@@ -53,3 +53,5 @@ export type LeftOut = S['LeftOut'];
 export type Origin = S['Origin'];
 export type UploadResult = S['UploadResult'];
 export type ExistingSetup = S['ExistingSetup'];
+export type MoveAnswer = S['MoveAnswer'];
+export type MoveView = S['MoveView'];

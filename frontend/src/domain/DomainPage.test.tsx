@@ -63,6 +63,7 @@ function render(role: string, handler: Handler = () => undefined, opts: { cert?:
       if (u.endsWith('/certificate'))
         return json(200, opts.cert ?? { host: `mta-sts.${NAME}`, current: null, renewal: null });
       if (u.endsWith('/checks')) return json(200, { state: 'active', checked_at: null, items: [] });
+      if (u.endsWith('/mx-move') && r.method === 'GET') return json(200, { plan: null });
       return json(404, { error: { code: 'not_found', message: 'nope', details: [] } });
     },
   });
@@ -394,5 +395,89 @@ describe('publishing', () => {
     expect(publishing('pending', { live: null, pending: v('v1'), dns_version_id: null })).toBe(false);
     expect(publishing('verified', { live: null, pending: v('v1'), dns_version_id: null })).toBe(false);
     expect(publishing('active', undefined)).toBe(false);
+  });
+});
+
+const DAY = 86_400;
+const plan = (over: Record<string, unknown> = {}) => {
+  const now = Math.floor(Date.now() / 1000);
+  const moveAt = now + 30 * DAY;
+  return {
+    state: 'active',
+    old_mx: ['mx1.example.com'],
+    new_mx: ['*.newmail.example'],
+    move_at: moveAt,
+    original_max_age: 604_800,
+    short_max_age: 86_400,
+    steps: [
+      { step: 'cover', due_at: now, done: true, version_id: 'v2', mx: ['mx1.example.com', '*.newmail.example'], max_age: 604_800 },
+      { step: 'shorten', due_at: moveAt - 7 * DAY, done: false, mx: ['mx1.example.com', '*.newmail.example'], max_age: 86_400 },
+      { step: 'move', due_at: moveAt, done: false, mx: [] },
+      { step: 'finish', due_at: moveAt + DAY, done: false, mx: ['*.newmail.example'], max_age: 604_800 },
+    ],
+    created_by: 'user:u-self',
+    created_at: now,
+    ...over,
+  };
+};
+
+describe('moving to a new mail provider', () => {
+  it('plans a move: checks the hosts and the date, sends them, then shows each step with its date', async () => {
+    const user = userEvent.setup();
+    let planned = false;
+    const requests = render('editor', (r) => {
+      if (!r.url.endsWith('/mx-move')) return undefined;
+      if (r.method === 'POST') {
+        planned = true;
+        return json(201, { plan: plan() });
+      }
+      return json(200, { plan: planned ? plan() : null });
+    });
+    const panel = await screen.findByRole('region', { name: 'Moving to a new mail provider' });
+    await user.click(within(panel).getByRole('button', { name: 'Plan a move to new MX hosts' }));
+    const hosts = within(panel).getByLabelText('New MX hosts');
+    await user.type(hosts, 'mx1.new_mail.example');
+    await user.click(within(panel).getByRole('button', { name: 'Plan the move' }));
+    expect(within(panel).getByText(/^mx1\.new_mail\.example: Only letters, digits/)).toBeTruthy();
+    expect(requests.some((r) => r.method === 'POST')).toBe(false);
+    await user.clear(hosts);
+    await user.type(hosts, '*.NewMail.example');
+    const when = within(panel).getByLabelText('MX records switch on');
+    await user.clear(when);
+    await user.type(when, '2020-01-01T10:00');
+    await user.click(within(panel).getByRole('button', { name: 'Plan the move' }));
+    expect(within(panel).getByText('The switch must be at least an hour from now.')).toBeTruthy();
+    await user.clear(when);
+    const later = new Date((Math.floor(Date.now() / 1000) + 30 * DAY) * 1000);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    const value = `${later.getFullYear()}-${pad(later.getMonth() + 1)}-${pad(later.getDate())}T09:30`;
+    await user.type(when, value);
+    await user.click(within(panel).getByRole('button', { name: 'Plan the move' }));
+    await within(panel).findByText('Cover old and new hosts');
+    const post = requests.find((r) => r.method === 'POST');
+    expect(post?.body).toEqual({ new_mx: ['*.newmail.example'], move_at: Math.floor(new Date(value).getTime() / 1000) });
+    const steps = within(panel).getAllByRole('listitem');
+    expect(steps.map((li) => li.querySelector('strong')?.textContent)).toEqual([
+      'Cover old and new hosts',
+      'Shorten max_age',
+      'Switch the MX records',
+      'Drop the old hosts',
+    ]);
+    expect(within(steps[1] as HTMLElement).getByText(/max_age 1 day/)).toBeTruthy();
+    expect(within(steps[3] as HTMLElement).getByText('Policy lists *.newmail.example only; max_age back to 7 days.')).toBeTruthy();
+    expect(within(panel).getByRole('button', { name: 'Cancel the plan' })).toBeTruthy();
+  });
+
+  it('says when the last step waits for the MX records and when the move is too soon; viewers cannot cancel', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    render('viewer', (r) =>
+      r.url.endsWith('/mx-move') ? json(200, { plan: plan({ waiting: 'the MX records still name mx1.example.com', early_until: now + 3 * DAY }) }) : undefined,
+    );
+    const panel = await screen.findByRole('region', { name: 'Moving to a new mail provider' });
+    await within(panel).findByText(/Dropping the old hosts waits/);
+    expect(within(panel).getByText(/The move is sooner than senders' caches expire/)).toBeTruthy();
+    expect(within(panel).getByText('Waiting')).toBeTruthy();
+    expect(within(panel).queryByRole('button', { name: 'Cancel the plan' })).toBeNull();
+    expect(within(panel).queryByRole('button', { name: 'Plan a move to new MX hosts' })).toBeNull();
   });
 });

@@ -18,6 +18,7 @@ import { PolicyEditor } from '../domain/PolicyEditor';
 import { ModePanel, RemovalNotice, type LeavingDomain } from '../domain/ModePanel';
 import { CertificatePanel } from '../domain/CertificatePanel';
 import { MxDriftBanner } from '../domain/MxDrift';
+import { MxMovePanel } from '../domain/MxMove';
 
 /** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
 function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
@@ -196,6 +197,10 @@ export function DomainPage() {
         />
       )}
       {canWrite(role) && d.state !== 'offboarding' && <PolicyEditor tenant={tenant} name={d.name} names={[d.name, d.display_name]} newest={d.policy} role={role} />}
+
+      {d.state !== 'offboarding' && (d.policy || canWrite(role)) && (
+        <MxMovePanel tenant={tenant} name={d.name} names={[d.name, d.display_name]} newest={d.policy} role={role} />
+      )}
 
       <CertificatePanel tenant={tenant} name={d.name} />
 
