@@ -4,8 +4,9 @@
 // from stsd's local CA) → policy editor: mx edited, the new version and its id in the history →
 // the customer adds a second MX host → one-click enforce refused naming the uncovered host →
 // the policy is fixed → enforce passes its readiness checks (MX STARTTLS probed for real) →
-// turn off → a second domain whose DNS fails: refused, overridden by the owner after typing the
-// name → reports uploaded through the API and the page appear in the charts → the domain is in
+// an MX added while in enforce: the drift banner and its one-click fix → a move to a new
+// mail provider planned, its steps shown, cancelled → turn off → a second domain whose DNS
+// fails: refused, overridden by the owner after typing the name → reports uploaded through the API and the page appear in the charts → the domain is in
 // the list → reload keeps the session → log out → log in again → API token created (shown
 // once, then listed, used, last use shown) → alerts: a webhook (secret shown once), a test ping
 // and its delivery → a never-served domain removed → a second account invited as viewer → a new
@@ -170,8 +171,8 @@ try {
   // Before stsd knows of it: one MX host, with a certificate for its name (and for the host
   // added later) from the customer's CA, which stsd's STARTTLS check trusts.
   await customerDns(domain, 'MX', [`10 mx1.${domain}`]);
-  for (const host of [`mx1.${domain}`, `mx2.mail.${domain}`]) await customerDns(host, 'A', ['127.0.0.1']);
-  await control('/mx-certificate', { hosts: [`mx1.${domain}`, `mx2.mail.${domain}`] });
+  for (const host of [`mx1.${domain}`, `mx2.mail.${domain}`, `mx3.${domain}`]) await customerDns(host, 'A', ['127.0.0.1']);
+  await control('/mx-certificate', { hosts: [`mx1.${domain}`, `mx2.mail.${domain}`, `mx3.${domain}`] });
 
   step = 'login page';
   await page.goto(base + '/');
@@ -350,6 +351,56 @@ try {
   check((await enforcedRow.locator('.badge').innerText()) === 'Enforce', `the new version enforces: ${await enforcedRow.innerText()}`);
   await page.locator('.page-head .badge', { hasText: 'Enforce' }).waitFor();
   await shoot('07e-enforced');
+
+  step = 'MX drift in enforce: a banner, and a one-click version that covers the new host';
+  await customerDns(domain, 'MX', [`10 mx1.${domain}`, `20 mx2.mail.${domain}`, `30 mx3.${domain}`]);
+  await page.getByRole('button', { name: 'Check now' }).click();
+  const drift = page.getByRole('alert').filter({ hasText: 'An MX host is not covered by the enforced policy' });
+  await drift.locator('.chip', { hasText: `mx3.${domain}` }).waitFor({ timeout: 30_000 });
+  await shoot('07e2-drift');
+  await axeScan('mx-drift');
+  await page.getByLabel('Language').selectOption('de');
+  await page.getByRole('alert').filter({ hasText: 'Ein MX-Host ist von der erzwungenen Richtlinie nicht abgedeckt' }).waitFor();
+  await shoot('07e2-drift-de');
+  await page.getByLabel('Sprache').selectOption('en');
+  await drift.getByRole('button', { name: 'Add this host to the policy' }).click();
+  const driftFixed = await drift.getByText(/^Added: version \S+ covers them/).innerText({ timeout: 30_000 });
+  const driftVersion = /^Added: version (\S+) /.exec(driftFixed)?.[1];
+  const driftRow = history.filter({ hasText: driftVersion });
+  await driftRow.waitFor();
+  check((await driftRow.locator('.badge').innerText()) === 'Enforce', `the fix stays in enforce: ${await driftRow.innerText()}`);
+  await page.getByRole('button', { name: 'Check now' }).click();
+  await page.locator('.check', { hasText: 'MX coverage' }).getByText(/^Every MX host is covered/).waitFor({ timeout: 30_000 });
+  check((await page.getByRole('alert').filter({ hasText: 'An MX host is not covered' }).count()) === 0, 'the drift banner is gone');
+
+  step = 'plan a move to a new mail provider: each step with its date';
+  const movePanel = page.getByRole('region', { name: 'Moving to a new mail provider' });
+  await movePanel.getByRole('button', { name: 'Plan a move to new MX hosts' }).click();
+  await movePanel.getByLabel('New MX hosts').fill(`*.newmail.${domain}`);
+  const moveDay = new Date(Date.now() + 30 * 86_400_000);
+  const pad2 = (n) => String(n).padStart(2, '0');
+  const moveValue = `${moveDay.getFullYear()}-${pad2(moveDay.getMonth() + 1)}-${pad2(moveDay.getDate())}T09:30`;
+  await movePanel.getByLabel('MX records switch on').fill(moveValue);
+  await movePanel.getByRole('button', { name: 'Plan the move' }).click();
+  await movePanel.getByText('Under way').waitFor({ timeout: 30_000 });
+  const moveSteps = movePanel.locator('.timeline-step');
+  check((await moveSteps.count()) === 4, `four steps: ${await movePanel.innerText()}`);
+  await moveSteps.nth(0).locator('.badge', { hasText: 'Done' }).waitFor();
+  await moveSteps.nth(0).getByText(`Policy lists mx1.${domain}, *.backup.${domain}, *.mail.${domain}, mx3.${domain}, *.newmail.${domain}; max_age`, { exact: false }).waitFor();
+  await moveSteps.nth(1).getByText('max_age 1 day', { exact: false }).waitFor();
+  await moveSteps.nth(3).getByText(`Policy lists *.newmail.${domain} only`, { exact: false }).waitFor();
+  // The first version is live in enforce, through the readiness checks.
+  const coverRow = history.first();
+  await coverRow.getByText('Enforce').waitFor();
+  await livePolicy.getByText(`*.newmail.${domain}`).first().waitFor({ timeout: 30_000 });
+  await shoot('07e3-mx-move');
+  await axeScan('mx-move');
+  await page.getByLabel('Language').selectOption('de');
+  await page.getByRole('region', { name: 'Umzug zu einem neuen Mail-Anbieter' }).getByText('Alte und neue Hosts abdecken').waitFor();
+  await shoot('07e3-mx-move-de');
+  await page.getByLabel('Sprache').selectOption('en');
+  await movePanel.getByRole('button', { name: 'Cancel the plan' }).click();
+  await movePanel.getByText('Cancelled').waitFor();
 
   step = 'turn off: mode none after a confirmation';
   await modePanel.getByRole('button', { name: 'Turn off…' }).click();

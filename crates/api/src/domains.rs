@@ -122,6 +122,18 @@ pub(crate) struct DomainDetail {
     /// The verifier's latest check results (any JSON); null until checks ran.
     #[schema(required = true)]
     checks: Option<Value>,
+    /// Organizations that usually send TLS reports about this domain and have not for days
+    /// (announced as `domain.reporters_silent`); empty when none is silent.
+    silent_reporters: Vec<SilentReporter>,
+}
+
+/// A reporter that went quiet.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SilentReporter {
+    /// The reporting organization, as its reports name it.
+    organization: String,
+    /// When its last report arrived (Unix seconds).
+    last_received: i64,
 }
 
 /// A domain being removed.
@@ -657,10 +669,22 @@ async fn show(
         .as_deref()
         .and_then(|c| serde_json::from_str::<Value>(c).ok())
         .filter(|v| !v.is_null());
+    let silent_reporters = state
+        .inner
+        .store
+        .reporter_silences(&access.tenant, &domain.id)
+        .await?
+        .into_iter()
+        .map(|s| SilentReporter {
+            organization: s.organization,
+            last_received: s.last_received.unix_timestamp(),
+        })
+        .collect();
     Ok(AxumJson(DomainDetail {
         domain: domain_view(&state, &domain, latest.as_ref()),
         policy: latest.as_ref().map(PolicyVersionView::from),
         checks,
+        silent_reporters,
     }))
 }
 

@@ -1062,6 +1062,11 @@ export interface components {
             policy: components["schemas"]["PolicyVersionView"] | null;
             /** @description The verifier's latest check results (any JSON); null until checks ran. */
             checks: unknown;
+            /**
+             * @description Organizations that usually send TLS reports about this domain and have not for days
+             *     (announced as `domain.reporters_silent`); empty when none is silent.
+             */
+            silent_reporters: components["schemas"]["SilentReporter"][];
         };
         /** @description A domain as listed: the registration and what a list shows beside it. */
         DomainListItem: components["schemas"]["DomainView"] & {
@@ -1886,6 +1891,16 @@ export interface components {
              * @description Seconds until the access token expires.
              */
             expires_in: number;
+        };
+        /** @description A reporter that went quiet. */
+        SilentReporter: {
+            /** @description The reporting organization, as its reports name it. */
+            organization: string;
+            /**
+             * Format: int64
+             * @description When its last report arrived (Unix seconds).
+             */
+            last_received: number;
         };
         /** @description A move to plan. */
         StartMove: {

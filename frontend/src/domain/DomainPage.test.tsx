@@ -34,6 +34,7 @@ const domain = (policy = version()) => ({
   note: '',
   policy,
   checks: null,
+  silent_reporters: [] as { organization: string; last_received: number }[],
 });
 
 type Handler = (r: Recorded) => Response | undefined;
@@ -479,5 +480,18 @@ describe('moving to a new mail provider', () => {
     expect(within(panel).getByText('Waiting')).toBeTruthy();
     expect(within(panel).queryByRole('button', { name: 'Cancel the plan' })).toBeNull();
     expect(within(panel).queryByRole('button', { name: 'Plan a move to new MX hosts' })).toBeNull();
+  });
+});
+
+describe('silent reporters', () => {
+  it('names each usual reporter that went quiet, with its last report, and what to check', async () => {
+    render('viewer', (r) =>
+      r.url.endsWith(`/domains/${NAME}`) && r.method === 'GET'
+        ? json(200, { ...domain(), silent_reporters: [{ organization: 'Google Inc.', last_received: 1_760_000_000 }] })
+        : undefined,
+    );
+    const banner = await screen.findByRole('region', { name: 'A usual reporter stopped sending TLS reports' });
+    expect(within(banner).getByText(/^Google Inc\.: last report /)).toBeTruthy();
+    expect(within(banner).getByText(/_smtp\._tls record still points to stsd/)).toBeTruthy();
   });
 });

@@ -166,6 +166,12 @@ export const domainDe: typeof domainEn = {
       not_served: 'Diese Domain wird gerade entfernt.',
     },
   },
+  silent: {
+    title_one: 'Eine sonst berichtende Organisation sendet keine TLS-Berichte mehr',
+    title_other: '{{count}} sonst berichtende Organisationen senden keine TLS-Berichte mehr',
+    item: '{{organization}}: letzter Bericht {{when}}.',
+    fix: 'Entweder kommt von dort keine Mail mehr an, oder Ihr TLS-RPT-Eintrag ist für sie nicht mehr lesbar. Prüfen Sie, ob der _smtp._tls-Eintrag noch auf stsd zeigt (siehe Einträge und Prüfungen unten).',
+  },
   drift: {
     title: 'Ein MX-Host ist von der erzwungenen Richtlinie nicht abgedeckt',
     body: 'Absender, die die Richtlinie erzwingen, stellen an diese MX-Hosts nicht zu, bis die Richtlinie sie abdeckt:',

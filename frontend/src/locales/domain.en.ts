@@ -164,6 +164,12 @@ export const domainEn = {
       not_served: 'This domain is being removed.',
     },
   },
+  silent: {
+    title_one: 'A usual reporter stopped sending TLS reports',
+    title_other: '{{count}} usual reporters stopped sending TLS reports',
+    item: '{{organization}}: last report {{when}}.',
+    fix: 'Either their mail to you stopped, or they cannot read your TLS-RPT record any more. Check that the _smtp._tls record still points to stsd (see the records and checks below).',
+  },
   drift: {
     title: 'An MX host is not covered by the enforced policy',
     body: 'Senders enforcing the policy refuse to deliver mail to these MX hosts until the policy covers them:',

@@ -19,6 +19,7 @@ import { ModePanel, RemovalNotice, type LeavingDomain } from '../domain/ModePane
 import { CertificatePanel } from '../domain/CertificatePanel';
 import { MxDriftBanner } from '../domain/MxDrift';
 import { MxMovePanel } from '../domain/MxMove';
+import { SilentReportersBanner } from '../domain/SilentReporters';
 
 /** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
 function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
@@ -140,6 +141,7 @@ export function DomainPage() {
 
       {role !== undefined && !canWrite(role) && <ReadOnlyNotice role={role} />}
       <MxDriftBanner tenant={tenant} name={d.name} newest={d.policy} checks={d.checks} role={role} />
+      <SilentReportersBanner reporters={d.silent_reporters ?? []} />
       {removal ? (
         <RemovalNotice leaving={removal.leaving} status={removal.status} />
       ) : (

@@ -25,6 +25,7 @@ mod isolation;
 mod mx_move;
 mod openapi;
 mod proxies;
+mod reporters;
 mod reports;
 mod sessions;
 mod tokens;
