@@ -114,8 +114,8 @@ if [[ -s "$work/curl.err" ]]; then
 fi
 out=$(cat "$work/curl.out")
 # The add-domain answer (its MX discovery may find nothing on a machine without internet,
-# so the proposed policy is not looked for) and the zone-file snippet.
-for want in '"label": "' '"state": "pending"' 'CNAME'; do
+# so the proposed policy is not looked for), the zone-file snippet and a planned move's steps.
+for want in '"label": "' '"state": "pending"' 'CNAME' '"step": "finish"'; do
     [[ "$out" == *"$want"* ]] || {
         echo "$out" >&2
         echo "the curl session's output lacks $want" >&2

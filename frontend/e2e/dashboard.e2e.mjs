@@ -326,6 +326,12 @@ try {
   check((await history.count()) === 2, 'a refused enforce adds no version');
   await shoot('07d-enforce-refused');
   await axeScan('enforce-refused');
+  await page.getByLabel('Language').selectOption('de');
+  const refusedDe = page.getByRole('region', { name: 'Erzwingen abgelehnt: Beheben Sie zuerst diese Prüfungen' });
+  await refusedDe.getByRole('listitem').filter({ hasText: 'MX-Abdeckung' }).locator('.chip', { hasText: `mx2.mail.${domain}` }).waitFor();
+  check(!(await refusedDe.innerText()).includes('/api/'), 'no API paths in the refusal');
+  await shoot('07d-enforce-refused-de');
+  await page.getByLabel('Sprache').selectOption('en');
 
   step = 'fix the policy: cover the new MX host';
   await editor.getByRole('button', { name: '+ Add pattern' }).click();

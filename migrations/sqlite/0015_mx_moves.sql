@@ -18,3 +18,7 @@ CREATE TABLE mx_moves (
     waiting           TEXT
 );
 CREATE INDEX mx_moves_active ON mx_moves (state, move_ms);
+
+-- When the verifier last looked for usual reporters that went silent: once an hour per
+-- registration is plenty (a silence counts after days), not on every check run.
+ALTER TABLE domains ADD COLUMN reporters_checked_ms BIGINT;

@@ -68,6 +68,32 @@ impl Store {
             .collect()
     }
 
+    /// Claims the look for silent reporters on the tenant's registration at `now`: true (and
+    /// recorded) when the last look was at least `every` ago or never, false otherwise, so
+    /// that one worker looks once per period however often the registration is checked.
+    pub async fn claim_reporter_check(
+        &self,
+        tenant: &TenantId,
+        domain: &DomainId,
+        now: OffsetDateTime,
+        every: std::time::Duration,
+    ) -> Result<bool> {
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = to_ms(now);
+        let done = sqlx::query(
+            "UPDATE domains SET reporters_checked_ms = $3
+             WHERE id = $1 AND tenant_id = $2
+               AND (reporters_checked_ms IS NULL OR reporters_checked_ms <= $4)",
+        )
+        .bind(domain.as_str())
+        .bind(tenant.as_str())
+        .bind(now_ms)
+        .bind(now_ms.saturating_sub(every_ms))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The silences announced for the tenant's registration and not yet over.
     pub async fn reporter_silences(
         &self,

@@ -131,7 +131,14 @@ pub(crate) async fn verify_domain(
     {
         announce_mx_drift(store, &domain, previous_checks.as_deref(), &checks).await?;
     }
-    crate::reporters::check_reporters(store, &domain, OffsetDateTime::now_utc()).await?;
+    let now = OffsetDateTime::now_utc();
+    if matches!(domain.state, DomainState::Active | DomainState::Degraded)
+        && store
+            .claim_reporter_check(&domain.tenant_id, &domain.id, now, REPORTER_CHECK_EVERY)
+            .await?
+    {
+        crate::reporters::check_reporters(store, &domain, now).await?;
+    }
     // Recorded after the transition: whoever waits for fresh results (`POST …/checks`)
     // then also sees the state they imply, never fresh checks with a stale state.
     store
@@ -140,6 +147,10 @@ pub(crate) async fn verify_domain(
         .await?;
     Ok(Some((domain, checks)))
 }
+
+/// How often a registration's reporters are looked at: a silence counts after days, so an hour
+/// is plenty, and it keeps a 30-day grouped query off every 5-minute check run.
+const REPORTER_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// Whether a result is worth an alert: a failure, or (TXT mode) a published id that
 /// drifted from the live one — senders then cache a stale policy.

@@ -139,7 +139,7 @@ export const domainDe: typeof domainEn = {
       finish: 'Die Richtlinie nennt nur noch {{hosts}}; max_age wieder {{maxAge}}.',
     },
     status: { done: 'Erledigt', waiting: 'Wartet', due: 'Fällig', later: 'Geplant', skipped: 'Nicht ausgeführt' },
-    early: 'Der Umzug kommt früher, als die Zwischenspeicher der Absender ablaufen: Bis {{date}} kann ein Absender, der die Richtlinie vor diesem Plan abgerufen hat, die neuen Hosts noch ablehnen. Im Modus enforce ziehen Sie wenn möglich erst danach um.',
+    early: 'Der Umzug kommt früher, als die Zwischenspeicher der Absender ablaufen: Bis {{date}} kann ein Absender, der die Richtlinie vor diesem Plan abgerufen hat, die neuen Hosts noch ablehnen. Im Modus „Erzwingen“ ziehen Sie wenn möglich erst danach um.',
     waiting: 'Das Entfernen der alten Hosts wartet: Die MX-Einträge nennen noch einen Host, den die neuen Muster nicht abdecken. Sobald sie nur noch auf den neuen Anbieter zeigen, schließt stsd den Umzug ab. Alte Hosts: {{hosts}}.',
     cancel: 'Plan abbrechen',
     cancelHint: 'Die Richtlinie bleibt, wie sie jetzt ist; bearbeiten Sie sie bei Bedarf.',
@@ -151,7 +151,7 @@ export const domainDe: typeof domainEn = {
     submit: 'Umzug planen',
     planning: 'Wird geprüft …',
     close: 'Schließen',
-    refused: 'Nicht geplant: Die Bereitschaftsprüfungen für enforce sind für die erste Version nicht bestanden.',
+    refused: 'Nicht geplant: Die Bereitschaftsprüfungen für „Erzwingen“ sind für die erste Version nicht bestanden.',
     problem: {
       none: 'Geben Sie mindestens einen Host ein.',
       tooMany: 'Höchstens 64 Hosts.',

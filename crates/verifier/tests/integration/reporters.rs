@@ -143,6 +143,18 @@ async fn silent_reporters_are_announced_once_per_silence(w: World) {
             .is_empty()
     );
     assert_eq!(deliveries().await.len(), 2);
+
+    // The worker looks once an hour per registration, not on every check run; the claim is
+    // the tenant's only.
+    let hour = Duration::from_secs(3_600);
+    let claim = |at: OffsetDateTime| w.store.claim_reporter_check(&w.tenant, &d.id, at, hour);
+    assert!(claim(now).await.unwrap());
+    assert!(!claim(now + time::Duration::minutes(5)).await.unwrap());
+    assert!(!claim(now + time::Duration::minutes(59)).await.unwrap());
+    assert!(claim(now + time::Duration::minutes(60)).await.unwrap());
+    let other = w.store.create_tenant("other").await.unwrap().id;
+    let foreign = w.store.claim_reporter_check(&other, &d.id, later, hour);
+    assert!(!foreign.await.unwrap());
     w.close().await;
 }
 
