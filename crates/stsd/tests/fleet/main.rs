@@ -7,6 +7,7 @@
     reason = "test code: a panic is a failed test with its location"
 )]
 
+mod cert_kill;
 mod process;
 mod readiness;
 mod spread;

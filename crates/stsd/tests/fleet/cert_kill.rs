@@ -1,0 +1,197 @@
+//! A certificate worker SIGKILLed in the middle of an order against a real ACME server
+//! (Pebble): worker A places the order and publishes the HTTP-01 challenge, and is killed
+//! while it waits for the edges to serve it (no edge runs yet, so it waits the fixed delay);
+//! then the edge and worker B start, B takes the job over when A's lease runs out, and the
+//! domain gets its certificate from Pebble — one certificate, issued by B.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stsd_testkit::{FakeDns, PebbleOptions, PebbleServer, TestDatabase};
+
+use crate::process::{Ports, Role, ZONE, run};
+
+/// A's lease: B may take the job over this long after A last renewed it.
+const LEASE_SECONDS: &str = "5";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_order_is_taken_over() {
+    let db = TestDatabase::postgres().await;
+    let url = db.url().to_owned();
+    let customer = FakeDns::start().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let edge_ports = Ports::free();
+    let pebble = PebbleServer::start(PebbleOptions::new(customer.addr(), edge_ports.http))
+        .await
+        .unwrap();
+    let env: Vec<(String, String)> = vec![
+        ("STSD_RESOLVERS".into(), customer.addr().to_string()),
+        ("STSD_ACME_DIRECTORY".into(), pebble.directory().to_owned()),
+        (
+            "STSD_ACME_CA_ROOTS".into(),
+            pebble.listener_root_path().display().to_string(),
+        ),
+        ("STSD_ACME_CONTACT".into(), "ops@kill.test".into()),
+        ("STSD_WORKER_LEASE_SECONDS".into(), LEASE_SECONDS.into()),
+    ];
+    let start = |name: &str, args: &[&str], ports: Option<Ports>| {
+        let (root, url, env) = (root.path().to_owned(), url.clone(), env.clone());
+        let name = name.to_owned();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let ports = ports.unwrap_or_else(Ports::free);
+            Role::start_with_env(&root, &name, &url, &args, ports, &env)
+        })
+    };
+    {
+        let (root, url) = (root.path().join("migrate"), url.clone());
+        tokio::task::spawn_blocking(move || run(&root, &url, &["migrate"]))
+            .await
+            .unwrap();
+    }
+    let mut api = start("api", &["api"], None).await.unwrap();
+    let mut worker_a = start("worker-a", &["worker"], None).await.unwrap();
+    api.wait_ready(200, Duration::from_secs(30));
+    worker_a.wait_ready(200, Duration::from_secs(30));
+
+    // A customer whose records point at stsd; the edge name resolves to loopback for Pebble.
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{}/api/v1", api.ports.api);
+    let signup: Value = http
+        .post(format!("{base}/auth/signup"))
+        .json(&json!({ "email": "ops@kill.test", "password": "violet quarry lantern 42 drift", "tenant_name": "Kill" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let domains = format!(
+        "{base}/tenants/{}/domains",
+        signup["tenant"]["id"].as_str().unwrap()
+    );
+    customer.set_mx("kill.example", &[(10, "mx.kill.example")]);
+    let added: Value = http
+        .post(&domains)
+        .bearer_auth(&token)
+        .json(&json!({ "name": "kill.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let label = added["label"].as_str().unwrap().to_owned();
+    let records: Value = http
+        .get(format!("{domains}/kill.example/records"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for r in records["records"].as_array().unwrap() {
+        customer.set_cname(r["name"].as_str().unwrap(), r["value"].as_str().unwrap());
+    }
+    customer.set_a(&format!("{label}.edge.{ZONE}"), &[Ipv4Addr::LOCALHOST]);
+    let status = http
+        .post(format!("{domains}/kill.example/checks"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert!(status == 200 || status == 202, "{status}");
+
+    // A verifies the domain and orders; its challenge in the store means the order is placed
+    // and A now waits for edges to serve it. Kill A there.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let start_wait = Instant::now();
+    loop {
+        let challenges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM acme_challenges")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if challenges > 0 {
+            break;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(60),
+            "worker A never published a challenge:\n{}",
+            worker_a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker_a.kill();
+    let killed_at = Instant::now();
+    let certificates = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM certificates")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(certificates().await, 0, "A finished before it was killed");
+    assert!(
+        !worker_a.log().contains("certificate issued"),
+        "{}",
+        worker_a.log()
+    );
+
+    // The edge (on the port Pebble validates against) and worker B.
+    let mut edge = start("edge", &["edge"], Some(edge_ports)).await.unwrap();
+    edge.wait_ready(200, Duration::from_secs(30));
+    let mut worker_b = start("worker-b", &["worker"], None).await.unwrap();
+    worker_b.wait_ready(200, Duration::from_secs(30));
+    loop {
+        let active: Option<String> =
+            sqlx::query_scalar("SELECT state FROM domains WHERE name = 'kill.example'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if active.as_deref() == Some("active") {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(120),
+            "kill.example is {active:?}\nworker B:\n{}\nedge:\n{}",
+            worker_b.log(),
+            edge.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(certificates().await, 1, "one certificate");
+    assert!(
+        worker_b.log().contains("certificate issued"),
+        "{}",
+        worker_b.log()
+    );
+    // Pebble issued it.
+    let cert: Value = http
+        .get(format!("{domains}/kill.example/certificate"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = cert["current"]["issuer"].as_str().unwrap_or_default();
+    assert!(issuer.contains("Pebble"), "{cert}");
+    let (_, metrics) = worker_b.ops("/metrics").unwrap();
+    assert!(
+        metrics.contains("stsd_worker_jobs_total{kind=\"cert\",outcome=\"finished\"} 1"),
+        "{metrics}"
+    );
+    pool.close().await;
+    for role in [&mut worker_b, &mut edge, &mut api] {
+        assert!(role.terminate(Duration::from_secs(20)).success());
+    }
+    db.drop_database().await;
+}
