@@ -109,7 +109,52 @@ impl Store {
     }
 }
 
+/// How the certificates of the served registrations stand, for the worker's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CertificateHealth {
+    /// Served registrations with a certificate whose renewal failed and is being retried.
+    pub renewals_failing: i64,
+    /// Served registrations without a certificate whose order failed and is being retried.
+    pub orders_failing: i64,
+    /// The soonest expiry among the certificates served (each registration's newest); `None`
+    /// when none is.
+    pub earliest_expiry: Option<OffsetDateTime>,
+}
+
 impl AllTenants<'_> {
+    /// Failing renewals and orders, and the soonest expiry, over every served registration
+    /// (verified, active, degraded, offboarding).
+    pub async fn certificate_health(&self) -> Result<CertificateHealth> {
+        let (renewals, orders): (i64, i64) = sqlx::query_as(
+            "SELECT
+                 CAST(COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM certificates c
+                     WHERE c.domain_id = d.id) THEN 1 ELSE 0 END), 0) AS BIGINT),
+                 CAST(COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM certificates c
+                     WHERE c.domain_id = d.id) THEN 0 ELSE 1 END), 0) AS BIGINT)
+             FROM jobs j JOIN domains d ON d.id = j.subject
+             WHERE j.kind = $1 AND j.attempts > 0 AND j.last_error IS NOT NULL
+               AND d.state IN ('verified', 'active', 'degraded', 'offboarding')",
+        )
+        .bind(CERT_JOB_KIND)
+        .fetch_one(&self.store.pool)
+        .await?;
+        let earliest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(newest) FROM (
+                 SELECT MAX(c.not_after) AS newest FROM certificates c
+                 JOIN domains d ON d.id = c.domain_id
+                 WHERE d.state IN ('verified', 'active', 'degraded', 'offboarding')
+                 GROUP BY c.domain_id
+             ) t",
+        )
+        .fetch_one(&self.store.pool)
+        .await?;
+        Ok(CertificateHealth {
+            renewals_failing: renewals,
+            orders_failing: orders,
+            earliest_expiry: earliest.map(from_ms).transpose()?,
+        })
+    }
+
     /// Registrations that may be served (verified, active, degraded, offboarding) and have no
     /// certificate before its renewal point at `now` — the renewal point being two thirds of
     /// its lifetime — and no `cert` job yet. Jobs already scheduled (for example backing off

@@ -53,7 +53,9 @@ mod webhooks;
 pub use all_tenants::AllTenants;
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use certificates::{AcmeAccount, Certificate, Challenge, ChallengeKind, NewCertificate};
-pub use certs_jobs::{CERT_JOB_KIND, JobStatus, LocalCaRecord, SERVICE_CERT_JOB_KIND};
+pub use certs_jobs::{
+    CERT_JOB_KIND, CertificateHealth, JobStatus, LocalCaRecord, SERVICE_CERT_JOB_KIND,
+};
 pub use db::{Backend, ConnectOptions, Store, mask_url};
 pub use domains::{Domain, DomainFilter, DomainState, Ownership, Transition};
 pub use error::StoreError;

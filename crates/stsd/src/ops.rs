@@ -48,6 +48,9 @@ struct Gauges {
     snapshot_seq: Gauge,
     snapshot_stale: Gauge,
     snapshot_age: Gauge,
+    renewals_failing: Gauge,
+    orders_failing: Gauge,
+    earliest_expiry: Gauge,
 }
 
 /// A role's state in `/readyz`.
@@ -94,7 +97,27 @@ impl Ops {
             snapshot_seq: Gauge::default(),
             snapshot_stale: Gauge::default(),
             snapshot_age: Gauge::default(),
+            renewals_failing: Gauge::default(),
+            orders_failing: Gauge::default(),
+            earliest_expiry: Gauge::default(),
         };
+        if roles.has(Role::Worker) {
+            registry.register(
+                "stsd_certificate_renewals_failing",
+                "Served domains whose certificate renewal failed and is being retried (the valid certificate is still served)",
+                gauges.renewals_failing.clone(),
+            );
+            registry.register(
+                "stsd_certificate_orders_failing",
+                "Domains waiting for their first certificate whose order failed and is being retried",
+                gauges.orders_failing.clone(),
+            );
+            registry.register(
+                "stsd_certificate_earliest_expiry_timestamp_seconds",
+                "Unix time of the soonest expiry among served certificates; 0 when none is served",
+                gauges.earliest_expiry.clone(),
+            );
+        }
         registry.register(
             "stsd_store_up",
             "1 while the store answered its last health ping",
@@ -127,6 +150,31 @@ impl Ops {
             registry,
             gauges,
         })
+    }
+
+    /// Keeps the certificate gauges current: reads the store every `every`, each read bounded,
+    /// so that a scrape answers from memory even while the database is down. Runs until
+    /// aborted.
+    pub(crate) async fn watch_certificates(self: Arc<Self>, every: Duration) {
+        loop {
+            let read = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.store.all_tenants().certificate_health(),
+            )
+            .await;
+            match read {
+                Ok(Ok(health)) => {
+                    self.gauges.renewals_failing.set(health.renewals_failing);
+                    self.gauges.orders_failing.set(health.orders_failing);
+                    self.gauges
+                        .earliest_expiry
+                        .set(health.earliest_expiry.map_or(0, |t| t.unix_timestamp()));
+                }
+                Ok(Err(err)) => tracing::debug!(error = %err, "cannot read certificate health"),
+                Err(_) => tracing::debug!("reading certificate health timed out"),
+            }
+            tokio::time::sleep(every).await;
+        }
     }
 
     /// From now on every role answers `stopping` (SIGTERM).

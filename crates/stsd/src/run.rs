@@ -130,6 +130,11 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
         ops.clone(),
         stop.subscribe(),
     )));
+    if roles.has(Role::Worker) {
+        running.tasks.push(tokio::spawn(
+            ops.clone().watch_certificates(Duration::from_secs(15)),
+        ));
+    }
 
     crate::shutdown_signal().await;
     ops.stopping();

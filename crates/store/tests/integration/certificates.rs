@@ -246,4 +246,89 @@ async fn renewal_plans(db: &TestDb) {
     );
 }
 
-crate::both_backends!(certificates_challenges_accounts, renewal_plans);
+/// The worker's certificate metrics: a served registration whose renewal fails, one whose
+/// first order fails, and the soonest expiry; a registration not served does not count.
+async fn certificate_health(db: &TestDb) {
+    let s = &db.store;
+    let t = s.create_tenant("T").await.unwrap();
+    let none = s.all_tenants().certificate_health().await.unwrap();
+    assert_eq!(none, stsd_store::CertificateHealth::default());
+    let mut domains = Vec::new();
+    for (name, path) in [
+        (
+            "renewing.example",
+            &[DomainState::Verified, DomainState::Active][..],
+        ),
+        ("ordering.example", &[DomainState::Verified][..]),
+        ("waiting.example", &[][..]),
+    ] {
+        let d = s
+            .create_domain(
+                &t.id,
+                &DomainName::from_str(name).unwrap(),
+                Ownership::Cname,
+            )
+            .await
+            .unwrap();
+        let mut state = d.state;
+        for &to in path {
+            state = s
+                .all_tenants()
+                .transition_domain(&d.id, state, to, "t")
+                .await
+                .unwrap()
+                .state;
+        }
+        domains.push(d);
+    }
+    let now = OffsetDateTime::now_utc();
+    let expiry = now + Duration::days(9);
+    s.all_tenants()
+        .put_certificate(&NewCertificate {
+            domain_id: domains[0].id.clone(),
+            chain_pem: "pem".into(),
+            key_ciphertext: vec![1],
+            key_id: "k1".into(),
+            not_before: now - Duration::days(80),
+            not_after: expiry,
+        })
+        .await
+        .unwrap();
+    for d in &domains {
+        s.schedule_job(
+            stsd_store::CERT_JOB_KIND,
+            d.id.as_str(),
+            now - Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    }
+    for _ in &domains {
+        let job = s
+            .lease_job(
+                stsd_store::CERT_JOB_KIND,
+                "w",
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        s.fail_job(&job, "the CA said no", now + Duration::hours(1))
+            .await
+            .unwrap();
+    }
+    let health = s.all_tenants().certificate_health().await.unwrap();
+    assert_eq!(health.renewals_failing, 1, "{health:?}");
+    assert_eq!(health.orders_failing, 1, "{health:?}");
+    let earliest = health.earliest_expiry.unwrap();
+    assert!(
+        (earliest - expiry).abs() < Duration::milliseconds(2),
+        "{health:?}"
+    );
+}
+
+crate::both_backends!(
+    certificates_challenges_accounts,
+    renewal_plans,
+    certificate_health
+);

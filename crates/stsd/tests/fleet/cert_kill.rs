@@ -2,7 +2,8 @@
 //! (Pebble): worker A places the order and publishes the HTTP-01 challenge, and is killed
 //! while it waits for the edges to serve it (no edge runs yet, so it waits the fixed delay);
 //! then the edge and worker B start, B takes the job over when A's lease runs out, and the
-//! domain gets its certificate from Pebble — one certificate, issued by B.
+//! domain gets its certificate from Pebble — one certificate, issued by B — and B's
+//! certificate gauges show its expiry with nothing failing.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -189,6 +190,36 @@ async fn a_worker_killed_mid_order_is_taken_over() {
         metrics.contains("stsd_worker_jobs_total{kind=\"cert\",outcome=\"finished\"} 1"),
         "{metrics}"
     );
+    // The worker's certificate gauges follow within their 15 s period: the soonest expiry is
+    // the new certificate's, nothing failing.
+    let gauge = |metrics: &str, name: &str| -> Option<i64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let watched = Instant::now();
+    loop {
+        let (_, metrics) = worker_b.ops("/metrics").unwrap();
+        let expiry = gauge(
+            &metrics,
+            "stsd_certificate_earliest_expiry_timestamp_seconds",
+        );
+        if expiry.is_some_and(|t| t > now) {
+            assert_eq!(
+                gauge(&metrics, "stsd_certificate_renewals_failing"),
+                Some(0)
+            );
+            assert_eq!(gauge(&metrics, "stsd_certificate_orders_failing"), Some(0));
+            break;
+        }
+        assert!(
+            watched.elapsed() < Duration::from_secs(40),
+            "no expiry gauge: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     pool.close().await;
     for role in [&mut worker_b, &mut edge, &mut api] {
         assert!(role.terminate(Duration::from_secs(20)).success());
