@@ -34,6 +34,9 @@ pub enum CertsError {
         /// What the CA reported.
         detail: String,
     },
+    /// The issuers are configured wrongly (none at all).
+    #[error("certificate issuer configuration: {0}")]
+    Config(String),
     /// The extra trust roots (`STSD_ACME_CA_ROOTS`) are unusable.
     #[error("ACME trust roots: {0}")]
     TrustRoots(String),

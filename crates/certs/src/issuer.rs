@@ -21,6 +21,13 @@ pub trait Issuer: Send + Sync {
     /// transient ACME challenges, which are removed again before returning.
     async fn issue_host(&self, host: &str, owner: Option<&DomainId>) -> Result<Issued, CertsError>;
 
+    /// The issuer that places a registration's order on its job's `attempt` (1 for the
+    /// first): `None` means this one; a [`crate::FallbackIssuer`] names the CA whose turn it is.
+    fn for_attempt(&self, attempt: i64) -> Option<&dyn Issuer> {
+        let _ = attempt;
+        None
+    }
+
     /// Obtains a certificate for `mta-sts.<domain.name>`.
     async fn issue(&self, domain: &Domain) -> Result<Issued, CertsError> {
         self.issue_host(&mta_sts_host(domain), Some(&domain.id))

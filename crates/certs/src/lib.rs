@@ -13,6 +13,7 @@
 
 mod acme;
 mod error;
+mod fallback;
 mod issuer;
 mod local_ca;
 mod plan;
@@ -23,6 +24,7 @@ mod worker;
 
 pub use acme::{Acme, AcmeChallenge, AcmeConfig, EabKey};
 pub use error::CertsError;
+pub use fallback::FallbackIssuer;
 pub use issuer::{Issued, Issuer, RenewalInfo, leaf_validity, mta_sts_host};
 pub use local_ca::LocalCa;
 pub use plan::AriPolling;

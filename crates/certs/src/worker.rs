@@ -243,10 +243,12 @@ async fn run_next_limited(
     if let Some(limiter) = limiter {
         limiter.until_ready().await;
     }
+    // After repeated failures a fallback issuer hands the order to its next CA.
+    let ordering = issuer.for_attempt(job.attempts).unwrap_or(issuer);
     let issued = match &current {
         // A renewal names the certificate it replaces (ARI `replaces`).
-        Some(current) => issuer.renew(&domain, &current.chain_pem).await,
-        None => issuer.issue(&domain).await,
+        Some(current) => ordering.renew(&domain, &current.chain_pem).await,
+        None => ordering.issue(&domain).await,
     };
     let issued = match issued {
         Ok(issued) => issued.store(store, master, &domain).await,

@@ -435,12 +435,32 @@ async fn start_worker(
         key.clone(),
         &config.acme.directory,
         config.acme.contact.clone(),
-        extra_roots,
+        extra_roots.clone(),
         config.acme.eab.clone(),
         config.acme.challenge,
     )
     .await
     .context("cannot set up the certificate issuer (STSD_ACME_DIRECTORY)")?;
+    let issuer = match &config.acme.fallback_directory {
+        None => issuer,
+        Some(fallback) => {
+            let second = stsd_certs::issuer_for_directory(
+                store,
+                key.clone(),
+                fallback,
+                config.acme.contact.clone(),
+                extra_roots,
+                config.acme.fallback_eab.clone(),
+                config.acme.challenge,
+            )
+            .await
+            .context("cannot set up the fallback issuer (STSD_ACME_FALLBACK_DIRECTORY)")?;
+            Arc::new(stsd_certs::FallbackIssuer::new(
+                vec![issuer, second],
+                config.acme.fallback_after,
+            ))
+        }
+    };
     tracing::info!(issuer = issuer.name(), "certificate worker starting");
     tasks.push(tokio::spawn(stsd_certs::run_worker(
         store.clone(),

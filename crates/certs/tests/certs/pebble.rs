@@ -9,7 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rustls::pki_types::ServerName;
 use stsd_certs::{
-    Acme, AcmeChallenge, AcmeConfig, EabKey, Outcome, WorkerConfig, run_next, schedule_due,
+    Acme, AcmeChallenge, AcmeConfig, EabKey, FallbackIssuer, Issuer, Outcome, WorkerConfig,
+    run_next, schedule_due,
 };
 use stsd_store::{CERT_JOB_KIND, DomainState};
 use stsd_testkit::{
@@ -341,8 +342,81 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
     }
 }
 
+/// Two CAs, two Pebbles: the first one's validations can never reach the edge (its orders
+/// fail), the second's can. The first attempt goes to the first CA and fails; the next goes to
+/// the second, and the edge serves its certificate.
+async fn a_second_ca_issues_when_the_first_fails(db: TestDatabase) {
+    let w = World::start(db).await;
+    let dns = FakeDns::start().await.unwrap();
+    dns.set_a("mta-sts.example.com", &[Ipv4Addr::LOCALHOST]);
+    // Nothing listens there: the first CA's HTTP-01 validation fails.
+    let failing = Pebble::start(free_port(), dns.addr()).await;
+    let working = Pebble::start(w.http.port(), dns.addr()).await;
+    let first = Acme::connect(w.store.clone(), w.master.clone(), failing.acme_config())
+        .await
+        .unwrap();
+    let second = Acme::connect(w.store.clone(), w.master.clone(), working.acme_config())
+        .await
+        .unwrap();
+    let chain = FallbackIssuer::new(vec![Arc::new(first), Arc::new(second)], 1);
+    assert_eq!(
+        chain.name(),
+        format!("{}, then {}", failing.directory(), working.directory())
+    );
+
+    let d = w.verified_domain("example.com").await;
+    assert_eq!(schedule_due(&w.store).await.unwrap(), 1);
+    let config = WorkerConfig {
+        backoff_base: Duration::from_millis(100),
+        ..WorkerConfig::new("worker-a")
+    };
+    let outcome = run_next(&w.store, &w.master, &chain, &config)
+        .await
+        .unwrap()
+        .unwrap();
+    let Outcome::Failed { error, .. } = outcome else {
+        panic!("the first CA cannot validate: {outcome:?}");
+    };
+    assert!(error.contains("mta-sts.example.com"), "{error}");
+    let start = std::time::Instant::now();
+    let issued = loop {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        if let Some(outcome) = run_next(&w.store, &w.master, &chain, &config)
+            .await
+            .unwrap()
+        {
+            break outcome;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no second attempt"
+        );
+    };
+    assert!(matches!(issued, Outcome::Issued { .. }), "{issued:?}");
+
+    // The second CA's certificate is served: it verifies against that CA's root.
+    let stored = w
+        .store
+        .all_tenants()
+        .current_certificate(&d.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let served = w
+        .served_chain(
+            "mta-sts.example.com",
+            &working.root_pem().await,
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(served, chain_der(&stored.chain_pem));
+    drop((failing, working));
+    w.finish().await;
+}
+
 both_backends!(
     pebble_issues_through_the_edge,
     pebble_requires_external_account_binding,
-    pebble_validates_tls_alpn_01_on_the_edge
+    pebble_validates_tls_alpn_01_on_the_edge,
+    a_second_ca_issues_when_the_first_fails
 );

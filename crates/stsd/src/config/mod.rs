@@ -113,6 +113,13 @@ pub(crate) struct Acme {
     pub(crate) contact: Option<String>,
     /// `STSD_ACME_EAB_KID` and `STSD_ACME_EAB_HMAC_KEY` (decoded from base64url).
     pub(crate) eab: Option<stsd_certs::EabKey>,
+    /// `STSD_ACME_FALLBACK_DIRECTORY`: a second CA for domains whose orders keep failing at
+    /// the first.
+    pub(crate) fallback_directory: Option<String>,
+    /// `STSD_ACME_FALLBACK_EAB_KID` and `STSD_ACME_FALLBACK_EAB_HMAC_KEY`: its binding.
+    pub(crate) fallback_eab: Option<stsd_certs::EabKey>,
+    /// `STSD_ACME_FALLBACK_AFTER`: failed attempts at one CA before the other's turn (3).
+    pub(crate) fallback_after: u32,
     /// `STSD_ACME_CHALLENGE`: `http-01` (default) or `tls-alpn-01`.
     pub(crate) challenge: AcmeChallenge,
     /// `STSD_ACME_ORDERS_PER_HOUR`: new orders per hour across the account.
@@ -603,6 +610,46 @@ impl Config {
         })
     }
 
+    /// An External Account Binding from `kid_key` and `hmac_key`, set together or not at all.
+    fn read_eab(
+        src: &Source<'_>,
+        kid_key: Key,
+        hmac_key: Key,
+    ) -> Result<Option<stsd_certs::EabKey>, ConfigError> {
+        let eab = match (src.text(kid_key)?, src.text(hmac_key)?) {
+            (None, None) => None,
+            (Some((_, at)), None) => {
+                return Err(invalid(
+                    &at,
+                    format!("set together with {}", hmac_key.env()),
+                ));
+            }
+            (None, Some((_, at))) => {
+                return Err(invalid(&at, format!("set together with {}", kid_key.env())));
+            }
+            (Some((kid, kid_at)), Some((key, key_at))) => {
+                if kid.is_empty() {
+                    return Err(invalid(&kid_at, "must not be empty"));
+                }
+                // CAs hand the key out as base64url, some with padding; never echo it.
+                let hmac = base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    key.trim_end_matches('='),
+                )
+                .ok()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| invalid(&key_at, "is not base64url (the value is not shown)"))?;
+                Some(stsd_certs::EabKey {
+                    kid,
+                    hmac_key: hmac,
+                })
+            }
+        };
+        src.show_opt(kid_key, eab.as_ref().map(|e| e.kid.clone()));
+        src.show_opt(hmac_key, eab.as_ref().map(|_| "*** (set)".to_owned()));
+        Ok(eab)
+    }
+
     fn read_acme(src: &Source<'_>) -> Result<Acme, ConfigError> {
         let k = key("acme", "directory");
         let directory = match src.text(k)? {
@@ -636,38 +683,35 @@ impl Config {
         };
         src.show_opt(k, contact.clone());
 
-        let (kid_key, hmac_key) = (key("acme", "eab_kid"), key("acme", "eab_hmac_key"));
-        let eab = match (src.text(kid_key)?, src.text(hmac_key)?) {
-            (None, None) => None,
-            (Some((_, at)), None) => {
-                return Err(invalid(
-                    &at,
-                    format!("set together with {}", hmac_key.env()),
-                ));
-            }
-            (None, Some((_, at))) => {
-                return Err(invalid(&at, format!("set together with {}", kid_key.env())));
-            }
-            (Some((kid, kid_at)), Some((key, key_at))) => {
-                if kid.is_empty() {
-                    return Err(invalid(&kid_at, "must not be empty"));
+        let eab = Config::read_eab(src, key("acme", "eab_kid"), key("acme", "eab_hmac_key"))?;
+
+        let k = key("acme", "fallback_directory");
+        let fallback_directory = match src.text(k)? {
+            Some((v, at)) => {
+                let known = ["letsencrypt", "letsencrypt-staging"];
+                if !known.contains(&v.as_str()) && !v.starts_with("https://") {
+                    return Err(invalid(
+                        &at,
+                        format!(
+                            "`{v}` is neither an https:// URL nor one of {}",
+                            known.join(", ")
+                        ),
+                    ));
                 }
-                // CAs hand the key out as base64url, some with padding; never echo it.
-                let hmac = base64::Engine::decode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    key.trim_end_matches('='),
-                )
-                .ok()
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| invalid(&key_at, "is not base64url (the value is not shown)"))?;
-                Some(stsd_certs::EabKey {
-                    kid,
-                    hmac_key: hmac,
-                })
+                if v == directory {
+                    return Err(invalid(&at, "is the same CA as the directory"));
+                }
+                Some(v)
             }
+            None => None,
         };
-        src.show_opt(kid_key, eab.as_ref().map(|e| e.kid.clone()));
-        src.show_opt(hmac_key, eab.as_ref().map(|_| "*** (set)".to_owned()));
+        src.show_opt(k, fallback_directory.clone());
+        let fallback_eab = Config::read_eab(
+            src,
+            key("acme", "fallback_eab_kid"),
+            key("acme", "fallback_eab_hmac_key"),
+        )?;
+        let fallback_after = src.number(key("acme", "fallback_after"), 1..=100, 3)?;
 
         let k = key("acme", "challenge");
         let challenge = match src.text(k)? {
@@ -711,6 +755,9 @@ impl Config {
             ca_roots,
             contact,
             eab,
+            fallback_directory,
+            fallback_eab,
+            fallback_after,
             challenge,
             orders_per_hour,
             caa_identities,
@@ -1042,5 +1089,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("STSD_ACME_CHALLENGE:"), "{e}");
+    }
+
+    #[test]
+    fn a_fallback_ca_is_read_with_its_own_binding() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("STSD_ACME_DIRECTORY", "letsencrypt"),
+                (
+                    "STSD_ACME_FALLBACK_DIRECTORY",
+                    "https://acme.zerossl.com/v2/DV90",
+                ),
+                ("STSD_ACME_FALLBACK_EAB_KID", "zero-kid"),
+                (
+                    "STSD_ACME_FALLBACK_EAB_HMAC_KEY",
+                    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+                ),
+                ("STSD_ACME_FALLBACK_AFTER", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.acme.fallback_directory.as_deref(),
+            Some("https://acme.zerossl.com/v2/DV90")
+        );
+        assert_eq!(c.acme.fallback_eab.as_ref().unwrap().kid, "zero-kid");
+        assert!(c.acme.eab.is_none());
+        assert_eq!(c.acme.fallback_after, 2);
+        let shown = c.to_masked_toml();
+        assert!(shown.contains("fallback_eab_kid = \"zero-kid\""), "{shown}");
+        assert!(!shown.contains("zWNDZM6e"), "{shown}");
+
+        let defaults = Config::load(None, &env(&[])).unwrap();
+        assert!(defaults.acme.fallback_directory.is_none());
+        assert_eq!(defaults.acme.fallback_after, 3);
+        for (vars, key) in [
+            (
+                vec![("STSD_ACME_FALLBACK_DIRECTORY", "http://ca.example/dir")],
+                "STSD_ACME_FALLBACK_DIRECTORY:",
+            ),
+            (
+                vec![
+                    ("STSD_ACME_DIRECTORY", "letsencrypt"),
+                    ("STSD_ACME_FALLBACK_DIRECTORY", "letsencrypt"),
+                ],
+                "STSD_ACME_FALLBACK_DIRECTORY:",
+            ),
+            (
+                vec![("STSD_ACME_FALLBACK_EAB_KID", "zero-kid")],
+                "STSD_ACME_FALLBACK_EAB_KID:",
+            ),
+            (
+                vec![("STSD_ACME_FALLBACK_AFTER", "0")],
+                "STSD_ACME_FALLBACK_AFTER",
+            ),
+        ] {
+            let e = Config::load(None, &env(&vars)).unwrap_err().to_string();
+            assert!(e.starts_with(key), "{vars:?}: {e}");
+        }
     }
 }
