@@ -1,20 +1,21 @@
-// End-to-end: sign up → add a domain (a bad name first; its MX discovered in the customer's
-// DNS) → the records are shown → checks name what is missing → the test publishes the three
-// CNAMEs in the customer's DNS → checks pass → the page shows the domain active (certificate
-// from stsd's local CA) → policy editor: mx edited, the new version and its id in the history →
-// the customer adds a second MX host → one-click enforce refused naming the uncovered host →
-// the policy is fixed → enforce passes its readiness checks (MX STARTTLS probed for real) →
-// an MX added while in enforce: the drift banner and its one-click fix → a move to a new
-// mail provider planned, its steps shown, cancelled → turn off → a second domain whose DNS
-// fails: refused, overridden by the owner after typing the name → reports uploaded through the API and the page appear in the charts → the domain is in
-// the list → reload keeps the session → log out → log in again → API token created (shown
-// once, then listed, used, last use shown) → alerts: a webhook (secret shown once), a test ping
-// and its delivery → a never-served domain removed → a second account invited as viewer → a new
-// address invited by link as editor (a second one revoked): in a new browser context the revoked
-// link is refused, the invitee signs up from the link and lands in the tenant, then accepts a
-// second invitation logged in; the owner sees the new editor, nothing pending → audit
-// log shows the changes → the viewer sees the domain read-only and is refused. axe-core scans
-// the main views (serious or critical findings fail the run).
+// End-to-end: sign up → add a domain (a bad name first; its MX discovered in the customer's DNS) →
+// the records are shown → checks name what is missing → the test publishes the three CNAMEs in the
+// customer's DNS → checks pass → the page shows the domain active (certificate from stsd's local
+// CA) → policy editor: mx edited, the new version and its id in the history → the customer adds a
+// second MX host → one-click enforce refused naming the uncovered host → the policy is fixed →
+// enforce passes its readiness checks (MX STARTTLS probed for real) → an MX added while in
+// enforce: the drift banner and its one-click fix → a move to a new mail provider planned, its
+// steps shown, cancelled → the version history's changes, an older version restored → turn off → a
+// second domain whose DNS fails: refused, overridden by the owner after typing the name → reports
+// uploaded through the API and the page appear in the charts → the domain is in the list → reload
+// keeps the session → log out → log in again → API token created (shown once, then listed, used,
+// last use shown) → alerts: a webhook (secret shown once), a test ping and its delivery → a
+// never-served domain removed → a second account invited as viewer → a new address invited by link
+// as editor (a second one revoked): in a new browser context the revoked link is refused, the
+// invitee signs up from the link and lands in the tenant, then accepts a second invitation logged
+// in; the owner sees the new editor, nothing pending → audit log shows the changes → the viewer
+// sees the domain read-only and is refused. axe-core scans the main views (serious or critical
+// findings fail the run).
 //
 // The customer's world is `stsd-fake-customer` (crates/testkit), started by e2e/run.sh: their
 // authoritative DNS (stsd's STSD_RESOLVERS) and their STARTTLS MX (STSD_MX_SMTP_PORT, its CA in
@@ -407,6 +408,21 @@ try {
   await page.getByLabel('Sprache').selectOption('en');
   await movePanel.getByRole('button', { name: 'Cancel the plan' }).click();
   await movePanel.getByText('Cancelled').waitFor();
+
+  step = 'version history: each version with its change; restore the one before the move';
+  await history.first().getByText(`+ *.newmail.${domain}`).waitFor();
+  const beforeMove = history.nth(1);
+  const beforeMoveId = (await beforeMove.locator('code.small').first().innerText()).trim();
+  await beforeMove.getByRole('button', { name: 'Restore…' }).click();
+  await beforeMove.getByRole('button', { name: 'Restore as a new version' }).click();
+  await page.getByText(new RegExp(`^The policy of version ${beforeMoveId} is now version `)).waitFor({ timeout: 30_000 });
+  await history.first().getByText(`− *.newmail.${domain}`).waitFor();
+  await shoot('07e4-history');
+  await axeScan('history');
+  await page.getByLabel('Language').selectOption('de');
+  await page.getByRole('region', { name: 'Versionsverlauf' }).getByRole('columnheader', { name: 'Richtlinie' }).waitFor();
+  await shoot('07e4-history-de');
+  await page.getByLabel('Sprache').selectOption('en');
 
   step = 'turn off: mode none after a confirmation';
   await modePanel.getByRole('button', { name: 'Turn off…' }).click();

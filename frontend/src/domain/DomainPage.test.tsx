@@ -495,3 +495,30 @@ describe('silent reporters', () => {
     expect(within(banner).getByText(/_smtp\._tls record still points to stsd/)).toBeTruthy();
   });
 });
+
+describe('version history', () => {
+  it('shows each version\'s policy and change, and restores an older one after a confirmation', async () => {
+    const user = userEvent.setup();
+    const older = version({ version_id: 'v1', id: '20260101T000000', mx: ['mx1.example.com', 'mx9.old.example'], max_age: 86_400 });
+    const newer = version({ version_id: 'v2', id: '20260102T000000', mode: 'enforce', mx: ['mx1.example.com'], max_age: 604_800 });
+    const requests = render('editor', (r) => {
+      if (r.url.endsWith('/policy/versions')) return json(200, { items: [newer, older] });
+      if (r.url.endsWith('/policy') && r.method === 'PUT')
+        return json(201, { changed: true, version: version({ version_id: 'v3', id: '20260103T000000', mx: older.mx }), checks: [] });
+      return undefined;
+    });
+    const history = await screen.findByRole('region', { name: 'Version history' });
+    const rows = await within(history).findAllByRole('row');
+    const newest = rows[1] as HTMLElement;
+    expect(within(newest).getByText('mode Testing → Enforce')).toBeTruthy();
+    expect(within(newest).getByText('− mx9.old.example')).toBeTruthy();
+    expect(within(newest).getByText('max_age 1 day → 7 days')).toBeTruthy();
+    expect(within(newest).queryByRole('button', { name: 'Restore…' })).toBeNull();
+    const oldest = rows[2] as HTMLElement;
+    await user.click(within(oldest).getByRole('button', { name: 'Restore…' }));
+    await user.click(within(oldest).getByRole('button', { name: 'Restore as a new version' }));
+    await within(history).findByText('The policy of version v1 is now version v3.');
+    const put = requests.find((r) => r.method === 'PUT');
+    expect(put?.body).toEqual({ mode: 'testing', mx: ['mx1.example.com', 'mx9.old.example'], max_age: 86_400 });
+  });
+});

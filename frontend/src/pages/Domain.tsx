@@ -12,7 +12,6 @@ import { ExistingSetupPanel } from '../components/ExistingSetup';
 import { ReadOnlyNotice } from '../components/ReadOnly';
 import { DomainTabs } from '../components/DomainTabs';
 import { useMemberEmails, useTenantRole } from '../hooks';
-import { describeActor } from './auditShape';
 import { canWrite } from '../roles';
 import { PolicyEditor } from '../domain/PolicyEditor';
 import { ModePanel, RemovalNotice, type LeavingDomain } from '../domain/ModePanel';
@@ -20,14 +19,8 @@ import { CertificatePanel } from '../domain/CertificatePanel';
 import { MxDriftBanner } from '../domain/MxDrift';
 import { MxMovePanel } from '../domain/MxMove';
 import { SilentReportersBanner } from '../domain/SilentReporters';
+import { VersionHistory } from '../domain/History';
 
-/** A version's author: the member's e-mail when known, else the raw `user:`/`token:` id. */
-function authorLabel(author: string, emails: ReadonlyMap<string, string>, t: (k: string, o?: Record<string, string>) => string) {
-  const a = describeActor(author, emails, new Map());
-  if (a.kind === 'user' && a.known) return a.label;
-  if (a.kind === 'token') return t('audit.tokenActor', { name: a.label });
-  return <code className="small">{author}</code>;
-}
 
 function PolicyCard({ title, version, dnsVersionId }: { title: string; version: PolicyVersionView; dnsVersionId: string | null }) {
   const { t, i18n } = useTranslation();
@@ -219,39 +212,7 @@ export function DomainPage() {
         {versions.isError && <ErrorState error={versions.error} onRetry={() => void versions.refetch()} />}
         {versions.data && versions.data.items.length === 0 && <p className="muted">{t('history.empty')}</p>}
         {versions.data && versions.data.items.length > 0 && (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('history.created')}</th>
-                  <th scope="col">{t('policy.mode')}</th>
-                  <th scope="col">{t('policy.id')}</th>
-                  <th scope="col">{t('policy.versionId')}</th>
-                  <th scope="col" className="col-wide">{t('history.author')}</th>
-                  <th scope="col" className="col-wide">{t('policy.edges')}</th>
-                  <th scope="col" className="col-wide">{t('policy.dns')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {versions.data.items.map((v) => (
-                  <tr key={v.version_id}>
-                    <td>{formatTime(v.created_at, i18n.language)}</td>
-                    <td>
-                      <ModeBadge mode={v.mode} />
-                      {v.override_reason && (
-                        <p className="small override-reason">{t('enforce.overriddenBecause', { reason: v.override_reason })}</p>
-                      )}
-                    </td>
-                    <td><code>{v.id}</code></td>
-                    <td><code className="small">{v.version_id}</code></td>
-                    <td className="col-wide">{authorLabel(v.author, emails, t)}</td>
-                    <td className="col-wide">{v.published_at ? formatTime(v.published_at, i18n.language) : t('policy.notYet')}</td>
-                    <td className="col-wide">{v.dns_at ? formatTime(v.dns_at, i18n.language) : t('policy.notYet')}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <VersionHistory tenant={tenant} name={d.name} items={versions.data.items} emails={emails} role={role} />
         )}
       </section>
     </>
