@@ -1,5 +1,10 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { en } from '../locales/en';
+import { de } from '../locales/de';
 import {
+  AUDIT_CATEGORIES,
   auditCategory,
   describeActor,
   describeTarget,
@@ -90,5 +95,41 @@ describe('audit log shaping', () => {
     expect(summarizeDetails(null)).toEqual({ changes: [], text: null, override: false });
     expect(summarizeDetails([1, 2])).toEqual({ changes: [], text: null, override: false });
     expect(summarizeDetails('x')).toEqual({ changes: [], text: null, override: false });
+  });
+});
+
+/** Every audit action the API records, read from its source (`record(…, "<action>", …)`). */
+function recordedActions(): string[] {
+  const dir = join(__dirname, '../../../crates/api/src');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith('.rs')) files.push(join(d, e.name));
+    }
+  };
+  walk(dir);
+  const actions = new Set<string>();
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^\s*"([a-z]+\.[a-z_]+)",\s*$/gm)) {
+      const action = m[1] ?? '';
+      if (!/\.(com|org|net|example)$/.test(action)) actions.add(action);
+    }
+  }
+  return [...actions].sort();
+}
+
+describe('audit actions', () => {
+  it('every action the API records is worded in English and German and has a category', () => {
+    const actions = recordedActions();
+    expect(actions.length).toBeGreaterThan(20);
+    const enActions = en.audit.actions as Record<string, string>;
+    const deActions = de.audit.actions as Record<string, string>;
+    for (const action of actions) {
+      const key = action.replace('.', '_');
+      expect(enActions[key], `English wording of ${action}`).toBeTruthy();
+      expect(deActions[key], `German wording of ${action}`).toBeTruthy();
+      expect(AUDIT_CATEGORIES as readonly string[], `category of ${action}`).toContain(auditCategory(action));
+    }
   });
 });

@@ -7,12 +7,13 @@ export interface EntryLike {
 }
 
 /** Filter categories: the first part of an action (`domain.create` → `domain`). */
-export const AUDIT_CATEGORIES = ['domain', 'policy', 'member', 'token', 'tenant', 'account'] as const;
+export const AUDIT_CATEGORIES = ['domain', 'policy', 'member', 'token', 'tenant', 'account', 'report', 'webhook'] as const;
 
 export function auditCategory(action: string): string {
   const head = action.split('.')[0] ?? '';
   // A stolen refresh token being replayed is an account matter; invitations are about members.
   if (head === 'session') return 'account';
+  if (head === 'reports') return 'report';
   return head === 'invitation' ? 'member' : head;
 }
 
