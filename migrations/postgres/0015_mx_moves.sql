@@ -22,3 +22,9 @@ CREATE INDEX mx_moves_active ON mx_moves (state, move_ms);
 -- When the verifier last looked for usual reporters that went silent: once an hour per
 -- registration is plenty (a silence counts after days), not on every check run.
 ALTER TABLE domains ADD COLUMN reporters_checked_ms BIGINT;
+
+-- The key domain lists sort by (`DomainName::sort_key`: Unicode form without accents, numbers
+-- in numeric order), written by stsd for each registration; `stsd migrate` fills it in for
+-- registrations made before.
+ALTER TABLE domains ADD COLUMN sort_key TEXT;
+CREATE INDEX domains_tenant_sort ON domains (tenant_id, sort_key, name) WHERE state <> 'removed';

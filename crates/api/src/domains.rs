@@ -312,6 +312,9 @@ pub(crate) struct ListQuery {
     /// Only domains in this state (`pending`, `verified`, `active`, `degraded`, `detached`,
     /// `offboarding`).
     state: Option<String>,
+    /// Only domains whose newest policy version is in this mode (`none`, `testing`,
+    /// `enforce`).
+    mode: Option<String>,
     /// Only names containing this text.
     q: Option<String>,
     /// Names after this one (the previous page's `next_cursor`).
@@ -320,7 +323,8 @@ pub(crate) struct ListQuery {
     limit: Option<i64>,
 }
 
-/// Lists the tenant's domains in name order, a page at a time.
+/// Lists the tenant's domains in name order (numbers in numeric order, internationalized names
+/// among their letters), a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/domains",
@@ -352,6 +356,12 @@ async fn list(
             .map(DomainState::from_str)
             .transpose()
             .map_err(|e| ApiError::invalid_field("state", e))?,
+        mode: query
+            .mode
+            .as_deref()
+            .map(stsd_core::Mode::from_str)
+            .transpose()
+            .map_err(|e| ApiError::invalid_field("mode", e.to_string()))?,
         name_contains: query.q.filter(|q| !q.trim().is_empty()),
         after_name: query.cursor,
         include_removed: false,

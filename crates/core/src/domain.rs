@@ -68,6 +68,39 @@ impl DomainName {
         }
     }
 
+    /// The key lists sort by: the Unicode form with its accents taken off (so `bücher` sorts
+    /// among the b's, where its readers look for it), lower case, with every run of digits written as its length (two digits) and then
+    /// the digits without leading zeros, so that `shop2` sorts before `shop10`. Keys compare
+    /// bytewise.
+    pub fn sort_key(&self) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        use unicode_normalization::char::is_combining_mark;
+        let unicode: String = self
+            .to_unicode()
+            .to_lowercase()
+            .nfd()
+            .filter(|c| !is_combining_mark(*c))
+            .collect();
+        let mut key = String::with_capacity(unicode.len() + 8);
+        let mut chars = unicode.chars().peekable();
+        while let Some(c) = chars.next() {
+            if !c.is_ascii_digit() {
+                key.push(c);
+                continue;
+            }
+            let mut run = String::from(c);
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                run.push(d);
+            }
+            let digits = run.trim_start_matches('0');
+            let digits = if digits.is_empty() { "0" } else { digits };
+            // A label has at most 63 characters, so two digits hold any run's length.
+            key.push_str(&format!("{:02}", digits.len().min(99)));
+            key.push_str(digits);
+        }
+        key
+    }
+
     /// Whether `self` is `other` or lies below it in the DNS tree.
     ///
     /// The comparison is label-wise, so `badexample.com` is not a subdomain
@@ -668,5 +701,33 @@ mod tests {
             let with_dot = format!(" {name}. ");
             prop_assert_eq!(dn(&with_dot).unwrap(), d);
         }
+    }
+    #[test]
+    fn sort_keys_put_numbers_in_order_and_idns_by_their_unicode_form() {
+        let key = |n: &str| DomainName::parse_host(n).unwrap().sort_key();
+        let mut names = vec![
+            "shop10.example",
+            "shop2.example",
+            "shop1.example",
+            "xn--bcher-kva.example",
+            "bz.example",
+            "shop.example",
+            "shop02.example",
+        ];
+        names.sort_by_key(|n| (key(n), n.to_string()));
+        assert_eq!(
+            names,
+            [
+                "xn--bcher-kva.example",
+                "bz.example",
+                "shop.example",
+                "shop1.example",
+                "shop02.example",
+                "shop2.example",
+                "shop10.example",
+            ]
+        );
+        assert_eq!(key("shop10.example"), "shop0210.example");
+        assert_eq!(key("a0.example"), "a010.example");
     }
 }

@@ -171,6 +171,8 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
+        // Values SQL cannot compute (the sort key reads IDNs), for rows from before.
+        self.backfill_sort_keys().await?;
         Ok(())
     }
 

@@ -162,6 +162,8 @@ pub struct DomainFilter {
     pub state: Option<DomainState>,
     /// Only names containing this text.
     pub name_contains: Option<String>,
+    /// Only registrations whose newest policy version has this mode.
+    pub mode: Option<stsd_core::Mode>,
     /// Only names sorting after this one (keyset cursor).
     pub after_name: Option<String>,
     /// Include removed registrations.
@@ -258,8 +260,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO domains (id, tenant_id, name, label, ownership, state, created_at,
-                                  updated_at, state_changed_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)",
+                                  updated_at, state_changed_at, sort_key)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, $7)",
         )
         .bind(id.as_str())
         .bind(tenant.as_str())
@@ -267,6 +269,7 @@ impl Store {
         .bind(label.as_str())
         .bind(ownership.as_str())
         .bind(to_ms(at))
+        .bind(name.sort_key())
         .execute(&mut *tx)
         .await;
         if let Err(sqlx::Error::Database(db)) = &inserted
@@ -381,10 +384,20 @@ impl Store {
         if filter.name_contains.is_some() {
             q.push_str(&format!(" AND name LIKE ${} ESCAPE '\\'", next()));
         }
-        if filter.after_name.is_some() {
-            q.push_str(&format!(" AND name > ${}", next()));
+        if filter.mode.is_some() {
+            q.push_str(&format!(
+                " AND (SELECT pv.mode FROM policy_versions pv WHERE pv.domain_id = domains.id
+                       ORDER BY pv.created_at DESC, pv.policy_id DESC LIMIT 1) = ${}",
+                next()
+            ));
         }
-        q.push_str(&format!(" ORDER BY name, id LIMIT ${}", next()));
+        if filter.after_name.is_some() {
+            let (k, n) = (next(), next());
+            q.push_str(&format!(
+                " AND (sort_key > ${k} OR (sort_key = ${k} AND name > ${n}))"
+            ));
+        }
+        q.push_str(&format!(" ORDER BY sort_key, name, id LIMIT ${}", next()));
         let mut query = sqlx::query_as::<_, DomainRow>(sql(q)).bind(tenant.as_str());
         if let Some(state) = filter.state {
             query = query.bind(state.as_str());
@@ -392,8 +405,14 @@ impl Store {
         if let Some(text) = &filter.name_contains {
             query = query.bind(format!("%{}%", escape_like(&text.to_lowercase())));
         }
+        if let Some(mode) = filter.mode {
+            query = query.bind(mode.as_str());
+        }
         if let Some(after) = &filter.after_name {
-            query = query.bind(after.clone());
+            // The cursor is the last name of the previous page; its key is derived again.
+            let key =
+                DomainName::parse_host(after).map_or_else(|_| after.clone(), |n| n.sort_key());
+            query = query.bind(key).bind(after.clone());
         }
         let rows = query
             .bind(limit.clamp(1, 500))
@@ -587,6 +606,33 @@ impl Store {
             return Err(StoreError::NotFound("domain"));
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Fills in the sort key of registrations made before it existed (run by `migrate`).
+    /// Returns how many were filled.
+    pub(crate) async fn backfill_sort_keys(&self) -> Result<u64> {
+        let mut filled = 0;
+        loop {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, name FROM domains WHERE sort_key IS NULL LIMIT 500")
+                    .fetch_all(&self.pool)
+                    .await?;
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            for (id, raw) in rows {
+                let key =
+                    DomainName::parse_host(&raw).map_or_else(|_| raw.clone(), |n| n.sort_key());
+                sqlx::query("UPDATE domains SET sort_key = $1 WHERE id = $2")
+                    .bind(key)
+                    .bind(&id)
+                    .execute(&self.pool)
+                    .await?;
+                filled += 1;
+            }
+        }
     }
 }
 

@@ -297,7 +297,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists the tenant's domains in name order, a page at a time. */
+        /**
+         * Lists the tenant's domains in name order (numbers in numeric order, internationalized names
+         *     among their letters), a page at a time.
+         */
         get: operations["listDomains"];
         put?: never;
         /**
@@ -3016,6 +3019,11 @@ export interface operations {
                  *     `offboarding`).
                  */
                 state?: string;
+                /**
+                 * @description Only domains whose newest policy version is in this mode (`none`, `testing`,
+                 *     `enforce`).
+                 */
+                mode?: string;
                 /** @description Only names containing this text. */
                 q?: string;
                 /** @description Names after this one (the previous page's `next_cursor`). */

@@ -86,6 +86,8 @@ export const de: Catalogue = {
     searchButton: 'Suchen',
     stateFilter: 'Status',
     allStates: 'Alle Status',
+    modeFilter: 'Modus',
+    allModes: 'Alle Modi',
     empty: 'Noch keine Domains',
     emptyHelp: 'Fügen Sie eine Domain hinzu, veröffentlichen Sie drei DNS-Einträge, und stsd liefert ihre MTA-STS-Richtlinie aus.',
     noMatch: 'Keine Domains passen zu diesen Filtern',

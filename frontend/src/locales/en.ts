@@ -84,6 +84,8 @@ export const en = {
     searchButton: 'Search',
     stateFilter: 'State',
     allStates: 'All states',
+    modeFilter: 'Mode',
+    allModes: 'All modes',
     empty: 'No domains yet',
     emptyHelp: 'Add a domain, publish three DNS records, and stsd serves its MTA-STS policy.',
     noMatch: 'No domains match these filters',

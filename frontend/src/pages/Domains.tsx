@@ -11,12 +11,14 @@ import { useTenantRole } from '../hooks';
 import { canWrite } from '../roles';
 
 const PAGE_SIZE = 50;
+const MODES = ['enforce', 'testing', 'none'] as const;
 
 /** The list query string for the API from the page's filters. */
-export function listQuery(q: string, state: string, cursor: string | null, limit = PAGE_SIZE): string {
+export function listQuery(q: string, state: string, cursor: string | null, limit = PAGE_SIZE, mode = ''): string {
   const p = new URLSearchParams();
   if (q.trim()) p.set('q', q.trim());
   if (state) p.set('state', state);
+  if (mode) p.set('mode', mode);
   if (cursor) p.set('cursor', cursor);
   p.set('limit', String(limit));
   return p.toString();
@@ -41,6 +43,7 @@ export function DomainsPage() {
   const [params, setParams] = useSearchParams();
   const q = params.get('q') ?? '';
   const state = params.get('state') ?? '';
+  const mode = params.get('mode') ?? '';
   // Cursors of the pages before the current one; the current page's cursor is last.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
@@ -48,13 +51,13 @@ export function DomainsPage() {
   const writable = canWrite(useTenantRole(tenant));
 
   const list = useQuery({
-    queryKey: ['domains', tenant, q, state, cursor],
+    queryKey: ['domains', tenant, q, state, mode, cursor],
     queryFn: ({ signal }) =>
-      client.get<DomainPage>(`${tenantPath(tenant, 'domains')}?${listQuery(q, state, cursor)}`, signal),
+      client.get<DomainPage>(`${tenantPath(tenant, 'domains')}?${listQuery(q, state, cursor, PAGE_SIZE, mode)}`, signal),
     placeholderData: keepPreviousData,
   });
 
-  function applyFilters(next: { q?: string; state?: string }) {
+  function applyFilters(next: { q?: string; state?: string; mode?: string }) {
     const p = new URLSearchParams(params);
     for (const [k, v] of Object.entries(next)) {
       if (v) p.set(k, v);
@@ -69,7 +72,7 @@ export function DomainsPage() {
     applyFilters({ q: search });
   }
 
-  const filtered = q !== '' || state !== '';
+  const filtered = q !== '' || state !== '' || mode !== '';
   const items = list.data?.items ?? [];
   return (
     <>
@@ -97,6 +100,17 @@ export function DomainsPage() {
             ))}
           </select>
         </label>
+        <label className="filter">
+          <span className="label-text">{t('domains.modeFilter')}</span>
+          <select value={mode} onChange={(e) => applyFilters({ mode: e.target.value })}>
+            <option value="">{t('domains.allModes')}</option>
+            {MODES.map((m) => (
+              <option key={m} value={m}>
+                {t(`modes.${m}`)}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit" className="btn">
           {t('domains.searchButton')}
         </button>
@@ -107,7 +121,7 @@ export function DomainsPage() {
       {list.isSuccess && items.length === 0 && (
         <Empty title={filtered ? t('domains.noMatch') : t('domains.empty')}>
           {filtered ? (
-            <button type="button" className="btn" onClick={() => { setSearch(''); applyFilters({ q: '', state: '' }); }}>
+            <button type="button" className="btn" onClick={() => { setSearch(''); applyFilters({ q: '', state: '', mode: '' }); }}>
               {t('domains.clearFilters')}
             </button>
           ) : (

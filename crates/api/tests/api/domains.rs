@@ -159,6 +159,29 @@ async fn add_domain_with_mx_discovery(server: &TestServer) {
         c.get(&format!("{base}?state=bogus")).await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // By the mode of the newest version: every domain here proposes `testing` or has none.
+    let (_, testing) = c.get(&format!("{base}?mode=testing&limit=10")).await;
+    let (_, enforcing) = c.get(&format!("{base}?mode=enforce")).await;
+    assert!(
+        !testing["items"].as_array().unwrap().is_empty(),
+        "{testing}"
+    );
+    assert!(
+        testing["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["mode"] == "testing"),
+        "{testing}"
+    );
+    assert_eq!(
+        enforcing["items"].as_array().unwrap().len(),
+        0,
+        "{enforcing}"
+    );
+    let (status, e) = c.get(&format!("{base}?mode=strict")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["details"][0]["field"], "mode");
 }
 
 async fn policy_versions_and_mode_switch(server: &TestServer) {
