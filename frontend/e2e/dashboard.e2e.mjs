@@ -294,7 +294,7 @@ try {
   const editedRow = history.filter({ hasText: editedVersion });
   await editedRow.waitFor();
   check((await history.count()) === 2, 'two versions in the history');
-  const editedId = (await editedRow.locator('td').nth(2).innerText()).trim();
+  const editedId = (await editedRow.locator('td').nth(3).innerText()).trim();
   check(/^\w{1,32}$/.test(editedId) && savedText.includes(editedId), `the new policy id ${editedId} in: ${savedText}`);
   await shoot('07b-policy-editor');
   await shootReadme('domain', editor);
@@ -378,7 +378,8 @@ try {
   check((await driftRow.locator('.badge').innerText()) === 'Enforce', `the fix stays in enforce: ${await driftRow.innerText()}`);
   await page.getByRole('button', { name: 'Check now' }).click();
   await page.locator('.check', { hasText: 'MX coverage' }).getByText(/^Every MX host is covered/).waitFor({ timeout: 30_000 });
-  check((await page.getByRole('alert').filter({ hasText: 'An MX host is not covered' }).count()) === 0, 'the drift banner is gone');
+  // The banner follows the domain's stored checks, which the page refetches after the run.
+  await page.getByRole('alert').filter({ hasText: 'An MX host is not covered' }).waitFor({ state: 'detached', timeout: 30_000 });
 
   step = 'plan a move to a new mail provider: each step with its date';
   const movePanel = page.getByRole('region', { name: 'Moving to a new mail provider' });
@@ -420,7 +421,7 @@ try {
   await shoot('07e4-history');
   await axeScan('history');
   await page.getByLabel('Language').selectOption('de');
-  await page.getByRole('region', { name: 'Versionsverlauf' }).getByRole('columnheader', { name: 'Richtlinie' }).waitFor();
+  await page.getByRole('region', { name: 'Versionsverlauf' }).getByRole('columnheader', { name: 'Richtlinie', exact: true }).waitFor();
   await shoot('07e4-history-de');
   await page.getByLabel('Sprache').selectOption('en');
 

@@ -116,7 +116,8 @@ export function VersionHistory({
           {restore.error.message}
         </p>
       )}
-      <div className="table-wrap">
+      {/* Wide: it scrolls sideways on narrow screens, and the keyboard must reach it too. */}
+      <div className="table-wrap" tabIndex={0} role="group" aria-labelledby="history-h">
         <table className="table">
           <thead>
             <tr>
