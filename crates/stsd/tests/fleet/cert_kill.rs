@@ -8,9 +8,9 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use stsd_testkit::{FakeDns, PebbleOptions, PebbleServer, TestDatabase};
 
+use crate::customer::Customer;
 use crate::process::{Ports, Role, ZONE, run};
 
 /// A's lease: B may take the job over this long after A last renewed it.
@@ -20,14 +20,14 @@ const LEASE_SECONDS: &str = "5";
 async fn a_worker_killed_mid_order_is_taken_over() {
     let db = TestDatabase::postgres().await;
     let url = db.url().to_owned();
-    let customer = FakeDns::start().await.unwrap();
+    let dns = FakeDns::start().await.unwrap();
     let root = tempfile::tempdir().unwrap();
     let edge_ports = Ports::free();
-    let pebble = PebbleServer::start(PebbleOptions::new(customer.addr(), edge_ports.http))
+    let pebble = PebbleServer::start(PebbleOptions::new(dns.addr(), edge_ports.http))
         .await
         .unwrap();
     let env: Vec<(String, String)> = vec![
-        ("STSD_RESOLVERS".into(), customer.addr().to_string()),
+        ("STSD_RESOLVERS".into(), dns.addr().to_string()),
         ("STSD_ACME_DIRECTORY".into(), pebble.directory().to_owned()),
         (
             "STSD_ACME_CA_ROOTS".into(),
@@ -60,56 +60,12 @@ async fn a_worker_killed_mid_order_is_taken_over() {
     worker_a.wait_ready(200, Duration::from_secs(30));
 
     // A customer whose records point at stsd; the edge name resolves to loopback for Pebble.
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{}/api/v1", api.ports.api);
-    let signup: Value = http
-        .post(format!("{base}/auth/signup"))
-        .json(&json!({ "email": "ops@kill.test", "password": "violet quarry lantern 42 drift", "tenant_name": "Kill" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let domains = format!(
-        "{base}/tenants/{}/domains",
-        signup["tenant"]["id"].as_str().unwrap()
-    );
-    customer.set_mx("kill.example", &[(10, "mx.kill.example")]);
-    let added: Value = http
-        .post(&domains)
-        .bearer_auth(&token)
-        .json(&json!({ "name": "kill.example" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let label = added["label"].as_str().unwrap().to_owned();
-    let records: Value = http
-        .get(format!("{domains}/kill.example/records"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for r in records["records"].as_array().unwrap() {
-        customer.set_cname(r["name"].as_str().unwrap(), r["value"].as_str().unwrap());
-    }
-    customer.set_a(&format!("{label}.edge.{ZONE}"), &[Ipv4Addr::LOCALHOST]);
-    let status = http
-        .post(format!("{domains}/kill.example/checks"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
-    assert!(status == 200 || status == 202, "{status}");
+    let customer = Customer::sign_up(api.ports.api, "ops@kill.test", "Kill").await;
+    let label = customer
+        .add_domain(&dns, "kill.example", "mx.kill.example")
+        .await;
+    dns.set_a(&format!("{label}.edge.{ZONE}"), &[Ipv4Addr::LOCALHOST]);
+    customer.check_now("kill.example").await;
 
     // A verifies the domain and orders; its challenge in the store means the order is placed
     // and A now waits for edges to serve it. Kill A there.
@@ -174,15 +130,7 @@ async fn a_worker_killed_mid_order_is_taken_over() {
         worker_b.log()
     );
     // Pebble issued it.
-    let cert: Value = http
-        .get(format!("{domains}/kill.example/certificate"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cert = customer.get("kill.example/certificate").await;
     let issuer = cert["current"]["issuer"].as_str().unwrap_or_default();
     assert!(issuer.contains("Pebble"), "{cert}");
     let (_, metrics) = worker_b.ops("/metrics").unwrap();

@@ -8,6 +8,7 @@
 )]
 
 mod cert_kill;
+mod customer;
 mod process;
 mod readiness;
 mod spread;

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use stsd_testkit::{FakeDns, TestDatabase};
 
+use crate::customer::Customer;
 use crate::process::{Role, run};
 
 const DOMAINS: usize = 200;
@@ -53,50 +53,21 @@ async fn two_workers_share_200_domains() {
         role.wait_ready(200, Duration::from_secs(30));
     }
 
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{}/api/v1", api.ports.api);
-    let signup: Value = http
-        .post(format!("{base}/auth/signup"))
-        .json(&json!({ "email": "ops@example.net", "password": "violet quarry lantern 42 drift", "tenant_name": "Spread" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let domains = format!(
-        "{base}/tenants/{}/domains",
-        signup["tenant"]["id"].as_str().unwrap()
-    );
+    let customer_api = Customer::sign_up(api.ports.api, "ops@example.net", "Spread").await;
     for i in 0..DOMAINS {
-        let name = format!("s{i:03}.example.net");
-        customer.set_mx(&name, &[(10, "mx.example.net")]);
-        let resp = http
-            .post(&domains)
-            .bearer_auth(&token)
-            .json(&json!({ "name": name }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        let records: Value = http
-            .get(format!("{domains}/{name}/records"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for r in records["records"].as_array().unwrap() {
-            customer.set_cname(r["name"].as_str().unwrap(), r["value"].as_str().unwrap());
-        }
+        customer_api
+            .add_domain(&customer, &format!("s{i:03}.example.net"), "mx.example.net")
+            .await;
     }
     // Ask for every domain's checks at once: 200 verify jobs due now.
     let asks = (0..DOMAINS).map(|i| {
-        http.post(format!("{domains}/s{i:03}.example.net/checks"))
-            .bearer_auth(&token)
+        customer_api
+            .http
+            .post(format!(
+                "{}/s{i:03}.example.net/checks",
+                customer_api.domains
+            ))
+            .bearer_auth(&customer_api.token)
             .send()
     });
     for resp in futures_join(asks).await {

@@ -6,9 +6,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use stsd_testkit::{FakeDns, TestDatabase};
 
+use crate::customer::Customer;
 use crate::process::{Ports, Role, ZONE, free_port, run};
 
 const SECRET: &str = "q8tJ0Qe5m3b0z6cXn1Q2ZfUuV7yWkPq4r9sT2vXy8aE=";
@@ -260,53 +261,11 @@ async fn knot_follows_the_zone_as_a_secondary() {
     .await;
 
     // A customer domain, verified and certified (local CA), with its id in the zone.
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{}/api/v1", stsd.ports.api);
-    let signup: Value = http
-        .post(format!("{base}/auth/signup"))
-        .json(&json!({ "email": "ops@example.net", "password": "violet quarry lantern 42 drift", "tenant_name": "Zone" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let domains = format!(
-        "{base}/tenants/{}/domains",
-        signup["tenant"]["id"].as_str().unwrap()
-    );
-    customer.set_mx("example.net", &[(10, "mx.example.net")]);
-    let added: Value = http
-        .post(&domains)
-        .bearer_auth(&token)
-        .json(&json!({ "name": "example.net" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let label = added["label"].as_str().expect("a label").to_owned();
-    let records: Value = http
-        .get(format!("{domains}/example.net/records"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for r in records["records"].as_array().unwrap() {
-        customer.set_cname(r["name"].as_str().unwrap(), r["value"].as_str().unwrap());
-    }
-    let resp = http
-        .post(format!("{domains}/example.net/checks"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
+    let api = Customer::sign_up(stsd.ports.api, "ops@example.net", "Zone").await;
+    let label = api
+        .add_domain(&customer, "example.net", "mx.example.net")
+        .await;
+    api.check_now("example.net").await;
 
     let policy = format!("{label}.policy.{ZONE}");
     until(
@@ -341,14 +300,8 @@ async fn knot_follows_the_zone_as_a_secondary() {
 
     // An edit: the new id reaches Knot within 5 s of stsd serving it.
     let first = short(dns_port, &policy, "TXT");
-    let resp = http
-        .put(format!("{domains}/example.net/policy"))
-        .bearer_auth(&token)
-        .json(&json!({ "mode": "testing", "mx": ["mx.example.net", "*.backup.example.net"], "max_age": 604800 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    let body = json!({ "mode": "testing", "mx": ["mx.example.net", "*.backup.example.net"], "max_age": 604800 });
+    assert_eq!(api.put("example.net/policy", &body).await, 201);
     until(
         "the new id in stsd's DNS",
         Duration::from_secs(30),
@@ -409,14 +362,8 @@ async fn knot_follows_the_zone_as_a_secondary() {
         || format!("{}\n{}", stsd_log_tail(&stsd), knot_log()),
     )
     .await;
-    let resp = http
-        .put(format!("{domains}/example.net/policy"))
-        .bearer_auth(&token)
-        .json(&json!({ "mode": "testing", "mx": ["mx.example.net"], "max_age": 1209600 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    let body = json!({ "mode": "testing", "mx": ["mx.example.net"], "max_age": 1209600 });
+    assert_eq!(api.put("example.net/policy", &body).await, 201);
     until(
         "a newer serial on Knot",
         Duration::from_secs(30),
