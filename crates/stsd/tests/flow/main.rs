@@ -197,7 +197,12 @@ async fn whole_flow(db: TestDatabase) {
         .json()
         .await
         .unwrap();
-    assert_eq!(checks["state"], "verified", "{checks}");
+    // Verified by the checks; the certificate worker, woken by the job they scheduled, may
+    // already have made it active (the local CA issues at once).
+    assert!(
+        checks["state"] == "verified" || checks["state"] == "active",
+        "{checks}"
+    );
 
     let state = || {
         let (c, url, token) = (
