@@ -71,9 +71,6 @@ pub struct Store {
     /// Bumped after every local commit that appended to the change feed, so that followers
     /// in this process wake without a database round trip.
     pub(crate) local_changes: Arc<watch::Sender<u64>>,
-    /// Bumped whenever this process schedules a job, so that a worker in the same process
-    /// (`stsd serve`) starts on it at once instead of at its next poll.
-    pub(crate) local_jobs: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -157,7 +154,6 @@ impl Store {
             }
         };
         let (local_changes, _) = watch::channel(0);
-        let (local_jobs, _) = watch::channel(0);
         let url: Arc<str> = url.into();
         Ok(Store {
             pool,
@@ -166,7 +162,6 @@ impl Store {
             job_counts: Arc::default(),
             url,
             local_changes: Arc::new(local_changes),
-            local_jobs: Arc::new(local_jobs),
         })
     }
 
