@@ -197,8 +197,8 @@ async fn whole_flow(db: TestDatabase) {
         .json()
         .await
         .unwrap();
-    // Verified by the checks; the certificate worker, woken by the job they scheduled, may
-    // already have made it active (the local CA issues at once).
+    // Verified by the checks; the certificate worker may already have made it active in
+    // between (the local CA issues at once).
     assert!(
         checks["state"] == "verified" || checks["state"] == "active",
         "{checks}"
