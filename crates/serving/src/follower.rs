@@ -69,6 +69,10 @@ struct Shared {
     from_copy: AtomicBool,
     /// Whether a sync with the store has succeeded since the handle was made.
     synced_once: AtomicBool,
+    /// Held while the feed is applied: two appliers (the follower and a caller's
+    /// `catch_up`) must not both build from the same base, or the slower would swap an
+    /// older snapshot over the newer one.
+    applying: tokio::sync::Mutex<()>,
 }
 
 const NO_COPY: i64 = 0;
@@ -163,6 +167,7 @@ impl SnapshotHandle {
                 copy_written_at: AtomicI64::new(copy_written_at.unwrap_or(NO_COPY)),
                 from_copy: AtomicBool::new(from_copy),
                 synced_once: AtomicBool::new(false),
+                applying: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -291,6 +296,7 @@ impl SnapshotHandle {
     }
 
     async fn apply_pending(&self, store: &Store) -> Result<(), ServingError> {
+        let _applying = self.shared.applying.lock().await;
         loop {
             let base = self.current();
             let changes = store.changes_since(base.seq, BATCH).await?;
