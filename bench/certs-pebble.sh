@@ -15,7 +15,7 @@
 # missing, builds `stsd` and `stsd-bench` in release mode, and runs it under a hard time limit.
 #
 # Usage: bench/certs-pebble.sh [--domains N] [--database sqlite|postgres] [--timeout S]
-#          [--workdir DIR] [--no-install] [--no-build]
+#          [--workdir DIR] [--orders-in-flight N] [--no-install] [--no-build]
 # Defaults: 200 domains, SQLite, 900 s to get every domain active. `--database postgres`
 # creates a fresh database on STSD_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres) and drops it afterwards.
@@ -29,6 +29,7 @@ TIMEOUT=900
 WORK=/tmp/stsd-bench-certs
 INSTALL=1
 BUILD=1
+IN_FLIGHT=8
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -36,6 +37,7 @@ while [[ $# -gt 0 ]]; do
         --database) DATABASE=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --workdir) WORK=$2; shift 2 ;;
+        --orders-in-flight) IN_FLIGHT=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
@@ -92,6 +94,7 @@ log "issuing $DOMAINS certificates from Pebble through stsd serve ($DATABASE); w
 timeout --signal=TERM --kill-after=30 $((TIMEOUT + 300)) \
     "$BIN/stsd-bench-certs" --stsd "$BIN/stsd" --pebble "$(command -v pebble)" \
     --domains "$DOMAINS" --database "$DATABASE" --timeout "$TIMEOUT" --workdir "$WORK" \
+    --orders-in-flight "$IN_FLIGHT" \
     --clk-tck "$(getconf CLK_TCK)" > "$WORK/report.txt" 2> "$WORK/bench.log" &
 BENCH_PID=$!
 tail -n +1 -f --pid="$BENCH_PID" "$WORK/report.txt" >&2 &

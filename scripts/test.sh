@@ -15,12 +15,15 @@ Usage: scripts/test.sh [cargo test arguments]
 
 Runs the whole test suite: `cargo test --workspace` (extra arguments go to it, e.g. a test
 name filter), the API's schema fuzzing (schemathesis), the dashboard's build, unit tests and
-size budget, its browser test against a real `stsd serve`, and the README walk (the README's
-run command, admin commands and curl session, run as written in a fresh clone).
+size budget, its browser test against a real `stsd serve`, infra/test.sh (Kubernetes
+manifests, Prometheus rules and their unit tests, the Grafana dashboard), and the README
+walk (the README's run command, admin commands and curl session, run as written in a fresh
+clone).
 
 Before the tests it installs what is missing, as root or through sudo:
   - Debian packages (scripts/deps.sh): postgresql, postgresql-client, pebble, unbound,
-    chromium, knot, knot-dnsutils, zonemaster-cli, jq, python3-venv, g++, nodejs/npm if
+    chromium, knot, knot-dnsutils, zonemaster-cli, jq, prometheus (promtool), yamllint,
+    shellcheck, python3-venv, g++, nodejs/npm if
     absent, and Debian trixie's Pebble 2.6 into ~/.cache/stsd-tools (scripts/pebble-trixie.sh);
   - the npm packages of frontend/ (npm ci), and a Python venv with the PyPI MTA-STS client
     and schemathesis (scripts/mta-sts-client.sh, scripts/fuzz-api.sh);
@@ -92,6 +95,8 @@ cargo build --locked -p stsd -p stsd-testkit --bin stsd --bin stsd-fake-customer
     npm run size
 )
 STSD_BIN="$target/debug/stsd" frontend/e2e/run.sh
+# infra/: manifests, alert rules and their tests, the metrics they use against each role.
+STSD_BIN="$target/debug/stsd" infra/test.sh
 # A new user's first run, following the README literally in a fresh clone: its run command
 # (a release build, shared through the target dir), admin commands and curl session.
 ./scripts/readme-walk.sh

@@ -128,6 +128,8 @@ pub async fn run_worker(
     let config = Arc::new(config);
     let mut last_sweep: Option<Instant> = None;
     let mut running = tokio::task::JoinSet::new();
+    // A domain verified in this process gets its order at once, not at the next poll.
+    let mut scheduled = store.scheduled_jobs();
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= config.sweep_interval) {
             if let Err(e) = schedule_due(&store).await {
@@ -175,7 +177,10 @@ pub async fn run_worker(
             }
         }
         if idle && running.is_empty() {
-            tokio::time::sleep(config.idle_poll).await;
+            tokio::select! {
+                () = tokio::time::sleep(config.idle_poll) => {}
+                _ = scheduled.changed() => {}
+            }
         }
     }
 }

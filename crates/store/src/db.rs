@@ -68,9 +68,14 @@ pub struct Store {
     pub(crate) listen_url: Arc<str>,
     /// Jobs this process ended, for metrics.
     pub(crate) job_counts: Arc<crate::jobs::JobCounts>,
+    /// Report bodies this process received, for metrics.
+    pub(crate) report_counts: Arc<crate::operations::ReportCounts>,
     /// Bumped after every local commit that appended to the change feed, so that followers
     /// in this process wake without a database round trip.
     pub(crate) local_changes: Arc<watch::Sender<u64>>,
+    /// Bumped whenever this process schedules a job, so that a worker in the same process
+    /// (`stsd serve`) starts on it at once instead of at its next poll.
+    pub(crate) local_jobs: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,14 +159,17 @@ impl Store {
             }
         };
         let (local_changes, _) = watch::channel(0);
+        let (local_jobs, _) = watch::channel(0);
         let url: Arc<str> = url.into();
         Ok(Store {
             pool,
             backend,
             listen_url: url.clone(),
             job_counts: Arc::default(),
+            report_counts: Arc::default(),
             url,
             local_changes: Arc::new(local_changes),
+            local_jobs: Arc::new(local_jobs),
         })
     }
 

@@ -77,7 +77,14 @@ impl Store {
         .bind(to_ms(now()))
         .execute(&self.pool)
         .await?;
+        self.local_jobs.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
+    }
+
+    /// Changes whenever this process schedules a job: a worker waits on it next to its poll
+    /// interval (other processes' jobs are found at the next poll).
+    pub fn scheduled_jobs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.local_jobs.subscribe()
     }
 
     /// Leases the most overdue job of `kind` for `lease`, or `None` when nothing is due.

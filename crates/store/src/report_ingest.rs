@@ -12,6 +12,7 @@ use crate::db::Store;
 use crate::domains::Domain;
 use crate::error::StoreError;
 use crate::ids::TenantId;
+use crate::operations::ReportOutcome;
 use crate::report_origin::ReportOrigin;
 use crate::reports::{NewReport, NewReportFailure, NewReportPolicy, ReportIngest};
 
@@ -127,6 +128,7 @@ pub struct PreparedReport {
     policy_domain: Option<String>,
     foreign_domains: Vec<String>,
     reporter_domain: Option<DomainName>,
+    transport: Transport,
 }
 
 impl PreparedReport {
@@ -222,6 +224,7 @@ impl PreparedReport {
             policy_domain,
             foreign_domains,
             reporter_domain,
+            transport: s.transport,
         })
     }
 
@@ -267,7 +270,9 @@ impl AllTenants<'_> {
     /// durably stored (or found to be a duplicate), so callers may acknowledge it to the
     /// sender.
     pub async fn ingest_submission(&self, s: &Submission<'_>) -> Result<Ingested, IngestError> {
-        let prepared = PreparedReport::new(s)?;
+        let prepared = PreparedReport::new(s).inspect_err(|_| {
+            self.store.count_rejected_report(s.transport);
+        })?;
         Ok(self.ingest_prepared(prepared).await?)
     }
 
@@ -284,10 +289,22 @@ async fn ingest(
     tenant: Option<&TenantId>,
     p: PreparedReport,
 ) -> Result<Ingested, StoreError> {
-    let (id, duplicate) = match store.ingest_report(tenant, &p.new).await? {
+    let transport = p.transport.as_str();
+    let stored = store.ingest_report(tenant, &p.new).await.inspect_err(|_| {
+        store.report_counts.record(transport, ReportOutcome::Failed);
+    })?;
+    let (id, duplicate) = match stored {
         ReportIngest::Stored(id) => (id, false),
         ReportIngest::Duplicate(id) => (id, true),
     };
+    store.report_counts.record(
+        transport,
+        if duplicate {
+            ReportOutcome::Duplicate
+        } else {
+            ReportOutcome::Stored
+        },
+    );
     Ok(Ingested {
         id,
         duplicate,

@@ -20,6 +20,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -51,6 +52,11 @@ struct Gauges {
     renewals_failing: Gauge,
     orders_failing: Gauge,
     earliest_expiry: Gauge,
+    jobs_due: Family<Vec<(String, String)>, Gauge>,
+    jobs_oldest_due: Family<Vec<(String, String)>, Gauge>,
+    webhooks_retrying: Gauge,
+    webhooks_abandoned: Gauge,
+    silent_reporters: Gauge,
 }
 
 /// A role's state in `/readyz`.
@@ -100,6 +106,11 @@ impl Ops {
             renewals_failing: Gauge::default(),
             orders_failing: Gauge::default(),
             earliest_expiry: Gauge::default(),
+            jobs_due: Family::default(),
+            jobs_oldest_due: Family::default(),
+            webhooks_retrying: Gauge::default(),
+            webhooks_abandoned: Gauge::default(),
+            silent_reporters: Gauge::default(),
         };
         if roles.has(Role::Worker) {
             registry.register(
@@ -116,6 +127,31 @@ impl Ops {
                 "stsd_certificate_earliest_expiry_timestamp_seconds",
                 "Unix time of the soonest expiry among served certificates; 0 when none is served",
                 gauges.earliest_expiry.clone(),
+            );
+            registry.register(
+                "stsd_jobs_due",
+                "Jobs due now that no worker holds, by kind (the whole fleet's queue)",
+                gauges.jobs_due.clone(),
+            );
+            registry.register(
+                "stsd_jobs_oldest_due_seconds",
+                "How long the longest-waiting due job of each kind has waited; 0 when none is due",
+                gauges.jobs_oldest_due.clone(),
+            );
+            registry.register(
+                "stsd_webhook_deliveries_retrying",
+                "Webhook deliveries that failed at least once and are being retried",
+                gauges.webhooks_retrying.clone(),
+            );
+            registry.register(
+                "stsd_webhook_deliveries_abandoned_24h",
+                "Webhook deliveries given up on after their last attempt failed, in the last 24 hours",
+                gauges.webhooks_abandoned.clone(),
+            );
+            registry.register(
+                "stsd_domains_silent_reporters",
+                "Domains with a reporting organization that used to send TLS reports and went quiet",
+                gauges.silent_reporters.clone(),
             );
         }
         registry.register(
@@ -152,28 +188,56 @@ impl Ops {
         })
     }
 
-    /// Keeps the certificate gauges current: reads the store every `every`, each read bounded,
-    /// so that a scrape answers from memory even while the database is down. Runs until
-    /// aborted.
-    pub(crate) async fn watch_certificates(self: Arc<Self>, every: Duration) {
+    /// Keeps the worker's fleet gauges current (certificates, job queues, webhook
+    /// deliveries, silent reporters): reads the store every `every`, each read bounded, so
+    /// that a scrape answers from memory even while the database is down. Runs until aborted.
+    pub(crate) async fn watch_store(self: Arc<Self>, every: Duration) {
         loop {
-            let read = tokio::time::timeout(
-                Duration::from_secs(5),
-                self.store.all_tenants().certificate_health(),
-            )
-            .await;
-            match read {
-                Ok(Ok(health)) => {
-                    self.gauges.renewals_failing.set(health.renewals_failing);
-                    self.gauges.orders_failing.set(health.orders_failing);
-                    self.gauges
-                        .earliest_expiry
-                        .set(health.earliest_expiry.map_or(0, |t| t.unix_timestamp()));
-                }
-                Ok(Err(err)) => tracing::debug!(error = %err, "cannot read certificate health"),
-                Err(_) => tracing::debug!("reading certificate health timed out"),
-            }
+            self.read_store().await;
             tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn read_store(&self) {
+        const BOUND: Duration = Duration::from_secs(5);
+        let all = self.store.all_tenants();
+        match tokio::time::timeout(BOUND, all.certificate_health()).await {
+            Ok(Ok(health)) => {
+                self.gauges.renewals_failing.set(health.renewals_failing);
+                self.gauges.orders_failing.set(health.orders_failing);
+                self.gauges
+                    .earliest_expiry
+                    .set(health.earliest_expiry.map_or(0, |t| t.unix_timestamp()));
+            }
+            Ok(Err(err)) => tracing::debug!(error = %err, "cannot read certificate health"),
+            Err(_) => tracing::debug!("reading certificate health timed out"),
+        }
+        let now = time::OffsetDateTime::now_utc();
+        match tokio::time::timeout(BOUND, all.operations(now)).await {
+            Ok(Ok(ops)) => {
+                for job in &ops.jobs {
+                    let labels = vec![("kind".to_owned(), job.kind.clone())];
+                    self.gauges.jobs_due.get_or_create(&labels).set(job.due);
+                    let waited = job
+                        .oldest_due_at
+                        .map_or(0, |t| (now - t).whole_seconds().max(0));
+                    self.gauges
+                        .jobs_oldest_due
+                        .get_or_create(&labels)
+                        .set(waited);
+                }
+                self.gauges
+                    .webhooks_retrying
+                    .set(ops.webhook_deliveries_retrying);
+                self.gauges
+                    .webhooks_abandoned
+                    .set(ops.webhook_deliveries_abandoned_24h);
+                self.gauges
+                    .silent_reporters
+                    .set(ops.domains_with_silent_reporters);
+            }
+            Ok(Err(err)) => tracing::debug!(error = %err, "cannot read the job queues"),
+            Err(_) => tracing::debug!("reading the job queues timed out"),
         }
     }
 
@@ -274,6 +338,9 @@ impl Ops {
         if self.roles.has(Role::Worker) {
             jobs_text(&mut out, &self.store.job_counts())?;
         }
+        if self.roles.receives_reports() {
+            reports_text(&mut out, &self.store.report_counts())?;
+        }
         if let Some(api) = &self.api {
             out.push_str(&api.metrics_text()?);
         }
@@ -331,6 +398,39 @@ fn jobs_text(out: &mut String, counts: &[stsd_store::JobCount]) -> std::fmt::Res
             "stsd_worker_jobs_total{{kind=\"{}\",outcome=\"failed\"}} {}",
             c.kind, c.failed
         )?;
+    }
+    Ok(())
+}
+
+/// `stsd_reports_received_total{transport, outcome}`: TLS report bodies this process took in
+/// (edge: HTTPS, smtp: mail), stored, duplicate, rejected (not a usable report) or failed
+/// (the store failed; the sender retries). Every outcome of each receiving transport has a
+/// series from the start, so that a rate over it is defined before the first failure.
+fn reports_text(out: &mut String, counts: &[stsd_store::ReportCount]) -> std::fmt::Result {
+    use std::fmt::Write;
+    use stsd_store::ReportOutcome;
+    writeln!(
+        out,
+        "# HELP stsd_reports_received_total TLS report bodies received by this process, by transport and outcome"
+    )?;
+    writeln!(out, "# TYPE stsd_reports_received_total counter")?;
+    for transport in ["https", "smtp"] {
+        for outcome in [
+            ReportOutcome::Stored,
+            ReportOutcome::Duplicate,
+            ReportOutcome::Rejected,
+            ReportOutcome::Failed,
+        ] {
+            let n = counts
+                .iter()
+                .find(|c| c.transport == transport && c.outcome == outcome)
+                .map_or(0, |c| c.count);
+            writeln!(
+                out,
+                "stsd_reports_received_total{{transport=\"{transport}\",outcome=\"{}\"}} {n}",
+                outcome.as_str()
+            )?;
+        }
     }
     Ok(())
 }

@@ -104,6 +104,12 @@ impl Roles {
         self.iter().any(Role::serves_snapshot)
     }
 
+    /// Whether the set takes TLS reports in from reporters (the edge over HTTPS, SMTP by
+    /// mail).
+    pub(crate) fn receives_reports(self) -> bool {
+        self.has(Role::Edge) || self.has(Role::Smtp)
+    }
+
     /// Whether every role in the set can start without the store (from the local copy).
     pub(crate) fn can_start_without_store(self) -> bool {
         self.iter().all(Role::serves_snapshot)

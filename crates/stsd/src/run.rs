@@ -132,7 +132,7 @@ pub(crate) async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()
     )));
     if roles.has(Role::Worker) {
         running.tasks.push(tokio::spawn(
-            ops.clone().watch_certificates(Duration::from_secs(15)),
+            ops.clone().watch_store(Duration::from_secs(15)),
         ));
     }
 
@@ -469,6 +469,7 @@ async fn start_worker(
         stsd_certs::WorkerConfig {
             service_hosts: vec![reports_host(config)],
             orders_per_hour: config.acme.orders_per_hour,
+            concurrency: usize::try_from(config.acme.orders_in_flight).unwrap_or(8),
             lease: config.worker_lease,
             ..stsd_certs::WorkerConfig::new(owner)
         },

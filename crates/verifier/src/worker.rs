@@ -77,6 +77,8 @@ pub async fn finish_offboarding(store: &Store, now: OffsetDateTime) -> Result<us
 /// never fatal: spawn it and let it run.
 pub async fn run_worker(store: Store, cfg: VerifierConfig) {
     let mut last_schedule: Option<Instant> = None;
+    // A check asked for in this process (`POST …/checks`, the enforce gate) starts at once.
+    let mut scheduled = store.scheduled_jobs();
     loop {
         if last_schedule.is_none_or(|at| at.elapsed() >= cfg.schedule_interval) {
             match schedule_all(&store).await {
@@ -93,7 +95,10 @@ pub async fn run_worker(store: Store, cfg: VerifierConfig) {
         if let Err(err) = advance_mx_moves(&store, &cfg, OffsetDateTime::now_utc()).await {
             tracing::warn!(error = %err, "planned MX move step failed");
         }
-        tokio::time::sleep(cfg.poll_interval).await;
+        tokio::select! {
+            () = tokio::time::sleep(cfg.poll_interval) => {}
+            _ = scheduled.changed() => {}
+        }
     }
 }
 

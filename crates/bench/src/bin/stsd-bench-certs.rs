@@ -89,6 +89,9 @@ struct Args {
     /// `POST …/checks` requests in flight at once.
     #[arg(long, default_value_t = 8)]
     check_concurrency: usize,
+    /// ACME orders the certificate worker runs at once (`STSD_ACME_ORDERS_IN_FLIGHT`).
+    #[arg(long, default_value_t = 8)]
+    orders_in_flight: u32,
     /// Interval of the memory and CPU samples, in milliseconds.
     #[arg(long, default_value_t = 500)]
     sample_ms: u64,
@@ -253,6 +256,10 @@ async fn start_stsd(
         // Pebble has no order limit; the default limiter (Let's Encrypt's) would make this
         // a benchmark of the limiter.
         .env("STSD_ACME_ORDERS_PER_HOUR", "100000")
+        .env(
+            "STSD_ACME_ORDERS_IN_FLIGHT",
+            args.orders_in_flight.to_string(),
+        )
         .env(
             "STSD_DOMAIN_QUOTA",
             (args.domains + 10).max(1000).to_string(),

@@ -176,7 +176,10 @@ impl HttpsReceiver {
         };
         let prepared = match PreparedReport::new(&submission) {
             Ok(p) => p,
-            Err(e) => return report_refused(&e),
+            Err(e) => {
+                self.store.count_rejected_report(Transport::Https);
+                return report_refused(&e);
+            }
         };
         let check = self
             .origin

@@ -16,6 +16,7 @@ mod feed;
 mod invitations;
 mod jobs;
 mod nodes;
+mod operations;
 mod policies;
 mod rate_limits;
 mod reports;

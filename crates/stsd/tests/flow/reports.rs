@@ -165,7 +165,7 @@ async fn reports_over_https(db: TestDatabase) {
     let customer = FakeDns::start().await.unwrap();
     customer.set_mx("example.com", &[(10, "mx1.example.com")]);
     let dir = tempfile::tempdir().unwrap();
-    let (api, https, smtp_port) = (free_port(), free_port(), free_port());
+    let (api, https, smtp_port, ops) = (free_port(), free_port(), free_port(), free_port());
     let child = stsd(dir.path(), db.url(), customer.addr())
         .arg("serve")
         .env("STSD_API_LISTEN", format!("127.0.0.1:{api}"))
@@ -176,7 +176,7 @@ async fn reports_over_https(db: TestDatabase) {
         )
         .env("STSD_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env("STSD_SMTP_LISTEN", format!("127.0.0.1:{smtp_port}"))
-        .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("STSD_METRICS_LISTEN", format!("127.0.0.1:{ops}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -406,6 +406,36 @@ async fn reports_over_https(db: TestDatabase) {
     assert_eq!(google["dkim"], "fail", "{google}");
     assert_eq!(google["counted"], false);
     assert_eq!(google["domain_mismatch"], true);
+
+    // The operations listener counts what came in, by transport and outcome: over HTTPS five
+    // stored, four duplicates, three rejected (not gzip, not a report, over the decompressed
+    // limit); the unknown label is not a report received. By mail one stored (the unknown
+    // recipient was refused before any report). The upload is a member's, not counted here.
+    let metrics = client
+        .get(format!("http://127.0.0.1:{ops}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (transport, outcome, n) in [
+        ("https", "stored", 5),
+        ("https", "duplicate", 4),
+        ("https", "rejected", 3),
+        ("https", "failed", 0),
+        ("smtp", "stored", 1),
+        ("smtp", "rejected", 0),
+    ] {
+        let line = format!(
+            "stsd_reports_received_total{{transport=\"{transport}\",outcome=\"{outcome}\"}} {n}\n"
+        );
+        assert!(
+            metrics.contains(&line),
+            "no `{}` in:\n{metrics}",
+            line.trim()
+        );
+    }
     drop(_server);
     db.drop_database().await;
 }

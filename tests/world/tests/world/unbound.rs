@@ -2,9 +2,11 @@
 //! customer zone to the fake customer DNS and the service zone to stsd's own DNS. Pebble and
 //! the MTA-STS client resolve through it, as mail senders resolve through theirs.
 //!
-//! It caches nothing (`cache-max-ttl: 0`): the test changes records and rotates ids within
-//! seconds and must see each change at once, not after the records' TTLs. Every other name is
-//! refused, so nothing ever leaves the machine.
+//! It caches next to nothing (`cache-max-ttl: 0`): the test changes records and rotates ids
+//! within seconds and must see each change at once, not after the records' TTLs. (Unbound
+//! counts time in whole seconds, so an answer stays cached for the rest of the second it was
+//! fetched in: the walk waits for the next second after changing a record it checks at once.)
+//! Every other name is refused, so nothing ever leaves the machine.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
