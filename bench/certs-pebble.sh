@@ -29,7 +29,7 @@ TIMEOUT=900
 WORK=/tmp/stsd-bench-certs
 INSTALL=1
 BUILD=1
-IN_FLIGHT=8
+IN_FLIGHT=16
 
 while [[ $# -gt 0 ]]; do
     case "$1" in

@@ -49,7 +49,7 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// Defaults: 10 min lease, 5 s idle poll, 1 min sweep, back off from 1 min up to 6 h
-    /// (a CA's rate limit up to 24 h), 8 orders at once, 100 new orders per hour (burst 300),
+    /// (a CA's rate limit up to 24 h), 16 orders at once, 100 new orders per hour (burst 300),
     /// the CA's renewal information asked again after its `Retry-After`, between 1 min and 1 day.
     pub fn new(owner: impl Into<String>) -> WorkerConfig {
         WorkerConfig {
@@ -61,7 +61,7 @@ impl WorkerConfig {
             backoff_cap: Duration::from_secs(6 * 3600),
             rate_limit_cap: Duration::from_secs(24 * 3600),
             service_hosts: Vec::new(),
-            concurrency: 8,
+            concurrency: 16,
             orders_per_hour: 100,
             ari_polling: AriPolling::default(),
         }

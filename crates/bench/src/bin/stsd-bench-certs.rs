@@ -90,7 +90,7 @@ struct Args {
     #[arg(long, default_value_t = 8)]
     check_concurrency: usize,
     /// ACME orders the certificate worker runs at once (`STSD_ACME_ORDERS_IN_FLIGHT`).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     orders_in_flight: u32,
     /// Interval of the memory and CPU samples, in milliseconds.
     #[arg(long, default_value_t = 500)]
