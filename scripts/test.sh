@@ -95,8 +95,9 @@ cargo build --locked -p stsd -p stsd-testkit --bin stsd --bin stsd-fake-customer
     npm run size
 )
 STSD_BIN="$target/debug/stsd" frontend/e2e/run.sh
-# infra/: manifests, alert rules and their tests, the metrics they use against each role.
-STSD_BIN="$target/debug/stsd" infra/test.sh
 # A new user's first run, following the README literally in a fresh clone: its run command
 # (a release build, shared through the target dir), admin commands and curl session.
 ./scripts/readme-walk.sh
+# infra/: the image (from the release build the walk made), manifests, alert rules and their
+# tests, the metrics they use against each role.
+STSD_BIN="$target/debug/stsd" infra/test.sh
