@@ -846,6 +846,61 @@ mod tests {
     }
 
     #[test]
+    fn values_can_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("master-key");
+        let b64 = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+        std::fs::write(&key, format!("{b64}\n")).unwrap();
+        let url = dir.path().join("database-url");
+        std::fs::write(&url, "postgres://stsd:pw@db:5432/stsd").unwrap();
+        let c = Config::load(
+            None,
+            &env(&[
+                ("STSD_MASTER_KEY_FILE", key.to_str().unwrap()),
+                ("STSD_DATABASE_URL_FILE", url.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.master_key.as_ref().map(|k| k.0.as_str()), Some(b64));
+        assert_eq!(c.database.url, "postgres://stsd:pw@db:5432/stsd");
+        // Both spellings at once is ambiguous; a missing or oversized file is named.
+        let both = Config::load(
+            None,
+            &env(&[
+                ("STSD_MASTER_KEY", b64),
+                ("STSD_MASTER_KEY_FILE", key.to_str().unwrap()),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("not both"), "{both}");
+        let missing = Config::load(None, &env(&[("STSD_MASTER_KEY_FILE", "/nonexistent/key")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.starts_with("STSD_MASTER_KEY_FILE") && missing.contains("/nonexistent/key"),
+            "{missing}"
+        );
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; 70_000]).unwrap();
+        let e = Config::load(
+            None,
+            &env(&[("STSD_MASTER_KEY_FILE", big.to_str().unwrap())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("larger than"), "{e}");
+        // The file's value is a secret like the variable's: masked in `stsd config`.
+        let shown = Config::load(
+            None,
+            &env(&[("STSD_MASTER_KEY_FILE", key.to_str().unwrap())]),
+        )
+        .unwrap()
+        .to_masked_toml();
+        assert!(!shown.contains(b64), "{shown}");
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let e = Config::load(None, &env(&[("STSD_API_LISTEN", "localhost")]))
             .unwrap_err()

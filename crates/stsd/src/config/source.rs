@@ -1,5 +1,5 @@
-//! Where a configuration value comes from: a `STSD_*` variable, else the TOML file, else the
-//! default. One [`Key`] names both spellings — `[api] listen` in the file is `STSD_API_LISTEN`
+//! Where a configuration value comes from: a `STSD_*` variable (or the file a `STSD_*_FILE`
+//! variable names), else the TOML file, else the default. One [`Key`] names both spellings — `[api] listen` in the file is `STSD_API_LISTEN`
 //! in the environment — so every key is declared once, where it is read.
 
 use std::cell::RefCell;
@@ -56,6 +56,29 @@ impl Key {
             None => self.name.to_owned(),
         }
     }
+}
+
+/// The most a `STSD_<KEY>_FILE` file may hold: values are keys, URLs and lists, never large.
+const VALUE_FILE_LIMIT: u64 = 64 * 1024;
+
+/// The value in the file a `STSD_<KEY>_FILE` variable names (a container secret, mounted as
+/// a file so that it appears in no process environment): its text without the final line
+/// break.
+fn read_value_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(VALUE_FILE_LIMIT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {} as UTF-8 text: {e}", path.display()))?;
+    if text.len() as u64 > VALUE_FILE_LIMIT {
+        return Err(format!(
+            "{} is larger than {VALUE_FILE_LIMIT} bytes",
+            path.display()
+        ));
+    }
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// A value as found, before it is parsed.
@@ -155,8 +178,24 @@ impl<'a> Source<'a> {
             },
         };
         let env = key.env();
-        if let Some(v) = self.env.get(&env) {
-            return Ok(Some((Raw::One(v.clone()), env)));
+        let file_env = format!("{env}_FILE");
+        match (self.env.get(&env), self.env.get(&file_env)) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: file_env,
+                    problem: format!("set {env} or {env}_FILE, not both"),
+                });
+            }
+            (Some(v), None) => return Ok(Some((Raw::One(v.clone()), env))),
+            (None, Some(path)) => {
+                let value =
+                    read_value_file(Path::new(path)).map_err(|problem| ConfigError::Invalid {
+                        key: file_env.clone(),
+                        problem,
+                    })?;
+                return Ok(Some((Raw::One(value), format!("{file_env} ({path})"))));
+            }
+            (None, None) => {}
         }
         let Some((value, at)) = found else {
             return Ok(None);
