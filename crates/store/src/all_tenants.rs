@@ -49,3 +49,20 @@ pub(crate) fn domain_of_tenant(domain: u8, tenant: u8) -> String {
          AND domains.tenant_id = ${tenant})"
     )
 }
+
+/// Whether `domain` is a registration of `tenant`, read inside the transaction that then
+/// writes the registration's rows, so that a write keyed by the registration alone stays
+/// behind the tenant's wall.
+pub(crate) async fn tenant_owns_domain(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &crate::TenantId,
+    domain: &str,
+) -> crate::Result<bool> {
+    let owned: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM domains WHERE id = $1 AND tenant_id = $2")
+            .bind(domain)
+            .bind(tenant.as_str())
+            .fetch_optional(tx)
+            .await?;
+    Ok(owned.is_some())
+}

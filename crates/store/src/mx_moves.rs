@@ -8,7 +8,7 @@ use stsd_core::{MaxAge, MovePlan, MoveStep, MxPattern};
 use time::OffsetDateTime;
 
 use crate::Result;
-use crate::all_tenants::{AllTenants, domain_of_tenant};
+use crate::all_tenants::{AllTenants, domain_of_tenant, tenant_owns_domain};
 use crate::clock::{from_ms, from_ms_opt, to_ms};
 use crate::db::Store;
 use crate::error::{StoreError, corrupt};
@@ -190,13 +190,7 @@ impl Store {
         created_by: &str,
     ) -> Result<MxMove> {
         let mut tx = self.begin().await?;
-        let owned: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM domains WHERE id = $1 AND tenant_id = $2")
-                .bind(domain.as_str())
-                .bind(tenant.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if owned.is_none() {
+        if !tenant_owns_domain(&mut tx, tenant, domain.as_str()).await? {
             return Err(StoreError::NotFound("domain"));
         }
         sqlx::query("DELETE FROM mx_moves WHERE domain_id = $1 AND state <> 'active'")

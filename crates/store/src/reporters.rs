@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 
 use crate::Result;
-use crate::all_tenants::domain_of_tenant;
+use crate::all_tenants::{domain_of_tenant, tenant_owns_domain};
 use crate::clock::{from_ms, to_ms};
 use crate::db::Store;
 use crate::ids::{DomainId, TenantId};
@@ -128,13 +128,7 @@ impl Store {
         now: &[Silence],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let owned: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM domains WHERE id = $1 AND tenant_id = $2")
-                .bind(domain.as_str())
-                .bind(tenant.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if owned.is_none() {
+        if !tenant_owns_domain(&mut tx, tenant, domain.as_str()).await? {
             return Ok(());
         }
         sqlx::query("DELETE FROM reporter_silences WHERE domain_id = $1")

@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::Result;
-use crate::all_tenants::{AllTenants, domain_of_tenant};
+use crate::all_tenants::{AllTenants, domain_of_tenant, tenant_owns_domain};
 use crate::clock::{from_ms, now, to_ms};
 use crate::db::Store;
 use crate::error::StoreError;
@@ -525,16 +525,10 @@ impl Store {
         let policy_domain = r.policy_domain.clone().unwrap_or_default();
         let day = utc_day(r.start);
         let mut tx = self.begin().await?;
-        if let Some(tenant) = tenant {
-            let mine: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM domains WHERE id = $1 AND tenant_id = $2")
-                    .bind(r.domain_id.as_str())
-                    .bind(tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if mine.is_none() {
-                return Err(StoreError::NotFound("domain"));
-            }
+        if let Some(tenant) = tenant
+            && !tenant_owns_domain(&mut tx, tenant, r.domain_id.as_str()).await?
+        {
+            return Err(StoreError::NotFound("domain"));
         }
         let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO tlsrpt_reports (id, domain_id, organization, report_id, policy_domain,
