@@ -294,15 +294,17 @@ impl AllTenants<'_> {
     /// The active plans with a step due at `now` (shorten or finish), each with its tenant:
     /// for the verifier's worker.
     pub async fn due_mx_moves(&self, now: OffsetDateTime) -> Result<Vec<(TenantId, MxMove)>> {
-        let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect();
         // Every step after the cover comes at or after the shorten step's date, so that
-        // bounds the rows read; which step is due is decided below, from the plan.
+        // bounds the rows read; which step is due is decided below, from the plan. The
+        // tenant comes from a scalar subquery so that the plan's columns stay unqualified
+        // (`domains` has a `state` too).
         let rows: Vec<DueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.tenant_id, {} FROM mx_moves m JOIN domains d ON d.id = m.domain_id
+            "SELECT (SELECT d.tenant_id FROM domains d WHERE d.id = m.domain_id) AS tenant_id, {COLUMNS}
+             FROM mx_moves m
              WHERE m.state = 'active'
+               AND EXISTS (SELECT 1 FROM domains d WHERE d.id = m.domain_id)
                AND (m.move_ms - m.original_max_age * 1000 <= $1 OR m.shorten_version IS NULL)
-             ORDER BY m.move_ms",
-            columns.join(", ")
+             ORDER BY m.move_ms"
         )))
         .bind(to_ms(now))
         .fetch_all(&self.store.pool)
