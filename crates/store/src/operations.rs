@@ -121,6 +121,14 @@ pub enum ReportOutcome {
 }
 
 impl ReportOutcome {
+    /// Every outcome, in the order metrics list them.
+    pub const ALL: [ReportOutcome; 4] = [
+        ReportOutcome::Stored,
+        ReportOutcome::Duplicate,
+        ReportOutcome::Rejected,
+        ReportOutcome::Failed,
+    ];
+
     /// The label value in metrics.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -415,12 +415,7 @@ fn reports_text(out: &mut String, counts: &[stsd_store::ReportCount]) -> std::fm
     )?;
     writeln!(out, "# TYPE stsd_reports_received_total counter")?;
     for transport in ["https", "smtp"] {
-        for outcome in [
-            ReportOutcome::Stored,
-            ReportOutcome::Duplicate,
-            ReportOutcome::Rejected,
-            ReportOutcome::Failed,
-        ] {
+        for outcome in ReportOutcome::ALL {
             let n = counts
                 .iter()
                 .find(|c| c.transport == transport && c.outcome == outcome)

@@ -469,7 +469,7 @@ async fn start_worker(
         stsd_certs::WorkerConfig {
             service_hosts: vec![reports_host(config)],
             orders_per_hour: config.acme.orders_per_hour,
-            concurrency: usize::try_from(config.acme.orders_in_flight).unwrap_or(16),
+            concurrency: usize::from(config.acme.orders_in_flight),
             lease: config.worker_lease,
             ..stsd_certs::WorkerConfig::new(owner)
         },

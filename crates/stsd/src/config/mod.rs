@@ -125,7 +125,7 @@ pub(crate) struct Acme {
     /// `STSD_ACME_ORDERS_PER_HOUR`: new orders per hour across the account.
     pub(crate) orders_per_hour: u32,
     /// `STSD_ACME_ORDERS_IN_FLIGHT`: orders one worker runs at once (16).
-    pub(crate) orders_in_flight: u32,
+    pub(crate) orders_in_flight: u16,
     /// `STSD_ACME_CAA_IDENTITIES`: the CA's CAA issuer domains (derived for Let's Encrypt).
     pub(crate) caa_identities: Vec<String>,
 }
@@ -737,7 +737,7 @@ impl Config {
             },
         );
         let orders_per_hour = src.number(key("acme", "orders_per_hour"), 1..=u32::MAX, 100)?;
-        let orders_in_flight = src.number(key("acme", "orders_in_flight"), 1..=256u32, 16)?;
+        let orders_in_flight = src.number(key("acme", "orders_in_flight"), 1..=256u16, 16)?;
 
         let k = key("acme", "caa_identities");
         let caa_identities: Vec<String> = match src.list(k)? {

@@ -1,6 +1,7 @@
 //! Where a configuration value comes from: a `STSD_*` variable (or the file a `STSD_*_FILE`
-//! variable names), else the TOML file, else the default. One [`Key`] names both spellings — `[api] listen` in the file is `STSD_API_LISTEN`
-//! in the environment — so every key is declared once, where it is read.
+//! variable names), else the TOML file, else the default. One [`Key`] names both spellings —
+//! `[api] listen` in the file is `STSD_API_LISTEN` in the environment — so every key is
+//! declared once, where it is read.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
